@@ -1,0 +1,483 @@
+//! The loading pipeline: env files, then each compose file parsed, linted and interpolated on
+//! its own, then merged in order, then typed and validated as a whole.
+
+use crate::diag::{Diagnostic, Diags, LoadError};
+use crate::env::parse_env_file;
+use crate::interp::interpolate;
+use crate::merge::{merge_root, strip_resets};
+use crate::model::{Condition, Project};
+use crate::normalize::{dependency_marks, Normalizer};
+use crate::secrets::lint_plain_secrets;
+use crate::yaml::{self, Mark, Node, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// What `docker compose` takes on its command line and from its environment.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Compose files, base first (`-f`).
+    pub files: Vec<PathBuf>,
+    /// `--env-file`; when empty, `<project dir>/.env` is read if it exists.
+    pub env_files: Vec<PathBuf>,
+    /// `-p`.
+    pub project_name: Option<String>,
+    /// `--project-directory`; by default the directory of the first compose file.
+    pub project_dir: Option<PathBuf>,
+    /// `--profile`; when empty, `COMPOSE_PROFILES` applies.
+    pub profiles: Vec<String>,
+    /// The process environment, which beats the env files.
+    pub environment: BTreeMap<String, String>,
+}
+
+impl LoadOptions {
+    /// Options for these files with the current process environment.
+    pub fn new<P: Into<PathBuf>>(files: impl IntoIterator<Item = P>) -> Self {
+        LoadOptions {
+            files: files.into_iter().map(Into::into).collect(),
+            environment: std::env::vars().collect(),
+            ..Default::default()
+        }
+    }
+}
+
+/// A file's path and text, for loading from memory (tests, fuzzing, benchmarks).
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+#[derive(Debug)]
+pub struct Loaded {
+    pub project: Project,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Reads the files named in `opts` and loads them.
+pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
+    let mut diags = Diags::default();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let files: Vec<PathBuf> = opts.files.iter().map(|f| crate::normalize::join_clean(&cwd, f)).collect();
+    let project_dir = match (&opts.project_dir, files.first()) {
+        (Some(d), _) => crate::normalize::join_clean(&cwd, d),
+        (None, Some(f)) => f.parent().map(Path::to_path_buf).unwrap_or(cwd.clone()),
+        (None, None) => {
+            diags.error_in(None, None, "", "no compose file given: pass -f FILE or --stack NAME");
+            return Err(finish_err(diags));
+        }
+    };
+    let read = |p: &Path, diags: &mut Diags| match std::fs::read_to_string(p) {
+        Ok(text) => Some(Source { path: p.to_path_buf(), text }),
+        Err(e) => {
+            diags.error_in(Some(p), None, "", format!("cannot read this file: {e}"));
+            None
+        }
+    };
+    let sources: Vec<Source> = files.iter().filter_map(|f| read(f, &mut diags)).collect();
+    let env_sources: Vec<Source> = if opts.env_files.is_empty() {
+        let dot_env = project_dir.join(".env");
+        if dot_env.is_file() {
+            read(&dot_env, &mut diags).into_iter().collect()
+        } else {
+            Vec::new()
+        }
+    } else {
+        opts.env_files
+            .iter()
+            .filter_map(|f| read(&crate::normalize::join_clean(&cwd, f), &mut diags))
+            .collect()
+    };
+    if !diags.errors.is_empty() {
+        return Err(finish_err(diags));
+    }
+    load_sources(&sources, &env_sources, &project_dir, opts)
+}
+
+fn finish_err(diags: Diags) -> LoadError {
+    LoadError {
+        errors: diags.errors,
+        warnings: diags.warnings,
+    }
+}
+
+/// Loads compose files given as text. `opts.files` and `opts.env_files` are not read.
+pub fn load_sources(
+    sources: &[Source],
+    env_sources: &[Source],
+    project_dir: &Path,
+    opts: &LoadOptions,
+) -> Result<Loaded, LoadError> {
+    let mut diags = Diags {
+        files: sources.iter().map(|s| s.path.clone()).collect(),
+        ..Default::default()
+    };
+    let env = environment(env_sources, opts, &mut diags);
+
+    // Each file on its own: parse, lint what was written, interpolate.
+    let mut unset: BTreeMap<String, Mark> = BTreeMap::new();
+    let mut merged: Option<Node> = None;
+    for (i, src) in sources.iter().enumerate() {
+        let mut root = match yaml::parse(&src.text, i) {
+            Ok(n) => n,
+            Err(e) => {
+                diags.error_in(Some(&src.path), Some(e.line), "", format!("invalid YAML: {}", e.message));
+                continue;
+            }
+        };
+        match &root.value {
+            Value::Map(_) => {}
+            Value::Null => {
+                diags.warn_in(Some(&src.path), None, "", "the file is empty");
+                continue;
+            }
+            _ => {
+                diags.error(root.mark, "", format!("a compose file is a mapping at the top, not {}", root.kind()));
+                continue;
+            }
+        }
+        lint_plain_secrets(&root, &mut diags);
+        interpolate_tree(&mut root, "", &env, &mut diags, &mut unset);
+        merged = Some(match merged {
+            None => {
+                strip_resets(&mut root);
+                root
+            }
+            Some(base) => merge_root(base, root, &mut diags),
+        });
+    }
+    for (var, mark) in unset {
+        diags.warn(mark, "", format!("the \"{var}\" variable is not set. Defaulting to a blank string."));
+    }
+    let Some(root) = merged else {
+        if diags.errors.is_empty() {
+            diags.error_in(None, None, "", "no compose file has any content");
+        }
+        return Err(finish_err(diags));
+    };
+
+    let project = build_project(&root, project_dir, &env, opts, &mut diags);
+    match project {
+        Some(p) if diags.errors.is_empty() => Ok(Loaded {
+            project: p,
+            warnings: diags.warnings,
+        }),
+        _ => Err(finish_err(diags)),
+    }
+}
+
+/// Env files in order (later wins), then the process environment over them.
+fn environment(env_sources: &[Source], opts: &LoadOptions, diags: &mut Diags) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    let shell = &opts.environment;
+    for src in env_sources {
+        let lookup = |k: &str| shell.get(k).cloned().or_else(|| env.get(k).cloned());
+        match parse_env_file(&src.text, &lookup, &mut Vec::new()) {
+            Ok(vars) => env.extend(vars),
+            Err(e) => diags.error_in(Some(&src.path), Some(e.line), e.key.as_deref().unwrap_or(""), e.message),
+        }
+    }
+    env.extend(shell.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env
+}
+
+/// Interpolates every value (never a key). `path` names the key for errors; list items of
+/// `KEY=VALUE` lists are named by their key.
+fn interpolate_tree(
+    node: &mut Node,
+    path: &str,
+    env: &BTreeMap<String, String>,
+    diags: &mut Diags,
+    unset: &mut BTreeMap<String, Mark>,
+) {
+    let lookup = |k: &str| env.get(k).cloned();
+    match &mut node.value {
+        Value::Scalar { text, .. } => {
+            let mut missing = Vec::new();
+            match interpolate(text, &lookup, &mut missing) {
+                Ok(v) => *text = v,
+                Err(e) => diags.error(node.mark, path, e.to_string()),
+            }
+            for var in missing {
+                unset.entry(var).or_insert(node.mark);
+            }
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let name = match item.as_str().and_then(|t| t.split_once('=')) {
+                    Some((k, _)) if !k.is_empty() && !k.contains(' ') => format!("{path}.{k}"),
+                    _ => format!("{path}[{i}]"),
+                };
+                interpolate_tree(item, &name, env, diags, unset);
+            }
+        }
+        Value::Map(m) => {
+            for (k, e) in m.iter_mut() {
+                let name = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                interpolate_tree(&mut e.node, &name, env, diags, unset);
+            }
+        }
+        Value::Null => {}
+    }
+}
+
+const TOP_LEVEL_KEYS: &[&str] = &["version", "name", "services", "networks", "volumes", "secrets", "configs", "include", "models"];
+
+fn valid_project_name(n: &str) -> bool {
+    n.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Lowercase, only `[a-z0-9_-]`, starting with a letter or digit (compose's normalisation).
+pub fn normalize_project_name(n: &str) -> String {
+    let s: String = n
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_')
+        .collect();
+    s.trim_start_matches(['-', '_']).to_string()
+}
+
+fn project_name(root: &Node, project_dir: &Path, env: &BTreeMap<String, String>, opts: &LoadOptions, diags: &mut Diags) -> String {
+    const RULE: &str = "must contain only lowercase letters, digits, dashes and underscores, and start with a letter or digit";
+    if let Some(n) = &opts.project_name {
+        if !valid_project_name(n) {
+            diags.error_in(None, None, "-p", format!("project name '{n}' {RULE}"));
+        }
+        return n.clone();
+    }
+    if let Some(n) = env.get("COMPOSE_PROJECT_NAME").filter(|n| !n.is_empty()) {
+        if !valid_project_name(n) {
+            diags.error_in(None, None, "COMPOSE_PROJECT_NAME", format!("project name '{n}' {RULE}"));
+        }
+        return n.clone();
+    }
+    if let Some(node) = root.get("name") {
+        if let Some(n) = node.as_str() {
+            if !valid_project_name(n) {
+                diags.error(node.mark, "name", format!("project name '{n}' {RULE}"));
+            }
+            return n.to_string();
+        }
+    }
+    let dir = project_dir.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let n = normalize_project_name(&dir);
+    if n.is_empty() {
+        diags.error_in(None, None, "name", format!("cannot make a project name from the directory '{dir}': set `name:` in the file or pass -p"));
+    }
+    n
+}
+
+fn build_project(
+    root: &Node,
+    project_dir: &Path,
+    env: &BTreeMap<String, String>,
+    opts: &LoadOptions,
+    diags: &mut Diags,
+) -> Option<Project> {
+    let top = root.as_map()?;
+    for (k, e) in top {
+        if k.starts_with("x-") || TOP_LEVEL_KEYS.contains(&k.as_str()) {
+            continue;
+        }
+        diags.error(e.key_mark, k, format!("'{k}' is not a top-level compose key (services, networks, volumes, secrets, configs, name)"));
+    }
+    if let Some(v) = top.get("version") {
+        diags.warn(v.key_mark, "version", "the attribute `version` is obsolete, it will be ignored; remove it");
+    }
+    if let Some(i) = top.get("include") {
+        diags.error(i.key_mark, "include", "is not supported by Sirius Deck yet: list the files with -f instead");
+    }
+    let name = project_name(root, project_dir, env, opts, diags);
+    let mut project = Project {
+        name: name.clone(),
+        working_dir: project_dir.to_path_buf(),
+        config_files: diags.files.clone(),
+        services: BTreeMap::new(),
+        networks: BTreeMap::new(),
+        volumes: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        configs: BTreeMap::new(),
+        disabled_services: BTreeMap::new(),
+    };
+    let services_node = root.get("services");
+    let mut n = Normalizer { diags, project_dir, env };
+    let section = |n: &mut Normalizer, key: &str| -> Vec<(String, Node)> {
+        match root.get(key) {
+            Some(node) => match &node.value {
+                Value::Map(m) => m.iter().map(|(k, e)| (k.clone(), e.node.clone())).filter(|(k, _)| !k.starts_with("x-")).collect(),
+                Value::Null => Vec::new(),
+                _ => {
+                    n.diags.error(node.mark, key, format!("must be a mapping, not {}", node.kind()));
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        }
+    };
+    for (k, node) in section(&mut n, "networks") {
+        let net = n.network(&name, &k, &node);
+        project.networks.insert(k, net);
+    }
+    for (k, node) in section(&mut n, "volumes") {
+        let vol = n.volume(&name, &k, &node);
+        project.volumes.insert(k, vol);
+    }
+    for (k, node) in section(&mut n, "secrets") {
+        let s = n.file_object("secrets", &name, &k, &node);
+        project.secrets.insert(k, s);
+    }
+    for (k, node) in section(&mut n, "configs") {
+        let c = n.file_object("configs", &name, &k, &node);
+        project.configs.insert(k, c);
+    }
+    let mut service_marks = BTreeMap::new();
+    for (k, node) in section(&mut n, "services") {
+        service_marks.insert(k.clone(), node.mark);
+        if let Some(s) = n.service(&k, &node) {
+            project.services.insert(k, s);
+        }
+    }
+    if services_node.is_none() {
+        n.diags.error_in(n.diags.files.first().cloned().as_deref(), None, "services", "no services are defined");
+    }
+
+    // Profiles.
+    let active: BTreeSet<String> = if opts.profiles.is_empty() {
+        env.get("COMPOSE_PROFILES")
+            .map(|p| p.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default()
+    } else {
+        opts.profiles.iter().cloned().collect()
+    };
+    let (enabled, disabled): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(&mut project.services)
+        .into_iter()
+        .partition(|(_, s)| s.profiles.is_empty() || active.contains("*") || s.profiles.iter().any(|p| active.contains(p)));
+    project.services = enabled;
+    project.disabled_services = disabled;
+
+    validate_references(&mut project, services_node, &service_marks, n.diags);
+
+    if project.services.values().any(|s| s.networks.contains_key("default")) && !project.networks.contains_key("default") {
+        project.networks.insert(
+            "default".into(),
+            crate::model::Network {
+                name: format!("{name}_default"),
+                ..Default::default()
+            },
+        );
+    }
+    Some(project)
+}
+
+fn validate_references(project: &mut Project, services_node: Option<&Node>, service_marks: &BTreeMap<String, Mark>, diags: &mut Diags) {
+    let dep_marks = services_node.map(dependency_marks).unwrap_or_default();
+    let names: Vec<&str> = project.services.keys().chain(project.disabled_services.keys()).map(String::as_str).collect();
+    let mut drop = Vec::new();
+    let mut seen_containers: BTreeMap<String, String> = BTreeMap::new();
+    for (svc, s) in &project.services {
+        let smark = service_marks.get(svc).copied().unwrap_or_default();
+        let mark_of = |dep: &str| dep_marks.get(&(svc.clone(), dep.to_string())).copied().unwrap_or(smark);
+        let key = format!("services.{svc}.depends_on");
+        for (dep, d) in &s.depends_on {
+            if project.services.contains_key(dep) {
+                continue;
+            }
+            if let Some(off) = project.disabled_services.get(dep) {
+                if d.required {
+                    diags.error(mark_of(dep), &key, format!("depends on '{dep}', which is only active with profile(s) {}: enable one with --profile", off.profiles.join(", ")));
+                } else {
+                    drop.push((svc.clone(), dep.clone()));
+                }
+                continue;
+            }
+            let hint = crate::normalize::closest(dep, &names).map(|c| format!(" (did you mean '{c}'?)")).unwrap_or_default();
+            diags.error(mark_of(dep), &key, format!("depends on undefined service '{dep}'{hint}"));
+        }
+        for m in &s.volumes {
+            if let (crate::model::MountType::Volume, Some(src)) = (m.kind, &m.source) {
+                if !project.volumes.contains_key(src) {
+                    diags.error(smark, &format!("services.{svc}.volumes"), format!("uses volume '{src}', which is not declared under the top-level `volumes:`: add `{src}:` there"));
+                }
+            }
+        }
+        for (what, refs, declared) in [("secret", &s.secrets, &project.secrets), ("config", &s.configs, &project.configs)] {
+            for r in refs {
+                if !declared.contains_key(&r.source) {
+                    diags.error(smark, &format!("services.{svc}.{what}s"), format!("uses {what} '{}', which is not declared under the top-level `{what}s:`", r.source));
+                }
+            }
+        }
+        for net in s.networks.keys() {
+            if net != "default" && !project.networks.contains_key(net) {
+                diags.error(smark, &format!("services.{svc}.networks"), format!("uses network '{net}', which is not declared under the top-level `networks:`"));
+            }
+        }
+        let cname = s.container_name.clone().unwrap_or_else(|| format!("{}-{svc}-1", project.name));
+        if let Some(other) = seen_containers.insert(cname.clone(), svc.clone()) {
+            diags.error(smark, &format!("services.{svc}.container_name"), format!("container name '{cname}' is also used by service '{other}'"));
+        }
+    }
+    for (svc, dep) in drop {
+        if let Some(s) = project.services.get_mut(&svc) {
+            s.depends_on.remove(&dep);
+        }
+    }
+    // Cycles, reported once each, at the dependency that closes them.
+    let mut state: BTreeMap<&str, u8> = BTreeMap::new();
+    let mut reported = BTreeSet::new();
+    fn visit<'a>(
+        n: &'a str,
+        project: &'a Project,
+        state: &mut BTreeMap<&'a str, u8>,
+        stack: &mut Vec<&'a str>,
+        found: &mut Vec<Vec<String>>,
+    ) {
+        state.insert(n, 1);
+        stack.push(n);
+        if let Some(s) = project.services.get(n) {
+            for dep in s.depends_on.keys() {
+                if !project.services.contains_key(dep) {
+                    continue;
+                }
+                match state.get(dep.as_str()) {
+                    Some(1) => {
+                        let start = stack.iter().position(|x| x == dep).unwrap_or(0);
+                        let mut cycle: Vec<String> = stack[start..].iter().map(|s| s.to_string()).collect();
+                        cycle.push(dep.clone());
+                        found.push(cycle);
+                    }
+                    Some(_) => {}
+                    None => visit(dep, project, state, stack, found),
+                }
+            }
+        }
+        stack.pop();
+        state.insert(n, 2);
+    }
+    let mut found = Vec::new();
+    for name in project.services.keys() {
+        if !state.contains_key(name.as_str()) {
+            visit(name, project, &mut state, &mut Vec::new(), &mut found);
+        }
+    }
+    for cycle in found {
+        let mut members: Vec<String> = cycle[..cycle.len() - 1].to_vec();
+        members.sort();
+        if !reported.insert(members) {
+            continue;
+        }
+        let (from, to) = (&cycle[cycle.len() - 2], &cycle[cycle.len() - 1]);
+        let mark = dep_marks.get(&(from.clone(), to.clone())).copied().unwrap_or_default();
+        diags.error(mark, &format!("services.{from}.depends_on"), format!("dependency cycle: {}", cycle.join(" -> ")));
+    }
+    // Conditions that can never be met.
+    for (svc, s) in &project.services {
+        for (dep, d) in &s.depends_on {
+            let Some(target) = project.services.get(dep) else { continue };
+            if d.condition == Condition::ServiceHealthy && target.healthcheck.as_ref().is_none_or(|h| h.is_disabled()) {
+                let mark = dep_marks.get(&(svc.clone(), dep.clone())).copied().unwrap_or_default();
+                diags.warn(mark, &format!("services.{svc}.depends_on.{dep}"), format!("waits for '{dep}' to be healthy, but '{dep}' has no health check in these files (it may come from its image)"));
+            }
+        }
+    }
+}

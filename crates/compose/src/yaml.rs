@@ -1,0 +1,467 @@
+//! A YAML tree that remembers where every node came from.
+//!
+//! Compose errors must name the file and the line, after anchors, merge keys, interpolation and
+//! the merging of override files have all moved values around. So the loader works on its own
+//! tree, built from the YAML parser's events, in which every node and every key carries its
+//! origin. Anchors, aliases and `<<` merge keys are resolved here; the `!reset` and `!override`
+//! tags are kept for the merge step.
+
+use indexmap::IndexMap;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag as YamlTag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// Where a node came from: the index of its file in the load and its line (1-based).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Mark {
+    pub file: usize,
+    pub line: usize,
+}
+
+/// The compose-specific tags; any other tag is kept by name but has no effect.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Tag {
+    #[default]
+    None,
+    /// `!reset`: remove the value inherited from earlier files.
+    Reset,
+    /// `!override`: replace the inherited value instead of merging with it.
+    Override,
+    /// `!!str` and friends: the scalar is a string whatever it looks like.
+    Str,
+    Other(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub mark: Mark,
+    pub tag: Tag,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    /// A scalar as written. `quoted` is true for quoted and block scalars, which are always
+    /// strings; plain scalars may be numbers or booleans where the specification types them.
+    Scalar {
+        text: String,
+        quoted: bool,
+    },
+    Seq(Vec<Node>),
+    Map(Map),
+}
+
+/// A mapping keeps its keys in file order, each with the mark of the key itself.
+pub type Map = IndexMap<String, Entry>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub key_mark: Mark,
+    pub node: Node,
+}
+
+impl Node {
+    pub fn new(value: Value, mark: Mark) -> Self {
+        Node {
+            value,
+            mark,
+            tag: Tag::None,
+        }
+    }
+
+    pub fn string(text: impl Into<String>, mark: Mark) -> Self {
+        Node::new(
+            Value::Scalar {
+                text: text.into(),
+                quoted: true,
+            },
+            mark,
+        )
+    }
+
+    pub fn as_map(&self) -> Option<&Map> {
+        match &self.value {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_map_mut(&mut self) -> Option<&mut Map> {
+        match &mut self.value {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.value {
+            Value::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The text of a scalar (numbers and booleans included).
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Scalar { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, Value::Null)
+    }
+
+    /// Whether the node holds nothing: null, or an empty sequence or mapping.
+    pub fn is_empty(&self) -> bool {
+        match &self.value {
+            Value::Null => true,
+            Value::Seq(s) => s.is_empty(),
+            Value::Map(m) => m.is_empty(),
+            Value::Scalar { .. } => false,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_map().and_then(|m| m.get(key)).map(|e| &e.node)
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match &self.value {
+            Value::Null => "null",
+            Value::Scalar { .. } => "a scalar",
+            Value::Seq(_) => "a sequence",
+            Value::Map(_) => "a mapping",
+        }
+    }
+
+    /// The number of nodes in this tree, to bound alias expansion.
+    fn size(&self) -> usize {
+        1 + match &self.value {
+            Value::Seq(s) => s.iter().map(Node::size).sum(),
+            Value::Map(m) => m.values().map(|e| e.node.size()).sum(),
+            _ => 0,
+        }
+    }
+}
+
+/// A YAML syntax or structure error, with the line it was found at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct YamlError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Deeper nesting than this is refused (compose files are a few levels deep).
+const MAX_DEPTH: usize = 128;
+/// Alias expansion beyond this many nodes is refused ("billion laughs").
+const MAX_NODES: usize = 2_000_000;
+
+/// Parses the first document of `src`. An empty file gives `Value::Null`.
+pub fn parse(src: &str, file: usize) -> Result<Node, YamlError> {
+    let mut events = Events::default();
+    let mut parser = Parser::new_from_str(src);
+    parser
+        .load(&mut events, false)
+        .map_err(|e| YamlError {
+            line: e.marker().line(),
+            message: e.info().to_string(),
+        })?;
+    Builder::new(file).build(events.0)
+}
+
+#[derive(Default)]
+struct Events(Vec<(Event, Marker)>);
+
+impl MarkedEventReceiver for Events {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        self.0.push((ev, mark));
+    }
+}
+
+enum Frame {
+    Seq {
+        node: Node,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        node: Node,
+        anchor: usize,
+        entries: Map,
+        key: Option<(String, Mark)>,
+        merges: Vec<(Node, Mark)>,
+    },
+}
+
+struct Builder {
+    file: usize,
+    stack: Vec<Frame>,
+    anchors: std::collections::HashMap<usize, (Node, usize)>,
+    nodes: usize,
+    root: Option<Node>,
+}
+
+fn convert_tag(tag: Option<YamlTag>) -> Tag {
+    match tag {
+        None => Tag::None,
+        Some(t) if t.handle == "!" && t.suffix == "reset" => Tag::Reset,
+        Some(t) if t.handle == "!" && t.suffix == "override" => Tag::Override,
+        Some(t) if t.handle == "!!" && t.suffix == "str" => Tag::Str,
+        Some(t) if t.handle == "tag:yaml.org,2002:" && t.suffix == "str" => Tag::Str,
+        Some(t) => Tag::Other(format!("{}{}", t.handle, t.suffix)),
+    }
+}
+
+impl Builder {
+    fn new(file: usize) -> Self {
+        Builder {
+            file,
+            stack: Vec::new(),
+            anchors: Default::default(),
+            nodes: 0,
+            root: None,
+        }
+    }
+
+    fn mark(&self, m: &Marker) -> Mark {
+        Mark {
+            file: self.file,
+            line: m.line(),
+        }
+    }
+
+    fn build(mut self, events: Vec<(Event, Marker)>) -> Result<Node, YamlError> {
+        for (ev, m) in events {
+            let mark = self.mark(&m);
+            match ev {
+                Event::DocumentEnd => break,
+                Event::Scalar(text, style, anchor, tag) => {
+                    let tag = convert_tag(tag);
+                    let quoted = style != TScalarStyle::Plain || tag == Tag::Str;
+                    let value = if !quoted && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL")
+                    {
+                        Value::Null
+                    } else {
+                        Value::Scalar { text, quoted }
+                    };
+                    let node = Node { value, mark, tag };
+                    self.complete(node, anchor, mark)?;
+                }
+                Event::Alias(id) => {
+                    let (node, size) = self.anchors.get(&id).cloned().ok_or(YamlError {
+                        line: mark.line,
+                        message: "alias refers to an unknown anchor".into(),
+                    })?;
+                    self.count(size, mark)?;
+                    self.complete(node, 0, mark)?;
+                }
+                Event::SequenceStart(anchor, tag) => {
+                    self.push(
+                        Frame::Seq {
+                            node: Node {
+                                value: Value::Null,
+                                mark,
+                                tag: convert_tag(tag),
+                            },
+                            anchor,
+                            items: Vec::new(),
+                        },
+                        mark,
+                    )?;
+                }
+                Event::MappingStart(anchor, tag) => {
+                    self.push(
+                        Frame::Map {
+                            node: Node {
+                                value: Value::Null,
+                                mark,
+                                tag: convert_tag(tag),
+                            },
+                            anchor,
+                            entries: Map::new(),
+                            key: None,
+                            merges: Vec::new(),
+                        },
+                        mark,
+                    )?;
+                }
+                Event::SequenceEnd => match self.stack.pop() {
+                    Some(Frame::Seq {
+                        mut node,
+                        anchor,
+                        items,
+                    }) => {
+                        node.value = Value::Seq(items);
+                        self.complete(node, anchor, mark)?;
+                    }
+                    _ => return Err(structure(mark, "unbalanced sequence")),
+                },
+                Event::MappingEnd => match self.stack.pop() {
+                    Some(Frame::Map {
+                        mut node,
+                        anchor,
+                        mut entries,
+                        merges,
+                        ..
+                    }) => {
+                        apply_merge_keys(&mut entries, merges)?;
+                        node.value = Value::Map(entries);
+                        self.complete(node, anchor, mark)?;
+                    }
+                    _ => return Err(structure(mark, "unbalanced mapping")),
+                },
+                Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
+            }
+        }
+        Ok(self.root.unwrap_or(Node::new(Value::Null, Mark { file: self.file, line: 1 })))
+    }
+
+    fn count(&mut self, n: usize, mark: Mark) -> Result<(), YamlError> {
+        self.nodes += n;
+        if self.nodes > MAX_NODES {
+            return Err(structure(
+                mark,
+                "aliases expand to too many nodes (more than 2,000,000); is an anchor referring to itself?",
+            ));
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, frame: Frame, mark: Mark) -> Result<(), YamlError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(structure(mark, "nesting deeper than 128 levels"));
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn complete(&mut self, node: Node, anchor: usize, mark: Mark) -> Result<(), YamlError> {
+        if anchor != 0 {
+            let size = node.size();
+            self.anchors.insert(anchor, (node.clone(), size));
+        }
+        self.count(1, mark)?;
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_none() {
+                    self.root = Some(node);
+                }
+            }
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map {
+                entries,
+                key,
+                merges,
+                ..
+            }) => match key.take() {
+                None => {
+                    let name = match node.value {
+                        Value::Scalar { text, .. } => text,
+                        Value::Null => String::new(),
+                        _ => return Err(structure(node.mark, "a mapping key must be a plain value")),
+                    };
+                    *key = Some((name, node.mark));
+                }
+                Some((name, key_mark)) => {
+                    if name == "<<" {
+                        merges.push((node, key_mark));
+                    } else if entries.contains_key(&name) {
+                        return Err(YamlError {
+                            line: key_mark.line,
+                            message: format!("duplicate key '{name}' in the same mapping"),
+                        });
+                    } else {
+                        entries.insert(name, Entry { key_mark, node });
+                    }
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+fn structure(mark: Mark, msg: &str) -> YamlError {
+    YamlError {
+        line: mark.line,
+        message: msg.to_string(),
+    }
+}
+
+/// `<<: *base` and `<<: [*a, *b]`: keys of the merged mappings that the mapping does not set
+/// itself are added; among several sources the first one wins (YAML merge key spec).
+fn apply_merge_keys(entries: &mut Map, merges: Vec<(Node, Mark)>) -> Result<(), YamlError> {
+    for (source, mark) in merges {
+        let sources: Vec<Node> = match source.value {
+            Value::Map(_) => vec![source],
+            Value::Seq(items) => items,
+            _ => return Err(structure(mark, "a '<<' merge key takes a mapping or a list of mappings")),
+        };
+        for s in sources {
+            let Value::Map(m) = s.value else {
+                return Err(structure(mark, "a '<<' merge key takes a mapping or a list of mappings"));
+            };
+            for (k, v) in m {
+                entries.entry(k).or_insert(v);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Node {
+        parse(s, 0).expect("parses")
+    }
+
+    #[test]
+    fn marks_are_one_based_lines() {
+        let n = p("a: 1\nb:\n  c: x\n");
+        let b = n.as_map().expect("map").get("b").expect("b");
+        assert_eq!(b.key_mark.line, 2);
+        assert_eq!(b.node.get("c").expect("c").mark.line, 3);
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys() {
+        let n = p("x: &base {a: 1, b: 2}\ny:\n  <<: *base\n  b: 3\nz:\n  <<: [{a: 9}, *base]\n");
+        let y = n.get("y").expect("y");
+        assert_eq!(y.get("a").and_then(Node::as_str), Some("1"));
+        assert_eq!(y.get("b").and_then(Node::as_str), Some("3"));
+        let z = n.get("z").expect("z");
+        assert_eq!(z.get("a").and_then(Node::as_str), Some("9"));
+        assert_eq!(z.get("b").and_then(Node::as_str), Some("2"));
+    }
+
+    #[test]
+    fn tags_and_nulls() {
+        let n = p("a: !reset []\nb: !override {x: 1}\nc: ~\nd:\ne: '~'\nf: !!str 1\n");
+        assert_eq!(n.get("a").expect("a").tag, Tag::Reset);
+        assert_eq!(n.get("b").expect("b").tag, Tag::Override);
+        assert!(n.get("c").expect("c").is_null());
+        assert!(n.get("d").expect("d").is_null());
+        assert_eq!(n.get("e").and_then(Node::as_str), Some("~"));
+        assert_eq!(
+            n.get("f").expect("f").value,
+            Value::Scalar {
+                text: "1".into(),
+                quoted: true
+            }
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_and_bombs_are_errors() {
+        assert!(parse("a: 1\na: 2\n", 0).is_err());
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            bomb.push_str(&format!("a{i}: &a{i} [*a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}]\n", j = i - 1));
+        }
+        let err = parse(&bomb, 0).expect_err("bomb refused");
+        assert!(err.message.contains("too many nodes"));
+        assert!(parse(&"[".repeat(10_000), 0).is_err());
+    }
+}
