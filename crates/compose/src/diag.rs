@@ -72,6 +72,17 @@ impl Diags {
         self.warnings.push(d);
     }
 
+    /// Orders findings by file (in load order) and line, for reading.
+    pub fn sort(&mut self) {
+        let files = &self.files;
+        let order = |d: &Diagnostic| {
+            let f = d.file.as_ref().and_then(|f| files.iter().position(|x| x == f)).unwrap_or(usize::MAX);
+            (f, d.line.unwrap_or(0))
+        };
+        self.errors.sort_by_key(order);
+        self.warnings.sort_by_key(order);
+    }
+
     /// An error about a file as a whole, or about no file at all.
     pub fn error_in(&mut self, file: Option<&Path>, line: Option<usize>, key: &str, message: impl Into<String>) {
         self.errors.push(Diagnostic {

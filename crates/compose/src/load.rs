@@ -93,7 +93,8 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
     load_sources(&sources, &env_sources, &project_dir, opts)
 }
 
-fn finish_err(diags: Diags) -> LoadError {
+fn finish_err(mut diags: Diags) -> LoadError {
+    diags.sort();
     LoadError {
         errors: diags.errors,
         warnings: diags.warnings,
@@ -156,6 +157,7 @@ pub fn load_sources(
     };
 
     let project = build_project(&root, project_dir, &env, opts, &mut diags);
+    diags.sort();
     match project {
         Some(p) if diags.errors.is_empty() => Ok(Loaded {
             project: p,

@@ -12,7 +12,7 @@ use crate::yaml::{Entry, Map, Mark, Node, Tag, Value};
 
 /// Merges `over` (a later file) into `base`. Both are whole-file roots.
 pub fn merge_root(base: Node, over: Node, diags: &mut Diags) -> Node {
-    merge(&Path::Root, base, over, diags)
+    merge(&Path::Root, "", base, over, diags)
 }
 
 /// Drops `!reset` entries from the first file, where there is nothing to reset.
@@ -97,15 +97,16 @@ fn rule(path: &Path) -> Rule {
     }
 }
 
-fn merge(path: &Path, base: Node, over: Node, diags: &mut Diags) -> Node {
+/// `loc` is the dotted key of the value, for messages.
+fn merge(path: &Path, loc: &str, base: Node, over: Node, diags: &mut Diags) -> Node {
     if over.tag == Tag::Override {
         return Node { tag: Tag::None, ..over };
     }
     match rule(path) {
         Rule::Replace => over,
-        Rule::ByKey => merge_maps(path, to_key_map(base), to_key_map(over), diags),
-        Rule::DependsOn => merge_maps(path, depends_on_map(base), depends_on_map(over), diags),
-        Rule::Networks => merge_maps(path, networks_map(base), networks_map(over), diags),
+        Rule::ByKey => merge_maps(path, loc, to_key_map(base), to_key_map(over), diags),
+        Rule::DependsOn => merge_maps(path, loc, depends_on_map(base), depends_on_map(over), diags),
+        Rule::Networks => merge_maps(path, loc, networks_map(base), networks_map(over), diags),
         Rule::Unique(key) => match (base.value, over.value) {
             (Value::Seq(mut items), Value::Seq(more)) => {
                 for item in more {
@@ -120,7 +121,7 @@ fn merge(path: &Path, base: Node, over: Node, diags: &mut Diags) -> Node {
             (_, value) => Node { value, mark: over.mark, tag: Tag::None },
         },
         Rule::Deep => match (&base.value, &over.value) {
-            (Value::Map(_), Value::Map(_)) => merge_maps(path, base, over, diags),
+            (Value::Map(_), Value::Map(_)) => merge_maps(path, loc, base, over, diags),
             (Value::Seq(_), Value::Seq(_)) => {
                 let (Value::Seq(mut a), Value::Seq(b)) = (base.value, over.value) else {
                     unreachable!("matched above")
@@ -133,7 +134,7 @@ fn merge(path: &Path, base: Node, over: Node, diags: &mut Diags) -> Node {
     }
 }
 
-fn merge_maps(path: &Path, base: Node, over: Node, diags: &mut Diags) -> Node {
+fn merge_maps(path: &Path, loc: &str, base: Node, over: Node, diags: &mut Diags) -> Node {
     let base_mark = base.mark;
     if !matches!((&base.value, &over.value), (Value::Map(_), Value::Map(_))) {
         // A mapping overridden by something else: the later file wins.
@@ -147,15 +148,16 @@ fn merge_maps(path: &Path, base: Node, over: Node, diags: &mut Diags) -> Node {
             result.shift_remove(&key);
             continue;
         }
+        let child_loc = if loc.is_empty() { key.clone() } else { format!("{loc}.{key}") };
         match result.shift_remove_full(&key) {
             Some((index, _, old)) => {
                 if entry.node.is_empty() && !old.node.is_empty() && entry.node.tag == Tag::None {
-                    lint_ignored_empty(path, &key, &old, &entry, diags);
+                    lint_ignored_empty(&child_loc, &key, &old, &entry, diags);
                 }
                 let merged = if entry.node.is_null() {
                     old.node
                 } else {
-                    merge(&path.child(&key), old.node, entry.node, diags)
+                    merge(&path.child(&key), &child_loc, old.node, entry.node, diags)
                 };
                 let (i, _) = result.insert_full(
                     key,
@@ -176,7 +178,7 @@ fn merge_maps(path: &Path, base: Node, over: Node, diags: &mut Diags) -> Node {
 
 /// An empty value in an override does not clear what the base file set: compose v2 merges it,
 /// so the base value still applies. Users write `depends_on: []` expecting the opposite.
-fn lint_ignored_empty(path: &Path, key: &str, old: &Entry, new: &Entry, diags: &mut Diags) {
+fn lint_ignored_empty(loc: &str, key: &str, old: &Entry, new: &Entry, diags: &mut Diags) {
     let what = match &old.node.value {
         Value::Map(m) => m.keys().cloned().collect::<Vec<_>>().join(", "),
         Value::Seq(s) => format!("{} item(s)", s.len()),
@@ -193,15 +195,11 @@ fn lint_ignored_empty(path: &Path, key: &str, old: &Entry, new: &Entry, diags: &
         .and_then(|p| p.file_name())
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let key_path = match path {
-        Path::Service | Path::Section(_) => key.to_string(),
-        p => format!("{}.{key}", p.name()),
-    };
     diags.warn(
         new.key_mark,
-        key,
+        loc,
         format!(
-            "`{key_path}: {written}` does not remove what {base_file}:{} sets ({what}): docker compose v2 merges it, so that still applies. Write `{key}: !reset {written}` to remove it.",
+            "`{key}: {written}` does not remove what {base_file}:{} sets ({what}): docker compose v2 merges it, so that still applies. Write `{key}: !reset {written}` to remove it.",
             old.key_mark.line
         ),
     );
