@@ -27,7 +27,13 @@ struct Cli {
 #[derive(Args)]
 struct Target {
     /// Stack profile: a built-in name, one under ~/.config/sirius-deck/profiles, or a path.
-    #[arg(long, short = 's', global = true, env = "SIRIUS_DECK_STACK", conflicts_with = "files")]
+    #[arg(
+        long,
+        short = 's',
+        global = true,
+        env = "SIRIUS_DECK_STACK",
+        conflicts_with = "files"
+    )]
     stack: Option<String>,
     /// Environment of the stack profile (e.g. dev or prod); default: the profile's own.
     #[arg(long, short = 'e', global = true, conflicts_with = "files")]
@@ -103,15 +109,29 @@ fn run(cli: Cli) -> Result<(), UserError> {
                 match deck_stack::find(&name) {
                     Ok(p) => {
                         let envs: Vec<&str> = p.envs.keys().map(String::as_str).collect();
-                        let default = if name == deck_stack::DEFAULT_PROFILE { " (default)" } else { "" };
-                        println!("{name}{default}\t{}\tenvs: {}\tproject: {}", p.description, envs.join(", "), p.project_dir.display());
+                        let default = if name == deck_stack::DEFAULT_PROFILE {
+                            " (default)"
+                        } else {
+                            ""
+                        };
+                        println!(
+                            "{name}{default}\t{}\tenvs: {}\tproject: {}",
+                            p.description,
+                            envs.join(", "),
+                            p.project_dir.display()
+                        );
                     }
                     Err(e) => println!("{name}\t(invalid: {e})"),
                 }
             }
             Ok(())
         }
-        Command::Config { format, show_secrets, services, quiet } => {
+        Command::Config {
+            format,
+            show_secrets,
+            services,
+            quiet,
+        } => {
             let loaded = load_target(&cli.target)?;
             if quiet {
                 return Ok(());

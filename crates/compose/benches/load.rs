@@ -8,10 +8,19 @@ use std::path::Path;
 
 /// A base file and an override shaped like Sirius's, for `n` services.
 pub fn generated(n: usize) -> (Source, Source) {
-    let mut base = String::from("name: bench\nx-common: &common\n  restart: unless-stopped\n  logging: {driver: json-file}\nservices:\n");
+    let mut base = String::from(
+        "name: bench\nx-common: &common\n  restart: unless-stopped\n  logging: {driver: json-file}\nservices:\n",
+    );
     let mut over = String::from("services:\n");
     for i in 0..n {
-        let dep = if i > 0 { format!("    depends_on:\n      svc-{}:\n        condition: service_healthy\n", i - 1) } else { String::new() };
+        let dep = if i > 0 {
+            format!(
+                "    depends_on:\n      svc-{}:\n        condition: service_healthy\n",
+                i - 1
+            )
+        } else {
+            String::new()
+        };
         base.push_str(&format!(
             "  svc-{i}:\n    <<: *common\n    image: registry.local/svc-{i}:${{TAG:-latest}}\n    environment:\n      - LEVEL=${{LEVEL:-info}}\n      - PORT={port}\n      - DB_PASSWORD=${{DB_PASSWORD:?needed}}\n    ports:\n      - \"{port}:{port}\"\n    volumes:\n      - data-{i}:/data\n      - ./conf/{i}:/etc/conf:ro\n{dep}    healthcheck:\n      test: [\"CMD\", \"true\"]\n      interval: 30s\n      timeout: 5s\n      retries: 3\n    deploy:\n      resources:\n        limits: {{memory: 512M, cpus: \"0.5\"}}\n",
             port = 10000 + i
@@ -26,15 +35,24 @@ pub fn generated(n: usize) -> (Source, Source) {
         base.push_str(&format!("  data-{i}:\n"));
     }
     (
-        Source { path: "/bench/compose.yaml".into(), text: base },
-        Source { path: "/bench/compose.dev.yaml".into(), text: over },
+        Source {
+            path: "/bench/compose.yaml".into(),
+            text: base,
+        },
+        Source {
+            path: "/bench/compose.dev.yaml".into(),
+            text: over,
+        },
     )
 }
 
 fn bench(c: &mut Criterion) {
     let (base, over) = generated(500);
     let sources = [base, over];
-    let env = [Source { path: "/bench/.env".into(), text: "DB_PASSWORD=x\nTAG=1.0\n".into() }];
+    let env = [Source {
+        path: "/bench/.env".into(),
+        text: "DB_PASSWORD=x\nTAG=1.0\n".into(),
+    }];
     let opts = LoadOptions::default();
     let loaded = load_sources(&sources, &env, Path::new("/bench"), &opts).expect("generated project loads");
     assert_eq!(loaded.project.services.len(), 500);

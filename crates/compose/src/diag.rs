@@ -76,7 +76,11 @@ impl Diags {
     pub fn sort(&mut self) {
         let files = &self.files;
         let order = |d: &Diagnostic| {
-            let f = d.file.as_ref().and_then(|f| files.iter().position(|x| x == f)).unwrap_or(usize::MAX);
+            let f = d
+                .file
+                .as_ref()
+                .and_then(|f| files.iter().position(|x| x == f))
+                .unwrap_or(usize::MAX);
             (f, d.line.unwrap_or(0))
         };
         self.errors.sort_by_key(order);

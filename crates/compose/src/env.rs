@@ -114,7 +114,10 @@ pub fn parse_env_file(
                     k += 1;
                 }
                 if !closed {
-                    return Err(err(line_start, format!("the value has an opening {q} but no closing one")));
+                    return Err(err(
+                        line_start,
+                        format!("the value has an opening {q} but no closing one"),
+                    ));
                 }
                 let after_end = line_end(&chars, k + 1);
                 let after: String = chars[k + 1..after_end].iter().collect();

@@ -103,11 +103,7 @@ fn closing_brace(s: &str) -> Option<usize> {
     None
 }
 
-fn braced(
-    body: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    unset: &mut Vec<String>,
-) -> Result<String, InterpError> {
+fn braced(body: &str, lookup: &dyn Fn(&str) -> Option<String>, unset: &mut Vec<String>) -> Result<String, InterpError> {
     let len = name_len(body);
     let name = &body[..len];
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {

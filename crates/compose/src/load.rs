@@ -57,7 +57,11 @@ pub struct Loaded {
 pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
     let mut diags = Diags::default();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let files: Vec<PathBuf> = opts.files.iter().map(|f| crate::normalize::join_clean(&cwd, f)).collect();
+    let files: Vec<PathBuf> = opts
+        .files
+        .iter()
+        .map(|f| crate::normalize::join_clean(&cwd, f))
+        .collect();
     let project_dir = match (&opts.project_dir, files.first()) {
         (Some(d), _) => crate::normalize::join_clean(&cwd, d),
         (None, Some(f)) => f.parent().map(Path::to_path_buf).unwrap_or(cwd.clone()),
@@ -67,7 +71,10 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         }
     };
     let read = |p: &Path, diags: &mut Diags| match std::fs::read_to_string(p) {
-        Ok(text) => Some(Source { path: p.to_path_buf(), text }),
+        Ok(text) => Some(Source {
+            path: p.to_path_buf(),
+            text,
+        }),
         Err(e) => {
             diags.error_in(Some(p), None, "", format!("cannot read this file: {e}"));
             None
@@ -121,7 +128,12 @@ pub fn load_sources(
         let mut root = match yaml::parse(&src.text, i) {
             Ok(n) => n,
             Err(e) => {
-                diags.error_in(Some(&src.path), Some(e.line), "", format!("invalid YAML: {}", e.message));
+                diags.error_in(
+                    Some(&src.path),
+                    Some(e.line),
+                    "",
+                    format!("invalid YAML: {}", e.message),
+                );
                 continue;
             }
         };
@@ -132,12 +144,16 @@ pub fn load_sources(
                 continue;
             }
             _ => {
-                diags.error(root.mark, "", format!("a compose file is a mapping at the top, not {}", root.kind()));
+                diags.error(
+                    root.mark,
+                    "",
+                    format!("a compose file is a mapping at the top, not {}", root.kind()),
+                );
                 continue;
             }
         }
         lint_plain_secrets(&root, &mut diags);
-        interpolate_tree(&mut root, "", &env, &mut diags, &mut unset);
+        interpolate_tree(&mut root, &mut String::new(), &env, &mut diags, &mut unset);
         merged = Some(match merged {
             None => {
                 strip_resets(&mut root);
@@ -147,7 +163,11 @@ pub fn load_sources(
         });
     }
     for (var, mark) in unset {
-        diags.warn(mark, "", format!("the \"{var}\" variable is not set. Defaulting to a blank string."));
+        diags.warn(
+            mark,
+            "",
+            format!("the \"{var}\" variable is not set. Defaulting to a blank string."),
+        );
     }
     let Some(root) = merged else {
         if diags.errors.is_empty() {
@@ -182,18 +202,22 @@ fn environment(env_sources: &[Source], opts: &LoadOptions, diags: &mut Diags) ->
     env
 }
 
-/// Interpolates every value (never a key). `path` names the key for errors; list items of
-/// `KEY=VALUE` lists are named by their key.
+/// Interpolates every value (never a key). `path` is the dotted key of `node`, kept in one
+/// buffer and only turned into text for an error; items of `KEY=VALUE` lists are named by key.
 fn interpolate_tree(
     node: &mut Node,
-    path: &str,
+    path: &mut String,
     env: &BTreeMap<String, String>,
     diags: &mut Diags,
     unset: &mut BTreeMap<String, Mark>,
 ) {
     let lookup = |k: &str| env.get(k).cloned();
+    let len = path.len();
     match &mut node.value {
         Value::Scalar { text, .. } => {
+            if !text.contains('$') {
+                return;
+            }
             let mut missing = Vec::new();
             match interpolate(text, &lookup, &mut missing) {
                 Ok(v) => *text = v,
@@ -205,28 +229,44 @@ fn interpolate_tree(
         }
         Value::Seq(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                let name = match item.as_str().and_then(|t| t.split_once('=')) {
-                    Some((k, _)) if !k.is_empty() && !k.contains(' ') => format!("{path}.{k}"),
-                    _ => format!("{path}[{i}]"),
-                };
-                interpolate_tree(item, &name, env, diags, unset);
+                match item.as_str().and_then(|t| t.split_once('=')) {
+                    Some((k, _)) if !k.is_empty() && !k.contains(' ') => {
+                        path.push('.');
+                        path.push_str(k);
+                    }
+                    _ => {
+                        use std::fmt::Write;
+                        let _ = write!(path, "[{i}]");
+                    }
+                }
+                interpolate_tree(item, path, env, diags, unset);
+                path.truncate(len);
             }
         }
         Value::Map(m) => {
             for (k, e) in m.iter_mut() {
-                let name = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-                interpolate_tree(&mut e.node, &name, env, diags, unset);
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                interpolate_tree(&mut e.node, path, env, diags, unset);
+                path.truncate(len);
             }
         }
         Value::Null => {}
     }
 }
 
-const TOP_LEVEL_KEYS: &[&str] = &["version", "name", "services", "networks", "volumes", "secrets", "configs", "include", "models"];
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "version", "name", "services", "networks", "volumes", "secrets", "configs", "include", "models",
+];
 
 fn valid_project_name(n: &str) -> bool {
-    n.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    n.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && n.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 /// Lowercase, only `[a-z0-9_-]`, starting with a letter or digit (compose's normalisation).
@@ -239,8 +279,15 @@ pub fn normalize_project_name(n: &str) -> String {
     s.trim_start_matches(['-', '_']).to_string()
 }
 
-fn project_name(root: &Node, project_dir: &Path, env: &BTreeMap<String, String>, opts: &LoadOptions, diags: &mut Diags) -> String {
-    const RULE: &str = "must contain only lowercase letters, digits, dashes and underscores, and start with a letter or digit";
+fn project_name(
+    root: &Node,
+    project_dir: &Path,
+    env: &BTreeMap<String, String>,
+    opts: &LoadOptions,
+    diags: &mut Diags,
+) -> String {
+    const RULE: &str =
+        "must contain only lowercase letters, digits, dashes and underscores, and start with a letter or digit";
     if let Some(n) = &opts.project_name {
         if !valid_project_name(n) {
             diags.error_in(None, None, "-p", format!("project name '{n}' {RULE}"));
@@ -261,10 +308,18 @@ fn project_name(root: &Node, project_dir: &Path, env: &BTreeMap<String, String>,
             return n.to_string();
         }
     }
-    let dir = project_dir.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = project_dir
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let n = normalize_project_name(&dir);
     if n.is_empty() {
-        diags.error_in(None, None, "name", format!("cannot make a project name from the directory '{dir}': set `name:` in the file or pass -p"));
+        diags.error_in(
+            None,
+            None,
+            "name",
+            format!("cannot make a project name from the directory '{dir}': set `name:` in the file or pass -p"),
+        );
     }
     n
 }
@@ -281,13 +336,25 @@ fn build_project(
         if k.starts_with("x-") || TOP_LEVEL_KEYS.contains(&k.as_str()) {
             continue;
         }
-        diags.error(e.key_mark, k, format!("'{k}' is not a top-level compose key (services, networks, volumes, secrets, configs, name)"));
+        diags.error(
+            e.key_mark,
+            k,
+            format!("'{k}' is not a top-level compose key (services, networks, volumes, secrets, configs, name)"),
+        );
     }
     if let Some(v) = top.get("version") {
-        diags.warn(v.key_mark, "version", "the attribute `version` is obsolete, it will be ignored; remove it");
+        diags.warn(
+            v.key_mark,
+            "version",
+            "the attribute `version` is obsolete, it will be ignored; remove it",
+        );
     }
     if let Some(i) = top.get("include") {
-        diags.error(i.key_mark, "include", "is not supported by Sirius Deck yet: list the files with -f instead");
+        diags.error(
+            i.key_mark,
+            "include",
+            "is not supported by Sirius Deck yet: list the files with -f instead",
+        );
     }
     let name = project_name(root, project_dir, env, opts, diags);
     let mut project = Project {
@@ -302,14 +369,23 @@ fn build_project(
         disabled_services: BTreeMap::new(),
     };
     let services_node = root.get("services");
-    let mut n = Normalizer { diags, project_dir, env };
-    let section = |n: &mut Normalizer, key: &str| -> Vec<(String, Node)> {
+    let mut n = Normalizer {
+        diags,
+        project_dir,
+        env,
+    };
+    let section = |n: &mut Normalizer, key: &str| -> Vec<(&String, &Node)> {
         match root.get(key) {
             Some(node) => match &node.value {
-                Value::Map(m) => m.iter().map(|(k, e)| (k.clone(), e.node.clone())).filter(|(k, _)| !k.starts_with("x-")).collect(),
+                Value::Map(m) => m
+                    .iter()
+                    .map(|(k, e)| (k, &e.node))
+                    .filter(|(k, _)| !k.starts_with("x-"))
+                    .collect(),
                 Value::Null => Vec::new(),
                 _ => {
-                    n.diags.error(node.mark, key, format!("must be a mapping, not {}", node.kind()));
+                    n.diags
+                        .error(node.mark, key, format!("must be a mapping, not {}", node.kind()));
                     Vec::new()
                 }
             },
@@ -317,49 +393,62 @@ fn build_project(
         }
     };
     for (k, node) in section(&mut n, "networks") {
-        let net = n.network(&name, &k, &node);
-        project.networks.insert(k, net);
+        let net = n.network(&name, k, node);
+        project.networks.insert(k.clone(), net);
     }
     for (k, node) in section(&mut n, "volumes") {
-        let vol = n.volume(&name, &k, &node);
-        project.volumes.insert(k, vol);
+        let vol = n.volume(&name, k, node);
+        project.volumes.insert(k.clone(), vol);
     }
     for (k, node) in section(&mut n, "secrets") {
-        let s = n.file_object("secrets", &name, &k, &node);
-        project.secrets.insert(k, s);
+        let s = n.file_object("secrets", &name, k, node);
+        project.secrets.insert(k.clone(), s);
     }
     for (k, node) in section(&mut n, "configs") {
-        let c = n.file_object("configs", &name, &k, &node);
-        project.configs.insert(k, c);
+        let c = n.file_object("configs", &name, k, node);
+        project.configs.insert(k.clone(), c);
     }
     let mut service_marks = BTreeMap::new();
     for (k, node) in section(&mut n, "services") {
         service_marks.insert(k.clone(), node.mark);
-        if let Some(s) = n.service(&k, &node) {
-            project.services.insert(k, s);
+        if let Some(s) = n.service(k, node) {
+            project.services.insert(k.clone(), s);
         }
     }
     if services_node.is_none() {
-        n.diags.error_in(n.diags.files.first().cloned().as_deref(), None, "services", "no services are defined");
+        n.diags.error_in(
+            n.diags.files.first().cloned().as_deref(),
+            None,
+            "services",
+            "no services are defined",
+        );
     }
 
     // Profiles.
     let active: BTreeSet<String> = if opts.profiles.is_empty() {
         env.get("COMPOSE_PROFILES")
-            .map(|p| p.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .map(|p| {
+                p.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default()
     } else {
         opts.profiles.iter().cloned().collect()
     };
-    let (enabled, disabled): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(&mut project.services)
-        .into_iter()
-        .partition(|(_, s)| s.profiles.is_empty() || active.contains("*") || s.profiles.iter().any(|p| active.contains(p)));
+    let (enabled, disabled): (BTreeMap<_, _>, BTreeMap<_, _>) =
+        std::mem::take(&mut project.services).into_iter().partition(|(_, s)| {
+            s.profiles.is_empty() || active.contains("*") || s.profiles.iter().any(|p| active.contains(p))
+        });
     project.services = enabled;
     project.disabled_services = disabled;
 
     validate_references(&mut project, services_node, &service_marks, n.diags);
 
-    if project.services.values().any(|s| s.networks.contains_key("default")) && !project.networks.contains_key("default") {
+    if project.services.values().any(|s| s.networks.contains_key("default"))
+        && !project.networks.contains_key("default")
+    {
         project.networks.insert(
             "default".into(),
             crate::model::Network {
@@ -371,9 +460,19 @@ fn build_project(
     Some(project)
 }
 
-fn validate_references(project: &mut Project, services_node: Option<&Node>, service_marks: &BTreeMap<String, Mark>, diags: &mut Diags) {
+fn validate_references(
+    project: &mut Project,
+    services_node: Option<&Node>,
+    service_marks: &BTreeMap<String, Mark>,
+    diags: &mut Diags,
+) {
     let dep_marks = services_node.map(dependency_marks).unwrap_or_default();
-    let names: Vec<&str> = project.services.keys().chain(project.disabled_services.keys()).map(String::as_str).collect();
+    let names: Vec<&str> = project
+        .services
+        .keys()
+        .chain(project.disabled_services.keys())
+        .map(String::as_str)
+        .collect();
     let mut drop = Vec::new();
     let mut seen_containers: BTreeMap<String, String> = BTreeMap::new();
     for (svc, s) in &project.services {
@@ -386,14 +485,27 @@ fn validate_references(project: &mut Project, services_node: Option<&Node>, serv
             }
             if let Some(off) = project.disabled_services.get(dep) {
                 if d.required {
-                    diags.error(mark_of(dep), &key, format!("depends on '{dep}', which is only active with profile(s) {}: enable one with --profile", off.profiles.join(", ")));
+                    diags.error(
+                        mark_of(dep),
+                        &key,
+                        format!(
+                            "depends on '{dep}', which is only active with profile(s) {}: enable one with --profile",
+                            off.profiles.join(", ")
+                        ),
+                    );
                 } else {
                     drop.push((svc.clone(), dep.clone()));
                 }
                 continue;
             }
-            let hint = crate::normalize::closest(dep, &names).map(|c| format!(" (did you mean '{c}'?)")).unwrap_or_default();
-            diags.error(mark_of(dep), &key, format!("depends on undefined service '{dep}'{hint}"));
+            let hint = crate::normalize::closest(dep, &names)
+                .map(|c| format!(" (did you mean '{c}'?)"))
+                .unwrap_or_default();
+            diags.error(
+                mark_of(dep),
+                &key,
+                format!("depends on undefined service '{dep}'{hint}"),
+            );
         }
         for m in &s.volumes {
             if let (crate::model::MountType::Volume, Some(src)) = (m.kind, &m.source) {
@@ -402,21 +514,42 @@ fn validate_references(project: &mut Project, services_node: Option<&Node>, serv
                 }
             }
         }
-        for (what, refs, declared) in [("secret", &s.secrets, &project.secrets), ("config", &s.configs, &project.configs)] {
+        for (what, refs, declared) in [
+            ("secret", &s.secrets, &project.secrets),
+            ("config", &s.configs, &project.configs),
+        ] {
             for r in refs {
                 if !declared.contains_key(&r.source) {
-                    diags.error(smark, &format!("services.{svc}.{what}s"), format!("uses {what} '{}', which is not declared under the top-level `{what}s:`", r.source));
+                    diags.error(
+                        smark,
+                        &format!("services.{svc}.{what}s"),
+                        format!(
+                            "uses {what} '{}', which is not declared under the top-level `{what}s:`",
+                            r.source
+                        ),
+                    );
                 }
             }
         }
         for net in s.networks.keys() {
             if net != "default" && !project.networks.contains_key(net) {
-                diags.error(smark, &format!("services.{svc}.networks"), format!("uses network '{net}', which is not declared under the top-level `networks:`"));
+                diags.error(
+                    smark,
+                    &format!("services.{svc}.networks"),
+                    format!("uses network '{net}', which is not declared under the top-level `networks:`"),
+                );
             }
         }
-        let cname = s.container_name.clone().unwrap_or_else(|| format!("{}-{svc}-1", project.name));
+        let cname = s
+            .container_name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{svc}-1", project.name));
         if let Some(other) = seen_containers.insert(cname.clone(), svc.clone()) {
-            diags.error(smark, &format!("services.{svc}.container_name"), format!("container name '{cname}' is also used by service '{other}'"));
+            diags.error(
+                smark,
+                &format!("services.{svc}.container_name"),
+                format!("container name '{cname}' is also used by service '{other}'"),
+            );
         }
     }
     for (svc, dep) in drop {
@@ -470,12 +603,18 @@ fn validate_references(project: &mut Project, services_node: Option<&Node>, serv
         }
         let (from, to) = (&cycle[cycle.len() - 2], &cycle[cycle.len() - 1]);
         let mark = dep_marks.get(&(from.clone(), to.clone())).copied().unwrap_or_default();
-        diags.error(mark, &format!("services.{from}.depends_on"), format!("dependency cycle: {}", cycle.join(" -> ")));
+        diags.error(
+            mark,
+            &format!("services.{from}.depends_on"),
+            format!("dependency cycle: {}", cycle.join(" -> ")),
+        );
     }
     // Conditions that can never be met.
     for (svc, s) in &project.services {
         for (dep, d) in &s.depends_on {
-            let Some(target) = project.services.get(dep) else { continue };
+            let Some(target) = project.services.get(dep) else {
+                continue;
+            };
             if d.condition == Condition::ServiceHealthy && target.healthcheck.as_ref().is_none_or(|h| h.is_disabled()) {
                 let mark = dep_marks.get(&(svc.clone(), dep.clone())).copied().unwrap_or_default();
                 diags.warn(mark, &format!("services.{svc}.depends_on.{dep}"), format!("waits for '{dep}' to be healthy, but '{dep}' has no health check in these files (it may come from its image)"));

@@ -78,20 +78,27 @@ enum Rule {
 fn rule(path: &Path) -> Rule {
     match path.name() {
         "command" | "entrypoint" | "healthcheck.test" => Rule::Replace,
-        "environment" | "labels" | "annotations" | "sysctls" | "build.args" | "build.labels"
-        | "build.additional_contexts" | "deploy.labels" | "networks.*.labels" | "volumes.*.labels"
-        | "secrets.*.labels" | "configs.*.labels" => Rule::ByKey,
+        "environment"
+        | "labels"
+        | "annotations"
+        | "sysctls"
+        | "build.args"
+        | "build.labels"
+        | "build.additional_contexts"
+        | "deploy.labels"
+        | "networks.*.labels"
+        | "volumes.*.labels"
+        | "secrets.*.labels"
+        | "configs.*.labels" => Rule::ByKey,
         "depends_on" => Rule::DependsOn,
         "networks" => Rule::Networks,
         "ports" => Rule::Unique(port_key),
         "volumes" => Rule::Unique(mount_key),
         "secrets" => Rule::Unique(|n| file_ref_key(n, "/run/secrets/")),
         "configs" => Rule::Unique(|n| file_ref_key(n, "/")),
-        "cap_add" | "cap_drop" | "dns" | "dns_opt" | "dns_search" | "expose" | "profiles" | "tmpfs"
-        | "links" | "devices" | "external_links" | "security_opt" | "group_add" | "build.tags"
-        | "build.platforms" | "build.cache_from" | "build.cache_to" | "extra_hosts" | "build.extra_hosts" => {
-            Rule::Unique(scalar_key)
-        }
+        "cap_add" | "cap_drop" | "dns" | "dns_opt" | "dns_search" | "expose" | "profiles" | "tmpfs" | "links"
+        | "devices" | "external_links" | "security_opt" | "group_add" | "build.tags" | "build.platforms"
+        | "build.cache_from" | "build.cache_to" | "extra_hosts" | "build.extra_hosts" => Rule::Unique(scalar_key),
         "env_file" => Rule::Unique(|n| n.get("path").unwrap_or(n).as_str().map(str::to_string)),
         _ => Rule::Deep,
     }
@@ -118,7 +125,11 @@ fn merge(path: &Path, loc: &str, base: Node, over: Node, diags: &mut Diags) -> N
                 }
                 Node::new(Value::Seq(items), base.mark)
             }
-            (_, value) => Node { value, mark: over.mark, tag: Tag::None },
+            (_, value) => Node {
+                value,
+                mark: over.mark,
+                tag: Tag::None,
+            },
         },
         Rule::Deep => match (&base.value, &over.value) {
             (Value::Map(_), Value::Map(_)) => merge_maps(path, loc, base, over, diags),
@@ -148,25 +159,21 @@ fn merge_maps(path: &Path, loc: &str, base: Node, over: Node, diags: &mut Diags)
             result.shift_remove(&key);
             continue;
         }
-        let child_loc = if loc.is_empty() { key.clone() } else { format!("{loc}.{key}") };
-        match result.shift_remove_full(&key) {
-            Some((index, _, old)) => {
+        let child_loc = if loc.is_empty() {
+            key.clone()
+        } else {
+            format!("{loc}.{key}")
+        };
+        match result.get_mut(&key) {
+            Some(old) => {
                 if entry.node.is_empty() && !old.node.is_empty() && entry.node.tag == Tag::None {
-                    lint_ignored_empty(&child_loc, &key, &old, &entry, diags);
+                    lint_ignored_empty(&child_loc, &key, old, &entry, diags);
                 }
-                let merged = if entry.node.is_null() {
-                    old.node
-                } else {
-                    merge(&path.child(&key), &child_loc, old.node, entry.node, diags)
-                };
-                let (i, _) = result.insert_full(
-                    key,
-                    Entry {
-                        key_mark: old.key_mark,
-                        node: merged,
-                    },
-                );
-                result.move_index(i, index);
+                if !entry.node.is_null() {
+                    // Merged in place: removing and re-inserting would shift the whole map.
+                    let base = std::mem::replace(&mut old.node, Node::new(Value::Null, old.key_mark));
+                    old.node = merge(&path.child(&key), &child_loc, base, entry.node, diags);
+                }
             }
             None => {
                 result.insert(key, entry);
@@ -372,7 +379,10 @@ mod tests {
     }
 
     fn svc<'a>(n: &'a Node, key: &str) -> &'a Node {
-        n.get("services").and_then(|s| s.get("web")).and_then(|w| w.get(key)).expect(key)
+        n.get("services")
+            .and_then(|s| s.get("web"))
+            .and_then(|w| w.get(key))
+            .expect(key)
     }
 
     fn texts(n: &Node) -> Vec<String> {
@@ -409,7 +419,10 @@ mod tests {
         assert_eq!(texts(svc(&n, "command")), ["c"]);
         assert_eq!(texts(svc(&n, "entrypoint")), ["y", "z"]);
         assert_eq!(texts(svc(&n, "healthcheck").get("test").expect("test")), ["CMD", "b"]);
-        assert_eq!(svc(&n, "healthcheck").get("interval").and_then(Node::as_str), Some("5s"));
+        assert_eq!(
+            svc(&n, "healthcheck").get("interval").and_then(Node::as_str),
+            Some("5s")
+        );
     }
 
     #[test]
@@ -433,7 +446,10 @@ mod tests {
         );
         assert_eq!(texts(svc(&n, "dns")), ["8.8.8.8", "1.1.1.1"]);
         assert_eq!(texts(svc(&n, "cap_add")), ["NET_ADMIN", "NET_RAW"]);
-        assert_eq!(texts(svc(&n, "ports")), ["3000:3000", "127.0.0.1:80:80", "3001:3001", "80:80"]);
+        assert_eq!(
+            texts(svc(&n, "ports")),
+            ["3000:3000", "127.0.0.1:80:80", "3001:3001", "80:80"]
+        );
         assert_eq!(texts(svc(&n, "volumes")), ["db:/data", "./b:/a"]);
         let secrets = svc(&n, "secrets").as_seq().expect("seq");
         assert_eq!(secrets.len(), 1);
@@ -449,10 +465,18 @@ mod tests {
         );
         let d = svc(&n, "depends_on");
         assert_eq!(keys(d), ["db", "cache", "queue"]);
-        let cond = |s: &str| d.get(s).and_then(|x| x.get("condition")).and_then(Node::as_str).map(str::to_string);
+        let cond = |s: &str| {
+            d.get(s)
+                .and_then(|x| x.get("condition"))
+                .and_then(Node::as_str)
+                .map(str::to_string)
+        };
         assert_eq!(cond("db").as_deref(), Some("service_started"));
         assert_eq!(cond("cache").as_deref(), Some("service_healthy"));
-        assert_eq!(d.get("queue").and_then(|x| x.get("required")).and_then(Node::as_str), Some("true"));
+        assert_eq!(
+            d.get("queue").and_then(|x| x.get("required")).and_then(Node::as_str),
+            Some("true")
+        );
     }
 
     #[test]

@@ -17,18 +17,97 @@ pub(crate) struct Normalizer<'a> {
 }
 
 const SERVICE_KEYS: &[&str] = &[
-    "annotations", "attach", "blkio_config", "build", "cap_add", "cap_drop", "cgroup", "cgroup_parent",
-    "command", "configs", "container_name", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota",
-    "cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpus", "cpuset", "credential_spec", "depends_on",
-    "deploy", "develop", "device_cgroup_rules", "devices", "dns", "dns_opt", "dns_search", "domainname",
-    "driver_opts", "entrypoint", "env_file", "environment", "expose", "extends", "external_links",
-    "extra_hosts", "gpus", "group_add", "healthcheck", "hostname", "image", "init", "ipc", "isolation",
-    "label_file", "labels", "links", "logging", "mac_address", "mem_limit", "mem_reservation",
-    "mem_swappiness", "memswap_limit", "models", "network_mode", "networks", "oom_kill_disable",
-    "oom_score_adj", "pid", "pids_limit", "platform", "ports", "post_start", "pre_stop", "privileged",
-    "profiles", "provider", "pull_policy", "read_only", "restart", "runtime", "scale", "secrets",
-    "security_opt", "shm_size", "stdin_open", "stop_grace_period", "stop_signal", "storage_opt", "sysctls",
-    "tmpfs", "tty", "ulimits", "use_api_socket", "user", "userns_mode", "uts", "volumes", "volumes_from",
+    "annotations",
+    "attach",
+    "blkio_config",
+    "build",
+    "cap_add",
+    "cap_drop",
+    "cgroup",
+    "cgroup_parent",
+    "command",
+    "configs",
+    "container_name",
+    "cpu_count",
+    "cpu_percent",
+    "cpu_period",
+    "cpu_quota",
+    "cpu_rt_period",
+    "cpu_rt_runtime",
+    "cpu_shares",
+    "cpus",
+    "cpuset",
+    "credential_spec",
+    "depends_on",
+    "deploy",
+    "develop",
+    "device_cgroup_rules",
+    "devices",
+    "dns",
+    "dns_opt",
+    "dns_search",
+    "domainname",
+    "driver_opts",
+    "entrypoint",
+    "env_file",
+    "environment",
+    "expose",
+    "extends",
+    "external_links",
+    "extra_hosts",
+    "gpus",
+    "group_add",
+    "healthcheck",
+    "hostname",
+    "image",
+    "init",
+    "ipc",
+    "isolation",
+    "label_file",
+    "labels",
+    "links",
+    "logging",
+    "mac_address",
+    "mem_limit",
+    "mem_reservation",
+    "mem_swappiness",
+    "memswap_limit",
+    "models",
+    "network_mode",
+    "networks",
+    "oom_kill_disable",
+    "oom_score_adj",
+    "pid",
+    "pids_limit",
+    "platform",
+    "ports",
+    "post_start",
+    "pre_stop",
+    "privileged",
+    "profiles",
+    "provider",
+    "pull_policy",
+    "read_only",
+    "restart",
+    "runtime",
+    "scale",
+    "secrets",
+    "security_opt",
+    "shm_size",
+    "stdin_open",
+    "stop_grace_period",
+    "stop_signal",
+    "storage_opt",
+    "sysctls",
+    "tmpfs",
+    "tty",
+    "ulimits",
+    "use_api_socket",
+    "user",
+    "userns_mode",
+    "uts",
+    "volumes",
+    "volumes_from",
     "working_dir",
 ];
 
@@ -83,7 +162,11 @@ impl Normalizer<'_> {
 
     fn resolve_path(&self, p: &str) -> PathBuf {
         if let Some(rest) = p.strip_prefix("~/").or(if p == "~" { Some("") } else { None }) {
-            let home = self.env.get("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
+            let home = self
+                .env
+                .get("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/"));
             return join_clean(&home, Path::new(rest));
         }
         join_clean(self.project_dir, Path::new(p))
@@ -163,12 +246,19 @@ impl Normalizer<'_> {
     fn octal(&mut self, node: &Node, key: &str) -> Option<u32> {
         let s = self.string(node, key)?;
         let t = s.trim();
-        let parsed = match t.strip_prefix("0o").or_else(|| t.strip_prefix('0').filter(|r| !r.is_empty())) {
+        let parsed = match t
+            .strip_prefix("0o")
+            .or_else(|| t.strip_prefix('0').filter(|r| !r.is_empty()))
+        {
             Some(oct) => u32::from_str_radix(oct, 8).ok(),
             None => t.parse().ok(),
         };
         parsed.or_else(|| {
-            self.err(node, key, format!("must be a file mode such as 0440, not {}", show(node)));
+            self.err(
+                node,
+                key,
+                format!("must be a file mode such as 0440, not {}", show(node)),
+            );
             None
         })
     }
@@ -333,8 +423,14 @@ impl Normalizer<'_> {
                     s.extra.insert(other.to_string(), Self::to_json(n));
                 }
                 other => {
-                    let hint = closest(other, SERVICE_KEYS).map(|c| format!(" (did you mean '{c}'?)")).unwrap_or_default();
-                    self.diags.error(e.key_mark, &key, format!("'{other}' is not a compose service key{hint}"));
+                    let hint = closest(other, SERVICE_KEYS)
+                        .map(|c| format!(" (did you mean '{c}'?)"))
+                        .unwrap_or_default();
+                    self.diags.error(
+                        e.key_mark,
+                        &key,
+                        format!("'{other}' is not a compose service key{hint}"),
+                    );
                 }
             }
         }
@@ -373,13 +469,29 @@ impl Normalizer<'_> {
                         "args" => b.args = self.key_values(n, &key),
                         "labels" => b.labels = self.labels(n, &key),
                         "network" => b.network = self.string(n, &key),
-                        "additional_contexts" | "cache_from" | "cache_to" | "entitlements" | "extra_hosts"
-                        | "isolation" | "no_cache" | "platforms" | "privileged" | "pull" | "secrets" | "shm_size"
-                        | "ssh" | "tags" | "ulimits" | "provenance" | "sbom" => {
+                        "additional_contexts"
+                        | "cache_from"
+                        | "cache_to"
+                        | "entitlements"
+                        | "extra_hosts"
+                        | "isolation"
+                        | "no_cache"
+                        | "platforms"
+                        | "privileged"
+                        | "pull"
+                        | "secrets"
+                        | "shm_size"
+                        | "ssh"
+                        | "tags"
+                        | "ulimits"
+                        | "provenance"
+                        | "sbom" => {
                             b.extra.insert(k.clone(), Self::to_json(n));
                         }
                         other if other.starts_with("x-") => {}
-                        other => self.diags.error(e.key_mark, &key, format!("'{other}' is not a build key")),
+                        other => self
+                            .diags
+                            .error(e.key_mark, &key, format!("'{other}' is not a build key")),
                     }
                 }
             }
@@ -426,7 +538,10 @@ impl Normalizer<'_> {
                     let lookup = |k: &str| env.get(k).cloned();
                     match parse_env_file(&text, &lookup, &mut Vec::new()) {
                         Ok(vars) => out.extend(vars.into_iter().map(|(k, v)| (k, Some(v)))),
-                        Err(e) => self.diags.error_in(Some(&full), Some(e.line), e.key.as_deref().unwrap_or(""), e.message),
+                        Err(e) => {
+                            self.diags
+                                .error_in(Some(&full), Some(e.line), e.key.as_deref().unwrap_or(""), e.message)
+                        }
                     }
                 }
                 Err(_) if !required => {}
@@ -507,7 +622,9 @@ impl Normalizer<'_> {
                 "retries" => h.retries = self.unsigned(n, &key),
                 "disable" => h.disable = self.boolean(n, &key).unwrap_or(false),
                 other if other.starts_with("x-") => {}
-                other => self.diags.error(e.key_mark, &key, format!("'{other}' is not a healthcheck key")),
+                other => self
+                    .diags
+                    .error(e.key_mark, &key, format!("'{other}' is not a healthcheck key")),
             }
         }
         if h.disable {
@@ -528,7 +645,11 @@ impl Normalizer<'_> {
                         match rk.as_str() {
                             "limits" => d.resources.limits = self.resource_spec(&re.node, &rkey),
                             "reservations" => d.resources.reservations = self.resource_spec(&re.node, &rkey),
-                            other => self.diags.error(re.key_mark, &rkey, format!("'{other}' is not a resources key (limits, reservations)")),
+                            other => self.diags.error(
+                                re.key_mark,
+                                &rkey,
+                                format!("'{other}' is not a resources key (limits, reservations)"),
+                            ),
                         }
                     }
                 }
@@ -552,7 +673,11 @@ impl Normalizer<'_> {
                 "devices" | "generic_resources" => {
                     r.extra.insert(k.clone(), Self::to_json(n));
                 }
-                other => self.diags.error(e.key_mark, &key, format!("'{other}' is not a resource key (cpus, memory, pids)")),
+                other => self.diags.error(
+                    e.key_mark,
+                    &key,
+                    format!("'{other}' is not a resource key (cpus, memory, pids)"),
+                ),
             }
         }
         Some(r)
@@ -595,7 +720,9 @@ impl Normalizer<'_> {
     }
 
     fn ports(&mut self, node: &Node, key: &str) -> Vec<Port> {
-        let Some(items) = self.seq(node, key) else { return Vec::new() };
+        let Some(items) = self.seq(node, key) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let key = format!("{key}[{i}]");
@@ -656,7 +783,9 @@ impl Normalizer<'_> {
                             "mode" => p.mode = self.string(n, &pkey).unwrap_or_else(|| "ingress".into()),
                             "name" => p.name = self.string(n, &pkey),
                             "app_protocol" => p.app_protocol = self.string(n, &pkey),
-                            other => self.diags.error(e.key_mark, &pkey, format!("'{other}' is not a port key")),
+                            other => self
+                                .diags
+                                .error(e.key_mark, &pkey, format!("'{other}' is not a port key")),
                         }
                     }
                     if p.target == 0 {
@@ -683,7 +812,9 @@ impl Normalizer<'_> {
     }
 
     fn mounts(&mut self, node: &Node, key: &str) -> Vec<Mount> {
-        let Some(items) = self.seq(node, key) else { return Vec::new() };
+        let Some(items) = self.seq(node, key) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let key = format!("{key}[{i}]");
@@ -700,13 +831,16 @@ impl Normalizer<'_> {
                             .cloned();
                         Some(Mount {
                             kind: if bind { MountType::Bind } else { MountType::Volume },
-                            source: spec
-                                .source
-                                .as_deref()
-                                .map(|s| if bind { self.resolve_path(s).display().to_string() } else { s.to_string() }),
+                            source: spec.source.as_deref().map(|s| {
+                                if bind {
+                                    self.resolve_path(s).display().to_string()
+                                } else {
+                                    s.to_string()
+                                }
+                            }),
                             target: spec.target.clone(),
                             read_only: has("ro"),
-                            bind: bind.then(|| BindOptions {
+                            bind: bind.then_some(BindOptions {
                                 propagation,
                                 create_host_path: true,
                                 selinux,
@@ -787,7 +921,9 @@ impl Normalizer<'_> {
                         for (bk, be) in bm {
                             match bk.as_str() {
                                 "propagation" => b.propagation = self.string(&be.node, &mkey),
-                                "create_host_path" => b.create_host_path = self.boolean(&be.node, &mkey).unwrap_or(true),
+                                "create_host_path" => {
+                                    b.create_host_path = self.boolean(&be.node, &mkey).unwrap_or(true)
+                                }
                                 "selinux" => b.selinux = self.string(&be.node, &mkey),
                                 _ => {}
                             }
@@ -824,7 +960,9 @@ impl Normalizer<'_> {
                 "consistency" => {
                     mount.extra.insert(k.clone(), Self::to_json(n));
                 }
-                other => self.diags.error(e.key_mark, &mkey, format!("'{other}' is not a mount key")),
+                other => self
+                    .diags
+                    .error(e.key_mark, &mkey, format!("'{other}' is not a mount key")),
             }
         }
         if !mount.target.starts_with('/') {
@@ -839,8 +977,16 @@ impl Normalizer<'_> {
     }
 
     fn file_refs(&mut self, node: &Node, key: &str, prefix: &str) -> Vec<FileRef> {
-        let Some(items) = self.seq(node, key) else { return Vec::new() };
-        let abs = |t: &str| if t.starts_with('/') { t.to_string() } else { format!("{prefix}{t}") };
+        let Some(items) = self.seq(node, key) else {
+            return Vec::new();
+        };
+        let abs = |t: &str| {
+            if t.starts_with('/') {
+                t.to_string()
+            } else {
+                format!("{prefix}{t}")
+            }
+        };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let key = format!("{key}[{i}]");
@@ -887,10 +1033,19 @@ impl Normalizer<'_> {
 
     fn pull_policy(&mut self, node: &Node, key: &str) -> Option<String> {
         let p = self.string(node, key)?;
-        let ok = matches!(p.as_str(), "always" | "never" | "missing" | "if_not_present" | "build" | "daily" | "weekly" | "refresh")
-            || p.strip_prefix("every_").is_some_and(|d| parse_duration(d).is_ok());
+        let ok = matches!(
+            p.as_str(),
+            "always" | "never" | "missing" | "if_not_present" | "build" | "daily" | "weekly" | "refresh"
+        ) || p.strip_prefix("every_").is_some_and(|d| parse_duration(d).is_ok());
         if !ok {
-            self.err(node, key, format!("{} is not a pull policy: use always, never, missing, build, daily, weekly or every_<duration>", show(node)));
+            self.err(
+                node,
+                key,
+                format!(
+                    "{} is not a pull policy: use always, never, missing, build, daily, weekly or every_<duration>",
+                    show(node)
+                ),
+            );
             return None;
         }
         Some(if p == "if_not_present" { "missing".into() } else { p })
@@ -901,7 +1056,14 @@ impl Normalizer<'_> {
         let ok = matches!(r.as_str(), "no" | "always" | "unless-stopped" | "on-failure")
             || r.strip_prefix("on-failure:").is_some_and(|n| n.parse::<u32>().is_ok());
         if !ok {
-            self.err(node, key, format!("{} is not a restart policy: use no, always, on-failure[:N] or unless-stopped", show(node)));
+            self.err(
+                node,
+                key,
+                format!(
+                    "{} is not a restart policy: use no, always, on-failure[:N] or unless-stopped",
+                    show(node)
+                ),
+            );
             return None;
         }
         Some(r)
@@ -927,7 +1089,9 @@ impl Normalizer<'_> {
                         n.extra.insert(k.clone(), Self::to_json(v));
                     }
                     other if other.starts_with("x-") => {}
-                    other => self.diags.error(e.key_mark, &key, format!("'{other}' is not a network key")),
+                    other => self
+                        .diags
+                        .error(e.key_mark, &key, format!("'{other}' is not a network key")),
                 }
             }
         }
@@ -950,7 +1114,9 @@ impl Normalizer<'_> {
                     "external" => v.external = self.external(n, &key, &mut explicit_name),
                     "labels" => v.labels = self.labels(n, &key),
                     other if other.starts_with("x-") => {}
-                    other => self.diags.error(e.key_mark, &key, format!("'{other}' is not a volume key")),
+                    other => self
+                        .diags
+                        .error(e.key_mark, &key, format!("'{other}' is not a volume key")),
                 }
             }
         }
@@ -982,7 +1148,14 @@ impl Normalizer<'_> {
                         if let Some(f) = self.string(n, &key) {
                             let path = self.resolve_path(&f);
                             if !path.is_file() {
-                                self.err(n, &key, format!("{} does not exist: create it, or point `file:` at an existing file", path.display()));
+                                self.err(
+                                    n,
+                                    &key,
+                                    format!(
+                                        "{} does not exist: create it, or point `file:` at an existing file",
+                                        path.display()
+                                    ),
+                                );
                             }
                             o.file = Some(path);
                         }
@@ -990,7 +1163,11 @@ impl Normalizer<'_> {
                     "environment" => {
                         if let Some(var) = self.string(n, &key) {
                             if !self.env.contains_key(&var) {
-                                self.err(n, &key, format!("variable {var} is not set: set it in the environment or in .env"));
+                                self.err(
+                                    n,
+                                    &key,
+                                    format!("variable {var} is not set: set it in the environment or in .env"),
+                                );
                             }
                             o.environment = Some(var);
                         }
@@ -999,13 +1176,20 @@ impl Normalizer<'_> {
                     "external" => o.external = self.external(n, &key, &mut explicit_name),
                     "labels" | "driver" | "driver_opts" | "template_driver" => {}
                     other if other.starts_with("x-") => {}
-                    other => self.diags.error(e.key_mark, &key, format!("'{other}' is not a {section} key")),
+                    other => self
+                        .diags
+                        .error(e.key_mark, &key, format!("'{other}' is not a {section} key")),
                 }
             }
         }
-        let sources = usize::from(o.file.is_some()) + usize::from(o.environment.is_some()) + usize::from(o.content.is_some());
+        let sources =
+            usize::from(o.file.is_some()) + usize::from(o.environment.is_some()) + usize::from(o.content.is_some());
         if sources != 1 && !o.external {
-            self.err(node, &key, "needs exactly one of file, environment or content (or external: true)");
+            self.err(
+                node,
+                &key,
+                "needs exactly one of file, environment or content (or external: true)",
+            );
         }
         o.name = resource_name(project, name, explicit_name, o.external);
         o

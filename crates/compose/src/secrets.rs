@@ -9,12 +9,17 @@ use crate::yaml::{Node, Value};
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     let words: Vec<&str> = upper.split(['_', '-', '.']).filter(|w| !w.is_empty()).collect();
-    if matches!(words.last(), Some(&("FILE" | "PATH" | "DIR" | "ID" | "NAME" | "URL" | "HOST" | "PORT"))) {
+    if matches!(
+        words.last(),
+        Some(&("FILE" | "PATH" | "DIR" | "ID" | "NAME" | "URL" | "HOST" | "PORT"))
+    ) {
         return false;
     }
     words.iter().any(|w| {
-        matches!(*w, "PASSWORD" | "PASSWD" | "PASS" | "SECRET" | "TOKEN" | "KEY" | "APIKEY" | "CREDENTIALS" | "PRIVATE")
-            || w.ends_with("PASSWORD")
+        matches!(
+            *w,
+            "PASSWORD" | "PASSWD" | "PASS" | "SECRET" | "TOKEN" | "KEY" | "APIKEY" | "CREDENTIALS" | "PRIVATE"
+        ) || w.ends_with("PASSWORD")
             || w.ends_with("SECRET")
             || w.ends_with("TOKEN")
     })
@@ -37,7 +42,9 @@ fn url_password(s: &str) -> Option<(usize, usize)> {
 /// Warns about secrets written as literal values in a compose file (before interpolation),
 /// where they end up in version control. `${VAR}` references are fine.
 pub fn lint_plain_secrets(root: &Node, diags: &mut Diags) {
-    let Some(services) = root.get("services").and_then(Node::as_map) else { return };
+    let Some(services) = root.get("services").and_then(Node::as_map) else {
+        return;
+    };
     for (svc, e) in services {
         for section in ["environment", "build.args"] {
             let node = section.split('.').try_fold(&e.node, |n, k| n.get(k));
@@ -46,13 +53,20 @@ pub fn lint_plain_secrets(root: &Node, diags: &mut Diags) {
                 Value::Map(m) => m.iter().map(|(k, e)| (k.clone(), &e.node)).collect(),
                 Value::Seq(items) => items
                     .iter()
-                    .filter_map(|i| i.as_str().and_then(|t| t.split_once('=')).map(|(k, _)| (k.to_string(), i)))
+                    .filter_map(|i| {
+                        i.as_str()
+                            .and_then(|t| t.split_once('='))
+                            .map(|(k, _)| (k.to_string(), i))
+                    })
                     .collect(),
                 _ => continue,
             };
             for (key, vnode) in pairs {
                 let Some(text) = vnode.as_str() else { continue };
-                let value = text.split_once('=').filter(|_| vnode_is_item(node)).map_or(text, |(_, v)| v);
+                let value = text
+                    .split_once('=')
+                    .filter(|_| vnode_is_item(node))
+                    .map_or(text, |(_, v)| v);
                 if value.contains('$') || value.is_empty() {
                     continue;
                 }
@@ -134,10 +148,27 @@ mod tests {
 
     #[test]
     fn secret_names() {
-        for yes in ["POSTGRES_PASSWORD", "NEXTAUTH_SECRET", "API_KEY", "GITHUB_TOKEN", "DISCORD_CLIENT_SECRET", "db_password", "KEY", "AWS_SECRET_ACCESS_KEY"] {
+        for yes in [
+            "POSTGRES_PASSWORD",
+            "NEXTAUTH_SECRET",
+            "API_KEY",
+            "GITHUB_TOKEN",
+            "DISCORD_CLIENT_SECRET",
+            "db_password",
+            "KEY",
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
             assert!(is_secret_name(yes), "{yes}");
         }
-        for no in ["SIRIUS_API_KEY_FILE", "POSTGRES_USER", "KEYBOARD", "MONKEY", "DISCORD_CLIENT_ID", "NODE_ENV", "TOKEN_URL"] {
+        for no in [
+            "SIRIUS_API_KEY_FILE",
+            "POSTGRES_USER",
+            "KEYBOARD",
+            "MONKEY",
+            "DISCORD_CLIENT_ID",
+            "NODE_ENV",
+            "TOKEN_URL",
+        ] {
             assert!(!is_secret_name(no), "{no}");
         }
     }

@@ -53,7 +53,11 @@ pub fn parse_port(s: &str) -> Result<PortSpec, String> {
         match parts.len() {
             1 | 2 => (None, addr),
             3 => (Some(parts[0].to_string()), &addr[parts[0].len() + 1..]),
-            _ => return Err(format!("'{s}' has too many ':' (expected [HOST_IP:][HOST_PORT:]CONTAINER_PORT)")),
+            _ => {
+                return Err(format!(
+                    "'{s}' has too many ':' (expected [HOST_IP:][HOST_PORT:]CONTAINER_PORT)"
+                ))
+            }
         }
     };
     let (published, target) = match rest.split_once(':') {
@@ -107,7 +111,9 @@ pub fn parse_mount(s: &str) -> Result<MountSpec, String> {
         _ => return Err(format!("'{s}' has too many ':' (expected SOURCE:TARGET[:MODE])")),
     };
     if target.is_empty() || !target.starts_with('/') {
-        return Err(format!("mount target '{target}' must be an absolute path in the container"));
+        return Err(format!(
+            "mount target '{target}' must be an absolute path in the container"
+        ));
     }
     if source == Some("") {
         return Err(format!("'{s}' has an empty source"));
@@ -118,10 +124,23 @@ pub fn parse_mount(s: &str) -> Result<MountSpec, String> {
     for o in &options {
         if !matches!(
             o.as_str(),
-            "ro" | "rw" | "z" | "Z" | "nocopy" | "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate"
-                | "consistent" | "cached" | "delegated"
+            "ro" | "rw"
+                | "z"
+                | "Z"
+                | "nocopy"
+                | "shared"
+                | "rshared"
+                | "slave"
+                | "rslave"
+                | "private"
+                | "rprivate"
+                | "consistent"
+                | "cached"
+                | "delegated"
         ) {
-            return Err(format!("unknown mount option '{o}' (use ro, rw, z, Z, nocopy or a propagation mode)"));
+            return Err(format!(
+                "unknown mount option '{o}' (use ro, rw, z, Z, nocopy or a propagation mode)"
+            ));
         }
     }
     Ok(MountSpec {
@@ -144,12 +163,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let mut total = 0f64;
     let mut rest = t;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
         let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -175,9 +194,9 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".into();
     }
     if nanos < 1_000_000_000 {
-        return if nanos % 1_000_000 == 0 {
+        return if nanos.is_multiple_of(1_000_000) {
             format!("{}ms", nanos / 1_000_000)
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             format!("{}µs", nanos / 1_000)
         } else {
             format!("{nanos}ns")
@@ -213,7 +232,10 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     }
     let n: f64 = t[..num_len].parse().map_err(|_| bad())?;
     let unit = t[num_len..].trim();
-    let unit = unit.strip_suffix("ib").or_else(|| unit.strip_suffix('b')).unwrap_or(unit);
+    let unit = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b'))
+        .unwrap_or(unit);
     let mult: f64 = match unit {
         "" => 1.0,
         "k" => 1024.0,
@@ -251,7 +273,17 @@ mod tests {
         assert_eq!((x.host_ip.as_deref(), x.published), (Some("127.0.0.1"), None));
         assert_eq!(p("6060:6060/udp").protocol, "udp");
         assert_eq!(p("[::1]:6001:6001").host_ip.as_deref(), Some("::1"));
-        for bad in ["", "0", "70000", "a:b", "1:2:3:4", "80/xyz", "10-5", "1-3:1-2", "300.1.1.1:80:80"] {
+        for bad in [
+            "",
+            "0",
+            "70000",
+            "a:b",
+            "1:2:3:4",
+            "80/xyz",
+            "10-5",
+            "1-3:1-2",
+            "300.1.1.1:80:80",
+        ] {
             assert!(parse_port(bad).is_err(), "{bad}");
         }
     }
@@ -272,7 +304,15 @@ mod tests {
 
     #[test]
     fn durations_table() {
-        let cases = [("10s", 10_000), ("1m30s", 90_000), ("1h", 3_600_000), ("500ms", 500), ("1.5s", 1_500), ("0", 0), ("2h45m", 9_900_000)];
+        let cases = [
+            ("10s", 10_000),
+            ("1m30s", 90_000),
+            ("1h", 3_600_000),
+            ("500ms", 500),
+            ("1.5s", 1_500),
+            ("0", 0),
+            ("2h45m", 9_900_000),
+        ];
         for (s, ms) in cases {
             assert_eq!(parse_duration(s).expect(s).as_millis(), ms, "{s}");
         }
@@ -288,7 +328,15 @@ mod tests {
 
     #[test]
     fn bytes_table() {
-        let cases = [("512M", 536_870_912u64), ("1G", 1_073_741_824), ("1gb", 1_073_741_824), ("256m", 268_435_456), ("1024", 1024), ("1.5k", 1536), ("2GiB", 2_147_483_648)];
+        let cases = [
+            ("512M", 536_870_912u64),
+            ("1G", 1_073_741_824),
+            ("1gb", 1_073_741_824),
+            ("256m", 268_435_456),
+            ("1024", 1024),
+            ("1.5k", 1536),
+            ("2GiB", 2_147_483_648),
+        ];
         for (s, b) in cases {
             assert_eq!(parse_bytes(s).expect(s), b, "{s}");
         }

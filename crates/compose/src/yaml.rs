@@ -161,12 +161,10 @@ const MAX_NODES: usize = 2_000_000;
 pub fn parse(src: &str, file: usize) -> Result<Node, YamlError> {
     let mut events = Events::default();
     let mut parser = Parser::new_from_str(src);
-    parser
-        .load(&mut events, false)
-        .map_err(|e| YamlError {
-            line: e.marker().line(),
-            message: e.info().to_string(),
-        })?;
+    parser.load(&mut events, false).map_err(|e| YamlError {
+        line: e.marker().line(),
+        message: e.info().to_string(),
+    })?;
     Builder::new(file).build(events.0)
 }
 
@@ -239,8 +237,7 @@ impl Builder {
                 Event::Scalar(text, style, anchor, tag) => {
                     let tag = convert_tag(tag);
                     let quoted = style != TScalarStyle::Plain || tag == Tag::Str;
-                    let value = if !quoted && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL")
-                    {
+                    let value = if !quoted && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL") {
                         Value::Null
                     } else {
                         Value::Scalar { text, quoted }
@@ -314,7 +311,13 @@ impl Builder {
                 Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
             }
         }
-        Ok(self.root.unwrap_or(Node::new(Value::Null, Mark { file: self.file, line: 1 })))
+        Ok(self.root.unwrap_or(Node::new(
+            Value::Null,
+            Mark {
+                file: self.file,
+                line: 1,
+            },
+        )))
     }
 
     fn count(&mut self, n: usize, mark: Mark) -> Result<(), YamlError> {
@@ -350,10 +353,7 @@ impl Builder {
             }
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map {
-                entries,
-                key,
-                merges,
-                ..
+                entries, key, merges, ..
             }) => match key.take() {
                 None => {
                     let name = match node.value {
@@ -395,11 +395,19 @@ fn apply_merge_keys(entries: &mut Map, merges: Vec<(Node, Mark)>) -> Result<(), 
         let sources: Vec<Node> = match source.value {
             Value::Map(_) => vec![source],
             Value::Seq(items) => items,
-            _ => return Err(structure(mark, "a '<<' merge key takes a mapping or a list of mappings")),
+            _ => {
+                return Err(structure(
+                    mark,
+                    "a '<<' merge key takes a mapping or a list of mappings",
+                ))
+            }
         };
         for s in sources {
             let Value::Map(m) = s.value else {
-                return Err(structure(mark, "a '<<' merge key takes a mapping or a list of mappings"));
+                return Err(structure(
+                    mark,
+                    "a '<<' merge key takes a mapping or a list of mappings",
+                ));
             };
             for (k, v) in m {
                 entries.entry(k).or_insert(v);
@@ -458,7 +466,10 @@ mod tests {
         assert!(parse("a: 1\na: 2\n", 0).is_err());
         let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..12 {
-            bomb.push_str(&format!("a{i}: &a{i} [*a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}]\n", j = i - 1));
+            bomb.push_str(&format!(
+                "a{i}: &a{i} [*a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}]\n",
+                j = i - 1
+            ));
         }
         let err = parse(&bomb, 0).expect_err("bomb refused");
         assert!(err.message.contains("too many nodes"));

@@ -6,16 +6,27 @@ use proptest::prelude::*;
 use std::path::Path;
 
 fn fixture(name: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/sirius").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/sirius")
+        .join(name);
     std::fs::read_to_string(p).expect("fixture")
 }
 
 fn try_load(base: String, over: String, env: String) {
     let sources = [
-        Source { path: "/p/docker-compose.yaml".into(), text: base },
-        Source { path: "/p/docker-compose.dev.yaml".into(), text: over },
+        Source {
+            path: "/p/docker-compose.yaml".into(),
+            text: base,
+        },
+        Source {
+            path: "/p/docker-compose.dev.yaml".into(),
+            text: over,
+        },
     ];
-    let env = [Source { path: "/p/.env".into(), text: env }];
+    let env = [Source {
+        path: "/p/.env".into(),
+        text: env,
+    }];
     let opts = LoadOptions::default();
     match load_sources(&sources, &env, Path::new("/p"), &opts) {
         Ok(loaded) => {
@@ -38,8 +49,39 @@ enum Mutation {
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     let tokens = prop::sample::select(vec![
-        ":", " ", "\n", "- ", "[", "]", "{", "}", "&a ", "*a", "<<: ", "!reset ", "!override ", "${", "$", "}", "${X:?m}",
-        "'", "\"", "#", "|\n", "  ", "\t", "~", "null", "-1", "99999", "0o7", ",", "?", "\\", "\u{0}", "é",
+        ":",
+        " ",
+        "\n",
+        "- ",
+        "[",
+        "]",
+        "{",
+        "}",
+        "&a ",
+        "*a",
+        "<<: ",
+        "!reset ",
+        "!override ",
+        "${",
+        "$",
+        "}",
+        "${X:?m}",
+        "'",
+        "\"",
+        "#",
+        "|\n",
+        "  ",
+        "\t",
+        "~",
+        "null",
+        "-1",
+        "99999",
+        "0o7",
+        ",",
+        "?",
+        "\\",
+        "\u{0}",
+        "é",
     ]);
     prop_oneof![
         (any::<usize>(), 0usize..40).prop_map(|(a, n)| Mutation::Delete(a, n)),
@@ -88,7 +130,8 @@ fn apply(text: &str, muts: &[Mutation]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    // 400 cases by default; PROPTEST_CASES raises it.
+    #![proptest_config(if std::env::var_os("PROPTEST_CASES").is_some() { ProptestConfig::default() } else { ProptestConfig::with_cases(400) })]
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2000), env in ".{0,200}") {
@@ -111,13 +154,28 @@ proptest! {
 
 #[test]
 fn pathological_inputs() {
-    let deep = format!("services:\n  web:\n    image: {}x{}\n", "[".repeat(5000), "]".repeat(5000));
+    let deep = format!(
+        "services:\n  web:\n    image: {}x{}\n",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
     try_load(deep, String::new(), String::new());
     let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..12 {
-        bomb.push_str(&format!("a{i}: &a{i} [*a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}]\n", j = i - 1));
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [*a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}, *a{j}]\n",
+            j = i - 1
+        ));
     }
     try_load(bomb, String::new(), String::new());
-    try_load("services:\n  a: {image: x, depends_on: [a]}\n".into(), String::new(), "A=${A:-${A:-${A}}}\n".into());
-    try_load("services:\n  a: {image: x, ports: ['1-65535:1-65535']}\n".into(), String::new(), String::new());
+    try_load(
+        "services:\n  a: {image: x, depends_on: [a]}\n".into(),
+        String::new(),
+        "A=${A:-${A:-${A}}}\n".into(),
+    );
+    try_load(
+        "services:\n  a: {image: x, ports: ['1-65535:1-65535']}\n".into(),
+        String::new(),
+        String::new(),
+    );
 }

@@ -5,7 +5,10 @@ use deck_compose::{load, Condition, LoadOptions, Loaded, Severity};
 use std::path::{Path, PathBuf};
 
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/sirius").canonicalize().expect("fixture exists")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/sirius")
+        .canonicalize()
+        .expect("fixture exists")
 }
 
 fn options(override_file: &str) -> LoadOptions {
@@ -41,9 +44,16 @@ fn dev_keeps_base_dependencies_and_warns_at_the_empty_depends_on() {
         .find(|w| w.key == "services.sirius-ui.depends_on")
         .expect("lint on depends_on: []");
     assert_eq!(w.severity, Severity::Warning);
-    assert_eq!(w.file.as_deref(), Some(fixture().join("docker-compose.dev.yaml").as_path()));
+    assert_eq!(
+        w.file.as_deref(),
+        Some(fixture().join("docker-compose.dev.yaml").as_path())
+    );
     let dev_text = std::fs::read_to_string(fixture().join("docker-compose.dev.yaml")).expect("read");
-    let line = dev_text.lines().position(|l| l.trim() == "depends_on: []").expect("line") + 1;
+    let line = dev_text
+        .lines()
+        .position(|l| l.trim() == "depends_on: []")
+        .expect("line")
+        + 1;
     assert_eq!(w.line, Some(line));
     assert!(w.message.contains("!reset []"));
 }
@@ -54,15 +64,24 @@ fn dev_resolves_names_paths_and_secrets() {
     assert_eq!(p.name, "sirius");
     assert_eq!(p.networks["default"].name, "sirius");
     assert_eq!(p.volumes["node_modules"].name, "sirius_node_modules");
-    assert_eq!(p.secrets["sirius_api_key"].file.as_deref(), Some(fixture().join("secrets/sirius_api_key.txt").as_path()));
+    assert_eq!(
+        p.secrets["sirius_api_key"].file.as_deref(),
+        Some(fixture().join("secrets/sirius_api_key.txt").as_path())
+    );
     let api = &p.services["sirius-api"];
     assert_eq!(api.secrets[0].target, "/run/secrets/sirius_api_key");
     assert_eq!(api.user.as_deref(), Some("1001:1001"));
     let bind = api.volumes.iter().find(|m| m.target == "/api").expect("bind");
-    assert_eq!(bind.source.as_deref(), Some(fixture().join("sirius-api").to_str().expect("utf8")));
+    assert_eq!(
+        bind.source.as_deref(),
+        Some(fixture().join("sirius-api").to_str().expect("utf8"))
+    );
     assert_eq!(p.container_name("sirius-api"), "sirius-api");
     let migrate = &p.services["sirius-migrate"];
-    assert_eq!(migrate.entrypoint.as_deref(), Some(&["go".to_string(), "run".into(), "./cmd/migrate".into()][..]));
+    assert_eq!(
+        migrate.entrypoint.as_deref(),
+        Some(&["go".to_string(), "run".into(), "./cmd/migrate".into()][..])
+    );
     let order = p.startup_order();
     let pos = |s: &str| order.iter().position(|x| x == s).expect(s);
     assert!(pos("sirius-postgres") < pos("sirius-migrate"));
@@ -94,8 +113,14 @@ fn missing_password_lists_every_use_with_file_line_and_message() {
     let dir = fixture();
     let env_without = std::env::temp_dir().join(format!("deck-nopw-{}.env", std::process::id()));
     let text = std::fs::read_to_string(dir.join(".env")).expect("env");
-    std::fs::write(&env_without, text.lines().filter(|l| !l.starts_with("POSTGRES_PASSWORD")).collect::<Vec<_>>().join("\n"))
-        .expect("write");
+    std::fs::write(
+        &env_without,
+        text.lines()
+            .filter(|l| !l.starts_with("POSTGRES_PASSWORD"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .expect("write");
     let mut opts = options("docker-compose.prod.yaml");
     opts.env_files = vec![env_without.clone()];
     let err = load(&opts).expect_err("must fail");
@@ -111,7 +136,12 @@ fn missing_password_lists_every_use_with_file_line_and_message() {
         let line = src.lines().nth(e.line.expect("line") - 1).expect("line exists");
         assert!(line.contains("${POSTGRES_PASSWORD:?"), "{e} points at {line:?}");
     }
-    let files: Vec<_> = err.errors.iter().filter_map(|e| e.file.as_ref()).map(|f| f.file_name().expect("name").to_owned()).collect();
+    let files: Vec<_> = err
+        .errors
+        .iter()
+        .filter_map(|e| e.file.as_ref())
+        .map(|f| f.file_name().expect("name").to_owned())
+        .collect();
     assert!(files.iter().any(|f| f == "docker-compose.prod.yaml"));
     assert!(files.iter().any(|f| f == "docker-compose.yaml"));
 }
@@ -121,7 +151,10 @@ fn shell_environment_beats_dot_env() {
     let mut opts = options("docker-compose.prod.yaml");
     opts.environment.insert("IMAGE_TAG".into(), "v2.0.0".into());
     let p = load(&opts).expect("loads").project;
-    assert_eq!(p.services["sirius-api"].image.as_deref(), Some("ghcr.io/siriusscan/sirius-api:v2.0.0"));
+    assert_eq!(
+        p.services["sirius-api"].image.as_deref(),
+        Some("ghcr.io/siriusscan/sirius-api:v2.0.0")
+    );
 }
 
 #[test]
@@ -132,7 +165,11 @@ fn plain_text_secrets_are_linted_and_masked_in_config() {
         .iter()
         .any(|w| w.key == "services.sirius-ui.environment.NEXTAUTH_SECRET" && w.line.is_some()));
     let masked = deck_compose::to_yaml(&deck_compose::config_json(&loaded.project, false));
-    for secret in ["fixture-pg-password", "development-secret-key", "fixture-admin-password"] {
+    for secret in [
+        "fixture-pg-password",
+        "development-secret-key",
+        "fixture-admin-password",
+    ] {
         assert!(!masked.contains(secret), "{secret} leaked");
     }
     let shown = deck_compose::to_yaml(&deck_compose::config_json(&loaded.project, true));

@@ -4,13 +4,17 @@ use deck_compose::{load_sources, normalize_project_name, LoadError, LoadOptions,
 use std::path::Path;
 
 fn src(name: &str, text: &str) -> Source {
-    Source { path: Path::new("/proj").join(name), text: text.to_string() }
+    Source {
+        path: Path::new("/proj").join(name),
+        text: text.to_string(),
+    }
 }
 
 fn run(files: &[(&str, &str)], env: &[(&str, &str)], opts: LoadOptions) -> Result<Loaded, LoadError> {
     let sources: Vec<Source> = files.iter().map(|(n, t)| src(n, t)).collect();
     let mut opts = opts;
-    opts.environment.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    opts.environment
+        .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     load_sources(&sources, &[], Path::new("/proj/my App"), &opts)
 }
 
@@ -33,11 +37,22 @@ fn all_errors_are_reported_together_with_line_and_key() {
             .find(|d| d.key == key && d.message.contains(text))
             .unwrap_or_else(|| panic!("no error {key} / {text} in:\n{e}"))
     };
-    assert_eq!(find("services.web.depends_on", "undefined service 'nope'").line, Some(4));
+    assert_eq!(
+        find("services.web.depends_on", "undefined service 'nope'").line,
+        Some(4)
+    );
     assert_eq!(find("services.web.ports[0]", "65535").line, Some(5));
-    assert_eq!(find("services.web.healthcheck.interval", "not a duration").line, Some(8));
+    assert_eq!(
+        find("services.web.healthcheck.interval", "not a duration").line,
+        Some(8)
+    );
     assert_eq!(find("secrets.missing.file", "does not exist").line, Some(17));
-    assert!(e.errors.iter().any(|d| d.key.ends_with("depends_on") && d.message.contains("dependency cycle: ")), "{e}");
+    assert!(
+        e.errors
+            .iter()
+            .any(|d| d.key.ends_with("depends_on") && d.message.contains("dependency cycle: ")),
+        "{e}"
+    );
     assert_eq!(find("services.db.restart", "restart policy").line, Some(13));
     assert_eq!(find("services.db.mem_limit", "not a size").line, Some(14));
     for d in &e.errors {
@@ -65,9 +80,17 @@ fn yaml_errors_name_the_line() {
 fn project_name_precedence_and_normalisation() {
     let text = "name: from-file\nservices:\n  web: {image: x}\n";
     assert_eq!(ok(text).project.name, "from-file");
-    let p = run(&[("c.yaml", text)], &[("COMPOSE_PROJECT_NAME", "from-env")], LoadOptions::default()).expect("ok");
+    let p = run(
+        &[("c.yaml", text)],
+        &[("COMPOSE_PROJECT_NAME", "from-env")],
+        LoadOptions::default(),
+    )
+    .expect("ok");
     assert_eq!(p.project.name, "from-env");
-    let opts = LoadOptions { project_name: Some("from-flag".into()), ..Default::default() };
+    let opts = LoadOptions {
+        project_name: Some("from-flag".into()),
+        ..Default::default()
+    };
     let p = run(&[("c.yaml", text)], &[("COMPOSE_PROJECT_NAME", "from-env")], opts).expect("ok");
     assert_eq!(p.project.name, "from-flag");
     // The folder "my App" becomes "myapp".
@@ -76,7 +99,10 @@ fn project_name_precedence_and_normalisation() {
     assert_eq!(p.container_name("web"), "myapp-web-1");
     assert_eq!(p.networks["default"].name, "myapp_default");
     assert_eq!(normalize_project_name("_My.Project-1"), "myproject-1");
-    let opts = LoadOptions { project_name: Some("Bad Name".into()), ..Default::default() };
+    let opts = LoadOptions {
+        project_name: Some("Bad Name".into()),
+        ..Default::default()
+    };
     assert!(run(&[("c.yaml", text)], &[], opts).is_err());
 }
 
@@ -94,10 +120,19 @@ fn profiles_activate_services() {
     let text = "services:\n  web: {image: x}\n  debug: {image: y, profiles: [debug]}\n  tools: {image: z, profiles: [tools]}\n";
     let p = ok(text).project;
     assert_eq!(p.services.keys().collect::<Vec<_>>(), ["web"]);
-    let opts = LoadOptions { profiles: vec!["debug".into()], ..Default::default() };
+    let opts = LoadOptions {
+        profiles: vec!["debug".into()],
+        ..Default::default()
+    };
     let p = run(&[("c.yaml", text)], &[], opts).expect("ok").project;
     assert_eq!(p.services.keys().collect::<Vec<_>>(), ["debug", "web"]);
-    let p = run(&[("c.yaml", text)], &[("COMPOSE_PROFILES", "debug,tools")], LoadOptions::default()).expect("ok").project;
+    let p = run(
+        &[("c.yaml", text)],
+        &[("COMPOSE_PROFILES", "debug,tools")],
+        LoadOptions::default(),
+    )
+    .expect("ok")
+    .project;
     assert_eq!(p.services.len(), 3);
     let e = errors("services:\n  web: {image: x, depends_on: [debug]}\n  debug: {image: y, profiles: [debug]}\n");
     assert!(e.errors[0].message.contains("profile(s) debug"), "{e}");
@@ -106,7 +141,13 @@ fn profiles_activate_services() {
 #[test]
 fn typed_values_are_cast_after_interpolation() {
     let files = [("c.yaml", "services:\n  web:\n    image: x\n    ports: ['${PORT}:80']\n    privileged: ${PRIV}\n    deploy:\n      resources:\n        limits: {memory: '${MEM}', cpus: '${CPUS}'}\n    healthcheck: {test: 'curl -f http://x', retries: '${RETRIES}'}\n")];
-    let env = [("PORT", "8080"), ("PRIV", "true"), ("MEM", "256m"), ("CPUS", "0.5"), ("RETRIES", "4")];
+    let env = [
+        ("PORT", "8080"),
+        ("PRIV", "true"),
+        ("MEM", "256m"),
+        ("CPUS", "0.5"),
+        ("RETRIES", "4"),
+    ];
     let p = run(&files, &env, LoadOptions::default()).expect("ok").project;
     let web = &p.services["web"];
     assert_eq!(web.ports[0].published.as_deref(), Some("8080"));
@@ -122,14 +163,26 @@ fn typed_values_are_cast_after_interpolation() {
 fn unset_variables_warn_once_and_become_empty() {
     let l = ok("services:\n  web:\n    image: x${NOPE}\n    environment:\n      - A=${NOPE}\n");
     assert_eq!(l.project.services["web"].image.as_deref(), Some("x"));
-    let warnings: Vec<_> = l.warnings.iter().filter(|w| w.message.contains("\"NOPE\" variable is not set")).collect();
+    let warnings: Vec<_> = l
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("\"NOPE\" variable is not set"))
+        .collect();
     assert_eq!(warnings.len(), 1);
     assert_eq!(warnings[0].line, Some(3));
 }
 
 #[test]
 fn keys_are_not_interpolated_and_dollar_dollar_escapes() {
-    let l = run(&[("c.yaml", "services:\n  web:\n    image: x\n    environment:\n      ${K}: $$HOME\n")], &[("K", "v")], LoadOptions::default()).expect("ok");
+    let l = run(
+        &[(
+            "c.yaml",
+            "services:\n  web:\n    image: x\n    environment:\n      ${K}: $$HOME\n",
+        )],
+        &[("K", "v")],
+        LoadOptions::default(),
+    )
+    .expect("ok");
     assert_eq!(l.project.services["web"].environment["${K}"].as_deref(), Some("$HOME"));
 }
 
@@ -147,7 +200,15 @@ fn override_files_use_reset_and_override() {
 
 #[test]
 fn environment_list_entries_without_value_inherit() {
-    let l = run(&[("c.yaml", "services:\n  web:\n    image: x\n    environment: [FROM_ENV, MISSING]\n")], &[("FROM_ENV", "yes")], LoadOptions::default()).expect("ok");
+    let l = run(
+        &[(
+            "c.yaml",
+            "services:\n  web:\n    image: x\n    environment: [FROM_ENV, MISSING]\n",
+        )],
+        &[("FROM_ENV", "yes")],
+        LoadOptions::default(),
+    )
+    .expect("ok");
     let env = &l.project.services["web"].environment;
     assert_eq!(env["FROM_ENV"].as_deref(), Some("yes"));
     assert_eq!(env["MISSING"], None);

@@ -23,11 +23,23 @@ pub enum StackError {
     #[error("no stack profile named '{name}'. Available: {}. A profile is a folder with a profile.toml; pass its path, or put it in {}", available.join(", "), user_dir().display())]
     UnknownProfile { name: String, available: Vec<String> },
     #[error("stack '{profile}' has no environment '{env}'. Available: {}", available.join(", "))]
-    UnknownEnv { profile: String, env: String, available: Vec<String> },
+    UnknownEnv {
+        profile: String,
+        env: String,
+        available: Vec<String>,
+    },
     #[error("{}:{line}: {message}", path.display())]
-    Invalid { path: PathBuf, line: usize, message: String },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("project directory {} of stack '{profile}' does not exist: {hint}", dir.display())]
-    MissingProjectDir { profile: String, dir: PathBuf, hint: String },
+    MissingProjectDir {
+        profile: String,
+        dir: PathBuf,
+        hint: String,
+    },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -109,12 +121,14 @@ pub fn data_dir() -> PathBuf {
     let base = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| std::env::temp_dir());
+        .unwrap_or_else(std::env::temp_dir);
     base.join("sirius-deck")
 }
 
 fn home() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"))
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
 }
 
 /// Names of every profile that `find` can see.
@@ -140,22 +154,38 @@ pub fn available() -> Vec<String> {
 pub fn find(name_or_path: &str) -> Result<Profile, StackError> {
     let as_path = Path::new(name_or_path);
     if name_or_path.contains('/') || as_path.extension().is_some_and(|e| e == "toml") {
-        let file = if as_path.is_dir() { as_path.join("profile.toml") } else { as_path.to_path_buf() };
-        let text = std::fs::read_to_string(&file).map_err(|source| StackError::Io { path: file.clone(), source })?;
+        let file = if as_path.is_dir() {
+            as_path.join("profile.toml")
+        } else {
+            as_path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&file).map_err(|source| StackError::Io {
+            path: file.clone(),
+            source,
+        })?;
         return parse(&text, &file, false);
     }
     let user = user_dir().join(name_or_path).join("profile.toml");
     if user.is_file() {
-        let text = std::fs::read_to_string(&user).map_err(|source| StackError::Io { path: user.clone(), source })?;
+        let text = std::fs::read_to_string(&user).map_err(|source| StackError::Io {
+            path: user.clone(),
+            source,
+        })?;
         return parse(&text, &user, false);
     }
     let Some(dir) = BUILTIN.get_dir(name_or_path) else {
-        return Err(StackError::UnknownProfile { name: name_or_path.to_string(), available: available() });
+        return Err(StackError::UnknownProfile {
+            name: name_or_path.to_string(),
+            available: available(),
+        });
     };
     let text = dir
         .get_file(dir.path().join("profile.toml"))
         .and_then(|f| f.contents_utf8())
-        .ok_or_else(|| StackError::UnknownProfile { name: name_or_path.to_string(), available: available() })?;
+        .ok_or_else(|| StackError::UnknownProfile {
+            name: name_or_path.to_string(),
+            available: available(),
+        })?;
     let target = data_dir().join("profiles").join(name_or_path);
     let profile = parse(text, &target.join("profile.toml"), true)?;
     if profile.project_dir.starts_with(&target) {
@@ -198,9 +228,15 @@ fn write_out(dir: &Dir<'_>, target: &Path) -> Result<(), StackError> {
 
 /// Parses a profile file; `path` is where it lives (relative paths are resolved from there).
 pub fn parse(text: &str, path: &Path, builtin: bool) -> Result<Profile, StackError> {
-    let invalid = |line: usize, message: String| StackError::Invalid { path: path.to_path_buf(), line, message };
+    let invalid = |line: usize, message: String| StackError::Invalid {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
     let raw: ProfileFile = toml::from_str(text).map_err(|e| {
-        let line = e.span().map_or(1, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let line = e
+            .span()
+            .map_or(1, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         invalid(line, e.message().to_string())
     })?;
     let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map_or(1, |i| i + 1);
@@ -215,12 +251,18 @@ pub fn parse(text: &str, path: &Path, builtin: bool) -> Result<Profile, StackErr
         }
     };
     if !raw.env.contains_key(&raw.default_env) {
-        return Err(invalid(line_of("default_env"), format!("default_env '{}' is not one of the [env.*] sections", raw.default_env)));
+        return Err(invalid(
+            line_of("default_env"),
+            format!("default_env '{}' is not one of the [env.*] sections", raw.default_env),
+        ));
     }
     let mut envs = BTreeMap::new();
     for (name, e) in raw.env {
         if e.files.is_empty() {
-            return Err(invalid(line_of(&format!("[env.{name}]")), format!("env.{name}.files lists no compose file")));
+            return Err(invalid(
+                line_of(&format!("[env.{name}]")),
+                format!("env.{name}.files lists no compose file"),
+            ));
         }
         envs.insert(
             name,
@@ -233,8 +275,12 @@ pub fn parse(text: &str, path: &Path, builtin: bool) -> Result<Profile, StackErr
     }
     let mut layers = BTreeMap::new();
     for (layer, services) in raw.layers {
-        let l = Layer::parse(&layer)
-            .ok_or_else(|| invalid(line_of(&layer), format!("layer '{layer}' is not frontend, processing or data")))?;
+        let l = Layer::parse(&layer).ok_or_else(|| {
+            invalid(
+                line_of(&layer),
+                format!("layer '{layer}' is not frontend, processing or data"),
+            )
+        })?;
         for s in services {
             layers.insert(s, l);
         }
@@ -279,7 +325,9 @@ impl Profile {
     /// when given, and the process environment.
     pub fn load_options(&self, env: &str, project_dir: Option<&Path>) -> Result<LoadOptions, StackError> {
         let spec = self.env(env)?;
-        let dir = project_dir.map(Path::to_path_buf).unwrap_or_else(|| self.project_dir.clone());
+        let dir = project_dir
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.project_dir.clone());
         if !dir.is_dir() {
             return Err(StackError::MissingProjectDir {
                 profile: self.name.clone(),
@@ -331,7 +379,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let text = "name = \"x\"\nproject_dir = \".\"\ndefault_env = \"dev\"\n[env.dev]\nfiles = [\"a.yaml\"]\nbogus = 1\n";
+        let text =
+            "name = \"x\"\nproject_dir = \".\"\ndefault_env = \"dev\"\n[env.dev]\nfiles = [\"a.yaml\"]\nbogus = 1\n";
         match parse(text, Path::new("/p/profile.toml"), false) {
             Err(StackError::Invalid { line, message, .. }) => {
                 assert_eq!(line, 6, "{message}");
@@ -339,7 +388,10 @@ mod tests {
             other => panic!("expected an error, got {other:?}"),
         }
         let text = "name = \"x\"\nproject_dir = \".\"\ndefault_env = \"prod\"\n[env.dev]\nfiles = [\"a.yaml\"]\n";
-        assert!(matches!(parse(text, Path::new("/p/profile.toml"), false), Err(StackError::Invalid { line: 3, .. })));
+        assert!(matches!(
+            parse(text, Path::new("/p/profile.toml"), false),
+            Err(StackError::Invalid { line: 3, .. })
+        ));
     }
 
     #[test]

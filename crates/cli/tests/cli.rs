@@ -1,0 +1,129 @@
+//! The `sirius-deck` binary as a user runs it: output, exit codes, masking.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/sirius")
+        .canonicalize()
+        .expect("fixture")
+}
+
+fn deck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sirius-deck"))
+        .args(args)
+        .env_remove("POSTGRES_PASSWORD")
+        .env_remove("SIRIUS_DECK_STACK")
+        .output()
+        .expect("runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn config_from_the_sirius_profile_as_json() {
+    let dir = fixture();
+    let out = deck(&[
+        "config",
+        "--stack",
+        "sirius",
+        "--env",
+        "prod",
+        "--project-dir",
+        dir.to_str().expect("utf8"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        v["services"]["sirius-api"]["image"],
+        "ghcr.io/siriusscan/sirius-api:v1.0.0"
+    );
+    assert_eq!(
+        v["services"]["sirius-api"]["deploy"]["resources"]["limits"]["memory"],
+        1_073_741_824u64
+    );
+    assert_eq!(
+        v["services"]["sirius-api"]["environment"]["POSTGRES_PASSWORD"],
+        "********"
+    );
+    assert!(!text(&out.stdout).contains("fixture-pg-password"));
+}
+
+#[test]
+fn config_yaml_with_files_warns_on_stderr_and_can_show_secrets() {
+    let dir = fixture();
+    let base = dir.join("docker-compose.yaml");
+    let dev = dir.join("docker-compose.dev.yaml");
+    let out = deck(&[
+        "-f",
+        base.to_str().expect("utf8"),
+        "-f",
+        dev.to_str().expect("utf8"),
+        "config",
+        "--show-secrets",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("name: sirius\n"), "{stdout}");
+    assert!(stdout.contains("fixture-pg-password"));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("docker-compose.dev.yaml:90: services.sirius-ui.depends_on"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn invalid_input_exits_1_and_lists_every_error() {
+    let dir = fixture();
+    let env = std::env::temp_dir().join(format!("deck-cli-nopw-{}.env", std::process::id()));
+    std::fs::write(&env, "IMAGE_TAG=v1\n").expect("write");
+    let out = deck(&[
+        "config",
+        "--stack",
+        "sirius",
+        "--env",
+        "prod",
+        "--project-dir",
+        dir.to_str().expect("utf8"),
+        "--env-file",
+        env.to_str().expect("utf8"),
+    ]);
+    std::fs::remove_file(&env).ok();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "nothing printed on stdout for invalid input");
+    let stderr = text(&out.stderr);
+    for needle in [
+        "POSTGRES_PASSWORD is required",
+        "DATABASE_URL is required",
+        "NEXTAUTH_SECRET is required",
+        "INITIAL_ADMIN_PASSWORD is required",
+    ] {
+        assert!(stderr.contains(needle), "{needle} missing from:\n{stderr}");
+    }
+    assert!(stderr.contains("docker-compose.yaml:53:"), "{stderr}");
+}
+
+#[test]
+fn usage_errors_exit_2_and_unknown_stacks_exit_1() {
+    assert_eq!(deck(&["config", "--no-such-flag"]).status.code(), Some(2));
+    assert_eq!(deck(&["nonsense"]).status.code(), Some(2));
+    let out = deck(&["config", "--stack", "no-such-stack"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("Available: "));
+}
+
+#[test]
+fn help_names_the_commands() {
+    let out = deck(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    for c in ["config", "stacks", "--stack", "--env"] {
+        assert!(help.contains(c), "{c}");
+    }
+}

@@ -1,0 +1,59 @@
+# Shared by the project's scripts: install what is missing, start what is needed.
+# Everything here is idempotent: a second run installs nothing and starts nothing.
+
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Debian packages the project needs (see README "What gets installed").
+APT_PACKAGES=(docker.io mmdebstrap docker-compose)
+
+ensure_apt() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing ${missing[*]}"
+    as_root apt-get update -q
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+ensure_rust() {
+    if ! command -v cargo >/dev/null; then
+        echo "cargo is not installed: install Rust from https://rustup.rs, then run this again" >&2
+        exit 1
+    fi
+    local have
+    have="$(rustup component list --installed 2>/dev/null || true)"
+    for c in rustfmt clippy; do
+        if ! grep -q "^$c" <<<"$have" && ! cargo "${c/rustfmt/fmt}" --version >/dev/null 2>&1; then
+            rustup component add "$c"
+        fi
+    done
+}
+
+# Starts dockerd when no engine answers (CI machines and fresh boxes have none running).
+ensure_docker() {
+    if docker info >/dev/null 2>&1; then return 0; fi
+    log "starting dockerd"
+    as_root mkdir -p /var/log
+    (as_root nohup dockerd >/var/log/sirius-deck-dockerd.log 2>&1 &)
+    for _ in $(seq 1 60); do
+        docker info >/dev/null 2>&1 && return 0
+        sleep 1
+    done
+    echo "dockerd did not start; see /var/log/sirius-deck-dockerd.log" >&2
+    exit 1
+}
+
+setup() {
+    ensure_apt "${APT_PACKAGES[@]}"
+    ensure_rust
+}
