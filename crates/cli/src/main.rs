@@ -1,9 +1,13 @@
 //! `sirius-deck`: the command line over the Sirius Deck core.
 
+mod progress;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use deck_compose::{config_json, load, to_yaml, Diagnostic, LoadOptions, Loaded};
+use deck_engine::{DownOptions, Engine, UpOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -13,8 +17,9 @@ use std::process::ExitCode;
     long_about = "Run and watch a local multi-container stack (Sirius first) from its own compose files.\n\n\
 A stack is chosen with --stack (a stack profile: which compose files make each environment) and \
 --env (dev, prod, ...), or with -f files as with docker compose. Without either, the built-in \
-default profile is used.\n\nExamples:\n  sirius-deck stacks\n  sirius-deck config --stack sirius --env prod\n  \
-sirius-deck -f docker-compose.yaml -f docker-compose.dev.yaml config --format json",
+default profile is used.\n\nExamples:\n  sirius-deck up                      # the default stack, its default environment\n  \
+sirius-deck --stack sirius-lab --env prod up\n  sirius-deck ps\n  sirius-deck down\n  sirius-deck stacks\n  \
+sirius-deck config --stack sirius --env prod\n  sirius-deck -f docker-compose.yaml -f docker-compose.dev.yaml config --format json",
     after_help = "Exit status: 0 fine, 1 invalid input (every error is listed), 2 usage."
 )]
 struct Cli {
@@ -74,6 +79,54 @@ enum Command {
     },
     /// List the stack profiles that --stack can name.
     Stacks,
+    /// Build (if needed), create and start the stack in dependency order; return when every
+    /// service is ready.
+    Up {
+        /// Build images even when they exist.
+        #[arg(long)]
+        build: bool,
+        /// Build without the layer cache (implies --build).
+        #[arg(long)]
+        no_cache: bool,
+        /// Seconds to wait for each service to be ready (default: from its health check).
+        #[arg(long, value_name = "SECONDS")]
+        wait_timeout: Option<u64>,
+        /// Remove containers of this stack whose service is no longer in the files.
+        #[arg(long)]
+        remove_orphans: bool,
+        /// One JSON event per line instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Only these services (and what they depend on).
+        services: Vec<String>,
+    },
+    /// Stop and remove the stack's containers and networks, in reverse dependency order.
+    /// Volumes are kept unless --volumes.
+    Down {
+        /// Also delete the stack's named volumes: their data is lost.
+        #[arg(long)]
+        volumes: bool,
+        /// One JSON event per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show each service: state, health, image, build target, ports, restarts, exit code.
+    Ps {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build the images of services that have a build section.
+    Build {
+        /// Build without the layer cache.
+        #[arg(long)]
+        no_cache: bool,
+        /// One JSON event per line instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Only these services.
+        services: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -91,9 +144,10 @@ impl<E: std::fmt::Display> From<E> for UserError {
     }
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(UserError(msg)) => {
             eprintln!("sirius-deck: {msg}");
@@ -102,7 +156,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), UserError> {
+async fn run(cli: Cli) -> Result<(), UserError> {
     match cli.command {
         Command::Stacks => {
             for name in deck_stack::available() {
@@ -132,7 +186,7 @@ fn run(cli: Cli) -> Result<(), UserError> {
             services,
             quiet,
         } => {
-            let loaded = load_target(&cli.target)?;
+            let (loaded, _) = load_target(&cli.target)?;
             if quiet {
                 return Ok(());
             }
@@ -149,20 +203,88 @@ fn run(cli: Cli) -> Result<(), UserError> {
             }
             Ok(())
         }
+        Command::Up { build, no_cache, wait_timeout, remove_orphans, json, services } => {
+            let (loaded, env) = load_target(&cli.target)?;
+            let engine = Engine::connect().await?;
+            let opts = UpOptions {
+                build: build || no_cache,
+                no_cache,
+                env,
+                wait_timeout: wait_timeout.map(Duration::from_secs),
+                remove_orphans,
+                services,
+            };
+            let (tx, printer) = progress::printer(json);
+            let result = engine.up(&loaded.project, &opts, Some(tx)).await;
+            let _ = printer.await;
+            let summary = result?;
+            if !json {
+                eprintln!(
+                    "sirius-deck: {} is up: {} service(s) ready in {:.1}s",
+                    loaded.project.name,
+                    summary.services.len(),
+                    summary.elapsed_ms as f64 / 1000.0
+                );
+            }
+            Ok(())
+        }
+        Command::Down { volumes, json } => {
+            let (loaded, _) = load_target(&cli.target)?;
+            let engine = Engine::connect().await?;
+            if volumes {
+                let names = engine.project_volumes(&loaded.project.name).await?;
+                if !names.is_empty() {
+                    eprintln!("sirius-deck: --volumes deletes these volumes and all their data: {}", names.join(", "));
+                }
+            }
+            let (tx, printer) = progress::printer(json);
+            let result = engine.down(&loaded.project.name, Some(&loaded.project), &DownOptions { volumes }, Some(tx)).await;
+            let _ = printer.await;
+            result?;
+            if !json && !volumes {
+                let kept = engine.project_volumes(&loaded.project.name).await?;
+                if !kept.is_empty() {
+                    eprintln!("sirius-deck: volumes kept: {} (down --volumes deletes them)", kept.join(", "));
+                }
+            }
+            Ok(())
+        }
+        Command::Ps { json } => {
+            let (loaded, _) = load_target(&cli.target)?;
+            let engine = Engine::connect().await?;
+            let status = engine.status(&loaded.project).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default());
+            } else {
+                progress::print_table(&status);
+            }
+            Ok(())
+        }
+        Command::Build { no_cache, json, services } => {
+            let (loaded, env) = load_target(&cli.target)?;
+            let engine = Engine::connect().await?;
+            let opts = UpOptions { no_cache, env, ..Default::default() };
+            let (tx, printer) = progress::printer(json);
+            let result = engine.build(&loaded.project, &services, &opts, Some(tx)).await;
+            let _ = printer.await;
+            result?;
+            Ok(())
+        }
     }
 }
 
-/// The options of the target: -f files, or a stack profile and environment.
-fn load_options(t: &Target) -> Result<LoadOptions, UserError> {
-    let mut opts = if t.files.is_empty() {
+/// The options of the target: -f files, or a stack profile and environment (whose name is
+/// returned too).
+fn load_options(t: &Target) -> Result<(LoadOptions, Option<String>), UserError> {
+    let (mut opts, env) = if t.files.is_empty() {
         let name = t.stack.as_deref().unwrap_or(deck_stack::DEFAULT_PROFILE);
         let profile = deck_stack::find(name)?;
         let env = t.env.clone().unwrap_or_else(|| profile.default_env.clone());
-        profile.load_options(&env, t.project_dir.as_deref())?
+        (profile.load_options(&env, t.project_dir.as_deref())?, Some(env))
     } else {
         let mut o = LoadOptions::new(t.files.iter().cloned());
         o.project_dir = t.project_dir.clone();
-        o
+        (o, None)
     };
     if !t.env_files.is_empty() {
         opts.env_files = t.env_files.clone();
@@ -173,7 +295,7 @@ fn load_options(t: &Target) -> Result<LoadOptions, UserError> {
     if !t.profiles.is_empty() {
         opts.profiles = t.profiles.clone();
     }
-    Ok(opts)
+    Ok((opts, env))
 }
 
 fn print_diagnostics(diags: &[Diagnostic]) {
@@ -182,12 +304,12 @@ fn print_diagnostics(diags: &[Diagnostic]) {
     }
 }
 
-fn load_target(t: &Target) -> Result<Loaded, UserError> {
-    let opts = load_options(t)?;
+fn load_target(t: &Target) -> Result<(Loaded, Option<String>), UserError> {
+    let (opts, env) = load_options(t)?;
     match load(&opts) {
         Ok(loaded) => {
             print_diagnostics(&loaded.warnings);
-            Ok(loaded)
+            Ok((loaded, env))
         }
         Err(e) => {
             print_diagnostics(&e.warnings);

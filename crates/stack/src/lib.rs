@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 static BUILTIN: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../profiles");
 
 /// The profile used when none is named.
-pub const DEFAULT_PROFILE: &str = "sirius";
+pub const DEFAULT_PROFILE: &str = "sirius-lab";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {

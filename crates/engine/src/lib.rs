@@ -1,0 +1,100 @@
+//! Drives the Docker Engine from a loaded compose project, through `bollard`: builds, brings a
+//! stack up in dependency order with fast readiness, takes it down, and reports its status.
+//! Containers, networks and volumes carry the labels `docker compose` v2 puts on them, so each
+//! tool sees the stacks of the other.
+
+mod build;
+mod down;
+mod event;
+mod labels;
+mod preflight;
+mod readiness;
+mod spec;
+mod status;
+mod up;
+
+pub use down::DownOptions;
+pub use event::{Event, FailureReport, Phase};
+pub use labels::{ENV_LABEL, EXPECTED_IMAGE_LABEL, TARGET_LABEL};
+pub use preflight::Problem;
+pub use status::{ContainerStatus, ServiceStatus};
+pub use up::{UpOptions, UpSummary};
+
+use bollard::Docker;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot reach the Docker engine at {host}: {reason}. Is dockerd running? Start it (`sudo systemctl start docker`, or `sudo dockerd &`), or set DOCKER_HOST")]
+    Unreachable { host: String, reason: String },
+    #[error("permission denied on the Docker socket {host}: add your user to the `docker` group (`sudo usermod -aG docker $USER`, then log in again), or run as root")]
+    PermissionDenied { host: String },
+    #[error("nothing was changed, because:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Preflight(Vec<Problem>),
+    #[error("{} service(s) failed:\n{}", .0.len(), .0.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n"))]
+    Failed(Vec<FailureReport>),
+    #[error("building the image of {service}: {message}")]
+    Build { service: String, message: String },
+    #[error("{context}: {source}")]
+    Docker { context: String, source: bollard::errors::Error },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub(crate) trait Context<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T, EngineError>;
+}
+
+impl<T> Context<T> for Result<T, bollard::errors::Error> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T, EngineError> {
+        self.map_err(|source| EngineError::Docker { context: what(), source })
+    }
+}
+
+/// A connection to one Docker engine, version-negotiated once.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    docker: Docker,
+    host: String,
+}
+
+/// Whether a bollard error is a 404 from the engine.
+pub(crate) fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+}
+
+impl Engine {
+    /// Connects through `DOCKER_HOST` or the local socket, pings, and negotiates the API
+    /// version (Debian's engine speaks 1.41; current engines speak newer).
+    #[tracing::instrument(err)]
+    pub async fn connect() -> Result<Engine, EngineError> {
+        let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        let unreachable = |reason: String| EngineError::Unreachable { host: host.clone(), reason };
+        let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
+        let docker = docker.with_timeout(Duration::from_secs(600));
+        if let Err(e) = docker.ping().await {
+            let text = format!("{e:?}");
+            if text.contains("PermissionDenied") || text.contains("ermission denied") {
+                return Err(EngineError::PermissionDenied { host });
+            }
+            return Err(unreachable(e.to_string()));
+        }
+        let docker = docker.negotiate_version().await.map_err(|e| unreachable(e.to_string()))?;
+        Ok(Engine { docker, host })
+    }
+
+    /// The shared client, for callers that need an API this crate does not wrap.
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The API version in use after negotiation.
+    pub fn api_version(&self) -> String {
+        let v = self.docker.client_version();
+        format!("{}.{}", v.major_version, v.minor_version)
+    }
+}

@@ -1,0 +1,180 @@
+//! Readiness at the speed of the service, not of the health check interval.
+//!
+//! Docker marks a container healthy only at its first health check interval (30 s for several
+//! Sirius services). While waiting, we run the service's own health check command in the
+//! container (exec) at short intervals with its timeout, and take the first success as ready;
+//! Docker's own health status is read beside it and counts too.
+
+use crate::event::FailureReport;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::{ContainerStateStatusEnum, HealthStatusEnum};
+use bollard::query_parameters::LogsOptions;
+use bollard::Docker;
+use deck_compose::Healthcheck;
+use futures_util::StreamExt;
+use std::time::{Duration, Instant};
+
+/// How readiness was established.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    Probe,
+    Docker,
+}
+
+const FIRST_PROBE_GAP: Duration = Duration::from_millis(100);
+const MAX_PROBE_GAP: Duration = Duration::from_secs(1);
+const KEPT_OUTPUTS: usize = 5;
+
+/// The argv that runs a compose health test, or `None` for `NONE`.
+pub fn probe_command(test: &[String]) -> Option<Vec<String>> {
+    match test.first().map(String::as_str) {
+        Some("CMD") => Some(test[1..].to_vec()),
+        Some("CMD-SHELL") => Some(vec!["/bin/sh".into(), "-c".into(), test[1..].join(" ")]),
+        _ => None,
+    }
+}
+
+/// Runs a command in a container; its exit code and (bounded) output.
+pub async fn exec(docker: &Docker, container: &str, cmd: Vec<String>, timeout: Duration) -> Result<(i64, String), String> {
+    let created = docker
+        .create_exec(
+            container,
+            CreateExecOptions::<String> { cmd: Some(cmd), attach_stdout: Some(true), attach_stderr: Some(true), ..Default::default() },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let run = async {
+        let mut out = String::new();
+        if let StartExecResults::Attached { mut output, .. } = docker.start_exec(&created.id, None).await.map_err(|e| e.to_string())? {
+            while let Some(chunk) = output.next().await {
+                if let Ok(c) = chunk {
+                    if out.len() < 4096 {
+                        out.push_str(&c.to_string());
+                    }
+                }
+            }
+        }
+        Ok::<_, String>(out)
+    };
+    let out = match tokio::time::timeout(timeout, run).await {
+        Ok(r) => r?,
+        Err(_) => return Ok((-1, format!("health check timed out after {}s", timeout.as_secs_f32()))),
+    };
+    let code = docker.inspect_exec(&created.id).await.map_err(|e| e.to_string())?.exit_code.unwrap_or(-1);
+    Ok((code, out.trim().to_string()))
+}
+
+/// The last `n` log lines of a container.
+pub async fn last_logs(docker: &Docker, container: &str, n: usize) -> Vec<String> {
+    let opts = LogsOptions { stdout: true, stderr: true, tail: n.to_string(), ..Default::default() };
+    let mut stream = docker.logs(container, Some(opts));
+    let mut lines = Vec::new();
+    while let Some(Ok(chunk)) = stream.next().await {
+        lines.extend(chunk.to_string().lines().map(str::to_string));
+    }
+    let skip = lines.len().saturating_sub(n);
+    lines.split_off(skip)
+}
+
+pub async fn report(docker: &Docker, service: &str, container: &str, reason: String, health_output: Vec<String>) -> FailureReport {
+    FailureReport { service: service.to_string(), reason, health_output, logs: last_logs(docker, container, 20).await }
+}
+
+/// What one inspect says about a container that is being waited for.
+enum Observed {
+    Running { docker_health: String },
+    Healthy,
+    Gone { why: String, docker_log: Vec<String> },
+}
+
+async fn observe(docker: &Docker, container: &str) -> Result<Observed, String> {
+    let inspect = docker.inspect_container(container, None).await.map_err(|e| e.to_string())?;
+    let state = inspect.state.unwrap_or_default();
+    let health = state.health.as_ref().and_then(|h| h.status);
+    if matches!(state.status, Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD)) {
+        let why = if state.oom_killed == Some(true) {
+            "was killed for exceeding its memory limit (out of memory)".to_string()
+        } else {
+            format!("exited with code {}", state.exit_code.unwrap_or(-1))
+        };
+        let docker_log = state
+            .health
+            .and_then(|h| h.log)
+            .map(|log| log.into_iter().filter_map(|r| r.output.map(|o| o.trim().to_string())).collect())
+            .unwrap_or_default();
+        return Ok(Observed::Gone { why, docker_log });
+    }
+    if health == Some(HealthStatusEnum::HEALTHY) {
+        return Ok(Observed::Healthy);
+    }
+    Ok(Observed::Running { docker_health: health.map(|h| h.to_string()).unwrap_or_default() })
+}
+
+/// Waits until the container passes its health check (probe or Docker's own), fails, or the
+/// deadline passes. `on_docker_status` hears Docker's own health status as it changes.
+pub async fn wait_healthy(
+    docker: &Docker,
+    service: &str,
+    container: &str,
+    hc: &Healthcheck,
+    deadline: Instant,
+    mut on_docker_status: impl FnMut(&str),
+) -> Result<Via, FailureReport> {
+    let started = Instant::now();
+    let cmd = probe_command(&hc.test);
+    let probe_timeout = hc.timeout.unwrap_or(Duration::from_secs(30));
+    let mut outputs: Vec<String> = Vec::new();
+    let mut gap = FIRST_PROBE_GAP;
+    let mut last_status = String::new();
+    loop {
+        match observe(docker, container).await {
+            Ok(Observed::Healthy) => return Ok(Via::Docker),
+            Ok(Observed::Gone { why, mut docker_log }) => {
+                docker_log.append(&mut outputs);
+                return Err(report(docker, service, container, why, last_n(docker_log)).await);
+            }
+            Ok(Observed::Running { docker_health }) => {
+                if docker_health != last_status {
+                    on_docker_status(&docker_health);
+                    last_status = docker_health;
+                }
+            }
+            Err(e) => return Err(report(docker, service, container, format!("cannot inspect its container: {e}"), outputs).await),
+        }
+        if let Some(cmd) = &cmd {
+            let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+            match exec(docker, container, cmd.clone(), probe_timeout.min(remaining)).await {
+                Ok((0, _)) => return Ok(Via::Probe),
+                Ok((code, out)) => outputs.push(if out.is_empty() { format!("exit code {code}") } else { out }),
+                Err(e) => outputs.push(e),
+            }
+            outputs = last_n(outputs);
+        }
+        if Instant::now() >= deadline {
+            let reason = format!("its health check did not pass within {}s", started.elapsed().as_secs());
+            return Err(report(docker, service, container, reason, outputs).await);
+        }
+        tokio::time::sleep(gap.min(deadline.saturating_duration_since(Instant::now()))).await;
+        gap = (gap * 3 / 2).min(MAX_PROBE_GAP);
+    }
+}
+
+fn last_n(mut v: Vec<String>) -> Vec<String> {
+    let skip = v.len().saturating_sub(KEPT_OUTPUTS);
+    v.split_off(skip)
+}
+
+/// Waits for a one-shot container to exit; success is exit code 0.
+pub async fn wait_exit(docker: &Docker, service: &str, container: &str, deadline: Instant) -> Result<(), FailureReport> {
+    let mut stream = docker.wait_container(container, None);
+    let wait = tokio::time::timeout_at(deadline.into(), stream.next());
+    let reason = match wait.await {
+        Ok(Some(Ok(r))) if r.status_code == 0 => return Ok(()),
+        Ok(Some(Ok(r))) => format!("exited with code {}", r.status_code),
+        Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. }))) => format!("exited with code {code}"),
+        Ok(Some(Err(e))) => format!("waiting for it to finish failed: {e}"),
+        Ok(None) => "the engine stopped reporting on it".into(),
+        Err(_) => "it did not finish in time".into(),
+    };
+    Err(report(docker, service, container, reason, Vec::new()).await)
+}

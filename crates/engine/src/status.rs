@@ -1,0 +1,114 @@
+//! The status of every service of a project, as the engine sees it.
+
+use crate::labels::{self, ENV_LABEL, EXPECTED_IMAGE_LABEL, SERVICE, TARGET_LABEL};
+use crate::{Context, Engine, EngineError};
+use bollard::query_parameters::ListContainersOptions;
+use deck_compose::Project;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ContainerStatus {
+    pub name: String,
+    pub id: String,
+    /// created, running, restarting, exited, paused, dead.
+    pub state: String,
+    /// healthy, unhealthy, starting; `None` without a health check.
+    pub health: Option<String>,
+    /// The image reference the container was created from.
+    pub image: String,
+    pub image_id: String,
+    /// The build target of the image the container runs, from the image's labels.
+    pub build_target: Option<String>,
+    /// The environment (dev, prod) that created the container.
+    pub env: Option<String>,
+    /// `host_ip:host_port->container_port/protocol`.
+    pub ports: Vec<String>,
+    pub restart_count: i64,
+    pub exit_code: Option<i64>,
+    pub oom_killed: bool,
+    pub started_at: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceStatus {
+    pub service: String,
+    /// `None`: the service has no container (not started yet, or taken down).
+    pub container: Option<ContainerStatus>,
+}
+
+impl Engine {
+    /// The status of each service of the project, and of containers of the project that are not
+    /// in its files any more.
+    pub async fn status(&self, project: &Project) -> Result<Vec<ServiceStatus>, EngineError> {
+        let mut by_service = self.containers(&project.name).await?;
+        let mut out: Vec<ServiceStatus> = project
+            .services
+            .keys()
+            .map(|s| ServiceStatus { service: s.clone(), container: by_service.remove(s) })
+            .collect();
+        out.extend(by_service.into_iter().map(|(s, c)| ServiceStatus { service: s, container: Some(c) }));
+        Ok(out)
+    }
+
+    /// The containers labelled with the project, by service.
+    pub async fn containers(&self, project_name: &str) -> Result<BTreeMap<String, ContainerStatus>, EngineError> {
+        let list = self
+            .docker
+            .list_containers(Some(ListContainersOptions { all: true, filters: Some(labels::project_filter(project_name)), ..Default::default() }))
+            .await
+            .context(|| "listing containers".into())?;
+        let mut out = BTreeMap::new();
+        for c in list {
+            let id = c.id.clone().unwrap_or_default();
+            let Ok(i) = self.docker.inspect_container(&id, None).await else { continue };
+            let labels = i.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
+            let Some(service) = labels.get(SERVICE).cloned() else { continue };
+            let state = i.state.clone().unwrap_or_default();
+            let image_id = i.image.clone().unwrap_or_default();
+            let image_labels = match self.docker.inspect_image(&image_id).await {
+                Ok(img) => img.config.and_then(|c| c.labels).unwrap_or_default(),
+                Err(_) => Default::default(),
+            };
+            let mut ports: Vec<String> = i
+                .network_settings
+                .as_ref()
+                .and_then(|n| n.ports.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .flat_map(|(container_port, bindings)| {
+                    bindings
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(move |b| format!("{}:{}->{container_port}", b.host_ip.unwrap_or_default(), b.host_port.unwrap_or_default()))
+                })
+                .collect();
+            ports.sort();
+            ports.dedup();
+            let exited = matches!(state.status, Some(bollard::models::ContainerStateStatusEnum::EXITED));
+            out.insert(
+                service,
+                ContainerStatus {
+                    name: i.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
+                    id,
+                    state: state.status.map(|s| s.to_string()).unwrap_or_default(),
+                    health: state.health.and_then(|h| h.status).map(|h| h.to_string()).filter(|h| !h.is_empty() && h != "none"),
+                    image: labels
+                        .get(EXPECTED_IMAGE_LABEL)
+                        .cloned()
+                        .or_else(|| i.config.as_ref().and_then(|c| c.image.clone()))
+                        .unwrap_or_default(),
+                    image_id,
+                    build_target: image_labels.get(TARGET_LABEL).cloned().filter(|t| !t.is_empty()),
+                    env: labels.get(ENV_LABEL).cloned(),
+                    ports,
+                    restart_count: i.restart_count.unwrap_or(0),
+                    exit_code: if exited { state.exit_code } else { None },
+                    oom_killed: state.oom_killed.unwrap_or(false),
+                    started_at: state.started_at,
+                },
+            );
+        }
+        Ok(out)
+    }
+}

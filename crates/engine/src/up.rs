@@ -1,0 +1,444 @@
+//! `up`: networks, volumes, images, then every container in dependency order, independent
+//! services in parallel, each waited for as its dependents ask (started, healthy, completed).
+
+use crate::build::{build_image, BuildRequest};
+use crate::event::{Event, FailureReport, Phase, Sink};
+use crate::labels::{self, CONFIG_HASH, NETWORK, PROJECT, SERVICE, VERSION, VOLUME};
+use crate::readiness::{self, Via};
+use crate::spec::{self, image_ref};
+use crate::{is_not_found, preflight, Context, Engine, EngineError};
+use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, VolumeCreateRequest};
+use bollard::query_parameters::{CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, StopContainerOptions};
+use bollard::Docker;
+use deck_compose::{Condition, Project};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+#[derive(Clone, Debug, Default)]
+pub struct UpOptions {
+    /// Build images even when they exist.
+    pub build: bool,
+    /// Build without the layer cache.
+    pub no_cache: bool,
+    /// The stack environment (dev, prod) recorded on containers and images.
+    pub env: Option<String>,
+    /// How long to wait for each service to be ready; by default from its health check.
+    pub wait_timeout: Option<Duration>,
+    /// Remove containers of the project whose service is no longer in the files.
+    pub remove_orphans: bool,
+    /// Only these services (and what they depend on); empty: all.
+    pub services: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct UpSummary {
+    pub elapsed_ms: u64,
+    /// The last phase of each service.
+    pub services: BTreeMap<String, Phase>,
+    pub orphans: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Pending,
+    Started,
+    Ready,
+    Failed,
+}
+
+/// The selected services and everything they depend on.
+fn closure(project: &Project, selected: &[String]) -> Vec<String> {
+    if selected.is_empty() {
+        return project.startup_order();
+    }
+    let mut keep = BTreeSet::new();
+    let mut todo: Vec<String> = selected.to_vec();
+    while let Some(s) = todo.pop() {
+        if let Some(svc) = project.services.get(&s) {
+            if keep.insert(s.clone()) {
+                todo.extend(svc.depends_on.keys().cloned());
+            }
+        }
+    }
+    project.startup_order().into_iter().filter(|s| keep.contains(s)).collect()
+}
+
+/// How long a service may take to become ready when the user did not say.
+fn default_wait(project: &Project, name: &str) -> Duration {
+    let hc = project.services.get(name).and_then(|s| s.healthcheck.as_ref());
+    match hc {
+        Some(h) if !h.is_disabled() => {
+            let interval = h.interval.unwrap_or(Duration::from_secs(30));
+            let timeout = h.timeout.unwrap_or(Duration::from_secs(30));
+            let retries = h.retries.unwrap_or(3) as u32;
+            (h.start_period.unwrap_or_default() + (interval + timeout) * retries).max(Duration::from_secs(60))
+        }
+        _ => Duration::from_secs(300),
+    }
+}
+
+impl Engine {
+    /// Brings the project up and returns when every service is ready, or fails with a report
+    /// of each service that failed. Nothing is changed when a preflight check fails.
+    #[tracing::instrument(skip_all, fields(project = %project.name), err)]
+    pub async fn up(&self, project: &Project, opts: &UpOptions, events: Option<mpsc::UnboundedSender<Event>>) -> Result<UpSummary, EngineError> {
+        let sink = Sink::new(events);
+        let started = Instant::now();
+        let docker = &self.docker;
+        let services = closure(project, &opts.services);
+
+        let problems = preflight::check(docker, project, &services).await?;
+        if !problems.is_empty() {
+            return Err(EngineError::Preflight(problems));
+        }
+
+        self.ensure_networks(project, &services, &sink).await?;
+        self.ensure_volumes(project, &services, &sink).await?;
+        let image_ids = self.ensure_images(project, &services, opts, &sink).await?;
+        let orphans = self.orphans(project, opts.remove_orphans, &sink).await?;
+
+        // One task per service; each waits on the state of what it depends on.
+        let project = Arc::new(project.clone());
+        let selected: BTreeSet<String> = services.iter().cloned().collect();
+        let one_shots: BTreeSet<String> = project
+            .services
+            .iter()
+            .filter(|(n, _)| selected.contains(*n))
+            .flat_map(|(_, s)| s.depends_on.iter())
+            .filter(|(_, d)| d.condition == Condition::ServiceCompletedSuccessfully)
+            .map(|(n, _)| n.clone())
+            .collect();
+        let mut senders = HashMap::new();
+        let mut receivers = HashMap::new();
+        for s in &services {
+            let (tx, rx) = watch::channel(State::Pending);
+            senders.insert(s.clone(), tx);
+            receivers.insert(s.clone(), rx);
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for name in &services {
+            let deps: Vec<(String, Condition, bool, watch::Receiver<State>)> = project.services[name]
+                .depends_on
+                .iter()
+                .filter_map(|(d, dep)| receivers.get(d).map(|rx| (d.clone(), dep.condition, dep.required, rx.clone())))
+                .collect();
+            let job = ServiceJob {
+                docker: docker.clone(),
+                project: project.clone(),
+                name: name.clone(),
+                image_id: image_ids.get(name).cloned().unwrap_or_default(),
+                one_shot: one_shots.contains(name),
+                env: opts.env.clone(),
+                deadline_after: opts.wait_timeout.unwrap_or_else(|| default_wait(&project, name)),
+                sink: sink.clone(),
+                state: senders.remove(name).unwrap_or_else(|| watch::channel(State::Pending).0),
+            };
+            tasks.spawn(async move {
+                let name = job.name.clone();
+                let result = job.run(deps).await;
+                (name, result)
+            });
+        }
+        let mut failures = Vec::new();
+        let mut phases = BTreeMap::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((name, Ok(phase))) => {
+                    phases.insert(name, phase);
+                }
+                Ok((name, Err(report))) => {
+                    phases.insert(name, Phase::Failed);
+                    if let Some(r) = report {
+                        failures.push(r);
+                    }
+                }
+                Err(e) => failures.push(FailureReport {
+                    service: "?".into(),
+                    reason: format!("internal error: {e}"),
+                    health_output: vec![],
+                    logs: vec![],
+                }),
+            }
+        }
+        if !failures.is_empty() {
+            failures.sort_by(|a, b| a.service.cmp(&b.service));
+            return Err(EngineError::Failed(failures));
+        }
+        Ok(UpSummary { elapsed_ms: started.elapsed().as_millis() as u64, services: phases, orphans })
+    }
+
+    async fn ensure_networks(&self, project: &Project, services: &[String], sink: &Sink) -> Result<(), EngineError> {
+        let used: BTreeSet<&String> = services.iter().filter_map(|s| project.services.get(s)).flat_map(|s| s.networks.keys()).collect();
+        for key in used {
+            let Some(net) = project.networks.get(key) else { continue };
+            if net.external {
+                continue;
+            }
+            match self.docker.inspect_network(&net.name, None).await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {
+                    let mut labels: HashMap<String, String> = net.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    labels.insert(NETWORK.into(), key.clone());
+                    labels.insert(PROJECT.into(), project.name.clone());
+                    labels.insert(VERSION.into(), labels::COMPOSE_VERSION.into());
+                    let req = NetworkCreateRequest {
+                        name: net.name.clone(),
+                        driver: Some(net.driver.clone().unwrap_or_else(|| "bridge".into())),
+                        internal: Some(net.internal),
+                        attachable: Some(net.attachable),
+                        options: Some(net.driver_opts.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+                        labels: Some(labels),
+                        ..Default::default()
+                    };
+                    self.docker.create_network(req).await.context(|| format!("creating network {}", net.name))?;
+                    sink.resource("network", &net.name, "created");
+                }
+                Err(e) => return Err(EngineError::Docker { context: format!("inspecting network {}", net.name), source: e }),
+            }
+        }
+        Ok(())
+    }
+
+    async fn ensure_volumes(&self, project: &Project, services: &[String], sink: &Sink) -> Result<(), EngineError> {
+        let used: BTreeSet<&String> = services
+            .iter()
+            .filter_map(|s| project.services.get(s))
+            .flat_map(|s| s.volumes.iter())
+            .filter(|m| m.kind == deck_compose::MountType::Volume)
+            .filter_map(|m| m.source.as_ref())
+            .collect();
+        for key in used {
+            let Some(vol) = project.volumes.get(key) else { continue };
+            if vol.external {
+                continue;
+            }
+            match self.docker.inspect_volume(&vol.name).await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {
+                    let mut labels: HashMap<String, String> = vol.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    labels.insert(VOLUME.into(), key.clone());
+                    labels.insert(PROJECT.into(), project.name.clone());
+                    labels.insert(VERSION.into(), labels::COMPOSE_VERSION.into());
+                    let req = VolumeCreateRequest {
+                        name: Some(vol.name.clone()),
+                        driver: Some(vol.driver.clone().unwrap_or_else(|| "local".into())),
+                        driver_opts: Some(vol.driver_opts.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+                        labels: Some(labels),
+                        ..Default::default()
+                    };
+                    self.docker.create_volume(req).await.context(|| format!("creating volume {}", vol.name))?;
+                    sink.resource("volume", &vol.name, "created");
+                }
+                Err(e) => return Err(EngineError::Docker { context: format!("inspecting volume {}", vol.name), source: e }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the images of the given services (all with a build section when empty).
+    pub async fn build(&self, project: &Project, services: &[String], opts: &UpOptions, events: Option<mpsc::UnboundedSender<Event>>) -> Result<(), EngineError> {
+        let services: Vec<String> = closure(project, services).into_iter().filter(|s| project.services[s].build.is_some()).collect();
+        let opts = UpOptions { build: true, ..opts.clone() };
+        self.ensure_images(project, &services, &opts, &Sink::new(events)).await.map(|_| ())
+    }
+
+    /// Builds what must be built (missing, or asked for), one image at a time; the id of
+    /// every service's image.
+    async fn ensure_images(&self, project: &Project, services: &[String], opts: &UpOptions, sink: &Sink) -> Result<HashMap<String, String>, EngineError> {
+        let mut ids: HashMap<String, String> = HashMap::new();
+        let mut by_image: HashMap<String, String> = HashMap::new();
+        // Builders first, so that services that only name a built image find it.
+        let mut ordered: Vec<&String> = services.iter().collect();
+        ordered.sort_by_key(|s| project.services[*s].build.is_none());
+        for name in ordered {
+            let svc = &project.services[name];
+            let image = image_ref(project, name, svc);
+            if let Some(id) = by_image.get(&image) {
+                ids.insert(name.clone(), id.clone());
+                continue;
+            }
+            let existing = match self.docker.inspect_image(&image).await {
+                Ok(i) => i.id,
+                Err(e) if is_not_found(&e) => None,
+                Err(e) => return Err(EngineError::Docker { context: format!("inspecting image {image}"), source: e }),
+            };
+            let id = match (&svc.build, existing) {
+                (Some(build), existing) if opts.build || opts.no_cache || existing.is_none() => {
+                    sink.step(name, Phase::Building, Some(image.clone()));
+                    let req = BuildRequest { service: name, project: &project.name, image: &image, build, env: opts.env.as_deref(), no_cache: opts.no_cache };
+                    let id = build_image(&self.docker, req, sink).await?;
+                    sink.step(name, Phase::Built, Some(short_id(&id)));
+                    id
+                }
+                (_, Some(id)) => id,
+                (_, None) => {
+                    return Err(EngineError::Preflight(vec![preflight::Problem {
+                        service: Some(name.clone()),
+                        message: format!("image {image} is not on this machine"),
+                    }]))
+                }
+            };
+            by_image.insert(image, id.clone());
+            ids.insert(name.clone(), id);
+        }
+        Ok(ids)
+    }
+
+    async fn orphans(&self, project: &Project, remove: bool, sink: &Sink) -> Result<Vec<String>, EngineError> {
+        let list = self
+            .docker
+            .list_containers(Some(ListContainersOptions { all: true, filters: Some(labels::project_filter(&project.name)), ..Default::default() }))
+            .await
+            .context(|| "listing the project's containers".into())?;
+        let mut orphans = Vec::new();
+        for c in list {
+            let labels = c.labels.unwrap_or_default();
+            let Some(service) = labels.get(SERVICE) else { continue };
+            if project.services.contains_key(service) || project.disabled_services.contains_key(service) {
+                continue;
+            }
+            let name = c.names.and_then(|n| n.first().cloned()).unwrap_or_default().trim_start_matches('/').to_string();
+            if remove {
+                let id = c.id.unwrap_or_default();
+                self.docker
+                    .remove_container(&id, Some(RemoveContainerOptions { force: true, ..Default::default() }))
+                    .await
+                    .context(|| format!("removing orphan container {name}"))?;
+                sink.step(service, Phase::Removed, Some(format!("orphan container {name}")));
+            } else {
+                sink.step(service, Phase::Orphan, Some(format!("container {name} is not in the compose files; --remove-orphans removes it")));
+            }
+            orphans.push(name);
+        }
+        Ok(orphans)
+    }
+}
+
+pub(crate) fn short_id(id: &str) -> String {
+    id.trim_start_matches("sha256:").chars().take(12).collect()
+}
+
+struct ServiceJob {
+    docker: Docker,
+    project: Arc<Project>,
+    name: String,
+    image_id: String,
+    one_shot: bool,
+    env: Option<String>,
+    deadline_after: Duration,
+    sink: Sink,
+    state: watch::Sender<State>,
+}
+
+impl ServiceJob {
+    /// The final phase, or the failure (`None`: skipped because of another failure).
+    async fn run(self, deps: Vec<(String, Condition, bool, watch::Receiver<State>)>) -> Result<Phase, Option<FailureReport>> {
+        let result = self.run_inner(deps).await;
+        if let Err(Some(r)) = &result {
+            self.sink.send(Event::Failure(r.clone()));
+            self.sink.step(&self.name, Phase::Failed, Some(r.reason.clone()));
+        }
+        self.state.send_replace(if result.is_ok() { State::Ready } else { State::Failed });
+        result
+    }
+
+    async fn run_inner(&self, deps: Vec<(String, Condition, bool, watch::Receiver<State>)>) -> Result<Phase, Option<FailureReport>> {
+        let name = &self.name;
+        for (dep, condition, required, mut rx) in deps {
+            let wanted = |s: &State| match condition {
+                Condition::ServiceStarted => matches!(s, State::Started | State::Ready),
+                _ => *s == State::Ready,
+            };
+            let reached = rx.wait_for(|s| *s == State::Failed || wanted(s)).await.map(|s| *s);
+            if !matches!(reached, Ok(s) if wanted(&s)) && required {
+                self.sink.step(name, Phase::Skipped, Some(format!("{dep} failed")));
+                return Err(None);
+            }
+        }
+        let fail = |reason: String| FailureReport { service: name.clone(), reason, health_output: vec![], logs: vec![] };
+        let svc = &self.project.services[name];
+        let cname = self.project.container_name(name);
+        let mut body = spec::container_body(&self.project, name, svc, self.env.as_deref()).map_err(|e| Some(fail(e)))?;
+        if let Some(l) = body.labels.as_mut() {
+            l.insert(labels::IMAGE.into(), self.image_id.clone());
+        }
+        let hash = body.labels.as_ref().and_then(|l| l.get(CONFIG_HASH)).cloned().unwrap_or_default();
+
+        let existing = match self.docker.inspect_container(&cname, None).await {
+            Ok(c) => Some(c),
+            Err(e) if is_not_found(&e) => None,
+            Err(e) => return Err(Some(fail(format!("inspecting {cname}: {e}")))),
+        };
+        let mut running = false;
+        match existing {
+            Some(c)
+                if c.config.as_ref().and_then(|cfg| cfg.labels.as_ref()).and_then(|l| l.get(CONFIG_HASH)) == Some(&hash)
+                    && c.image.as_deref() == Some(self.image_id.as_str()) =>
+            {
+                running = c.state.and_then(|s| s.running).unwrap_or(false);
+                self.sink.step(name, Phase::Unchanged, None);
+            }
+            Some(c) => {
+                let id = c.id.unwrap_or_default();
+                let _ = self.docker.stop_container(&id, Some(StopContainerOptions { t: Some(10), ..Default::default() })).await;
+                self.docker
+                    .remove_container(&id, Some(RemoveContainerOptions { force: true, ..Default::default() }))
+                    .await
+                    .map_err(|e| Some(fail(format!("removing the old container {cname}: {e}"))))?;
+                self.create(&cname, body).await?;
+                self.sink.step(name, Phase::Recreated, None);
+            }
+            None => {
+                self.create(&cname, body).await?;
+                self.sink.step(name, Phase::Created, None);
+            }
+        }
+        if !running {
+            self.sink.step(name, Phase::Starting, None);
+            self.docker.start_container(&cname, None).await.map_err(|e| Some(fail(format!("starting {cname}: {e}"))))?;
+        }
+        self.state.send_replace(State::Started);
+        self.sink.step(name, Phase::Started, None);
+
+        let deadline = Instant::now() + self.deadline_after;
+        match &svc.healthcheck {
+            _ if self.one_shot => {
+                self.sink.step(name, Phase::WaitingExit, None);
+                readiness::wait_exit(&self.docker, name, &cname, deadline).await.map_err(Some)?;
+                self.sink.step(name, Phase::Ready, Some("completed successfully".into()));
+            }
+            Some(hc) if !hc.is_disabled() => {
+                self.sink.step(name, Phase::WaitingHealth, None);
+                let sink = self.sink.clone();
+                let via = readiness::wait_healthy(&self.docker, name, &cname, hc, deadline, |docker_status| {
+                    sink.step(name, Phase::WaitingHealth, Some(format!("docker health: {}", if docker_status.is_empty() { "none" } else { docker_status })));
+                })
+                .await
+                .map_err(Some)?;
+                let how = match via {
+                    Via::Probe => "healthy (health check passed in the container)",
+                    Via::Docker => "healthy (docker)",
+                };
+                self.sink.step(name, Phase::Ready, Some(how.into()));
+            }
+            _ => self.sink.step(name, Phase::Ready, Some("running".into())),
+        }
+        Ok(Phase::Ready)
+    }
+
+    async fn create(&self, cname: &str, body: bollard::models::ContainerCreateBody) -> Result<(), Option<FailureReport>> {
+        let fail = |reason: String| Some(FailureReport { service: self.name.clone(), reason, health_output: vec![], logs: vec![] });
+        let opts = CreateContainerOptions { name: Some(cname.to_string()), ..Default::default() };
+        self.docker.create_container(Some(opts), body).await.map_err(|e| fail(format!("creating {cname}: {e}")))?;
+        // API 1.41 attaches one network at creation; the others are connected here.
+        let svc = &self.project.services[&self.name];
+        for (net, settings) in spec::networks(&self.project, svc).into_iter().skip(1) {
+            let req = NetworkConnectRequest { container: cname.to_string(), endpoint_config: Some(spec::with_name_alias(settings, &self.name)) };
+            self.docker.connect_network(&net, req).await.map_err(|e| fail(format!("connecting {cname} to {net}: {e}")))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,17 @@
+# sirius-engine: development and runtime stages, as in Sirius.
+FROM debian:bookworm-slim AS base
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-psycopg2 postgresql-client wget \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY lab.py migrate /app/
+
+FROM base AS development
+RUN mkdir -p /etc/sirius-lab && echo development > /etc/sirius-lab/build-target
+LABEL org.siriusscan.lab.build-target=development
+CMD ["python3", "/app/lab.py", "engine"]
+
+FROM base AS runtime
+RUN mkdir -p /etc/sirius-lab && echo runtime > /etc/sirius-lab/build-target
+LABEL org.siriusscan.lab.build-target=runtime
+CMD ["python3", "/app/lab.py", "engine"]
