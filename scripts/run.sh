@@ -4,6 +4,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 setup
 ensure_docker
+"$ROOT/scripts/base-image.sh"
 log "building sirius-deck"
 cargo build --release --locked -p sirius-deck --manifest-path "$ROOT/Cargo.toml"
 if [ $# -eq 0 ]; then set -- up; fi

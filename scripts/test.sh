@@ -8,5 +8,8 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
+log "Docker engine and base image for the end-to-end tests"
+ensure_docker
+"$ROOT/scripts/base-image.sh"
 log "cargo test"
 cargo test --locked --workspace

@@ -203,7 +203,14 @@ async fn run(cli: Cli) -> Result<(), UserError> {
             }
             Ok(())
         }
-        Command::Up { build, no_cache, wait_timeout, remove_orphans, json, services } => {
+        Command::Up {
+            build,
+            no_cache,
+            wait_timeout,
+            remove_orphans,
+            json,
+            services,
+        } => {
             let (loaded, env) = load_target(&cli.target)?;
             let engine = Engine::connect().await?;
             let opts = UpOptions {
@@ -234,17 +241,30 @@ async fn run(cli: Cli) -> Result<(), UserError> {
             if volumes {
                 let names = engine.project_volumes(&loaded.project.name).await?;
                 if !names.is_empty() {
-                    eprintln!("sirius-deck: --volumes deletes these volumes and all their data: {}", names.join(", "));
+                    eprintln!(
+                        "sirius-deck: --volumes deletes these volumes and all their data: {}",
+                        names.join(", ")
+                    );
                 }
             }
             let (tx, printer) = progress::printer(json);
-            let result = engine.down(&loaded.project.name, Some(&loaded.project), &DownOptions { volumes }, Some(tx)).await;
+            let result = engine
+                .down(
+                    &loaded.project.name,
+                    Some(&loaded.project),
+                    &DownOptions { volumes },
+                    Some(tx),
+                )
+                .await;
             let _ = printer.await;
             result?;
             if !json && !volumes {
                 let kept = engine.project_volumes(&loaded.project.name).await?;
                 if !kept.is_empty() {
-                    eprintln!("sirius-deck: volumes kept: {} (down --volumes deletes them)", kept.join(", "));
+                    eprintln!(
+                        "sirius-deck: volumes kept: {} (down --volumes deletes them)",
+                        kept.join(", ")
+                    );
                 }
             }
             Ok(())
@@ -260,10 +280,18 @@ async fn run(cli: Cli) -> Result<(), UserError> {
             }
             Ok(())
         }
-        Command::Build { no_cache, json, services } => {
+        Command::Build {
+            no_cache,
+            json,
+            services,
+        } => {
             let (loaded, env) = load_target(&cli.target)?;
             let engine = Engine::connect().await?;
-            let opts = UpOptions { no_cache, env, ..Default::default() };
+            let opts = UpOptions {
+                no_cache,
+                env,
+                ..Default::default()
+            };
             let (tx, printer) = progress::printer(json);
             let result = engine.build(&loaded.project, &services, &opts, Some(tx)).await;
             let _ = printer.await;

@@ -17,7 +17,12 @@ pub fn printer(json: bool) -> (mpsc::UnboundedSender<Event>, JoinHandle<()>) {
                 continue;
             }
             match e {
-                Event::Service { service, phase, detail, elapsed_ms } => {
+                Event::Service {
+                    service,
+                    phase,
+                    detail,
+                    elapsed_ms,
+                } => {
                     let detail = detail.map(|d| format!("  {d}")).unwrap_or_default();
                     println!("{:>6.1}s  {service:<20} {phase}{detail}", elapsed_ms as f64 / 1000.0);
                 }
@@ -40,14 +45,30 @@ pub fn print_table(status: &[ServiceStatus]) {
                 c.health.clone().unwrap_or_else(|| "-".into()),
                 c.image.clone(),
                 c.build_target.clone().unwrap_or_else(|| "-".into()),
-                if c.ports.is_empty() { "-".into() } else { c.ports.join(", ") },
+                if c.ports.is_empty() {
+                    "-".into()
+                } else {
+                    c.ports.join(", ")
+                },
                 c.restart_count.to_string(),
                 c.exit_code.map_or("-".into(), |e| e.to_string()),
             ],
-            None => [s.service.clone(), "not created".into(), "-".into(), "-".into(), "-".into(), "-".into(), "-".into(), "-".into()],
+            None => [
+                s.service.clone(),
+                "not created".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ],
         })
         .collect();
-    let header = ["SERVICE", "STATE", "HEALTH", "IMAGE", "TARGET", "PORTS", "RESTARTS", "EXIT"].map(String::from);
+    let header = [
+        "SERVICE", "STATE", "HEALTH", "IMAGE", "TARGET", "PORTS", "RESTARTS", "EXIT",
+    ]
+    .map(String::from);
     let mut widths = header.clone().map(|h| h.len());
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {

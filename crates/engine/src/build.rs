@@ -38,7 +38,13 @@ fn ignored(rel: &Path, patterns: &[String]) -> bool {
 
 fn context_tar(dir: &Path, inline: Option<&str>) -> Result<Vec<u8>, std::io::Error> {
     let patterns: Vec<String> = std::fs::read_to_string(dir.join(".dockerignore"))
-        .map(|t| t.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with(['#', '!'])).map(str::to_string).collect())
+        .map(|t| {
+            t.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with(['#', '!']))
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     let mut tar = tar::Builder::new(Vec::new());
     tar.follow_symlinks(false);
@@ -74,9 +80,15 @@ fn context_tar(dir: &Path, inline: Option<&str>) -> Result<Vec<u8>, std::io::Err
 /// Builds one image and returns its id.
 pub async fn build_image(docker: &Docker, req: BuildRequest<'_>, sink: &Sink) -> Result<String, EngineError> {
     let build = req.build;
-    let failed = |message: String| EngineError::Build { service: req.service.to_string(), message };
+    let failed = |message: String| EngineError::Build {
+        service: req.service.to_string(),
+        message,
+    };
     if build.context.contains("://") {
-        return Err(failed(format!("remote build contexts ({}) are not supported", build.context)));
+        return Err(failed(format!(
+            "remote build contexts ({}) are not supported",
+            build.context
+        )));
     }
     let dir = PathBuf::from(&build.context);
     if !dir.is_dir() {
@@ -102,7 +114,11 @@ pub async fn build_image(docker: &Docker, req: BuildRequest<'_>, sink: &Sink) ->
     if let Some(env) = req.env {
         labels.insert(ENV_LABEL.into(), env.into());
     }
-    let args: HashMap<String, String> = build.args.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v))).collect();
+    let args: HashMap<String, String> = build
+        .args
+        .iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+        .collect();
     let options = BuildImageOptions {
         dockerfile,
         t: Some(req.image.to_string()),
@@ -130,14 +146,20 @@ pub async fn build_image(docker: &Docker, req: BuildRequest<'_>, sink: &Sink) ->
                         if last.len() > 10 {
                             last.remove(0);
                         }
-                        sink.send(crate::Event::BuildOutput { service: req.service.to_string(), line: line.to_string() });
+                        sink.send(crate::Event::BuildOutput {
+                            service: req.service.to_string(),
+                            line: line.to_string(),
+                        });
                     }
                 }
             }
             Err(e) => return Err(failed(format!("{e}\n{}", last.join("\n")))),
         }
     }
-    let inspect = docker.inspect_image(req.image).await.context(|| format!("inspecting the image {} just built", req.image))?;
+    let inspect = docker
+        .inspect_image(req.image)
+        .await
+        .context(|| format!("inspecting the image {} just built", req.image))?;
     Ok(inspect.id.unwrap_or_default())
 }
 
@@ -147,7 +169,10 @@ mod tests {
 
     #[test]
     fn dockerignore_patterns() {
-        let p: Vec<String> = ["node_modules", "*.log", "build/", "**/.git"].iter().map(|s| s.to_string()).collect();
+        let p: Vec<String> = ["node_modules", "*.log", "build/", "**/.git"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert!(ignored(Path::new("node_modules/x/y.js"), &p));
         assert!(ignored(Path::new("a/debug.log"), &p));
         assert!(ignored(Path::new("build/out"), &p));

@@ -4,7 +4,10 @@
 use crate::event::{Phase, Sink};
 use crate::labels::{self, SERVICE};
 use crate::{Context, Engine, EngineError, Event};
-use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions};
+use bollard::query_parameters::{
+    ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions, RemoveVolumeOptions,
+    StopContainerOptions,
+};
 use deck_compose::Project;
 use std::collections::BTreeMap;
 use tokio::sync::mpsc;
@@ -17,10 +20,17 @@ pub struct DownOptions {
 
 /// Levels to stop in: first what nothing depends on, last the foundations.
 fn stop_levels(project: Option<&Project>, services: &[String]) -> Vec<Vec<String>> {
-    let Some(project) = project else { return vec![services.to_vec()] };
+    let Some(project) = project else {
+        return vec![services.to_vec()];
+    };
     let mut depth: BTreeMap<String, usize> = BTreeMap::new();
     for s in project.startup_order() {
-        let d = project.services[&s].depends_on.keys().filter_map(|dep| depth.get(dep)).max().map_or(0, |m| m + 1);
+        let d = project.services[&s]
+            .depends_on
+            .keys()
+            .filter_map(|dep| depth.get(dep))
+            .max()
+            .map_or(0, |m| m + 1);
         depth.insert(s, d);
     }
     let mut levels: BTreeMap<std::cmp::Reverse<usize>, Vec<String>> = BTreeMap::new();
@@ -37,7 +47,9 @@ impl Engine {
     pub async fn project_volumes(&self, project_name: &str) -> Result<Vec<String>, EngineError> {
         let vols = self
             .docker
-            .list_volumes(Some(ListVolumesOptions { filters: Some(labels::project_filter(project_name)) }))
+            .list_volumes(Some(ListVolumesOptions {
+                filters: Some(labels::project_filter(project_name)),
+            }))
             .await
             .context(|| "listing volumes".into())?;
         let mut names: Vec<String> = vols.volumes.unwrap_or_default().into_iter().map(|v| v.name).collect();
@@ -48,16 +60,31 @@ impl Engine {
     /// Takes the project down. `project` (the loaded files) gives the dependency order; without
     /// it, everything labelled with `project_name` is stopped at once.
     #[tracing::instrument(skip(self, project, opts, events), err)]
-    pub async fn down(&self, project_name: &str, project: Option<&Project>, opts: &DownOptions, events: Option<mpsc::UnboundedSender<Event>>) -> Result<(), EngineError> {
+    pub async fn down(
+        &self,
+        project_name: &str,
+        project: Option<&Project>,
+        opts: &DownOptions,
+        events: Option<mpsc::UnboundedSender<Event>>,
+    ) -> Result<(), EngineError> {
         let sink = Sink::new(events);
         let docker = &self.docker;
         let containers = docker
-            .list_containers(Some(ListContainersOptions { all: true, filters: Some(labels::project_filter(project_name)), ..Default::default() }))
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(labels::project_filter(project_name)),
+                ..Default::default()
+            }))
             .await
             .context(|| "listing the project's containers".into())?;
         let mut by_service: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for c in containers {
-            let service = c.labels.as_ref().and_then(|l| l.get(SERVICE)).cloned().unwrap_or_default();
+            let service = c
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(SERVICE))
+                .cloned()
+                .unwrap_or_default();
             by_service.entry(service).or_default().push(c.id.unwrap_or_default());
         }
         let services: Vec<String> = by_service.keys().cloned().collect();
@@ -70,16 +97,35 @@ impl Engine {
                     let service = service.clone();
                     tasks.spawn(async move {
                         sink.step(&service, Phase::Stopping, None);
-                        let _ = docker.stop_container(&id, Some(StopContainerOptions { t: Some(10), ..Default::default() })).await;
+                        let _ = docker
+                            .stop_container(
+                                &id,
+                                Some(StopContainerOptions {
+                                    t: Some(10),
+                                    ..Default::default()
+                                }),
+                            )
+                            .await;
                         sink.step(&service, Phase::Stopped, None);
-                        let removed = docker.remove_container(&id, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
+                        let removed = docker
+                            .remove_container(
+                                &id,
+                                Some(RemoveContainerOptions {
+                                    force: true,
+                                    ..Default::default()
+                                }),
+                            )
+                            .await;
                         match removed {
                             Ok(()) => {
                                 sink.step(&service, Phase::Removed, None);
                                 Ok(())
                             }
                             Err(e) if crate::is_not_found(&e) => Ok(()),
-                            Err(e) => Err(EngineError::Docker { context: format!("removing the container of {service}"), source: e }),
+                            Err(e) => Err(EngineError::Docker {
+                                context: format!("removing the container of {service}"),
+                                source: e,
+                            }),
                         }
                     });
                 }
@@ -89,17 +135,25 @@ impl Engine {
             }
         }
         let nets = docker
-            .list_networks(Some(ListNetworksOptions { filters: Some(labels::project_filter(project_name)) }))
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(labels::project_filter(project_name)),
+            }))
             .await
             .context(|| "listing networks".into())?;
         for n in nets {
             let name = n.name.unwrap_or_default();
-            docker.remove_network(&name).await.context(|| format!("removing network {name}"))?;
+            docker
+                .remove_network(&name)
+                .await
+                .context(|| format!("removing network {name}"))?;
             sink.resource("network", &name, "removed");
         }
         if opts.volumes {
             for name in self.project_volumes(project_name).await? {
-                docker.remove_volume(&name, Some(RemoveVolumeOptions { force: false })).await.context(|| format!("removing volume {name}"))?;
+                docker
+                    .remove_volume(&name, Some(RemoveVolumeOptions { force: false }))
+                    .await
+                    .context(|| format!("removing volume {name}"))?;
                 sink.resource("volume", &name, "removed");
             }
         }
@@ -117,9 +171,22 @@ mod tests {
             path: "/p/c.yaml".into(),
             text: "services:\n  db: {image: x}\n  api: {image: x, depends_on: [db]}\n  ui: {image: x, depends_on: [api]}\n  cache: {image: x}\n".into(),
         };
-        let p = deck_compose::load_sources(&[src], &[], std::path::Path::new("/p"), &Default::default()).expect("loads").project;
-        let all: Vec<String> = ["api", "cache", "db", "old", "ui"].iter().map(|s| s.to_string()).collect();
+        let p = deck_compose::load_sources(&[src], &[], std::path::Path::new("/p"), &Default::default())
+            .expect("loads")
+            .project;
+        let all: Vec<String> = ["api", "cache", "db", "old", "ui"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let levels = stop_levels(Some(&p), &all);
-        assert_eq!(levels, vec![vec!["old".to_string()], vec!["ui".into()], vec!["api".into()], vec!["cache".into(), "db".into()]]);
+        assert_eq!(
+            levels,
+            vec![
+                vec!["old".to_string()],
+                vec!["ui".into()],
+                vec!["api".into()],
+                vec!["cache".into(), "db".into()]
+            ]
+        );
     }
 }

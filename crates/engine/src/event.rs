@@ -55,7 +55,12 @@ impl fmt::Display for Phase {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// A service moved to a new phase. `elapsed_ms` counts from the start of the operation.
-    Service { service: String, phase: Phase, detail: Option<String>, elapsed_ms: u64 },
+    Service {
+        service: String,
+        phase: Phase,
+        detail: Option<String>,
+        elapsed_ms: u64,
+    },
     /// One line of build output.
     BuildOutput { service: String, line: String },
     /// A network or volume was created or removed.
@@ -102,7 +107,10 @@ pub(crate) struct Sink {
 
 impl Sink {
     pub fn new(tx: Option<tokio::sync::mpsc::UnboundedSender<Event>>) -> Self {
-        Sink { tx, start: std::time::Instant::now() }
+        Sink {
+            tx,
+            start: std::time::Instant::now(),
+        }
     }
 
     pub fn send(&self, e: Event) {
@@ -121,6 +129,10 @@ impl Sink {
     }
 
     pub fn resource(&self, kind: &str, name: &str, action: &str) {
-        self.send(Event::Resource { kind: kind.into(), name: name.into(), action: action.into() });
+        self.send(Event::Resource {
+            kind: kind.into(),
+            name: name.into(),
+            action: action.into(),
+        });
     }
 }

@@ -33,14 +33,22 @@ pub fn config_hash(service: &Service) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn container_labels(project: &Project, name: &str, service: &Service, env: Option<&str>) -> HashMap<String, String> {
+pub fn container_labels(
+    project: &Project,
+    name: &str,
+    service: &Service,
+    env: Option<&str>,
+) -> HashMap<String, String> {
     let mut l: HashMap<String, String> = service.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let files: Vec<String> = project.config_files.iter().map(|p| p.display().to_string()).collect();
     let deps: Vec<String> = service
         .depends_on
         .iter()
         .map(|(d, dep)| {
-            let cond = serde_json::to_value(dep.condition).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            let cond = serde_json::to_value(dep.condition)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
             format!("{d}:{cond}:{}", dep.restart)
         })
         .collect();

@@ -36,7 +36,10 @@ pub enum EngineError {
     #[error("building the image of {service}: {message}")]
     Build { service: String, message: String },
     #[error("{context}: {source}")]
-    Docker { context: String, source: bollard::errors::Error },
+    Docker {
+        context: String,
+        source: bollard::errors::Error,
+    },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -47,7 +50,10 @@ pub(crate) trait Context<T> {
 
 impl<T> Context<T> for Result<T, bollard::errors::Error> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T, EngineError> {
-        self.map_err(|source| EngineError::Docker { context: what(), source })
+        self.map_err(|source| EngineError::Docker {
+            context: what(),
+            source,
+        })
     }
 }
 
@@ -60,7 +66,10 @@ pub struct Engine {
 
 /// Whether a bollard error is a 404 from the engine.
 pub(crate) fn is_not_found(e: &bollard::errors::Error) -> bool {
-    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }
+    )
 }
 
 impl Engine {
@@ -69,7 +78,10 @@ impl Engine {
     #[tracing::instrument(err)]
     pub async fn connect() -> Result<Engine, EngineError> {
         let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
-        let unreachable = |reason: String| EngineError::Unreachable { host: host.clone(), reason };
+        let unreachable = |reason: String| EngineError::Unreachable {
+            host: host.clone(),
+            reason,
+        };
         let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
         let docker = docker.with_timeout(Duration::from_secs(600));
         if let Err(e) = docker.ping().await {
@@ -79,7 +91,10 @@ impl Engine {
             }
             return Err(unreachable(e.to_string()));
         }
-        let docker = docker.negotiate_version().await.map_err(|e| unreachable(e.to_string()))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
         Ok(Engine { docker, host })
     }
 

@@ -54,10 +54,18 @@ fn free_on_host(ip: Option<&str>, port: u16, protocol: &str) -> bool {
 /// Every problem that would make bringing up `services` of `project` fail.
 pub async fn check(docker: &Docker, project: &Project, services: &[String]) -> Result<Vec<Problem>, EngineError> {
     let mut problems = Vec::new();
-    let mut problem = |service: &str, message: String| problems.push(Problem { service: Some(service.to_string()), message });
+    let mut problem = |service: &str, message: String| {
+        problems.push(Problem {
+            service: Some(service.to_string()),
+            message,
+        })
+    };
 
     let running = docker
-        .list_containers(Some(ListContainersOptions { all: true, ..Default::default() }))
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            ..Default::default()
+        }))
         .await
         .context(|| "listing containers".into())?;
     let mut port_holders: HashMap<(u16, String), Holder> = HashMap::new();
@@ -65,7 +73,12 @@ pub async fn check(docker: &Docker, project: &Project, services: &[String]) -> R
     for c in running {
         let labels = c.labels.unwrap_or_default();
         let holder = || Holder {
-            container: c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default(),
+            container: c
+                .names
+                .as_ref()
+                .and_then(|n| n.first())
+                .map(|n| n.trim_start_matches('/').to_string())
+                .unwrap_or_default(),
             project: labels.get(PROJECT).cloned(),
             service: labels.get(SERVICE).cloned(),
         };
@@ -88,8 +101,12 @@ pub async fn check(docker: &Docker, project: &Project, services: &[String]) -> R
         .collect();
 
     for name in services {
-        let Some(svc) = project.services.get(name) else { continue };
-        let ours = |h: &Holder| h.project.as_deref() == Some(project.name.as_str()) && h.service.as_deref() == Some(name.as_str());
+        let Some(svc) = project.services.get(name) else {
+            continue;
+        };
+        let ours = |h: &Holder| {
+            h.project.as_deref() == Some(project.name.as_str()) && h.service.as_deref() == Some(name.as_str())
+        };
         for p in &svc.ports {
             for port in p.published.as_deref().map(published_ports).unwrap_or_default() {
                 match port_holders.get(&(port, p.protocol.clone())) {
@@ -146,7 +163,10 @@ pub async fn check(docker: &Docker, project: &Project, services: &[String]) -> R
             },
         }
         for r in svc.secrets.iter().chain(&svc.configs) {
-            let obj = project.secrets.get(&r.source).or_else(|| project.configs.get(&r.source));
+            let obj = project
+                .secrets
+                .get(&r.source)
+                .or_else(|| project.configs.get(&r.source));
             if let Some(file) = obj.and_then(|o| o.file.as_ref()) {
                 if !file.is_file() {
                     problem(name, format!("{} (secret {}) does not exist", file.display(), r.source));
@@ -156,12 +176,24 @@ pub async fn check(docker: &Docker, project: &Project, services: &[String]) -> R
     }
     for (key, net) in &project.networks {
         if net.external && docker.inspect_network(&net.name, None).await.is_err() {
-            problems.push(Problem { service: None, message: format!("external network {} (networks.{key}) does not exist: create it with `docker network create {}`", net.name, net.name) });
+            problems.push(Problem {
+                service: None,
+                message: format!(
+                    "external network {} (networks.{key}) does not exist: create it with `docker network create {}`",
+                    net.name, net.name
+                ),
+            });
         }
     }
     for (key, vol) in &project.volumes {
         if vol.external && docker.inspect_volume(&vol.name).await.is_err() {
-            problems.push(Problem { service: None, message: format!("external volume {} (volumes.{key}) does not exist: create it with `docker volume create {}`", vol.name, vol.name) });
+            problems.push(Problem {
+                service: None,
+                message: format!(
+                    "external volume {} (volumes.{key}) does not exist: create it with `docker volume create {}`",
+                    vol.name, vol.name
+                ),
+            });
         }
     }
     Ok(problems)

@@ -35,17 +35,29 @@ pub fn probe_command(test: &[String]) -> Option<Vec<String>> {
 }
 
 /// Runs a command in a container; its exit code and (bounded) output.
-pub async fn exec(docker: &Docker, container: &str, cmd: Vec<String>, timeout: Duration) -> Result<(i64, String), String> {
+pub async fn exec(
+    docker: &Docker,
+    container: &str,
+    cmd: Vec<String>,
+    timeout: Duration,
+) -> Result<(i64, String), String> {
     let created = docker
         .create_exec(
             container,
-            CreateExecOptions::<String> { cmd: Some(cmd), attach_stdout: Some(true), attach_stderr: Some(true), ..Default::default() },
+            CreateExecOptions::<String> {
+                cmd: Some(cmd),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
         )
         .await
         .map_err(|e| e.to_string())?;
     let run = async {
         let mut out = String::new();
-        if let StartExecResults::Attached { mut output, .. } = docker.start_exec(&created.id, None).await.map_err(|e| e.to_string())? {
+        if let StartExecResults::Attached { mut output, .. } =
+            docker.start_exec(&created.id, None).await.map_err(|e| e.to_string())?
+        {
             while let Some(chunk) = output.next().await {
                 if let Ok(c) = chunk {
                     if out.len() < 4096 {
@@ -60,13 +72,23 @@ pub async fn exec(docker: &Docker, container: &str, cmd: Vec<String>, timeout: D
         Ok(r) => r?,
         Err(_) => return Ok((-1, format!("health check timed out after {}s", timeout.as_secs_f32()))),
     };
-    let code = docker.inspect_exec(&created.id).await.map_err(|e| e.to_string())?.exit_code.unwrap_or(-1);
+    let code = docker
+        .inspect_exec(&created.id)
+        .await
+        .map_err(|e| e.to_string())?
+        .exit_code
+        .unwrap_or(-1);
     Ok((code, out.trim().to_string()))
 }
 
 /// The last `n` log lines of a container.
 pub async fn last_logs(docker: &Docker, container: &str, n: usize) -> Vec<String> {
-    let opts = LogsOptions { stdout: true, stderr: true, tail: n.to_string(), ..Default::default() };
+    let opts = LogsOptions {
+        stdout: true,
+        stderr: true,
+        tail: n.to_string(),
+        ..Default::default()
+    };
     let mut stream = docker.logs(container, Some(opts));
     let mut lines = Vec::new();
     while let Some(Ok(chunk)) = stream.next().await {
@@ -76,8 +98,19 @@ pub async fn last_logs(docker: &Docker, container: &str, n: usize) -> Vec<String
     lines.split_off(skip)
 }
 
-pub async fn report(docker: &Docker, service: &str, container: &str, reason: String, health_output: Vec<String>) -> FailureReport {
-    FailureReport { service: service.to_string(), reason, health_output, logs: last_logs(docker, container, 20).await }
+pub async fn report(
+    docker: &Docker,
+    service: &str,
+    container: &str,
+    reason: String,
+    health_output: Vec<String>,
+) -> FailureReport {
+    FailureReport {
+        service: service.to_string(),
+        reason,
+        health_output,
+        logs: last_logs(docker, container, 20).await,
+    }
 }
 
 /// What one inspect says about a container that is being waited for.
@@ -88,10 +121,16 @@ enum Observed {
 }
 
 async fn observe(docker: &Docker, container: &str) -> Result<Observed, String> {
-    let inspect = docker.inspect_container(container, None).await.map_err(|e| e.to_string())?;
+    let inspect = docker
+        .inspect_container(container, None)
+        .await
+        .map_err(|e| e.to_string())?;
     let state = inspect.state.unwrap_or_default();
     let health = state.health.as_ref().and_then(|h| h.status);
-    if matches!(state.status, Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD)) {
+    if matches!(
+        state.status,
+        Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD)
+    ) {
         let why = if state.oom_killed == Some(true) {
             "was killed for exceeding its memory limit (out of memory)".to_string()
         } else {
@@ -100,14 +139,20 @@ async fn observe(docker: &Docker, container: &str) -> Result<Observed, String> {
         let docker_log = state
             .health
             .and_then(|h| h.log)
-            .map(|log| log.into_iter().filter_map(|r| r.output.map(|o| o.trim().to_string())).collect())
+            .map(|log| {
+                log.into_iter()
+                    .filter_map(|r| r.output.map(|o| o.trim().to_string()))
+                    .collect()
+            })
             .unwrap_or_default();
         return Ok(Observed::Gone { why, docker_log });
     }
     if health == Some(HealthStatusEnum::HEALTHY) {
         return Ok(Observed::Healthy);
     }
-    Ok(Observed::Running { docker_health: health.map(|h| h.to_string()).unwrap_or_default() })
+    Ok(Observed::Running {
+        docker_health: health.map(|h| h.to_string()).unwrap_or_default(),
+    })
 }
 
 /// Waits until the container passes its health check (probe or Docker's own), fails, or the
@@ -139,13 +184,28 @@ pub async fn wait_healthy(
                     last_status = docker_health;
                 }
             }
-            Err(e) => return Err(report(docker, service, container, format!("cannot inspect its container: {e}"), outputs).await),
+            Err(e) => {
+                return Err(report(
+                    docker,
+                    service,
+                    container,
+                    format!("cannot inspect its container: {e}"),
+                    outputs,
+                )
+                .await)
+            }
         }
         if let Some(cmd) = &cmd {
-            let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+            let remaining = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(100));
             match exec(docker, container, cmd.clone(), probe_timeout.min(remaining)).await {
                 Ok((0, _)) => return Ok(Via::Probe),
-                Ok((code, out)) => outputs.push(if out.is_empty() { format!("exit code {code}") } else { out }),
+                Ok((code, out)) => outputs.push(if out.is_empty() {
+                    format!("exit code {code}")
+                } else {
+                    out
+                }),
                 Err(e) => outputs.push(e),
             }
             outputs = last_n(outputs);
@@ -165,13 +225,20 @@ fn last_n(mut v: Vec<String>) -> Vec<String> {
 }
 
 /// Waits for a one-shot container to exit; success is exit code 0.
-pub async fn wait_exit(docker: &Docker, service: &str, container: &str, deadline: Instant) -> Result<(), FailureReport> {
+pub async fn wait_exit(
+    docker: &Docker,
+    service: &str,
+    container: &str,
+    deadline: Instant,
+) -> Result<(), FailureReport> {
     let mut stream = docker.wait_container(container, None);
     let wait = tokio::time::timeout_at(deadline.into(), stream.next());
     let reason = match wait.await {
         Ok(Some(Ok(r))) if r.status_code == 0 => return Ok(()),
         Ok(Some(Ok(r))) => format!("exited with code {}", r.status_code),
-        Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. }))) => format!("exited with code {code}"),
+        Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. }))) => {
+            format!("exited with code {code}")
+        }
         Ok(Some(Err(e))) => format!("waiting for it to finish failed: {e}"),
         Ok(None) => "the engine stopped reporting on it".into(),
         Err(_) => "it did not finish in time".into(),

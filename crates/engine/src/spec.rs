@@ -11,7 +11,10 @@ use std::time::Duration;
 
 /// The image a service runs: `image:`, or `<project>-<service>` for a build without one.
 pub fn image_ref(project: &Project, name: &str, service: &Service) -> String {
-    service.image.clone().unwrap_or_else(|| format!("{}-{name}", project.name))
+    service
+        .image
+        .clone()
+        .unwrap_or_else(|| format!("{}-{name}", project.name))
 }
 
 fn nanos(d: Option<Duration>) -> Option<i64> {
@@ -43,7 +46,11 @@ pub fn networks(project: &Project, service: &Service) -> Vec<(String, EndpointSe
 
 fn secret_binds(project: &Project, refs: &[FileRef], binds: &mut Vec<String>) -> Result<(), String> {
     for r in refs {
-        let Some(obj) = project.secrets.get(&r.source).or_else(|| project.configs.get(&r.source)) else {
+        let Some(obj) = project
+            .secrets
+            .get(&r.source)
+            .or_else(|| project.configs.get(&r.source))
+        else {
             return Err(format!("'{}' is not declared", r.source));
         };
         match &obj.file {
@@ -61,7 +68,12 @@ fn secret_binds(project: &Project, refs: &[FileRef], binds: &mut Vec<String>) ->
 
 /// The create body for a service's container. `env` is the stack environment (dev, prod) to
 /// record on it.
-pub fn container_body(project: &Project, name: &str, service: &Service, env: Option<&str>) -> Result<ContainerCreateBody, String> {
+pub fn container_body(
+    project: &Project,
+    name: &str,
+    service: &Service,
+    env: Option<&str>,
+) -> Result<ContainerCreateBody, String> {
     let mut binds = Vec::new();
     let mut mounts = Vec::new();
     for m in &service.volumes {
@@ -76,7 +88,10 @@ pub fn container_body(project: &Project, name: &str, service: &Service, env: Opt
                 binds.push(format!("{src}:{}:{}", m.target, opts.join(",")));
             }
             ComposeMount::Volume => {
-                let source = m.source.as_ref().map(|key| project.volumes.get(key).map_or(key.clone(), |v| v.name.clone()));
+                let source = m
+                    .source
+                    .as_ref()
+                    .map(|key| project.volumes.get(key).map_or(key.clone(), |v| v.name.clone()));
                 mounts.push(Mount {
                     typ: Some(MountType::VOLUME),
                     source,
@@ -106,12 +121,23 @@ pub fn container_body(project: &Project, name: &str, service: &Service, env: Opt
     secret_binds(project, &service.configs, &mut binds)?;
 
     let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    let mut exposed: Vec<String> = service.expose.iter().map(|e| if e.contains('/') { e.clone() } else { format!("{e}/tcp") }).collect();
+    let mut exposed: Vec<String> = service
+        .expose
+        .iter()
+        .map(|e| if e.contains('/') { e.clone() } else { format!("{e}/tcp") })
+        .collect();
     for p in &service.ports {
         let key = format!("{}/{}", p.target, p.protocol);
         exposed.push(key.clone());
-        let binding = PortBinding { host_ip: p.host_ip.clone(), host_port: Some(p.published.clone().unwrap_or_default()) };
-        port_bindings.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(binding);
+        let binding = PortBinding {
+            host_ip: p.host_ip.clone(),
+            host_port: Some(p.published.clone().unwrap_or_default()),
+        };
+        port_bindings
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(binding);
     }
     exposed.sort();
     exposed.dedup();
@@ -145,14 +171,26 @@ pub fn container_body(project: &Project, name: &str, service: &Service, env: Opt
         init: service.init,
         extra_hosts: Some(service.extra_hosts.iter().map(|h| h.replacen('=', ":", 1)).collect()),
         memory: service.memory_limit().map(|m| m as i64),
-        memory_reservation: reservations.and_then(|r| r.memory).or(service.mem_reservation).map(|m| m as i64),
+        memory_reservation: reservations
+            .and_then(|r| r.memory)
+            .or(service.mem_reservation)
+            .map(|m| m as i64),
         nano_cpus: service.cpu_limit().map(|c| (c * 1e9) as i64),
         shm_size: service.shm_size.map(|s| s as i64),
-        tmpfs: Some(service.tmpfs.iter().map(|t| match t.split_once(':') {
-            Some((path, opts)) => (path.to_string(), opts.to_string()),
-            None => (t.clone(), String::new()),
-        }).collect()),
-        network_mode: service.network_mode.clone().or_else(|| networks(project, service).first().map(|(n, _)| n.clone())),
+        tmpfs: Some(
+            service
+                .tmpfs
+                .iter()
+                .map(|t| match t.split_once(':') {
+                    Some((path, opts)) => (path.to_string(), opts.to_string()),
+                    None => (t.clone(), String::new()),
+                })
+                .collect(),
+        ),
+        network_mode: service
+            .network_mode
+            .clone()
+            .or_else(|| networks(project, service).first().map(|(n, _)| n.clone())),
         ..Default::default()
     };
 
@@ -165,9 +203,12 @@ pub fn container_body(project: &Project, name: &str, service: &Service, env: Opt
         start_interval: nanos(h.start_interval),
     });
 
-    let networking_config = networks(project, service).into_iter().next().map(|(net, settings)| NetworkingConfig {
-        endpoints_config: Some(HashMap::from([(net, with_name_alias(settings, name))])),
-    });
+    let networking_config = networks(project, service)
+        .into_iter()
+        .next()
+        .map(|(net, settings)| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(net, with_name_alias(settings, name))])),
+        });
 
     Ok(ContainerCreateBody {
         image: Some(image_ref(project, name, service)),

@@ -45,9 +45,15 @@ impl Engine {
         let mut out: Vec<ServiceStatus> = project
             .services
             .keys()
-            .map(|s| ServiceStatus { service: s.clone(), container: by_service.remove(s) })
+            .map(|s| ServiceStatus {
+                service: s.clone(),
+                container: by_service.remove(s),
+            })
             .collect();
-        out.extend(by_service.into_iter().map(|(s, c)| ServiceStatus { service: s, container: Some(c) }));
+        out.extend(by_service.into_iter().map(|(s, c)| ServiceStatus {
+            service: s,
+            container: Some(c),
+        }));
         Ok(out)
     }
 
@@ -55,15 +61,23 @@ impl Engine {
     pub async fn containers(&self, project_name: &str) -> Result<BTreeMap<String, ContainerStatus>, EngineError> {
         let list = self
             .docker
-            .list_containers(Some(ListContainersOptions { all: true, filters: Some(labels::project_filter(project_name)), ..Default::default() }))
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(labels::project_filter(project_name)),
+                ..Default::default()
+            }))
             .await
             .context(|| "listing containers".into())?;
         let mut out = BTreeMap::new();
         for c in list {
             let id = c.id.clone().unwrap_or_default();
-            let Ok(i) = self.docker.inspect_container(&id, None).await else { continue };
+            let Ok(i) = self.docker.inspect_container(&id, None).await else {
+                continue;
+            };
             let labels = i.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
-            let Some(service) = labels.get(SERVICE).cloned() else { continue };
+            let Some(service) = labels.get(SERVICE).cloned() else {
+                continue;
+            };
             let state = i.state.clone().unwrap_or_default();
             let image_id = i.image.clone().unwrap_or_default();
             let image_labels = match self.docker.inspect_image(&image_id).await {
@@ -77,12 +91,21 @@ impl Engine {
                 .unwrap_or_default()
                 .into_iter()
                 .flat_map(|(container_port, bindings)| {
-                    bindings
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(move |b| format!("{}:{}->{container_port}", b.host_ip.unwrap_or_default(), b.host_port.unwrap_or_default()))
+                    bindings.unwrap_or_default().into_iter().map(move |b| {
+                        format!(
+                            "{}:{}->{container_port}",
+                            b.host_ip.unwrap_or_default(),
+                            b.host_port.unwrap_or_default()
+                        )
+                    })
                 })
                 .collect();
+            // The IPv6 twin of an IPv4 binding says nothing new.
+            let v4: Vec<String> = ports
+                .iter()
+                .filter_map(|p| p.strip_prefix("0.0.0.0:").map(str::to_string))
+                .collect();
+            ports.retain(|p| !p.strip_prefix(":::").is_some_and(|rest| v4.iter().any(|v| v == rest)));
             ports.sort();
             ports.dedup();
             let exited = matches!(state.status, Some(bollard::models::ContainerStateStatusEnum::EXITED));
@@ -92,7 +115,11 @@ impl Engine {
                     name: i.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
                     id,
                     state: state.status.map(|s| s.to_string()).unwrap_or_default(),
-                    health: state.health.and_then(|h| h.status).map(|h| h.to_string()).filter(|h| !h.is_empty() && h != "none"),
+                    health: state
+                        .health
+                        .and_then(|h| h.status)
+                        .map(|h| h.to_string())
+                        .filter(|h| !h.is_empty() && h != "none"),
                     image: labels
                         .get(EXPECTED_IMAGE_LABEL)
                         .cloned()

@@ -8,7 +8,9 @@ use crate::readiness::{self, Via};
 use crate::spec::{self, image_ref};
 use crate::{is_not_found, preflight, Context, Engine, EngineError};
 use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, VolumeCreateRequest};
-use bollard::query_parameters::{CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, StopContainerOptions};
+use bollard::query_parameters::{
+    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, StopContainerOptions,
+};
 use bollard::Docker;
 use deck_compose::{Condition, Project};
 use serde::Serialize;
@@ -63,10 +65,15 @@ fn closure(project: &Project, selected: &[String]) -> Vec<String> {
             }
         }
     }
-    project.startup_order().into_iter().filter(|s| keep.contains(s)).collect()
+    project
+        .startup_order()
+        .into_iter()
+        .filter(|s| keep.contains(s))
+        .collect()
 }
 
-/// How long a service may take to become ready when the user did not say.
+/// How long a service may take to become ready when the user did not say: as long as Docker
+/// would take to call it unhealthy (start period, then `retries` checks of interval + timeout).
 fn default_wait(project: &Project, name: &str) -> Duration {
     let hc = project.services.get(name).and_then(|s| s.healthcheck.as_ref());
     match hc {
@@ -74,7 +81,7 @@ fn default_wait(project: &Project, name: &str) -> Duration {
             let interval = h.interval.unwrap_or(Duration::from_secs(30));
             let timeout = h.timeout.unwrap_or(Duration::from_secs(30));
             let retries = h.retries.unwrap_or(3) as u32;
-            (h.start_period.unwrap_or_default() + (interval + timeout) * retries).max(Duration::from_secs(60))
+            (h.start_period.unwrap_or_default() + (interval + timeout) * retries.max(1)).max(Duration::from_secs(5))
         }
         _ => Duration::from_secs(300),
     }
@@ -84,7 +91,12 @@ impl Engine {
     /// Brings the project up and returns when every service is ready, or fails with a report
     /// of each service that failed. Nothing is changed when a preflight check fails.
     #[tracing::instrument(skip_all, fields(project = %project.name), err)]
-    pub async fn up(&self, project: &Project, opts: &UpOptions, events: Option<mpsc::UnboundedSender<Event>>) -> Result<UpSummary, EngineError> {
+    pub async fn up(
+        &self,
+        project: &Project,
+        opts: &UpOptions,
+        events: Option<mpsc::UnboundedSender<Event>>,
+    ) -> Result<UpSummary, EngineError> {
         let sink = Sink::new(events);
         let started = Instant::now();
         let docker = &self.docker;
@@ -123,7 +135,11 @@ impl Engine {
             let deps: Vec<(String, Condition, bool, watch::Receiver<State>)> = project.services[name]
                 .depends_on
                 .iter()
-                .filter_map(|(d, dep)| receivers.get(d).map(|rx| (d.clone(), dep.condition, dep.required, rx.clone())))
+                .filter_map(|(d, dep)| {
+                    receivers
+                        .get(d)
+                        .map(|rx| (d.clone(), dep.condition, dep.required, rx.clone()))
+                })
                 .collect();
             let job = ServiceJob {
                 docker: docker.clone(),
@@ -167,11 +183,19 @@ impl Engine {
             failures.sort_by(|a, b| a.service.cmp(&b.service));
             return Err(EngineError::Failed(failures));
         }
-        Ok(UpSummary { elapsed_ms: started.elapsed().as_millis() as u64, services: phases, orphans })
+        Ok(UpSummary {
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            services: phases,
+            orphans,
+        })
     }
 
     async fn ensure_networks(&self, project: &Project, services: &[String], sink: &Sink) -> Result<(), EngineError> {
-        let used: BTreeSet<&String> = services.iter().filter_map(|s| project.services.get(s)).flat_map(|s| s.networks.keys()).collect();
+        let used: BTreeSet<&String> = services
+            .iter()
+            .filter_map(|s| project.services.get(s))
+            .flat_map(|s| s.networks.keys())
+            .collect();
         for key in used {
             let Some(net) = project.networks.get(key) else { continue };
             if net.external {
@@ -180,7 +204,8 @@ impl Engine {
             match self.docker.inspect_network(&net.name, None).await {
                 Ok(_) => {}
                 Err(e) if is_not_found(&e) => {
-                    let mut labels: HashMap<String, String> = net.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    let mut labels: HashMap<String, String> =
+                        net.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                     labels.insert(NETWORK.into(), key.clone());
                     labels.insert(PROJECT.into(), project.name.clone());
                     labels.insert(VERSION.into(), labels::COMPOSE_VERSION.into());
@@ -193,10 +218,18 @@ impl Engine {
                         labels: Some(labels),
                         ..Default::default()
                     };
-                    self.docker.create_network(req).await.context(|| format!("creating network {}", net.name))?;
+                    self.docker
+                        .create_network(req)
+                        .await
+                        .context(|| format!("creating network {}", net.name))?;
                     sink.resource("network", &net.name, "created");
                 }
-                Err(e) => return Err(EngineError::Docker { context: format!("inspecting network {}", net.name), source: e }),
+                Err(e) => {
+                    return Err(EngineError::Docker {
+                        context: format!("inspecting network {}", net.name),
+                        source: e,
+                    })
+                }
             }
         }
         Ok(())
@@ -218,7 +251,8 @@ impl Engine {
             match self.docker.inspect_volume(&vol.name).await {
                 Ok(_) => {}
                 Err(e) if is_not_found(&e) => {
-                    let mut labels: HashMap<String, String> = vol.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    let mut labels: HashMap<String, String> =
+                        vol.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                     labels.insert(VOLUME.into(), key.clone());
                     labels.insert(PROJECT.into(), project.name.clone());
                     labels.insert(VERSION.into(), labels::COMPOSE_VERSION.into());
@@ -229,25 +263,53 @@ impl Engine {
                         labels: Some(labels),
                         ..Default::default()
                     };
-                    self.docker.create_volume(req).await.context(|| format!("creating volume {}", vol.name))?;
+                    self.docker
+                        .create_volume(req)
+                        .await
+                        .context(|| format!("creating volume {}", vol.name))?;
                     sink.resource("volume", &vol.name, "created");
                 }
-                Err(e) => return Err(EngineError::Docker { context: format!("inspecting volume {}", vol.name), source: e }),
+                Err(e) => {
+                    return Err(EngineError::Docker {
+                        context: format!("inspecting volume {}", vol.name),
+                        source: e,
+                    })
+                }
             }
         }
         Ok(())
     }
 
     /// Builds the images of the given services (all with a build section when empty).
-    pub async fn build(&self, project: &Project, services: &[String], opts: &UpOptions, events: Option<mpsc::UnboundedSender<Event>>) -> Result<(), EngineError> {
-        let services: Vec<String> = closure(project, services).into_iter().filter(|s| project.services[s].build.is_some()).collect();
-        let opts = UpOptions { build: true, ..opts.clone() };
-        self.ensure_images(project, &services, &opts, &Sink::new(events)).await.map(|_| ())
+    pub async fn build(
+        &self,
+        project: &Project,
+        services: &[String],
+        opts: &UpOptions,
+        events: Option<mpsc::UnboundedSender<Event>>,
+    ) -> Result<(), EngineError> {
+        let services: Vec<String> = closure(project, services)
+            .into_iter()
+            .filter(|s| project.services[s].build.is_some())
+            .collect();
+        let opts = UpOptions {
+            build: true,
+            ..opts.clone()
+        };
+        self.ensure_images(project, &services, &opts, &Sink::new(events))
+            .await
+            .map(|_| ())
     }
 
     /// Builds what must be built (missing, or asked for), one image at a time; the id of
     /// every service's image.
-    async fn ensure_images(&self, project: &Project, services: &[String], opts: &UpOptions, sink: &Sink) -> Result<HashMap<String, String>, EngineError> {
+    async fn ensure_images(
+        &self,
+        project: &Project,
+        services: &[String],
+        opts: &UpOptions,
+        sink: &Sink,
+    ) -> Result<HashMap<String, String>, EngineError> {
         let mut ids: HashMap<String, String> = HashMap::new();
         let mut by_image: HashMap<String, String> = HashMap::new();
         // Builders first, so that services that only name a built image find it.
@@ -263,12 +325,24 @@ impl Engine {
             let existing = match self.docker.inspect_image(&image).await {
                 Ok(i) => i.id,
                 Err(e) if is_not_found(&e) => None,
-                Err(e) => return Err(EngineError::Docker { context: format!("inspecting image {image}"), source: e }),
+                Err(e) => {
+                    return Err(EngineError::Docker {
+                        context: format!("inspecting image {image}"),
+                        source: e,
+                    })
+                }
             };
             let id = match (&svc.build, existing) {
                 (Some(build), existing) if opts.build || opts.no_cache || existing.is_none() => {
                     sink.step(name, Phase::Building, Some(image.clone()));
-                    let req = BuildRequest { service: name, project: &project.name, image: &image, build, env: opts.env.as_deref(), no_cache: opts.no_cache };
+                    let req = BuildRequest {
+                        service: name,
+                        project: &project.name,
+                        image: &image,
+                        build,
+                        env: opts.env.as_deref(),
+                        no_cache: opts.no_cache,
+                    };
                     let id = build_image(&self.docker, req, sink).await?;
                     sink.step(name, Phase::Built, Some(short_id(&id)));
                     id
@@ -290,7 +364,11 @@ impl Engine {
     async fn orphans(&self, project: &Project, remove: bool, sink: &Sink) -> Result<Vec<String>, EngineError> {
         let list = self
             .docker
-            .list_containers(Some(ListContainersOptions { all: true, filters: Some(labels::project_filter(&project.name)), ..Default::default() }))
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(labels::project_filter(&project.name)),
+                ..Default::default()
+            }))
             .await
             .context(|| "listing the project's containers".into())?;
         let mut orphans = Vec::new();
@@ -300,16 +378,33 @@ impl Engine {
             if project.services.contains_key(service) || project.disabled_services.contains_key(service) {
                 continue;
             }
-            let name = c.names.and_then(|n| n.first().cloned()).unwrap_or_default().trim_start_matches('/').to_string();
+            let name = c
+                .names
+                .and_then(|n| n.first().cloned())
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string();
             if remove {
                 let id = c.id.unwrap_or_default();
                 self.docker
-                    .remove_container(&id, Some(RemoveContainerOptions { force: true, ..Default::default() }))
+                    .remove_container(
+                        &id,
+                        Some(RemoveContainerOptions {
+                            force: true,
+                            ..Default::default()
+                        }),
+                    )
                     .await
                     .context(|| format!("removing orphan container {name}"))?;
                 sink.step(service, Phase::Removed, Some(format!("orphan container {name}")));
             } else {
-                sink.step(service, Phase::Orphan, Some(format!("container {name} is not in the compose files; --remove-orphans removes it")));
+                sink.step(
+                    service,
+                    Phase::Orphan,
+                    Some(format!(
+                        "container {name} is not in the compose files; --remove-orphans removes it"
+                    )),
+                );
             }
             orphans.push(name);
         }
@@ -335,17 +430,24 @@ struct ServiceJob {
 
 impl ServiceJob {
     /// The final phase, or the failure (`None`: skipped because of another failure).
-    async fn run(self, deps: Vec<(String, Condition, bool, watch::Receiver<State>)>) -> Result<Phase, Option<FailureReport>> {
+    async fn run(
+        self,
+        deps: Vec<(String, Condition, bool, watch::Receiver<State>)>,
+    ) -> Result<Phase, Option<FailureReport>> {
         let result = self.run_inner(deps).await;
         if let Err(Some(r)) = &result {
             self.sink.send(Event::Failure(r.clone()));
             self.sink.step(&self.name, Phase::Failed, Some(r.reason.clone()));
         }
-        self.state.send_replace(if result.is_ok() { State::Ready } else { State::Failed });
+        self.state
+            .send_replace(if result.is_ok() { State::Ready } else { State::Failed });
         result
     }
 
-    async fn run_inner(&self, deps: Vec<(String, Condition, bool, watch::Receiver<State>)>) -> Result<Phase, Option<FailureReport>> {
+    async fn run_inner(
+        &self,
+        deps: Vec<(String, Condition, bool, watch::Receiver<State>)>,
+    ) -> Result<Phase, Option<FailureReport>> {
         let name = &self.name;
         for (dep, condition, required, mut rx) in deps {
             let wanted = |s: &State| match condition {
@@ -358,14 +460,25 @@ impl ServiceJob {
                 return Err(None);
             }
         }
-        let fail = |reason: String| FailureReport { service: name.clone(), reason, health_output: vec![], logs: vec![] };
+        let fail = |reason: String| FailureReport {
+            service: name.clone(),
+            reason,
+            health_output: vec![],
+            logs: vec![],
+        };
         let svc = &self.project.services[name];
         let cname = self.project.container_name(name);
-        let mut body = spec::container_body(&self.project, name, svc, self.env.as_deref()).map_err(|e| Some(fail(e)))?;
+        let mut body =
+            spec::container_body(&self.project, name, svc, self.env.as_deref()).map_err(|e| Some(fail(e)))?;
         if let Some(l) = body.labels.as_mut() {
             l.insert(labels::IMAGE.into(), self.image_id.clone());
         }
-        let hash = body.labels.as_ref().and_then(|l| l.get(CONFIG_HASH)).cloned().unwrap_or_default();
+        let hash = body
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(CONFIG_HASH))
+            .cloned()
+            .unwrap_or_default();
 
         let existing = match self.docker.inspect_container(&cname, None).await {
             Ok(c) => Some(c),
@@ -375,7 +488,11 @@ impl ServiceJob {
         let mut running = false;
         match existing {
             Some(c)
-                if c.config.as_ref().and_then(|cfg| cfg.labels.as_ref()).and_then(|l| l.get(CONFIG_HASH)) == Some(&hash)
+                if c.config
+                    .as_ref()
+                    .and_then(|cfg| cfg.labels.as_ref())
+                    .and_then(|l| l.get(CONFIG_HASH))
+                    == Some(&hash)
                     && c.image.as_deref() == Some(self.image_id.as_str()) =>
             {
                 running = c.state.and_then(|s| s.running).unwrap_or(false);
@@ -383,9 +500,24 @@ impl ServiceJob {
             }
             Some(c) => {
                 let id = c.id.unwrap_or_default();
-                let _ = self.docker.stop_container(&id, Some(StopContainerOptions { t: Some(10), ..Default::default() })).await;
+                let _ = self
+                    .docker
+                    .stop_container(
+                        &id,
+                        Some(StopContainerOptions {
+                            t: Some(10),
+                            ..Default::default()
+                        }),
+                    )
+                    .await;
                 self.docker
-                    .remove_container(&id, Some(RemoveContainerOptions { force: true, ..Default::default() }))
+                    .remove_container(
+                        &id,
+                        Some(RemoveContainerOptions {
+                            force: true,
+                            ..Default::default()
+                        }),
+                    )
                     .await
                     .map_err(|e| Some(fail(format!("removing the old container {cname}: {e}"))))?;
                 self.create(&cname, body).await?;
@@ -398,7 +530,10 @@ impl ServiceJob {
         }
         if !running {
             self.sink.step(name, Phase::Starting, None);
-            self.docker.start_container(&cname, None).await.map_err(|e| Some(fail(format!("starting {cname}: {e}"))))?;
+            self.docker
+                .start_container(&cname, None)
+                .await
+                .map_err(|e| Some(fail(format!("starting {cname}: {e}"))))?;
         }
         self.state.send_replace(State::Started);
         self.sink.step(name, Phase::Started, None);
@@ -407,14 +542,28 @@ impl ServiceJob {
         match &svc.healthcheck {
             _ if self.one_shot => {
                 self.sink.step(name, Phase::WaitingExit, None);
-                readiness::wait_exit(&self.docker, name, &cname, deadline).await.map_err(Some)?;
-                self.sink.step(name, Phase::Ready, Some("completed successfully".into()));
+                readiness::wait_exit(&self.docker, name, &cname, deadline)
+                    .await
+                    .map_err(Some)?;
+                self.sink
+                    .step(name, Phase::Ready, Some("completed successfully".into()));
             }
             Some(hc) if !hc.is_disabled() => {
                 self.sink.step(name, Phase::WaitingHealth, None);
                 let sink = self.sink.clone();
                 let via = readiness::wait_healthy(&self.docker, name, &cname, hc, deadline, |docker_status| {
-                    sink.step(name, Phase::WaitingHealth, Some(format!("docker health: {}", if docker_status.is_empty() { "none" } else { docker_status })));
+                    sink.step(
+                        name,
+                        Phase::WaitingHealth,
+                        Some(format!(
+                            "docker health: {}",
+                            if docker_status.is_empty() {
+                                "none"
+                            } else {
+                                docker_status
+                            }
+                        )),
+                    );
                 })
                 .await
                 .map_err(Some)?;
@@ -429,15 +578,38 @@ impl ServiceJob {
         Ok(Phase::Ready)
     }
 
-    async fn create(&self, cname: &str, body: bollard::models::ContainerCreateBody) -> Result<(), Option<FailureReport>> {
-        let fail = |reason: String| Some(FailureReport { service: self.name.clone(), reason, health_output: vec![], logs: vec![] });
-        let opts = CreateContainerOptions { name: Some(cname.to_string()), ..Default::default() };
-        self.docker.create_container(Some(opts), body).await.map_err(|e| fail(format!("creating {cname}: {e}")))?;
+    async fn create(
+        &self,
+        cname: &str,
+        body: bollard::models::ContainerCreateBody,
+    ) -> Result<(), Option<FailureReport>> {
+        let fail = |reason: String| {
+            Some(FailureReport {
+                service: self.name.clone(),
+                reason,
+                health_output: vec![],
+                logs: vec![],
+            })
+        };
+        let opts = CreateContainerOptions {
+            name: Some(cname.to_string()),
+            ..Default::default()
+        };
+        self.docker
+            .create_container(Some(opts), body)
+            .await
+            .map_err(|e| fail(format!("creating {cname}: {e}")))?;
         // API 1.41 attaches one network at creation; the others are connected here.
         let svc = &self.project.services[&self.name];
         for (net, settings) in spec::networks(&self.project, svc).into_iter().skip(1) {
-            let req = NetworkConnectRequest { container: cname.to_string(), endpoint_config: Some(spec::with_name_alias(settings, &self.name)) };
-            self.docker.connect_network(&net, req).await.map_err(|e| fail(format!("connecting {cname} to {net}: {e}")))?;
+            let req = NetworkConnectRequest {
+                container: cname.to_string(),
+                endpoint_config: Some(spec::with_name_alias(settings, &self.name)),
+            };
+            self.docker
+                .connect_network(&net, req)
+                .await
+                .map_err(|e| fail(format!("connecting {cname} to {net}: {e}")))?;
         }
         Ok(())
     }

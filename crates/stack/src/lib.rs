@@ -209,16 +209,18 @@ fn write_out(dir: &Dir<'_>, target: &Path) -> Result<(), StackError> {
                 write_out(d, &dest)?;
             }
             include_dir::DirEntry::File(f) => {
-                if std::fs::read(&dest).ok().as_deref() == Some(f.contents()) {
-                    continue;
+                if std::fs::read(&dest).ok().as_deref() != Some(f.contents()) {
+                    if let Some(parent) = dest.parent() {
+                        std::fs::create_dir_all(parent).map_err(io(parent))?;
+                    }
+                    std::fs::write(&dest, f.contents()).map_err(io(&dest))?;
                 }
-                if let Some(parent) = dest.parent() {
-                    std::fs::create_dir_all(parent).map_err(io(parent))?;
-                }
-                std::fs::write(&dest, f.contents()).map_err(io(&dest))?;
-                if dest.extension().is_some_and(|e| e == "sh") {
-                    use std::os::unix::fs::PermissionsExt;
-                    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)).map_err(io(&dest))?;
+                // Scripts keep their exec bit (include_dir does not record modes).
+                use std::os::unix::fs::PermissionsExt;
+                let mode = if f.contents().starts_with(b"#!") { 0o755 } else { 0o644 };
+                let current = std::fs::metadata(&dest).map_err(io(&dest))?.permissions().mode() & 0o777;
+                if current != mode {
+                    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode)).map_err(io(&dest))?;
                 }
             }
         }

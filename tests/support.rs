@@ -1,0 +1,93 @@
+//! Shared by the end-to-end tests: the lab stack, a lock so that tests sharing container names
+//! run one at a time, and small helpers that ask the running services themselves.
+
+use deck_compose::{load, LoadOptions, Project};
+use deck_engine::{DownOptions, Engine, Event, Phase};
+use std::path::PathBuf;
+use std::process::Command;
+use tokio::sync::{mpsc, Mutex, MutexGuard};
+
+static DOCKER: Mutex<()> = Mutex::const_new(());
+
+/// Only one test at a time drives the lab stack (container names are fixed, as in Sirius).
+pub async fn exclusive() -> MutexGuard<'static, ()> {
+    DOCKER.lock().await
+}
+
+pub fn lab_dir() -> PathBuf {
+    deck_stack::find("sirius-lab").expect("built-in profile").project_dir
+}
+
+/// Options for an environment of the lab stack, plus extra compose files and variables.
+pub fn lab_options(env: &str, extra_files: &[PathBuf], vars: &[(&str, &str)]) -> LoadOptions {
+    let profile = deck_stack::find("sirius-lab").expect("built-in profile");
+    let mut opts = profile.load_options(env, None).expect("lab options");
+    opts.files.extend(extra_files.iter().cloned());
+    opts.environment
+        .extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    opts
+}
+
+pub fn lab(env: &str) -> Project {
+    load(&lab_options(env, &[], &[])).expect("lab stack loads").project
+}
+
+/// Collects engine events while an operation runs.
+pub fn collector() -> (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>) {
+    mpsc::unbounded_channel()
+}
+
+pub fn drain(rx: &mut mpsc::UnboundedReceiver<Event>) -> Vec<Event> {
+    let mut out = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        out.push(e);
+    }
+    out
+}
+
+pub fn phases(events: &[Event], service: &str) -> Vec<Phase> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Service { service: s, phase, .. } if s == service => Some(*phase),
+            _ => None,
+        })
+        .collect()
+}
+
+pub async fn engine() -> Engine {
+    Engine::connect()
+        .await
+        .expect("a Docker engine (the test command starts dockerd)")
+}
+
+/// Takes the lab stack down, volumes included: a known starting point.
+pub async fn reset(engine: &Engine) {
+    let project = lab("dev");
+    engine
+        .down(&project.name, Some(&project), &DownOptions { volumes: true }, None)
+        .await
+        .expect("down");
+}
+
+/// `docker exec` in a container, returning stdout; panics with stderr on failure.
+pub fn exec(container: &str, args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .arg("exec")
+        .arg(container)
+        .args(args)
+        .output()
+        .expect("docker exec runs");
+    assert!(
+        out.status.success(),
+        "docker exec {container} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// GETs a URL from inside a container (the service answering for itself), as JSON.
+pub fn get_json(container: &str, url: &str) -> serde_json::Value {
+    let body = exec(container, &["wget", "-q", "-O", "-", url]);
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url} answered {body:?}: {e}"))
+}
