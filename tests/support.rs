@@ -1,6 +1,8 @@
 //! Shared by the end-to-end tests: the lab stack, a lock so that tests sharing container names
 //! run one at a time, and small helpers that ask the running services themselves.
 
+pub mod webdriver;
+
 use deck_compose::{load, LoadOptions, Project};
 use deck_engine::{DownOptions, Engine, Event, Phase};
 use std::path::PathBuf;

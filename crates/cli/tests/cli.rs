@@ -127,3 +127,19 @@ fn help_names_the_commands() {
         assert!(help.contains(c), "{c}");
     }
 }
+
+#[test]
+fn an_unreachable_engine_is_named_with_what_to_do() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sirius-deck"))
+        .args(["ps"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot reach the Docker engine at unix:///nonexistent/docker.sock"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Is dockerd running?"), "{stderr}");
+}

@@ -7,6 +7,7 @@ mod build;
 mod down;
 mod event;
 mod labels;
+mod observe;
 mod preflight;
 mod readiness;
 mod spec;
@@ -16,8 +17,9 @@ mod up;
 pub use down::DownOptions;
 pub use event::{Event, FailureReport, Phase};
 pub use labels::{ENV_LABEL, EXPECTED_IMAGE_LABEL, TARGET_LABEL};
+pub use observe::{StackChange, Watch};
 pub use preflight::Problem;
-pub use status::{ContainerStatus, ServiceStatus};
+pub use status::{Action, ContainerStatus, ServiceStatus};
 pub use up::{UpOptions, UpSummary};
 
 use bollard::Docker;

@@ -70,72 +70,145 @@ impl Engine {
             .context(|| "listing containers".into())?;
         let mut out = BTreeMap::new();
         for c in list {
-            let id = c.id.clone().unwrap_or_default();
-            let Ok(i) = self.docker.inspect_container(&id, None).await else {
-                continue;
-            };
-            let labels = i.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
-            let Some(service) = labels.get(SERVICE).cloned() else {
-                continue;
-            };
-            let state = i.state.clone().unwrap_or_default();
-            let image_id = i.image.clone().unwrap_or_default();
-            let image_labels = match self.docker.inspect_image(&image_id).await {
-                Ok(img) => img.config.and_then(|c| c.labels).unwrap_or_default(),
-                Err(_) => Default::default(),
-            };
-            let mut ports: Vec<String> = i
-                .network_settings
-                .as_ref()
-                .and_then(|n| n.ports.clone())
-                .unwrap_or_default()
-                .into_iter()
-                .flat_map(|(container_port, bindings)| {
-                    bindings.unwrap_or_default().into_iter().map(move |b| {
-                        format!(
-                            "{}:{}->{container_port}",
-                            b.host_ip.unwrap_or_default(),
-                            b.host_port.unwrap_or_default()
-                        )
-                    })
-                })
-                .collect();
-            // The IPv6 twin of an IPv4 binding says nothing new.
-            let v4: Vec<String> = ports
-                .iter()
-                .filter_map(|p| p.strip_prefix("0.0.0.0:").map(str::to_string))
-                .collect();
-            ports.retain(|p| !p.strip_prefix(":::").is_some_and(|rest| v4.iter().any(|v| v == rest)));
-            ports.sort();
-            ports.dedup();
-            let exited = matches!(state.status, Some(bollard::models::ContainerStateStatusEnum::EXITED));
-            out.insert(
-                service,
-                ContainerStatus {
-                    name: i.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
-                    id,
-                    state: state.status.map(|s| s.to_string()).unwrap_or_default(),
-                    health: state
-                        .health
-                        .and_then(|h| h.status)
-                        .map(|h| h.to_string())
-                        .filter(|h| !h.is_empty() && h != "none"),
-                    image: labels
-                        .get(EXPECTED_IMAGE_LABEL)
-                        .cloned()
-                        .or_else(|| i.config.as_ref().and_then(|c| c.image.clone()))
-                        .unwrap_or_default(),
-                    image_id,
-                    build_target: image_labels.get(TARGET_LABEL).cloned().filter(|t| !t.is_empty()),
-                    env: labels.get(ENV_LABEL).cloned(),
-                    ports,
-                    restart_count: i.restart_count.unwrap_or(0),
-                    exit_code: if exited { state.exit_code } else { None },
-                    oom_killed: state.oom_killed.unwrap_or(false),
-                    started_at: state.started_at,
-                },
-            );
+            if let Some((service, status)) = self.container_status(&c.id.unwrap_or_default()).await {
+                out.insert(service, status);
+            }
         }
         Ok(out)
+    }
+
+    /// One container's status and its service, or `None` when it is gone or not a service's.
+    pub async fn container_status(&self, id: &str) -> Option<(String, ContainerStatus)> {
+        let i = self.docker.inspect_container(id, None).await.ok()?;
+        let labels = i.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
+        let service = labels.get(SERVICE).cloned()?;
+        let state = i.state.clone().unwrap_or_default();
+        let image_id = i.image.clone().unwrap_or_default();
+        let image_labels = match self.docker.inspect_image(&image_id).await {
+            Ok(img) => img.config.and_then(|c| c.labels).unwrap_or_default(),
+            Err(_) => Default::default(),
+        };
+        let mut ports: Vec<String> = i
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.ports.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|(container_port, bindings)| {
+                bindings.unwrap_or_default().into_iter().map(move |b| {
+                    format!(
+                        "{}:{}->{container_port}",
+                        b.host_ip.unwrap_or_default(),
+                        b.host_port.unwrap_or_default()
+                    )
+                })
+            })
+            .collect();
+        // The IPv6 twin of an IPv4 binding says nothing new.
+        let v4: Vec<String> = ports
+            .iter()
+            .filter_map(|p| p.strip_prefix("0.0.0.0:").map(str::to_string))
+            .collect();
+        ports.retain(|p| !p.strip_prefix(":::").is_some_and(|rest| v4.iter().any(|v| v == rest)));
+        ports.sort();
+        ports.dedup();
+        let exited = matches!(state.status, Some(bollard::models::ContainerStateStatusEnum::EXITED));
+        let status = ContainerStatus {
+            name: i.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
+            id: i.id.clone().unwrap_or_default(),
+            state: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            health: state
+                .health
+                .and_then(|h| h.status)
+                .map(|h| h.to_string())
+                .filter(|h| !h.is_empty() && h != "none"),
+            image: labels
+                .get(EXPECTED_IMAGE_LABEL)
+                .cloned()
+                .or_else(|| i.config.as_ref().and_then(|c| c.image.clone()))
+                .unwrap_or_default(),
+            image_id,
+            build_target: image_labels.get(TARGET_LABEL).cloned().filter(|t| !t.is_empty()),
+            env: labels.get(ENV_LABEL).cloned(),
+            ports,
+            restart_count: i.restart_count.unwrap_or(0),
+            exit_code: if exited { state.exit_code } else { None },
+            oom_killed: state.oom_killed.unwrap_or(false),
+            started_at: state.started_at,
+        };
+        Some((service, status))
+    }
+}
+
+/// What the user can do to one service's container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Start,
+    Stop,
+    Restart,
+}
+
+impl Engine {
+    /// Starts, stops or restarts the container of one service.
+    pub async fn control(&self, project: &Project, service: &str, action: Action) -> Result<(), EngineError> {
+        let name = project.container_name(service);
+        let what = || format!("{action:?} {name}").to_lowercase();
+        match action {
+            Action::Start => self.docker.start_container(&name, None).await.context(what),
+            Action::Stop => self
+                .docker
+                .stop_container(
+                    &name,
+                    Some(bollard::query_parameters::StopContainerOptions {
+                        t: Some(10),
+                        ..Default::default()
+                    }),
+                )
+                .await
+                .context(what),
+            Action::Restart => self
+                .docker
+                .restart_container(
+                    &name,
+                    Some(bollard::query_parameters::RestartContainerOptions {
+                        t: Some(10),
+                        ..Default::default()
+                    }),
+                )
+                .await
+                .context(what),
+        }
+    }
+}
+
+impl Engine {
+    /// The last outputs of a service's health check as Docker recorded them, oldest first.
+    pub async fn health_log(&self, project: &Project, service: &str) -> Result<Vec<String>, EngineError> {
+        let name = project.container_name(service);
+        let inspect = match self.docker.inspect_container(&name, None).await {
+            Ok(i) => i,
+            Err(e) if crate::is_not_found(&e) => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(EngineError::Docker {
+                    context: format!("inspecting {name}"),
+                    source: e,
+                })
+            }
+        };
+        Ok(inspect
+            .state
+            .and_then(|s| s.health)
+            .and_then(|h| h.log)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| {
+                format!(
+                    "exit {}: {}",
+                    r.exit_code.unwrap_or(-1),
+                    r.output.unwrap_or_default().trim()
+                )
+            })
+            .collect())
     }
 }

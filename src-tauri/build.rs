@@ -1,0 +1,16 @@
+const COMMANDS: &[&str] = &[
+    "list_stacks",
+    "open_stack",
+    "stack_up",
+    "stack_down",
+    "service_control",
+    "service_health",
+];
+
+fn main() {
+    // Declaring the app's commands makes each one a permission that the capability must grant.
+    tauri_build::try_build(
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri build script");
+}

@@ -1,0 +1,250 @@
+//! The real app binary in a real window under Xvfb, driven through tauri-driver and
+//! WebKitWebDriver, against the real lab stack: open, Up, every node healthy; a container
+//! stopped from outside changes colour within two seconds; restart it from the side panel;
+//! Down. Screenshots of each step are taken at the X level into artifacts/app/.
+
+use deck_tests::webdriver::Session;
+use deck_tests::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+fn app_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let bin = target.join("debug").join("sirius-deck-app");
+    assert!(
+        bin.is_file(),
+        "{} is missing: the test command builds it (cargo build -p sirius-deck-app)",
+        bin.display()
+    );
+    bin
+}
+
+fn tool(name: &str) -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_default();
+    for dir in [format!("{home}/.cargo/bin"), "/usr/bin".into(), "/usr/local/bin".into()] {
+        let p = Path::new(&dir).join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("{name} is not installed: the test command installs it (scripts/test.sh)");
+}
+
+/// An X server of our own, so that the test neither needs nor disturbs a desktop.
+fn xvfb() -> (Proc, String) {
+    for n in 91..120 {
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+            continue;
+        }
+        let display = format!(":{n}");
+        let child = Command::new(tool("Xvfb"))
+            .args([&display, "-screen", "0", "1280x860x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb starts");
+        let proc = Proc(child);
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                return (proc, display);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    panic!("no X display could be started");
+}
+
+fn dbus() -> (Proc, String) {
+    let mut child = Command::new(tool("dbus-daemon"))
+        .args(["--session", "--nofork", "--print-address=1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("dbus-daemon starts");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut addr = Vec::new();
+    let mut byte = [0u8; 1];
+    while std::io::Read::read(&mut out, &mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
+        addr.push(byte[0]);
+    }
+    (Proc(child), String::from_utf8_lossy(&addr).into_owned())
+}
+
+fn screenshot(display: &str, name: &str) {
+    let dir = root().join("artifacts/app");
+    std::fs::create_dir_all(&dir).expect("artifacts dir");
+    let out = dir.join(format!("{name}.png"));
+    let ok = Command::new("import")
+        .args(["-display", display, "-window", "root"])
+        .arg(&out)
+        .status()
+        .map(|s| s.success());
+    assert!(matches!(ok, Ok(true)), "screenshot {name} failed");
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    start.elapsed()
+}
+
+const SERVICES: [&str; 7] = [
+    "sirius-postgres",
+    "sirius-valkey",
+    "sirius-rabbitmq",
+    "sirius-migrate",
+    "sirius-api",
+    "sirius-engine",
+    "sirius-ui",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_window_drives_the_lab_stack() {
+    let _lock = exclusive().await;
+    let engine = engine().await;
+    reset(&engine).await;
+    let app = app_binary();
+    let (_x, display) = xvfb();
+    let (_bus, bus) = dbus();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let native = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let _driver = Proc(
+        Command::new(tool("tauri-driver"))
+            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .env("DISPLAY", &display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+            .env("SIRIUS_DECK_STACK", "sirius-lab")
+            .env("SIRIUS_DECK_ENV", "dev")
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .env("NO_AT_BRIDGE", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tauri-driver starts"),
+    );
+    let server = format!("http://127.0.0.1:{port}");
+    wait_until("tauri-driver to listen", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+
+    let launched = Instant::now();
+    let s = tokio::task::block_in_place(|| Session::start(&server, app.to_str().expect("utf8"))).expect("session");
+    let drawn = tokio::task::block_in_place(|| {
+        wait_until("the planned diagram", Duration::from_secs(60), || {
+            s.node_status("sirius-ui").as_deref() == Some("planned")
+        })
+    });
+    let first_diagram = launched.elapsed();
+    eprintln!("launch (WebDriver session included) to first drawn diagram: {first_diagram:?} ({drawn:?} after the session opened)");
+    std::fs::create_dir_all(root().join("artifacts/app")).ok();
+    std::fs::write(
+        root().join("artifacts/app/metrics.txt"),
+        format!("launch_to_first_diagram_ms={}\n", first_diagram.as_millis()),
+    )
+    .ok();
+    screenshot(&display, "01-planned");
+
+    tokio::task::block_in_place(|| {
+        let up = s
+            .wait_for("[data-testid='up']", Duration::from_secs(5))
+            .expect("Up button");
+        s.click(&up).expect("click Up");
+        wait_until("every node ready", Duration::from_secs(300), || {
+            SERVICES
+                .iter()
+                .all(|svc| matches!(s.node_status(svc).as_deref(), Some("healthy") | Some("completed")))
+        });
+    });
+    screenshot(&display, "02-up-all-healthy");
+
+    // Stopped from outside: the node changes colour within two seconds, without polling.
+    let stopped = Command::new("docker")
+        .args(["stop", "-t", "1", "sirius-valkey"])
+        .status()
+        .expect("docker stop");
+    assert!(stopped.success());
+    let took = tokio::task::block_in_place(|| {
+        wait_until("sirius-valkey to turn from healthy", Duration::from_secs(2), || {
+            s.node_status("sirius-valkey").as_deref() != Some("healthy")
+        })
+    });
+    eprintln!("node changed colour {took:?} after docker stop returned");
+    assert_eq!(
+        tokio::task::block_in_place(|| s.node_status("sirius-valkey")).as_deref(),
+        Some("exited")
+    );
+    screenshot(&display, "03-valkey-stopped-outside");
+
+    // Restart from the side panel.
+    tokio::task::block_in_place(|| {
+        let node = s.find("[data-testid='node-sirius-valkey']").expect("node");
+        s.click(&node).expect("select");
+        let panel = s
+            .wait_for("[data-testid='panel']", Duration::from_secs(5))
+            .expect("panel");
+        assert!(s.text(&panel).contains("sirius-valkey"));
+        let restart = s
+            .wait_for("[data-testid='action-restart']", Duration::from_secs(5))
+            .expect("restart button");
+        s.click(&restart).expect("click Restart");
+        wait_until("sirius-valkey healthy again", Duration::from_secs(60), || {
+            s.node_status("sirius-valkey").as_deref() == Some("healthy")
+        });
+    });
+    screenshot(&display, "04-valkey-restarted-from-panel");
+
+    tokio::task::block_in_place(|| {
+        let down = s.find("[data-testid='down']").expect("Down button");
+        s.click(&down).expect("click Down");
+        wait_until("every node back to planned", Duration::from_secs(120), || {
+            SERVICES
+                .iter()
+                .all(|svc| s.node_status(svc).as_deref() == Some("planned"))
+        });
+    });
+    screenshot(&display, "05-down");
+    tokio::task::block_in_place(|| s.close());
+    let project = lab("dev");
+    assert!(
+        engine
+            .status(&project)
+            .await
+            .expect("status")
+            .iter()
+            .all(|st| st.container.is_none()),
+        "Down removed every container"
+    );
+}

@@ -1,0 +1,123 @@
+//! Just enough of the WebDriver protocol to drive the real window through tauri-driver:
+//! a session, finding elements, clicking, reading attributes and text.
+
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+pub struct Session {
+    base: String,
+    id: String,
+    agent: ureq::Agent,
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+fn call(agent: &ureq::Agent, method: &str, url: &str, body: Option<Value>) -> Result<Value, String> {
+    let response = match (method, body) {
+        ("GET", _) => agent.get(url).call(),
+        ("DELETE", _) => agent.delete(url).call(),
+        (_, Some(b)) => agent.post(url).send_json(b),
+        (_, None) => agent.post(url).send_json(json!({})),
+    };
+    let mut response = response.map_err(|e| format!("{method} {url}: {e}"))?;
+    let v: Value = response
+        .body_mut()
+        .read_json()
+        .map_err(|e| format!("{method} {url}: {e}"))?;
+    if let Some(err) = v["value"].get("error") {
+        return Err(format!("{method} {url}: {err}: {}", v["value"]["message"]));
+    }
+    Ok(v["value"].clone())
+}
+
+impl Session {
+    /// Starts the application at `app` through the WebDriver server at `server`.
+    pub fn start(server: &str, app: &str) -> Result<Session, String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build()
+            .into();
+        let caps = json!({ "capabilities": { "alwaysMatch": { "tauri:options": { "application": app } } } });
+        let v = call(&agent, "POST", &format!("{server}/session"), Some(caps))?;
+        let id = v["sessionId"].as_str().ok_or("no session id")?.to_string();
+        Ok(Session {
+            base: format!("{server}/session/{id}"),
+            id,
+            agent,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The element matching a CSS selector, if there is one now.
+    pub fn find(&self, css: &str) -> Option<String> {
+        let v = call(
+            &self.agent,
+            "POST",
+            &format!("{}/element", self.base),
+            Some(json!({"using": "css selector", "value": css})),
+        )
+        .ok()?;
+        v[ELEMENT].as_str().map(str::to_string)
+    }
+
+    /// Waits for an element.
+    pub fn wait_for(&self, css: &str, timeout: Duration) -> Result<String, String> {
+        let end = Instant::now() + timeout;
+        loop {
+            if let Some(e) = self.find(css) {
+                return Ok(e);
+            }
+            if Instant::now() > end {
+                return Err(format!("no element {css} after {timeout:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn click(&self, element: &str) -> Result<(), String> {
+        call(
+            &self.agent,
+            "POST",
+            &format!("{}/element/{element}/click", self.base),
+            Some(json!({})),
+        )
+        .map(|_| ())
+    }
+
+    pub fn attr(&self, element: &str, name: &str) -> Option<String> {
+        call(
+            &self.agent,
+            "GET",
+            &format!("{}/element/{element}/attribute/{name}", self.base),
+            None,
+        )
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+    }
+
+    pub fn text(&self, element: &str) -> String {
+        call(
+            &self.agent,
+            "GET",
+            &format!("{}/element/{element}/text", self.base),
+            None,
+        )
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+    }
+
+    /// `data-status` of the node of a service.
+    pub fn node_status(&self, service: &str) -> Option<String> {
+        let e = self.find(&format!("[data-testid='node-{service}']"))?;
+        self.attr(&e, "data-status")
+    }
+
+    pub fn close(self) {
+        let _ = call(&self.agent, "DELETE", &self.base, None);
+    }
+}

@@ -1,0 +1,173 @@
+import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { App } from "./App";
+import type { ContainerView } from "./bindings/ContainerView";
+import type { ServiceNode } from "./bindings/ServiceNode";
+import type { StackView } from "./bindings/StackView";
+import { FakeBackend } from "./fake";
+import { applyState, envBadge, imageTag, layout, nodeStatus } from "./state";
+
+beforeAll(() => {
+  // React Flow measures its container; jsdom has no layout.
+  globalThis.ResizeObserver = class {
+    observe() {}
+    unobserve() {}
+    disconnect() {}
+  } as unknown as typeof ResizeObserver;
+  Object.defineProperty(HTMLElement.prototype, "offsetWidth", { configurable: true, value: 1000 });
+  Object.defineProperty(HTMLElement.prototype, "offsetHeight", { configurable: true, value: 700 });
+});
+afterEach(cleanup);
+
+const svc = (name: string, layer: string, extra: Partial<ServiceNode> = {}): ServiceNode => ({
+  name,
+  layer,
+  image: `lab/${name}:dev`,
+  buildTarget: "development",
+  ports: [],
+  dependsOn: [],
+  hasHealthcheck: true,
+  oneShot: false,
+  memoryLimit: 536870912,
+  cpuLimit: 0.5,
+  ...extra,
+});
+
+const services = [
+  svc("db", "data"),
+  svc("migrate", "processing", { oneShot: true, hasHealthcheck: false, dependsOn: [{ target: "db", condition: "healthy" }] }),
+  svc("api", "frontend", { ports: ["9001:9001"], dependsOn: [{ target: "db", condition: "healthy" }, { target: "migrate", condition: "completed" }] }),
+];
+
+const view: StackView = { stack: "lab", env: "dev", project: "lab", services, diagnostics: [], invalid: false };
+
+const container = (extra: Partial<ContainerView> = {}): ContainerView => ({
+  name: "x",
+  state: "running",
+  health: "healthy",
+  image: "lab/x:dev",
+  buildTarget: "development",
+  env: "dev",
+  ports: [],
+  restartCount: 0,
+  exitCode: null,
+  oomKilled: false,
+  ...extra,
+});
+
+function fake() {
+  return new FakeBackend(
+    { stacks: [{ name: "lab", description: "", envs: ["dev", "prod"], defaultEnv: "dev", isDefault: true }], openStack: "lab", openEnv: "dev" },
+    {
+      "lab/dev": view,
+      "lab/prod": {
+        ...view,
+        env: "prod",
+        invalid: true,
+        services: [],
+        diagnostics: [{ severity: "error", file: "/lab/docker-compose.yaml", line: 53, key: "services.db.environment.PW", message: "required variable PW is missing a value" }],
+      },
+    },
+  );
+}
+
+describe("node status", () => {
+  it("follows the engine's state and health", () => {
+    const s = services[0];
+    expect(nodeStatus(s, undefined).status).toBe("planned");
+    expect(nodeStatus(s, container()).status).toBe("healthy");
+    expect(nodeStatus(s, container({ health: "unhealthy" })).status).toBe("unhealthy");
+    expect(nodeStatus(s, container({ health: "starting" })).status).toBe("starting");
+    expect(nodeStatus(s, container({ health: null })).status).toBe("running");
+    expect(nodeStatus(s, container({ state: "exited", exitCode: 137 })).label).toBe("exited (137)");
+    expect(nodeStatus(s, container({ state: "exited", oomKilled: true })).label).toBe("killed: out of memory");
+    expect(nodeStatus(services[1], container({ state: "exited", exitCode: 0 })).status).toBe("completed");
+    expect(nodeStatus(s, container(), "waiting_health")).toEqual({ status: "progress", label: "waiting for health" });
+    expect(nodeStatus(s, container(), "failed").status).toBe("failed");
+  });
+
+  it("badges, tags and layers", () => {
+    expect(envBadge(services[0], container({ buildTarget: "runner" }))).toBe("prod");
+    expect(envBadge(services[0], undefined)).toBe("dev");
+    expect(imageTag("registry:5000/lab/api:v1.2")).toBe("v1.2");
+    expect(imageTag("lab/api")).toBe("latest");
+    const pos = layout(services);
+    expect(pos.api.y).toBeLessThan(pos.migrate.y);
+    expect(pos.migrate.y).toBeLessThan(pos.db.y);
+  });
+
+  it("applies snapshots and container changes of its own stack only", () => {
+    let c = applyState({}, { kind: "snapshot", stack: "lab", containers: { db: container() } }, "lab");
+    expect(Object.keys(c)).toEqual(["db"]);
+    c = applyState(c, { kind: "container", stack: "lab", service: "db", action: "die", status: container({ state: "exited", exitCode: 1 }) }, "lab");
+    expect(c.db.state).toBe("exited");
+    c = applyState(c, { kind: "container", stack: "other", service: "db", action: "destroy", status: null }, "lab");
+    expect(c.db).toBeDefined();
+    c = applyState(c, { kind: "container", stack: "lab", service: "db", action: "destroy", status: null }, "lab");
+    expect(c.db).toBeUndefined();
+  });
+});
+
+describe("the window", () => {
+  it("draws the planned stack greyed, then colours nodes from live state", async () => {
+    const backend = fake();
+    render(<App backend={backend} />);
+    const db = await screen.findByTestId("node-db");
+    expect(db.dataset.status).toBe("planned");
+    expect(screen.getByTestId("diagram").className).toContain("diagram-planned");
+    act(() => backend.push({ kind: "snapshot", stack: "lab", containers: { db: container(), api: container({ health: "starting" }) } }));
+    await waitFor(() => expect(screen.getByTestId("node-db").dataset.status).toBe("healthy"));
+    expect(screen.getByTestId("node-api").dataset.status).toBe("starting");
+    act(() => backend.push({ kind: "container", stack: "lab", service: "db", action: "die", status: container({ state: "exited", exitCode: 0 }) }));
+    await waitFor(() => expect(screen.getByTestId("node-db").dataset.status).toBe("exited"));
+  });
+
+  it("Up shows per-node progress and the failure report from the core", async () => {
+    const backend = fake();
+    backend.upEvents = [
+      { event: "service", payload: { service: "db", phase: "waiting_health", detail: null, elapsedMs: 100 } },
+      { event: "service", payload: { service: "api", phase: "failed", detail: "its health check did not pass within 12s", elapsedMs: 900 } },
+      { event: "failure", payload: { service: "api", reason: "its health check did not pass within 12s", healthOutput: ["connection refused"], logs: ["api: starting"] } },
+    ];
+    backend.upError = { code: "failed", message: "1 service(s) failed" };
+    render(<App backend={backend} />);
+    await screen.findByTestId("node-db");
+    fireEvent.click(screen.getByTestId("up"));
+    await waitFor(() => expect(backend.calls).toContain("up lab dev"));
+    const report = await screen.findByTestId("failures");
+    expect(report.textContent).toContain("its health check did not pass within 12s");
+    expect(report.textContent).toContain("connection refused");
+    expect(screen.getByTestId("node-api").dataset.status).toBe("failed");
+    expect(screen.getByTestId("progress-log").textContent).toContain("db  waiting health");
+    expect(screen.queryByTestId("error")).toBeNull();
+  });
+
+  it("the side panel drives the selected service", async () => {
+    const backend = fake();
+    render(<App backend={backend} />);
+    act(() => backend.push({ kind: "snapshot", stack: "lab", containers: { api: container() } }));
+    fireEvent.click(await screen.findByTestId("node-api"));
+    const panel = await screen.findByTestId("panel");
+    expect(panel.textContent).toContain("db (healthy)");
+    expect(panel.textContent).toContain("512 MiB");
+    fireEvent.click(screen.getByTestId("action-restart"));
+    await waitFor(() => expect(backend.calls).toContain("restart api"));
+    fireEvent.keyDown(window, { key: "Escape" });
+    await waitFor(() => expect(screen.queryByTestId("panel")).toBeNull());
+  });
+
+  it("stays useful when things are wrong", async () => {
+    const backend = fake();
+    render(<App backend={backend} />);
+    await screen.findByTestId("node-db");
+    act(() => backend.push({ kind: "engineDown", stack: "lab", reason: "connection refused" }));
+    expect((await screen.findByTestId("engine-down")).textContent).toContain("Retrying");
+    expect((screen.getByTestId("up") as HTMLButtonElement).disabled).toBe(true);
+    act(() => backend.push({ kind: "snapshot", stack: "lab", containers: {} }));
+    await waitFor(() => expect(screen.queryByTestId("engine-down")).toBeNull());
+    fireEvent.change(screen.getByLabelText("environment"), { target: { value: "prod" } });
+    const invalid = await screen.findByTestId("invalid");
+    expect(invalid.textContent).toContain("/lab/docker-compose.yaml:53");
+    expect(invalid.textContent).toContain("required variable PW is missing a value");
+  });
+});

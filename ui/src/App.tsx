@@ -1,0 +1,254 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { apiError, type Backend } from "./backend";
+import type { ProgressEvent } from "./bindings/ProgressEvent";
+import type { ServiceAction } from "./bindings/ServiceAction";
+import type { StackView } from "./bindings/StackView";
+import type { Stacks } from "./bindings/Stacks";
+import { Diagram } from "./Diagram";
+import { applyState, nodeStatus, type Containers } from "./state";
+
+type Failure = Extract<ProgressEvent, { event: "failure" }>["payload"];
+
+export function App({ backend }: { backend: Backend }) {
+  const [stacks, setStacks] = useState<Stacks | null>(null);
+  const [stack, setStack] = useState("");
+  const [env, setEnv] = useState("");
+  const [view, setView] = useState<StackView | null>(null);
+  const [containers, setContainers] = useState<Containers>({});
+  const [engineDown, setEngineDown] = useState<string | null>(null);
+  const [progress, setProgress] = useState<Record<string, string>>({});
+  const [log, setLog] = useState<string[]>([]);
+  const [busy, setBusy] = useState<"up" | "down" | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [failures, setFailures] = useState<Failure[]>([]);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [health, setHealth] = useState<string[]>([]);
+  const stackRef = useRef("");
+
+  useEffect(() => {
+    backend
+      .listStacks()
+      .then((s) => {
+        setStacks(s);
+        setStack(s.openStack);
+        setEnv(s.openEnv);
+      })
+      .catch((e) => setError(apiError(e).message));
+  }, [backend]);
+
+  useEffect(() => {
+    let stop: (() => void) | undefined;
+    backend.onState((e) => {
+      if (e.stack !== stackRef.current) return;
+      if (e.kind === "engineDown") {
+        setEngineDown(e.reason);
+        return;
+      }
+      setEngineDown(null);
+      setContainers((c) => applyState(c, e, stackRef.current));
+    }).then((f) => (stop = f));
+    return () => stop?.();
+  }, [backend]);
+
+  useEffect(() => {
+    if (!stack || !env) return;
+    stackRef.current = stack;
+    setContainers({});
+    setSelected(null);
+    setFailures([]);
+    backend
+      .openStack(stack, env)
+      .then((v) => {
+        setView(v);
+        setError(null);
+      })
+      .catch((e) => setError(apiError(e).message));
+  }, [backend, stack, env]);
+
+  const onProgress = useCallback((e: ProgressEvent) => {
+    switch (e.event) {
+      case "service":
+        setProgress((p) => ({ ...p, [e.payload.service]: e.payload.phase }));
+        setLog((l) => [...l.slice(-499), `${(e.payload.elapsedMs / 1000).toFixed(1)}s  ${e.payload.service}  ${e.payload.phase.replace("_", " ")}${e.payload.detail ? "  " + e.payload.detail : ""}`]);
+        break;
+      case "output":
+        setLog((l) => [...l.slice(-499), `   ${e.payload.service} │ ${e.payload.line}`]);
+        break;
+      case "resource":
+        setLog((l) => [...l.slice(-499), `   ${e.payload.kind} ${e.payload.name} ${e.payload.action}`]);
+        break;
+      case "failure":
+        setFailures((f) => [...f, e.payload]);
+        break;
+    }
+  }, []);
+
+  const run = useCallback(
+    async (which: "up" | "down") => {
+      if (busy || !view || view.invalid) return;
+      setBusy(which);
+      setProgress({});
+      setFailures([]);
+      setError(null);
+      setLog([]);
+      try {
+        await (which === "up" ? backend.up(stack, env, onProgress) : backend.down(stack, env, onProgress));
+      } catch (e) {
+        const err = apiError(e);
+        // A failure report arrives as events; other errors are shown as they are.
+        if (err.code !== "failed") setError(err.message);
+      } finally {
+        setBusy(null);
+        setProgress((p) => Object.fromEntries(Object.entries(p).filter(([, phase]) => phase === "failed" || phase === "skipped")));
+      }
+    },
+    [backend, busy, env, onProgress, stack, view],
+  );
+
+  const control = async (service: string, action: ServiceAction) => {
+    try {
+      await backend.control(stack, env, service, action);
+    } catch (e) {
+      setError(apiError(e).message);
+    }
+  };
+
+  useEffect(() => {
+    if (!selected) return;
+    backend.health(stack, env, selected).then(setHealth).catch(() => setHealth([]));
+  }, [backend, selected, stack, env, containers]);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") setSelected(null);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+
+  const current = stacks?.stacks.find((s) => s.name === stack);
+  const planned = Object.keys(containers).length === 0;
+  const selectedSvc = view?.services.find((s) => s.name === selected);
+  const selectedContainer = selected ? containers[selected] : undefined;
+
+  return (
+    <div className="app">
+      <header className="toolbar" role="toolbar" aria-label="Stack">
+        <strong className="brand">Sirius Deck</strong>
+        <label>
+          Stack{" "}
+          <select aria-label="stack" value={stack} onChange={(e) => setStack(e.target.value)} disabled={busy !== null}>
+            {stacks?.stacks.map((s) => (
+              <option key={s.name} value={s.name}>
+                {s.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Environment{" "}
+          <select aria-label="environment" value={env} onChange={(e) => setEnv(e.target.value)} disabled={busy !== null}>
+            {current?.envs.map((e) => (
+              <option key={e} value={e}>
+                {e}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button data-testid="up" accessKey="u" title="Up (Alt+U)" onClick={() => run("up")} disabled={busy !== null || !view || view.invalid || engineDown !== null}>
+          {busy === "up" ? "Starting…" : "Up"}
+        </button>
+        <button data-testid="down" accessKey="d" title="Down (Alt+D)" onClick={() => run("down")} disabled={busy !== null || !view || view.invalid || engineDown !== null}>
+          {busy === "down" ? "Stopping…" : "Down"}
+        </button>
+        <span className="project">{view?.project}</span>
+      </header>
+
+      {engineDown && (
+        <div className="banner banner-error" role="alert" data-testid="engine-down">
+          The Docker engine cannot be reached: {engineDown}. Retrying… Start dockerd (or Docker), and this clears by itself.
+        </div>
+      )}
+      {error && (
+        <div className="banner banner-error" role="alert" data-testid="error">
+          <pre>{error}</pre>
+        </div>
+      )}
+      {view?.invalid && (
+        <div className="banner banner-error" role="alert" data-testid="invalid">
+          <p>The compose files of {view.stack} ({view.env}) have errors; nothing can start until they are fixed:</p>
+          <ul>
+            {view.diagnostics.map((d, i) => (
+              <li key={i}>
+                <code>
+                  {d.file}
+                  {d.line ? `:${d.line}` : ""}
+                </code>{" "}
+                {d.key && <code>{d.key}</code>} {d.message}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      {failures.length > 0 && (
+        <div className="banner banner-error" role="alert" data-testid="failures">
+          {failures.map((f) => (
+            <div key={f.service} className="failure">
+              <strong>{f.service}</strong>: {f.reason}
+              {f.healthOutput.length > 0 && <pre title="last health check output">{f.healthOutput.join("\n")}</pre>}
+              {f.logs.length > 0 && <pre title="last log lines">{f.logs.join("\n")}</pre>}
+            </div>
+          ))}
+        </div>
+      )}
+
+      <main className="main">
+        {view && !view.invalid && (
+          <Diagram services={view.services} containers={containers} progress={progress} selected={selected} planned={planned && busy === null} onSelect={setSelected} />
+        )}
+        {selectedSvc && (
+          <aside className="panel" data-testid="panel" aria-label={`service ${selectedSvc.name}`}>
+            <div className="panel-head">
+              <h2>{selectedSvc.name}</h2>
+              <button aria-label="close" onClick={() => setSelected(null)}>
+                ×
+              </button>
+            </div>
+            <dl>
+              <dt>State</dt>
+              <dd data-testid="panel-state">{nodeStatus(selectedSvc, selectedContainer, progress[selectedSvc.name]).label}</dd>
+              <dt>Image</dt>
+              <dd>{selectedContainer?.image ?? selectedSvc.image ?? "-"}</dd>
+              <dt>Build target</dt>
+              <dd>{selectedContainer?.buildTarget ?? selectedSvc.buildTarget ?? "-"}</dd>
+              <dt>Ports</dt>
+              <dd>{selectedSvc.ports.join(", ") || "-"}</dd>
+              <dt>Limits</dt>
+              <dd>
+                {selectedSvc.memoryLimit ? `${Math.round(selectedSvc.memoryLimit / 1048576)} MiB` : "no memory limit"},{" "}
+                {selectedSvc.cpuLimit ? `${selectedSvc.cpuLimit} CPU` : "no CPU limit"}
+              </dd>
+              <dt>Restarts</dt>
+              <dd>{selectedContainer?.restartCount ?? "-"}</dd>
+              <dt>Depends on</dt>
+              <dd>{selectedSvc.dependsOn.map((d) => `${d.target} (${d.condition})`).join(", ") || "-"}</dd>
+            </dl>
+            <div className="actions">
+              <button data-testid="action-start" onClick={() => control(selectedSvc.name, "start")}>Start</button>
+              <button data-testid="action-stop" onClick={() => control(selectedSvc.name, "stop")}>Stop</button>
+              <button data-testid="action-restart" onClick={() => control(selectedSvc.name, "restart")}>Restart</button>
+            </div>
+            <h3>Last health checks</h3>
+            <pre className="health">{health.length ? health.join("\n") : "none recorded"}</pre>
+          </aside>
+        )}
+      </main>
+
+      {log.length > 0 && (
+        <section className="log" aria-label="progress" data-testid="progress-log">
+          <pre>{log.join("\n")}</pre>
+        </section>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,34 @@
+// The one interface the UI talks to. `tauri.ts` implements it over the real app; `fake.ts`
+// serves component tests.
+import type { ProgressEvent } from "./bindings/ProgressEvent";
+import type { ServiceAction } from "./bindings/ServiceAction";
+import type { StackView } from "./bindings/StackView";
+import type { Stacks } from "./bindings/Stacks";
+import type { StateEvent } from "./bindings/StateEvent";
+
+export type Command =
+  | "list_stacks"
+  | "open_stack"
+  | "stack_up"
+  | "stack_down"
+  | "service_control"
+  | "service_health";
+
+export interface Backend {
+  listStacks(): Promise<Stacks>;
+  openStack(stack: string, env: string): Promise<StackView>;
+  up(stack: string, env: string, onEvent: (e: ProgressEvent) => void): Promise<void>;
+  down(stack: string, env: string, onEvent: (e: ProgressEvent) => void): Promise<void>;
+  control(stack: string, env: string, service: string, action: ServiceAction): Promise<void>;
+  health(stack: string, env: string, service: string): Promise<string[]>;
+  /** Live state of the open stack; returns the function that stops listening. */
+  onState(listener: (e: StateEvent) => void): Promise<() => void>;
+}
+
+/** What a failed command rejects with (ApiError); anything else is wrapped as `internal`. */
+export function apiError(e: unknown): { code: string; message: string } {
+  if (e && typeof e === "object" && "code" in e && "message" in e) {
+    return e as { code: string; message: string };
+  }
+  return { code: "internal", message: String(e) };
+}

@@ -1,0 +1,54 @@
+// A backend without a window or an engine, for component tests: it records calls and lets a
+// test push live state and progress as the real app would.
+import type { Backend } from "./backend";
+import type { ProgressEvent } from "./bindings/ProgressEvent";
+import type { ServiceAction } from "./bindings/ServiceAction";
+import type { StackView } from "./bindings/StackView";
+import type { Stacks } from "./bindings/Stacks";
+import type { StateEvent } from "./bindings/StateEvent";
+
+export class FakeBackend implements Backend {
+  calls: string[] = [];
+  listeners: ((e: StateEvent) => void)[] = [];
+  /** Progress events `up` sends before it resolves (or rejects with `upError`). */
+  upEvents: ProgressEvent[] = [];
+  upError: unknown = null;
+
+  constructor(
+    public stacks: Stacks,
+    public views: Record<string, StackView>,
+  ) {}
+
+  async listStacks() {
+    return this.stacks;
+  }
+  async openStack(stack: string, env: string) {
+    this.calls.push(`open ${stack} ${env}`);
+    const v = this.views[`${stack}/${env}`];
+    if (!v) throw { code: "invalid_stack", message: `no stack ${stack}/${env}` };
+    return v;
+  }
+  async up(stack: string, env: string, onEvent: (e: ProgressEvent) => void) {
+    this.calls.push(`up ${stack} ${env}`);
+    this.upEvents.forEach(onEvent);
+    if (this.upError) throw this.upError;
+  }
+  async down(stack: string, env: string) {
+    this.calls.push(`down ${stack} ${env}`);
+  }
+  async control(_stack: string, _env: string, service: string, action: ServiceAction) {
+    this.calls.push(`${action} ${service}`);
+  }
+  async health() {
+    return ["exit 0: ok"];
+  }
+  async onState(listener: (e: StateEvent) => void) {
+    this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+  push(e: StateEvent) {
+    this.listeners.forEach((l) => l(e));
+  }
+}

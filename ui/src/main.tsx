@@ -1,0 +1,15 @@
+import "@xyflow/react/dist/style.css";
+import "./styles.css";
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+import { App } from "./App";
+import { tauriBackend } from "./tauri";
+
+const root = document.getElementById("root");
+if (root) {
+  createRoot(root).render(
+    <StrictMode>
+      <App backend={tauriBackend} />
+    </StrictMode>,
+  );
+}

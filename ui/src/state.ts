@@ -1,0 +1,106 @@
+// Pure logic of the diagram: what colour and label a node has, where it sits, and how live
+// state events update what the window knows. Tested without a window.
+import type { ContainerView } from "./bindings/ContainerView";
+import type { ServiceNode } from "./bindings/ServiceNode";
+import type { StateEvent } from "./bindings/StateEvent";
+
+export type NodeStatus =
+  | "planned"
+  | "progress"
+  | "healthy"
+  | "running"
+  | "starting"
+  | "unhealthy"
+  | "completed"
+  | "exited"
+  | "failed";
+
+export interface NodeInfo {
+  status: NodeStatus;
+  label: string;
+}
+
+/** Phases of an operation in flight that the node shows instead of the engine's state. */
+const IN_FLIGHT: Record<string, string> = {
+  building: "building",
+  built: "built",
+  created: "created",
+  recreated: "recreated",
+  starting: "starting",
+  waiting_health: "waiting for health",
+  waiting_exit: "running once",
+  stopping: "stopping",
+  skipped: "skipped",
+};
+
+export function nodeStatus(svc: ServiceNode, c: ContainerView | undefined, phase?: string): NodeInfo {
+  if (phase === "failed") return { status: "failed", label: "failed" };
+  if (phase && phase in IN_FLIGHT) return { status: "progress", label: IN_FLIGHT[phase] };
+  if (!c) return { status: "planned", label: "not created" };
+  switch (c.state) {
+    case "running":
+      if (c.health === "healthy") return { status: "healthy", label: "healthy" };
+      if (c.health === "unhealthy") return { status: "unhealthy", label: "unhealthy" };
+      if (c.health === "starting") return { status: "starting", label: "starting" };
+      return { status: "running", label: "running" };
+    case "restarting":
+      return { status: "unhealthy", label: `restarting (${c.restartCount})` };
+    case "exited":
+    case "dead":
+      if (c.oomKilled) return { status: "failed", label: "killed: out of memory" };
+      if (c.exitCode === 0 && svc.oneShot) return { status: "completed", label: "completed" };
+      return { status: "exited", label: `exited (${c.exitCode ?? "?"})` };
+    case "paused":
+      return { status: "starting", label: "paused" };
+    default:
+      return { status: "starting", label: c.state || "created" };
+  }
+}
+
+/** dev or prod, from the build target the container runs (or the one planned). */
+export function envBadge(svc: ServiceNode, c: ContainerView | undefined): string | null {
+  const target = c?.buildTarget ?? svc.buildTarget;
+  if (!target) return null;
+  return target === "development" ? "dev" : "prod";
+}
+
+export function imageTag(image: string | null | undefined): string {
+  if (!image) return "";
+  const slash = image.lastIndexOf("/");
+  const colon = image.lastIndexOf(":");
+  return colon > slash ? image.slice(colon + 1) : "latest";
+}
+
+export const LAYERS = ["frontend", "processing", "data"] as const;
+
+/** Nodes in rows by layer (frontend on top), in start-up order within a row. */
+export function layout(services: ServiceNode[]): Record<string, { x: number; y: number }> {
+  const out: Record<string, { x: number; y: number }> = {};
+  LAYERS.forEach((layer, row) => {
+    const inRow = services.filter((s) => (LAYERS as readonly string[]).includes(s.layer) ? s.layer === layer : layer === "processing");
+    const width = inRow.length * 250;
+    inRow.forEach((s, i) => {
+      out[s.name] = { x: i * 250 - width / 2 + 125, y: row * 190 };
+    });
+  });
+  return out;
+}
+
+export type Containers = Record<string, ContainerView>;
+
+/** Applies a live state event for `stack` (events of other stacks are ignored). */
+export function applyState(current: Containers, e: StateEvent, stack: string): Containers {
+  if (e.stack !== stack) return current;
+  switch (e.kind) {
+    case "snapshot":
+      return { ...e.containers } as Containers;
+    case "container": {
+      const next = { ...current };
+      if (e.status) next[e.service] = e.status;
+      else delete next[e.service];
+      return next;
+    }
+    case "engineDown":
+      return current;
+  }
+}

@@ -1,0 +1,26 @@
+// The only module that imports @tauri-apps/api.
+import { Channel, invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import type { Backend, Command } from "./backend";
+import type { ProgressEvent } from "./bindings/ProgressEvent";
+import type { StateEvent } from "./bindings/StateEvent";
+
+function call<T>(cmd: Command, args?: Record<string, unknown>): Promise<T> {
+  return invoke<T>(cmd, args);
+}
+
+function progress(onEvent: (e: ProgressEvent) => void): Channel<ProgressEvent> {
+  const ch = new Channel<ProgressEvent>();
+  ch.onmessage = onEvent;
+  return ch;
+}
+
+export const tauriBackend: Backend = {
+  listStacks: () => call("list_stacks"),
+  openStack: (stack, env) => call("open_stack", { stack, env }),
+  up: (stack, env, onEvent) => call("stack_up", { stack, env, onEvent: progress(onEvent) }),
+  down: (stack, env, onEvent) => call("stack_down", { stack, env, onEvent: progress(onEvent) }),
+  control: (stack, env, service, action) => call("service_control", { stack, env, service, action }),
+  health: (stack, env, service) => call("service_health", { stack, env, service }),
+  onState: (listener) => listen<StateEvent>("stack-state", (e) => listener(e.payload)),
+};
