@@ -11,8 +11,12 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Debian packages the project needs (see README "What gets installed").
-APT_PACKAGES=(docker.io mmdebstrap docker-compose)
+# Debian packages the project needs (see README "What gets installed"): the engine and base
+# image tools; WebKitGTK and friends for the Tauri window; Xvfb, D-Bus, WebKitWebDriver and
+# ImageMagick for the end-to-end tests of the real window.
+APT_PACKAGES=(docker.io mmdebstrap docker-compose
+    build-essential pkg-config libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev
+    xvfb xauth dbus-x11 webkit2gtk-driver imagemagick)
 
 ensure_apt() {
     local missing=()
@@ -53,7 +57,29 @@ ensure_docker() {
     exit 1
 }
 
+ensure_node() {
+    command -v npm >/dev/null || ensure_apt nodejs npm
+}
+
+# The UI: dependencies from the lock file, then the production build that the app embeds.
+build_ui() {
+    log "building the UI"
+    (cd "$ROOT/ui" && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build --silent)
+}
+
+# Starts an X server when there is no display (headless machines, CI).
+ensure_display() {
+    if [ -n "${DISPLAY:-}" ]; then return 0; fi
+    local n=95
+    while [ -e "/tmp/.X11-unix/X$n" ]; do n=$((n + 1)); done
+    log "no display: starting Xvfb on :$n"
+    (Xvfb ":$n" -screen 0 1280x860x24 -nolisten tcp >/dev/null 2>&1 &)
+    for _ in $(seq 1 50); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.1; done
+    export DISPLAY=":$n"
+}
+
 setup() {
     ensure_apt "${APT_PACKAGES[@]}"
     ensure_rust
+    ensure_node
 }

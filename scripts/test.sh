@@ -1,15 +1,31 @@
 #!/usr/bin/env bash
-# Sets up what is missing and runs every test: formatting, clippy (warnings are errors),
-# unit and integration tests (including those against a real Docker engine).
+# Sets up what is missing and runs every test: formatting, clippy (warnings are errors), the
+# UI's type check and component tests, unit and integration tests, and the end-to-end tests
+# against a real Docker engine and the real window.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 setup
 cd "$ROOT"
+if ! command -v tauri-driver >/dev/null; then
+    log "installing tauri-driver"
+    cargo install tauri-driver --locked --version '^2'
+fi
 log "cargo fmt --check"
 cargo fmt --all -- --check
+build_ui
+log "UI component tests"
+(cd ui && npm test --silent)
 log "cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 log "Docker engine and base image for the end-to-end tests"
 ensure_docker
 "$ROOT/scripts/base-image.sh"
+log "building the app for the window tests"
+cargo build --locked -p sirius-deck-app
 log "cargo test"
 cargo test --locked --workspace
+log "the TypeScript bindings match the Rust types"
+if [ -d .git ] && [ -n "$(git status --porcelain -- ui/src/bindings)" ]; then
+    git status --porcelain -- ui/src/bindings
+    echo "ui/src/bindings is stale: commit what cargo test -p sirius-deck-app generated" >&2
+    exit 1
+fi

@@ -1,7 +1,7 @@
 import { Background, Handle, Position, ReactFlow, type Edge, type Node, type NodeProps } from "@xyflow/react";
 import { useMemo } from "react";
 import type { ServiceNode } from "./bindings/ServiceNode";
-import { envBadge, imageTag, layout, nodeStatus, type Containers } from "./state";
+import { envBadge, imageTag, LAYERS, layout, nodeStatus, type Containers } from "./state";
 
 type ServiceData = {
   svc: ServiceNode;
@@ -20,7 +20,8 @@ function ServiceCard({ data }: NodeProps<Node<ServiceData>>) {
       data-testid={`node-${data.svc.name}`}
       data-status={data.status}
     >
-      <Handle type="target" position={Position.Top} />
+      {/* Edges run from a dependency (below) up to what depends on it. */}
+      <Handle type="target" position={Position.Bottom} />
       <div className="svc-head">
         <span className="svc-name">{data.svc.name}</span>
         {data.badge && <span className={`badge badge-${data.badge}`}>{data.badge}</span>}
@@ -32,12 +33,16 @@ function ServiceCard({ data }: NodeProps<Node<ServiceData>>) {
         {data.tag && <span title="image tag">:{data.tag}</span>}
         {data.ports.length > 0 && <span title="ports">{data.ports.join(" ")}</span>}
       </div>
-      <Handle type="source" position={Position.Bottom} />
+      <Handle type="source" position={Position.Top} />
     </div>
   );
 }
 
-const nodeTypes = { service: ServiceCard };
+function LayerLabel({ data }: NodeProps<Node<{ label: string }>>) {
+  return <div className="layer-label">{data.label}</div>;
+}
+
+const nodeTypes = { service: ServiceCard, layer: LayerLabel };
 
 export function Diagram(props: {
   services: ServiceNode[];
@@ -49,6 +54,15 @@ export function Diagram(props: {
 }) {
   const { services, containers, progress, selected, planned, onSelect } = props;
   const positions = useMemo(() => layout(services), [services]);
+  const left = Math.min(...Object.values(positions).map((p) => p.x)) - 150;
+  const labels: Node[] = LAYERS.filter((layer) => services.some((s) => s.layer === layer)).map((layer) => ({
+    id: `layer-${layer}`,
+    type: "layer",
+    position: { x: left, y: (positions[services.find((s) => s.layer === layer)?.name ?? ""]?.y ?? 0) + 30 },
+    data: { label: layer },
+    draggable: false,
+    selectable: false,
+  }));
   const nodes: Node<ServiceData>[] = services.map((svc) => {
     const c = containers[svc.name];
     const info = nodeStatus(svc, c, progress[svc.name]);
@@ -81,22 +95,17 @@ export function Diagram(props: {
   return (
     <div className={`diagram${planned ? " diagram-planned" : ""}`} data-testid="diagram">
       <ReactFlow
-        nodes={nodes}
+        nodes={[...labels, ...nodes]}
         edges={edges}
         nodeTypes={nodeTypes}
         fitView
         nodesConnectable={false}
-        onNodeClick={(_, n) => onSelect(n.id)}
+        onNodeClick={(_, n) => n.type === "service" && onSelect(n.id)}
         onPaneClick={() => onSelect(null)}
         proOptions={{ hideAttribution: true }}
       >
         <Background gap={24} />
       </ReactFlow>
-      <div className="layer-labels" aria-hidden>
-        <span>frontend</span>
-        <span>processing</span>
-        <span>data</span>
-      </div>
     </div>
   );
 }
