@@ -161,7 +161,18 @@ async fn the_window_drives_the_lab_stack() {
     });
 
     let launched = Instant::now();
-    let s = tokio::task::block_in_place(|| Session::start(&server, app.to_str().expect("utf8"))).expect("session");
+    // tauri-driver listens before WebKitWebDriver behind it is ready: retry for a while.
+    let s = tokio::task::block_in_place(|| {
+        let mut last = String::new();
+        for _ in 0..20 {
+            match Session::start(&server, app.to_str().expect("utf8")) {
+                Ok(s) => return s,
+                Err(e) => last = e,
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("no WebDriver session: {last}");
+    });
     let drawn = tokio::task::block_in_place(|| {
         wait_until("the planned diagram", Duration::from_secs(60), || {
             s.node_status("sirius-ui").as_deref() == Some("planned")

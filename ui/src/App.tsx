@@ -246,6 +246,11 @@ export function App({ backend }: { backend: Backend }) {
 
       {log.length > 0 && (
         <section className="log" aria-label="progress" data-testid="progress-log">
+          {busy === null && (
+            <button className="log-close" aria-label="close the progress log" onClick={() => setLog([])}>
+              ×
+            </button>
+          )}
           <pre>{log.join("\n")}</pre>
         </section>
       )}

@@ -1,5 +1,5 @@
-import { Background, Handle, Position, ReactFlow, type Edge, type Node, type NodeProps } from "@xyflow/react";
-import { useMemo } from "react";
+import { Background, Handle, Position, ReactFlow, useReactFlow, useStore, type Edge, type Node, type NodeProps } from "@xyflow/react";
+import { useEffect, useMemo } from "react";
 import type { ServiceNode } from "./bindings/ServiceNode";
 import { envBadge, imageTag, LAYERS, layout, nodeStatus, type Containers } from "./state";
 
@@ -11,6 +11,7 @@ type ServiceData = {
   tag: string;
   ports: string[];
   selected: boolean;
+  onSelect: (service: string) => void;
 };
 
 function ServiceCard({ data }: NodeProps<Node<ServiceData>>) {
@@ -19,6 +20,13 @@ function ServiceCard({ data }: NodeProps<Node<ServiceData>>) {
       className={`svc svc-${data.status}${data.selected ? " svc-selected" : ""}`}
       data-testid={`node-${data.svc.name}`}
       data-status={data.status}
+      role="button"
+      tabIndex={0}
+      aria-label={`${data.svc.name}: ${data.label}`}
+      onClick={() => data.onSelect(data.svc.name)}
+      onKeyDown={(e) => {
+        if (e.key === "Enter" || e.key === " ") data.onSelect(data.svc.name);
+      }}
     >
       {/* Edges run from a dependency (below) up to what depends on it. */}
       <Handle type="target" position={Position.Bottom} />
@@ -44,6 +52,19 @@ function LayerLabel({ data }: NodeProps<Node<{ label: string }>>) {
 
 const nodeTypes = { service: ServiceCard, layer: LayerLabel };
 
+/** Keeps the whole stack in view when the pane changes size (a panel opens, the window resizes). */
+function FitOnResize({ count }: { count: number }) {
+  const { fitView } = useReactFlow();
+  const width = useStore((s) => s.width);
+  const height = useStore((s) => s.height);
+  useEffect(() => {
+    if (width > 0 && height > 0) void fitView();
+  }, [fitView, width, height, count]);
+  return null;
+}
+const NODE_WIDTH = 210;
+const NODE_HEIGHT = 92;
+
 export function Diagram(props: {
   services: ServiceNode[];
   containers: Containers;
@@ -60,6 +81,8 @@ export function Diagram(props: {
     type: "layer",
     position: { x: left, y: (positions[services.find((s) => s.layer === layer)?.name ?? ""]?.y ?? 0) + 30 },
     data: { label: layer },
+    width: 120,
+    height: 24,
     draggable: false,
     selectable: false,
   }));
@@ -70,6 +93,9 @@ export function Diagram(props: {
       id: svc.name,
       type: "service",
       position: positions[svc.name] ?? { x: 0, y: 0 },
+      // Known dimensions: nodes show (and the view fits) without waiting for a measurement.
+      width: NODE_WIDTH,
+      height: NODE_HEIGHT,
       data: {
         svc,
         status: info.status,
@@ -78,6 +104,7 @@ export function Diagram(props: {
         tag: imageTag(c?.image ?? svc.image),
         ports: svc.ports,
         selected: svc.name === selected,
+        onSelect,
       },
       draggable: false,
     };
@@ -100,11 +127,11 @@ export function Diagram(props: {
         nodeTypes={nodeTypes}
         fitView
         nodesConnectable={false}
-        onNodeClick={(_, n) => n.type === "service" && onSelect(n.id)}
         onPaneClick={() => onSelect(null)}
         proOptions={{ hideAttribution: true }}
       >
         <Background gap={24} />
+        <FitOnResize count={services.length} />
       </ReactFlow>
     </div>
   );
