@@ -64,6 +64,11 @@ function FitOnResize({ count }: { count: number }) {
 }
 const NODE_WIDTH = 210;
 const NODE_HEIGHT = 92;
+/** Handle places given up front, so that edges draw without measuring the DOM. */
+const HANDLES = [
+  { type: "source" as const, position: Position.Top, x: NODE_WIDTH / 2 - 3, y: -3, width: 6, height: 6 },
+  { type: "target" as const, position: Position.Bottom, x: NODE_WIDTH / 2 - 3, y: NODE_HEIGHT - 3, width: 6, height: 6 },
+];
 
 export function Diagram(props: {
   services: ServiceNode[];
@@ -96,6 +101,7 @@ export function Diagram(props: {
       // Known dimensions: nodes show (and the view fits) without waiting for a measurement.
       width: NODE_WIDTH,
       height: NODE_HEIGHT,
+      handles: HANDLES,
       data: {
         svc,
         status: info.status,
