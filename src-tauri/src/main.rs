@@ -99,13 +99,7 @@ fn stack_view(stack: &str, env: &str) -> Result<StackView, ApiError> {
         });
     };
     let layers = profile.layers(&project);
-    let one_shots: Vec<&String> = project
-        .services
-        .values()
-        .flat_map(|s| s.depends_on.iter())
-        .filter(|(_, d)| d.condition == Condition::ServiceCompletedSuccessfully)
-        .map(|(n, _)| n)
-        .collect();
+    let one_shots = project.one_shots();
     let services = project
         .startup_order()
         .into_iter()
@@ -137,7 +131,7 @@ fn stack_view(stack: &str, env: &str) -> Result<StackView, ApiError> {
                     })
                     .collect(),
                 has_healthcheck: s.healthcheck.as_ref().is_some_and(|h| !h.is_disabled()),
-                one_shot: one_shots.contains(&&name),
+                one_shot: one_shots.contains(&name),
                 memory_limit: s.memory_limit(),
                 cpu_limit: s.cpu_limit(),
                 name,

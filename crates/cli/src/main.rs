@@ -116,6 +116,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print incidents as they happen: a service unhealthy, exited, out of memory, restarting
+    /// in a loop, and recovered. Runs until interrupted.
+    Watch {
+        /// Also raise desktop notifications.
+        #[arg(long)]
+        notify: bool,
+        /// One JSON object per incident.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the logs of the stack's services (all when none is named), merged.
+    Logs {
+        /// Keep printing new lines.
+        #[arg(long)]
+        follow: bool,
+        /// Only the last N lines of each service.
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
+        /// Show the engine's timestamp of each line.
+        #[arg(short, long)]
+        timestamps: bool,
+        services: Vec<String>,
+    },
     /// Build the images of services that have a build section.
     Build {
         /// Build without the layer cache.
@@ -273,10 +296,67 @@ async fn run(cli: Cli) -> Result<(), UserError> {
             let (loaded, _) = load_target(&cli.target)?;
             let engine = Engine::connect().await?;
             let status = engine.status(&loaded.project).await?;
+            let mut usage = std::collections::BTreeMap::new();
+            for s in &status {
+                if let Some(c) = s.container.as_ref().filter(|c| c.state == "running") {
+                    if let Some(u) = engine.usage(&c.id).await {
+                        usage.insert(s.service.clone(), u);
+                    }
+                }
+            }
+            let rows = progress::rows(&loaded.project, &status, &usage);
             if json {
-                println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default());
+                println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
             } else {
-                progress::print_table(&status);
+                progress::print_table(&rows);
+            }
+            Ok(())
+        }
+        Command::Watch { notify, json } => {
+            let (loaded, _) = load_target(&cli.target)?;
+            let engine = Engine::connect().await?;
+            let stack = cli.target.stack.clone().unwrap_or_else(|| loaded.project.name.clone());
+            let mut watch = engine.watch_incidents(&loaded.project, deck_engine::TrackerConfig::default());
+            if !json {
+                eprintln!("sirius-deck: watching {} (Ctrl-C to stop)", loaded.project.name);
+            }
+            while let Some(incident) = watch.incidents.recv().await {
+                if json {
+                    println!("{}", serde_json::to_string(&incident).unwrap_or_default());
+                } else {
+                    let (title, body) = incident.text(&stack);
+                    println!("{}  {title}: {body}", progress::clock());
+                }
+                if notify {
+                    if let Err(e) = deck_engine::notify_desktop(&stack, &incident).await {
+                        eprintln!("sirius-deck: cannot raise a desktop notification: {e}");
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Logs {
+            follow,
+            tail,
+            timestamps,
+            services,
+        } => {
+            let (loaded, _) = load_target(&cli.target)?;
+            let engine = Engine::connect().await?;
+            for s in &services {
+                if !loaded.project.services.contains_key(s) {
+                    return Err(UserError(format!("no service '{s}' in {}", loaded.project.name)));
+                }
+            }
+            let mut lines = engine.logs(&loaded.project, &services, follow, tail).await?;
+            let width = loaded.project.services.keys().map(String::len).max().unwrap_or(0);
+            while let Some(l) = lines.recv().await {
+                let ts = if timestamps {
+                    format!("{} ", l.timestamp.unwrap_or_default())
+                } else {
+                    String::new()
+                };
+                println!("{:<width$} | {ts}{}", l.service, l.line);
             }
             Ok(())
         }
@@ -347,5 +427,14 @@ fn load_target(t: &Target) -> Result<(Loaded, Option<String>), UserError> {
                 e.errors.len()
             )))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

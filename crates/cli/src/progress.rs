@@ -35,48 +35,125 @@ pub fn printer(json: bool) -> (mpsc::UnboundedSender<Event>, JoinHandle<()>) {
     (tx, task)
 }
 
-pub fn print_table(status: &[ServiceStatus]) {
-    let rows: Vec<[String; 8]> = status
+/// One line of `ps`.
+#[derive(serde::Serialize)]
+pub struct Row {
+    #[serde(flatten)]
+    pub status: ServiceStatus,
+    /// Percent of one core.
+    pub cpu_percent: Option<f64>,
+    pub cpu_limit: Option<f64>,
+    pub memory_bytes: Option<u64>,
+    pub memory_limit: Option<u64>,
+    /// At 90% of its memory limit or more.
+    pub near_memory_limit: bool,
+}
+
+pub fn rows(
+    project: &deck_compose::Project,
+    status: &[ServiceStatus],
+    usage: &std::collections::BTreeMap<String, (f64, u64)>,
+) -> Vec<Row> {
+    status
         .iter()
-        .map(|s| match &s.container {
-            Some(c) => [
-                s.service.clone(),
-                c.state.clone(),
-                c.health.clone().unwrap_or_else(|| "-".into()),
-                c.image.clone(),
-                c.build_target.clone().unwrap_or_else(|| "-".into()),
-                if c.ports.is_empty() {
-                    "-".into()
-                } else {
-                    c.ports.join(", ")
-                },
-                c.restart_count.to_string(),
-                c.exit_code.map_or("-".into(), |e| e.to_string()),
-            ],
-            None => [
-                s.service.clone(),
-                "not created".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-            ],
+        .map(|s| {
+            let svc = project.services.get(&s.service);
+            let (cpu, mem) = usage
+                .get(&s.service)
+                .map_or((None, None), |(c, m)| (Some(*c), Some(*m)));
+            let memory_limit = svc.and_then(|x| x.memory_limit());
+            Row {
+                status: s.clone(),
+                cpu_percent: cpu,
+                cpu_limit: svc.and_then(|x| x.cpu_limit()),
+                memory_bytes: mem,
+                memory_limit,
+                near_memory_limit: matches!((mem, memory_limit), (Some(m), Some(l)) if m as f64 >= 0.9 * l as f64),
+            }
+        })
+        .collect()
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.0}MiB", b as f64 / 1048576.0)
+}
+
+pub fn print_table(rows: &[Row]) {
+    let cells: Vec<[String; 10]> = rows
+        .iter()
+        .map(|r| {
+            let cpu = match (r.cpu_percent, r.cpu_limit) {
+                (Some(c), Some(l)) => format!("{c:.1}% / {:.0}%", l * 100.0),
+                (Some(c), None) => format!("{c:.1}%"),
+                _ => "-".into(),
+            };
+            let mem = match (r.memory_bytes, r.memory_limit) {
+                (Some(m), Some(l)) => format!("{} / {}{}", mib(m), mib(l), if r.near_memory_limit { " !" } else { "" }),
+                (Some(m), None) => mib(m),
+                _ => "-".into(),
+            };
+            match &r.status.container {
+                Some(c) => [
+                    r.status.service.clone(),
+                    c.state.clone(),
+                    c.health.clone().unwrap_or_else(|| "-".into()),
+                    c.image.clone(),
+                    c.build_target.clone().unwrap_or_else(|| "-".into()),
+                    cpu,
+                    mem,
+                    if c.ports.is_empty() {
+                        "-".into()
+                    } else {
+                        c.ports.join(", ")
+                    },
+                    c.restart_count.to_string(),
+                    c.exit_code.map_or("-".into(), |e| e.to_string()),
+                ],
+                None => [
+                    r.status.service.clone(),
+                    "not created".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                ],
+            }
         })
         .collect();
     let header = [
-        "SERVICE", "STATE", "HEALTH", "IMAGE", "TARGET", "PORTS", "RESTARTS", "EXIT",
+        "SERVICE",
+        "STATE",
+        "HEALTH",
+        "IMAGE",
+        "TARGET",
+        "CPU / LIMIT",
+        "MEMORY / LIMIT",
+        "PORTS",
+        "RESTARTS",
+        "EXIT",
     ]
     .map(String::from);
     let mut widths = header.clone().map(|h| h.len());
-    for r in &rows {
+    for r in &cells {
         for (w, cell) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    for r in std::iter::once(&header).chain(&rows) {
+    for r in std::iter::once(&header).chain(&cells) {
         let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
         println!("{}", line.join("  ").trim_end());
     }
+}
+
+/// The wall-clock time as HH:MM:SS, UTC.
+pub fn clock() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("{:02}:{:02}:{:02}", (secs / 3600) % 24, (secs / 60) % 60, secs % 60)
 }

@@ -42,6 +42,16 @@ impl Project {
             .unwrap_or_else(|| format!("{}-{service}-1", self.name))
     }
 
+    /// Services that others wait on to complete successfully: they run once, then exit.
+    pub fn one_shots(&self) -> std::collections::BTreeSet<String> {
+        self.services
+            .values()
+            .flat_map(|s| s.depends_on.iter())
+            .filter(|(_, d)| d.condition == Condition::ServiceCompletedSuccessfully)
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
     /// Services in an order where every service comes after what it depends on (names
     /// break ties, so the order is stable). The loader has already refused cycles.
     pub fn startup_order(&self) -> Vec<String> {

@@ -6,6 +6,7 @@
 mod build;
 mod down;
 mod event;
+mod incidents;
 mod labels;
 mod observe;
 mod preflight;
@@ -16,6 +17,7 @@ mod up;
 
 pub use down::DownOptions;
 pub use event::{Event, FailureReport, Phase};
+pub use incidents::{notify_desktop, Incident, IncidentKind, IncidentTracker, IncidentWatch, TrackerConfig};
 pub use labels::{ENV_LABEL, EXPECTED_IMAGE_LABEL, TARGET_LABEL};
 pub use observe::{StackChange, Watch};
 pub use preflight::Problem;

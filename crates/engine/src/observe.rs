@@ -25,6 +25,8 @@ pub enum StackChange {
         service: String,
         action: String,
         status: Option<ContainerStatus>,
+        /// When the engine saw it (ns since the epoch).
+        time_ns: Option<i64>,
     },
     /// The engine cannot be reached; the watch retries until it can.
     EngineDown { reason: String },
@@ -120,7 +122,8 @@ impl Engine {
                             } else {
                                 self.container_status(&actor.id.unwrap_or_default()).await.map(|(_, s)| s)
                             };
-                            if tx.send(StackChange::Container { service, action, status }).await.is_err() {
+                            let time_ns = msg.time_nano;
+                            if tx.send(StackChange::Container { service, action, status, time_ns }).await.is_err() {
                                 return;
                             }
                         }

@@ -212,3 +212,108 @@ impl Engine {
             .collect())
     }
 }
+
+/// One log line of one service.
+#[derive(Clone, Debug, Serialize)]
+pub struct LogLine {
+    pub service: String,
+    /// The engine's timestamp (RFC 3339), when asked for.
+    pub timestamp: Option<String>,
+    pub stderr: bool,
+    pub line: String,
+}
+
+impl Engine {
+    /// The logs of the given services (all when empty), merged as they arrive; `follow` keeps
+    /// the stream open. Dropping the receiver stops every stream.
+    pub async fn logs(
+        &self,
+        project: &Project,
+        services: &[String],
+        follow: bool,
+        tail: Option<usize>,
+    ) -> Result<tokio::sync::mpsc::Receiver<LogLine>, EngineError> {
+        use futures_util::StreamExt;
+        let containers = self.containers(&project.name).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        for (service, c) in containers {
+            if !services.is_empty() && !services.contains(&service) {
+                continue;
+            }
+            let opts = bollard::query_parameters::LogsOptions {
+                follow,
+                stdout: true,
+                stderr: true,
+                timestamps: true,
+                tail: tail.map_or("all".to_string(), |n| n.to_string()),
+                ..Default::default()
+            };
+            let mut stream = self.docker.logs(&c.id, Some(opts));
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(Ok(chunk)) = stream.next().await {
+                    let stderr = matches!(chunk, bollard::container::LogOutput::StdErr { .. });
+                    for raw in chunk.to_string().lines() {
+                        let (timestamp, line) = match raw.split_once(' ') {
+                            Some((ts, rest)) if ts.len() > 20 && ts.as_bytes()[4] == b'-' => {
+                                (Some(ts.to_string()), rest.to_string())
+                            }
+                            _ => (None, raw.to_string()),
+                        };
+                        if tx
+                            .send(LogLine {
+                                service: service.clone(),
+                                timestamp,
+                                stderr,
+                                line,
+                            })
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+        Ok(rx)
+    }
+
+    /// CPU (percent of one core) and memory (bytes) of a running container, from one stats
+    /// sample.
+    pub async fn usage(&self, container: &str) -> Option<(f64, u64)> {
+        use futures_util::StreamExt;
+        let opts = bollard::query_parameters::StatsOptions {
+            stream: false,
+            one_shot: false,
+        };
+        let s = self.docker.stats(container, Some(opts)).next().await?.ok()?;
+        let cpu = s.cpu_stats.as_ref()?;
+        let pre = s.precpu_stats.as_ref()?;
+        let total =
+            |c: &bollard::models::ContainerCpuStats| c.cpu_usage.as_ref().and_then(|u| u.total_usage).unwrap_or(0);
+        let delta = total(cpu).saturating_sub(total(pre)) as f64;
+        let system = cpu
+            .system_cpu_usage
+            .unwrap_or(0)
+            .saturating_sub(pre.system_cpu_usage.unwrap_or(0)) as f64;
+        let cpus = cpu.online_cpus.unwrap_or(1).max(1) as f64;
+        let percent = if system > 0.0 {
+            delta / system * cpus * 100.0
+        } else {
+            0.0
+        };
+        let mem = s.memory_stats.as_ref()?;
+        // Page cache is not the service's working set (docker stats subtracts it too).
+        let cache = mem
+            .stats
+            .as_ref()
+            .and_then(|st| {
+                st.get("inactive_file")
+                    .or_else(|| st.get("total_inactive_file"))
+                    .copied()
+            })
+            .unwrap_or(0);
+        Some((percent, mem.usage.unwrap_or(0).saturating_sub(cache)))
+    }
+}

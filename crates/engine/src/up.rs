@@ -115,6 +115,7 @@ impl Engine {
         // One task per service; each waits on the state of what it depends on.
         let project = Arc::new(project.clone());
         let selected: BTreeSet<String> = services.iter().cloned().collect();
+        // Only services that a selected one waits on to complete count as one-shots here.
         let one_shots: BTreeSet<String> = project
             .services
             .iter()

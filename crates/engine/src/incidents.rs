@@ -1,0 +1,549 @@
+//! Incidents: what is worth telling a person about a running stack, from the engine's events.
+//! One notification per incident (not one per event), one when it recovers, a summary for a
+//! service that flaps, and nothing for what was expected: one-shots that completed, stops the
+//! user asked for, a `down` or an environment switch in progress.
+
+use crate::observe::StackChange;
+use crate::status::ContainerStatus;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum IncidentKind {
+    /// Its health check failed; `output` is the check's last output when known.
+    Unhealthy { output: Option<String> },
+    /// It exited with a non-zero code (or zero, for a service meant to keep running).
+    Exited { code: i64 },
+    /// The kernel killed it for exceeding its memory limit.
+    OutOfMemory,
+    /// It keeps restarting.
+    RestartLoop { restarts: usize },
+    /// It went bad and recovered several times in a short while; quiet until it settles.
+    Flapping { times: usize },
+    /// It is healthy (or running) again.
+    Recovered,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Incident {
+    pub service: String,
+    #[serde(flatten)]
+    pub kind: IncidentKind,
+    /// When the engine reported the event that raised it (ns since the epoch), if known.
+    pub event_time_ns: Option<i64>,
+}
+
+impl Incident {
+    pub fn is_recovery(&self) -> bool {
+        self.kind == IncidentKind::Recovered
+    }
+
+    /// A short title and a body for a notification.
+    pub fn text(&self, stack: &str) -> (String, String) {
+        let s = &self.service;
+        match &self.kind {
+            IncidentKind::Unhealthy { output } => (
+                format!("{s} is unhealthy ({stack})"),
+                match output {
+                    Some(o) if !o.is_empty() => format!("Its health check failed: {o}"),
+                    _ => "Its health check failed.".into(),
+                },
+            ),
+            IncidentKind::Exited { code } => (
+                format!("{s} exited ({stack})"),
+                format!("It stopped with exit code {code}."),
+            ),
+            IncidentKind::OutOfMemory => (
+                format!("{s} ran out of memory ({stack})"),
+                "It was killed for exceeding its memory limit (out of memory).".into(),
+            ),
+            IncidentKind::RestartLoop { restarts } => (
+                format!("{s} keeps restarting ({stack})"),
+                format!("It restarted {restarts} times in a minute."),
+            ),
+            IncidentKind::Flapping { times } => (
+                format!("{s} is flapping ({stack})"),
+                format!(
+                    "It failed and recovered {times} times in a few minutes; no more notifications until it settles."
+                ),
+            ),
+            IncidentKind::Recovered => (format!("{s} recovered ({stack})"), "It is back to normal.".into()),
+        }
+    }
+}
+
+impl fmt::Display for Incident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (title, body) = self.text("");
+        write!(f, "{} {}", title.trim_end_matches(" ()"), body)
+    }
+}
+
+/// Tuning of the tracker; the defaults suit people, tests shorten them.
+#[derive(Clone, Debug)]
+pub struct TrackerConfig {
+    /// Restarts within `restart_window` that make a restart loop.
+    pub restart_loop: usize,
+    pub restart_window: Duration,
+    /// Incidents within `flap_window` that make a service flapping.
+    pub flap_after: usize,
+    pub flap_window: Duration,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            restart_loop: 3,
+            restart_window: Duration::from_secs(60),
+            flap_after: 3,
+            flap_window: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Default)]
+struct ServiceState {
+    open: bool,
+    /// Incident openings, for flapping.
+    opened: VecDeque<Instant>,
+    starts: VecDeque<Instant>,
+    loop_reported: bool,
+    flapping_until: Option<Instant>,
+}
+
+/// Turns a stream of state changes into incidents. Pure: the caller feeds it changes and
+/// the time, and says which services are one-shots and when stops are expected.
+pub struct IncidentTracker {
+    config: TrackerConfig,
+    one_shots: BTreeSet<String>,
+    expected_stops: BTreeSet<String>,
+    quiet: bool,
+    services: BTreeMap<String, ServiceState>,
+    known: BTreeMap<String, ContainerStatus>,
+}
+
+impl IncidentTracker {
+    pub fn new(config: TrackerConfig, one_shots: impl IntoIterator<Item = String>) -> Self {
+        IncidentTracker {
+            config,
+            one_shots: one_shots.into_iter().collect(),
+            expected_stops: BTreeSet::new(),
+            quiet: false,
+            services: BTreeMap::new(),
+            known: BTreeMap::new(),
+        }
+    }
+
+    /// The user asked this service to stop: its exit is not an incident.
+    pub fn expect_stop(&mut self, service: &str) {
+        self.expected_stops.insert(service.to_string());
+    }
+
+    /// While quiet (a `down` or a switch in progress), nothing is raised and open incidents are
+    /// forgotten.
+    pub fn set_quiet(&mut self, quiet: bool) {
+        self.quiet = quiet;
+        if quiet {
+            for s in self.services.values_mut() {
+                s.open = false;
+            }
+        }
+    }
+
+    pub fn observe(&mut self, change: &StackChange, now: Instant) -> Vec<Incident> {
+        match change {
+            StackChange::Snapshot { containers } => {
+                self.known = containers.clone();
+                Vec::new()
+            }
+            StackChange::EngineDown { .. } => Vec::new(),
+            StackChange::Container {
+                service,
+                action,
+                status,
+                time_ns,
+            } => {
+                if let Some(s) = status {
+                    self.known.insert(service.clone(), s.clone());
+                } else {
+                    self.known.remove(service);
+                }
+                let mut out = self.on_event(service, action, status.as_ref(), now);
+                for i in &mut out {
+                    i.event_time_ns = *time_ns;
+                }
+                out
+            }
+        }
+    }
+
+    fn on_event(
+        &mut self,
+        service: &str,
+        action: &str,
+        status: Option<&ContainerStatus>,
+        now: Instant,
+    ) -> Vec<Incident> {
+        let base = action.split(':').next().unwrap_or(action).trim();
+        let detail = action.split_once(':').map(|(_, d)| d.trim()).unwrap_or("");
+        let config = self.config.clone();
+        let quiet = self.quiet;
+        // Someone asked it to stop (`docker stop`, a stop from the window, `down`): the engine
+        // reports a kill before the die. A crash or the kernel's OOM killer does not.
+        let expected = match base {
+            "kill" | "stop" => {
+                self.expected_stops.insert(service.to_string());
+                false
+            }
+            "start" => {
+                self.expected_stops.remove(service);
+                false
+            }
+            "die" => self.expected_stops.contains(service),
+            _ => false,
+        };
+        let one_shot = self.one_shots.contains(service);
+        let state = self.services.entry(service.to_string()).or_default();
+        let incident = |kind| Incident {
+            service: service.to_string(),
+            kind,
+            event_time_ns: None,
+        };
+
+        let problem = match (base, detail) {
+            ("health_status", "unhealthy") => Some(IncidentKind::Unhealthy { output: None }),
+            ("oom", _) => Some(IncidentKind::OutOfMemory),
+            ("die", _) if expected || quiet => None,
+            ("die", _) => {
+                let code = status.and_then(|s| s.exit_code).unwrap_or(-1);
+                if status.is_some_and(|s| s.oom_killed) {
+                    Some(IncidentKind::OutOfMemory)
+                } else if one_shot && code == 0 {
+                    None
+                } else {
+                    Some(IncidentKind::Exited { code })
+                }
+            }
+            _ => None,
+        };
+        if base == "start" {
+            state.starts.push_back(now);
+            while state
+                .starts
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > config.restart_window)
+            {
+                state.starts.pop_front();
+            }
+        }
+        let recovered = match (base, detail) {
+            ("health_status", "healthy") => true,
+            // Without a health check, running again is recovering.
+            ("start", _) => status.is_some_and(|s| s.health.is_none()),
+            _ => false,
+        };
+        if quiet {
+            return Vec::new();
+        }
+        let flapping = state.flapping_until.is_some_and(|t| now < t);
+        if !flapping {
+            state.flapping_until = None;
+        }
+        let mut out = Vec::new();
+        if let Some(kind) = problem {
+            if state.open {
+                // One notification per incident; a restart loop is summarised once.
+                if state.starts.len() >= config.restart_loop && !state.loop_reported && !flapping {
+                    state.loop_reported = true;
+                    out.push(incident(IncidentKind::RestartLoop {
+                        restarts: state.starts.len(),
+                    }));
+                }
+                return out;
+            }
+            state.open = true;
+            state.opened.push_back(now);
+            while state
+                .opened
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > config.flap_window)
+            {
+                state.opened.pop_front();
+            }
+            if flapping {
+                return out;
+            }
+            if state.opened.len() >= config.flap_after {
+                state.flapping_until = Some(now + config.flap_window);
+                out.push(incident(IncidentKind::Flapping {
+                    times: state.opened.len(),
+                }));
+                return out;
+            }
+            out.push(incident(kind));
+        } else if recovered && state.open {
+            state.open = false;
+            state.loop_reported = false;
+            if !flapping {
+                out.push(incident(IncidentKind::Recovered));
+            }
+        } else if base == "start"
+            && state.open
+            && state.starts.len() >= config.restart_loop
+            && !state.loop_reported
+            && !flapping
+        {
+            state.loop_reported = true;
+            out.push(incident(IncidentKind::RestartLoop {
+                restarts: state.starts.len(),
+            }));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(state: &str, health: Option<&str>, exit: Option<i64>, oom: bool) -> ContainerStatus {
+        ContainerStatus {
+            name: "c".into(),
+            id: "id".into(),
+            state: state.into(),
+            health: health.map(str::to_string),
+            image: "i".into(),
+            image_id: "sha".into(),
+            build_target: None,
+            env: None,
+            ports: vec![],
+            restart_count: 0,
+            exit_code: exit,
+            oom_killed: oom,
+            started_at: None,
+        }
+    }
+
+    fn ev(service: &str, action: &str, s: Option<ContainerStatus>) -> StackChange {
+        StackChange::Container {
+            service: service.into(),
+            action: action.into(),
+            status: s,
+            time_ns: None,
+        }
+    }
+
+    fn kinds(out: Vec<Incident>) -> Vec<IncidentKind> {
+        out.into_iter().map(|i| i.kind).collect()
+    }
+
+    #[test]
+    fn one_notification_per_incident_and_one_on_recovery() {
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []);
+        let now = Instant::now();
+        let unhealthy = || {
+            ev(
+                "db",
+                "health_status: unhealthy",
+                Some(status("running", Some("unhealthy"), None, false)),
+            )
+        };
+        assert_eq!(
+            kinds(t.observe(&unhealthy(), now)),
+            vec![IncidentKind::Unhealthy { output: None }]
+        );
+        assert!(t.observe(&unhealthy(), now).is_empty(), "the same incident again");
+        let healthy = ev(
+            "db",
+            "health_status: healthy",
+            Some(status("running", Some("healthy"), None, false)),
+        );
+        assert_eq!(kinds(t.observe(&healthy, now)), vec![IncidentKind::Recovered]);
+        assert!(t.observe(&healthy, now).is_empty(), "recovered once");
+    }
+
+    #[test]
+    fn expected_exits_raise_nothing() {
+        let mut t = IncidentTracker::new(TrackerConfig::default(), ["migrate".to_string()]);
+        let now = Instant::now();
+        assert!(t
+            .observe(&ev("migrate", "die", Some(status("exited", None, Some(0), false))), now)
+            .is_empty());
+        t.expect_stop("api");
+        assert!(t
+            .observe(&ev("api", "die", Some(status("exited", None, Some(143), false))), now)
+            .is_empty());
+        // `docker stop` from anywhere: a kill, then the die.
+        assert!(t.observe(&ev("db", "kill", None), now).is_empty());
+        assert!(t
+            .observe(&ev("db", "die", Some(status("exited", None, Some(0), false))), now)
+            .is_empty());
+        assert!(t
+            .observe(&ev("db", "start", Some(status("running", None, None, false))), now)
+            .is_empty());
+        t.set_quiet(true);
+        assert!(t
+            .observe(&ev("db", "die", Some(status("exited", None, Some(0), false))), now)
+            .is_empty());
+        t.set_quiet(false);
+        assert_eq!(
+            kinds(t.observe(&ev("web", "die", Some(status("exited", None, Some(1), false))), now)),
+            vec![IncidentKind::Exited { code: 1 }]
+        );
+    }
+
+    #[test]
+    fn out_of_memory_is_named_once() {
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []);
+        let now = Instant::now();
+        assert_eq!(
+            kinds(t.observe(&ev("api", "oom", None), now)),
+            vec![IncidentKind::OutOfMemory]
+        );
+        assert!(t
+            .observe(&ev("api", "die", Some(status("exited", None, Some(137), true))), now)
+            .is_empty());
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []);
+        assert_eq!(
+            kinds(t.observe(&ev("api", "die", Some(status("exited", None, Some(137), true))), now)),
+            vec![IncidentKind::OutOfMemory]
+        );
+    }
+
+    #[test]
+    fn restart_loops_and_flapping_are_summarised() {
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []);
+        let now = Instant::now();
+        let die = || ev("api", "die", Some(status("exited", Some("unhealthy"), Some(1), false)));
+        let start = || ev("api", "start", Some(status("running", Some("starting"), None, false)));
+        let mut all = Vec::new();
+        for i in 0..4 {
+            let at = now + Duration::from_secs(i);
+            all.extend(kinds(t.observe(&die(), at)));
+            all.extend(kinds(t.observe(&start(), at)));
+        }
+        assert_eq!(
+            all,
+            vec![
+                IncidentKind::Exited { code: 1 },
+                IncidentKind::RestartLoop { restarts: 3 }
+            ]
+        );
+
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []);
+        let bad = || {
+            ev(
+                "db",
+                "health_status: unhealthy",
+                Some(status("running", Some("unhealthy"), None, false)),
+            )
+        };
+        let good = || {
+            ev(
+                "db",
+                "health_status: healthy",
+                Some(status("running", Some("healthy"), None, false)),
+            )
+        };
+        let mut all = Vec::new();
+        for i in 0..6 {
+            let at = now + Duration::from_secs(10 * i);
+            all.extend(kinds(t.observe(&bad(), at)));
+            all.extend(kinds(t.observe(&good(), at)));
+        }
+        assert_eq!(
+            all,
+            vec![
+                IncidentKind::Unhealthy { output: None },
+                IncidentKind::Recovered,
+                IncidentKind::Unhealthy { output: None },
+                IncidentKind::Recovered,
+                IncidentKind::Flapping { times: 3 },
+            ]
+        );
+    }
+}
+
+/// A running incident watch: incidents as they happen, and the tracker to tell what is
+/// expected (a stop the user asked for, a `down` in progress). Dropping it stops the watch.
+pub struct IncidentWatch {
+    pub incidents: tokio::sync::mpsc::Receiver<Incident>,
+    pub tracker: std::sync::Arc<std::sync::Mutex<IncidentTracker>>,
+    _watch: crate::Watch,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for IncidentWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl crate::Engine {
+    /// Watches a project for incidents. The unhealthy ones carry their health check's last
+    /// output.
+    pub fn watch_incidents(&self, project: &deck_compose::Project, config: TrackerConfig) -> IncidentWatch {
+        let mut watch = self.watch(project.name.clone(), Duration::from_secs(30));
+        let tracker = std::sync::Arc::new(std::sync::Mutex::new(IncidentTracker::new(config, project.one_shots())));
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let engine = self.clone();
+        let project = project.clone();
+        let shared = tracker.clone();
+        let changes = std::mem::replace(&mut watch.changes, tokio::sync::mpsc::channel(1).1);
+        let task = tokio::spawn(async move {
+            let mut changes = changes;
+            while let Some(change) = changes.recv().await {
+                let found = match shared.lock() {
+                    Ok(mut t) => t.observe(&change, Instant::now()),
+                    Err(_) => return,
+                };
+                for mut incident in found {
+                    if let IncidentKind::Unhealthy { output } = &mut incident.kind {
+                        *output = engine
+                            .health_log(&project, &incident.service)
+                            .await
+                            .ok()
+                            .and_then(|log| log.last().cloned())
+                            .map(|l| l.split_once(": ").map_or(l.clone(), |(_, o)| o.to_string()));
+                    }
+                    if tx.send(incident).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        IncidentWatch {
+            incidents: rx,
+            tracker,
+            _watch: watch,
+            task,
+        }
+    }
+}
+
+/// Raises a desktop notification for an incident (freedesktop notifications over D-Bus).
+pub async fn notify_desktop(stack: &str, incident: &Incident) -> Result<(), String> {
+    let (title, body) = incident.text(stack);
+    let urgency = if incident.is_recovery() {
+        notify_rust::Urgency::Normal
+    } else {
+        notify_rust::Urgency::Critical
+    };
+    let service = incident.service.clone();
+    tokio::task::spawn_blocking(move || {
+        notify_rust::Notification::new()
+            .appname("Sirius Deck")
+            .summary(&title)
+            .body(&body)
+            .urgency(urgency)
+            .hint(notify_rust::Hint::Custom("x-sirius-deck-service".into(), service))
+            .show()
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
