@@ -219,14 +219,14 @@ async fn the_window_drives_the_lab_stack() {
     );
     screenshot(&display, "03-valkey-stopped-outside");
 
-    // Restart from the side panel.
+    // Restart from the side panel, reached from the keyboard (Enter on the node).
     tokio::task::block_in_place(|| {
         let node = s.find("[data-testid='node-sirius-valkey']").expect("node");
-        s.click(&node).expect("select");
+        s.send_keys(&node, "\u{E007}").expect("select with Enter");
         let panel = s
             .wait_for("[data-testid='panel']", Duration::from_secs(5))
             .expect("panel");
-        assert!(s.text(&panel).contains("sirius-valkey"));
+        wait_until("the side panel of sirius-valkey", Duration::from_secs(5), || s.text(&panel).contains("sirius-valkey"));
         let restart = s
             .wait_for("[data-testid='action-restart']", Duration::from_secs(5))
             .expect("restart button");

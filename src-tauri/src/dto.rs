@@ -146,7 +146,7 @@ pub enum StateEvent {
         stack: String,
         service: String,
         action: String,
-        status: Option<ContainerView>,
+        status: Option<Box<ContainerView>>,
     },
     #[serde(rename_all = "camelCase")]
     EngineDown { stack: String, reason: String },
@@ -164,11 +164,12 @@ impl StateEvent {
                 service,
                 action,
                 status,
+                ..
             } => StateEvent::Container {
                 stack,
                 service,
                 action,
-                status: status.map(Into::into),
+                status: status.map(|s| Box::new((*s).into())),
             },
             StackChange::EngineDown { reason } => StateEvent::EngineDown { stack, reason },
         }

@@ -23,10 +23,10 @@ struct AppState {
     watcher: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
 }
 
-fn project_of(
-    stack: &str,
-    env: &str,
-) -> Result<Result<(Project, Vec<deck_compose::Diagnostic>), Vec<deck_compose::Diagnostic>>, ApiError> {
+/// A stack's files, loaded: the project and its warnings, or every error.
+type Loaded = Result<(Project, Vec<deck_compose::Diagnostic>), Vec<deck_compose::Diagnostic>>;
+
+fn project_of(stack: &str, env: &str) -> Result<Loaded, ApiError> {
     let profile = deck_stack::find(stack)?;
     let opts = profile.load_options(env, None)?;
     Ok(match load(&opts) {

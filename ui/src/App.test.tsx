@@ -14,6 +14,8 @@ beforeAll(() => {
     unobserve() {}
     disconnect() {}
   } as unknown as typeof ResizeObserver;
+  // Edge labels measure their text; jsdom has no SVG layout.
+  Object.defineProperty(SVGElement.prototype, "getBBox", { configurable: true, value: () => ({ x: 0, y: 0, width: 40, height: 12 }) });
   Object.defineProperty(HTMLElement.prototype, "offsetWidth", { configurable: true, value: 1000 });
   Object.defineProperty(HTMLElement.prototype, "offsetHeight", { configurable: true, value: 700 });
 });

@@ -58,7 +58,10 @@ function FitOnResize({ count }: { count: number }) {
   const width = useStore((s) => s.width);
   const height = useStore((s) => s.height);
   useEffect(() => {
-    if (width > 0 && height > 0) void fitView();
+    if (width <= 0 || height <= 0) return;
+    // After the layout settles (a panel opening resizes the pane in several steps).
+    const t = setTimeout(() => void fitView(), 60);
+    return () => clearTimeout(t);
   }, [fitView, width, height, count]);
   return null;
 }

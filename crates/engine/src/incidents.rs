@@ -167,11 +167,11 @@ impl IncidentTracker {
                 time_ns,
             } => {
                 if let Some(s) = status {
-                    self.known.insert(service.clone(), s.clone());
+                    self.known.insert(service.clone(), (**s).clone());
                 } else {
                     self.known.remove(service);
                 }
-                let mut out = self.on_event(service, action, status.as_ref(), now);
+                let mut out = self.on_event(service, action, status.as_deref(), now);
                 for i in &mut out {
                     i.event_time_ns = *time_ns;
                 }
@@ -305,6 +305,87 @@ impl IncidentTracker {
     }
 }
 
+/// A running incident watch: incidents as they happen, and the tracker to tell what is
+/// expected (a stop the user asked for, a `down` in progress). Dropping it stops the watch.
+pub struct IncidentWatch {
+    pub incidents: tokio::sync::mpsc::Receiver<Incident>,
+    pub tracker: std::sync::Arc<std::sync::Mutex<IncidentTracker>>,
+    _watch: crate::Watch,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for IncidentWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl crate::Engine {
+    /// Watches a project for incidents. The unhealthy ones carry their health check's last
+    /// output.
+    pub fn watch_incidents(&self, project: &deck_compose::Project, config: TrackerConfig) -> IncidentWatch {
+        let mut watch = self.watch(project.name.clone(), Duration::from_secs(30));
+        let tracker = std::sync::Arc::new(std::sync::Mutex::new(IncidentTracker::new(config, project.one_shots())));
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let engine = self.clone();
+        let project = project.clone();
+        let shared = tracker.clone();
+        let changes = std::mem::replace(&mut watch.changes, tokio::sync::mpsc::channel(1).1);
+        let task = tokio::spawn(async move {
+            let mut changes = changes;
+            while let Some(change) = changes.recv().await {
+                let found = match shared.lock() {
+                    Ok(mut t) => t.observe(&change, Instant::now()),
+                    Err(_) => return,
+                };
+                for mut incident in found {
+                    if let IncidentKind::Unhealthy { output } = &mut incident.kind {
+                        *output = engine
+                            .health_log(&project, &incident.service)
+                            .await
+                            .ok()
+                            .and_then(|log| log.last().cloned())
+                            .map(|l| l.split_once(": ").map_or(l.clone(), |(_, o)| o.to_string()));
+                    }
+                    if tx.send(incident).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        IncidentWatch {
+            incidents: rx,
+            tracker,
+            _watch: watch,
+            task,
+        }
+    }
+}
+
+/// Raises a desktop notification for an incident (freedesktop notifications over D-Bus).
+pub async fn notify_desktop(stack: &str, incident: &Incident) -> Result<(), String> {
+    let (title, body) = incident.text(stack);
+    let urgency = if incident.is_recovery() {
+        notify_rust::Urgency::Normal
+    } else {
+        notify_rust::Urgency::Critical
+    };
+    let service = incident.service.clone();
+    tokio::task::spawn_blocking(move || {
+        notify_rust::Notification::new()
+            .appname("Sirius Deck")
+            .summary(&title)
+            .body(&body)
+            .urgency(urgency)
+            .hint(notify_rust::Hint::Custom("x-sirius-deck-service".into(), service))
+            .show()
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,7 +412,7 @@ mod tests {
         StackChange::Container {
             service: service.into(),
             action: action.into(),
-            status: s,
+            status: s.map(Box::new),
             time_ns: None,
         }
     }
@@ -465,85 +546,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// A running incident watch: incidents as they happen, and the tracker to tell what is
-/// expected (a stop the user asked for, a `down` in progress). Dropping it stops the watch.
-pub struct IncidentWatch {
-    pub incidents: tokio::sync::mpsc::Receiver<Incident>,
-    pub tracker: std::sync::Arc<std::sync::Mutex<IncidentTracker>>,
-    _watch: crate::Watch,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for IncidentWatch {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl crate::Engine {
-    /// Watches a project for incidents. The unhealthy ones carry their health check's last
-    /// output.
-    pub fn watch_incidents(&self, project: &deck_compose::Project, config: TrackerConfig) -> IncidentWatch {
-        let mut watch = self.watch(project.name.clone(), Duration::from_secs(30));
-        let tracker = std::sync::Arc::new(std::sync::Mutex::new(IncidentTracker::new(config, project.one_shots())));
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
-        let engine = self.clone();
-        let project = project.clone();
-        let shared = tracker.clone();
-        let changes = std::mem::replace(&mut watch.changes, tokio::sync::mpsc::channel(1).1);
-        let task = tokio::spawn(async move {
-            let mut changes = changes;
-            while let Some(change) = changes.recv().await {
-                let found = match shared.lock() {
-                    Ok(mut t) => t.observe(&change, Instant::now()),
-                    Err(_) => return,
-                };
-                for mut incident in found {
-                    if let IncidentKind::Unhealthy { output } = &mut incident.kind {
-                        *output = engine
-                            .health_log(&project, &incident.service)
-                            .await
-                            .ok()
-                            .and_then(|log| log.last().cloned())
-                            .map(|l| l.split_once(": ").map_or(l.clone(), |(_, o)| o.to_string()));
-                    }
-                    if tx.send(incident).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-        IncidentWatch {
-            incidents: rx,
-            tracker,
-            _watch: watch,
-            task,
-        }
-    }
-}
-
-/// Raises a desktop notification for an incident (freedesktop notifications over D-Bus).
-pub async fn notify_desktop(stack: &str, incident: &Incident) -> Result<(), String> {
-    let (title, body) = incident.text(stack);
-    let urgency = if incident.is_recovery() {
-        notify_rust::Urgency::Normal
-    } else {
-        notify_rust::Urgency::Critical
-    };
-    let service = incident.service.clone();
-    tokio::task::spawn_blocking(move || {
-        notify_rust::Notification::new()
-            .appname("Sirius Deck")
-            .summary(&title)
-            .body(&body)
-            .urgency(urgency)
-            .hint(notify_rust::Hint::Custom("x-sirius-deck-service".into(), service))
-            .show()
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())?
 }

@@ -24,7 +24,7 @@ pub enum StackChange {
     Container {
         service: String,
         action: String,
-        status: Option<ContainerStatus>,
+        status: Option<Box<ContainerStatus>>,
         /// When the engine saw it (ns since the epoch).
         time_ns: Option<i64>,
     },
@@ -120,7 +120,7 @@ impl Engine {
                             let status = if action == "destroy" {
                                 None
                             } else {
-                                self.container_status(&actor.id.unwrap_or_default()).await.map(|(_, s)| s)
+                                self.container_status(&actor.id.unwrap_or_default()).await.map(|(_, s)| Box::new(s))
                             };
                             let time_ns = msg.time_nano;
                             if tx.send(StackChange::Container { service, action, status, time_ns }).await.is_err() {
