@@ -226,7 +226,9 @@ async fn the_window_drives_the_lab_stack() {
         let panel = s
             .wait_for("[data-testid='panel']", Duration::from_secs(5))
             .expect("panel");
-        wait_until("the side panel of sirius-valkey", Duration::from_secs(5), || s.text(&panel).contains("sirius-valkey"));
+        wait_until("the side panel of sirius-valkey", Duration::from_secs(5), || {
+            s.text(&panel).contains("sirius-valkey")
+        });
         let restart = s
             .wait_for("[data-testid='action-restart']", Duration::from_secs(5))
             .expect("restart button");

@@ -90,7 +90,13 @@ impl Session {
 
     /// Types into an element (focusing it first); "\u{E007}" is the Enter key.
     pub fn send_keys(&self, element: &str, text: &str) -> Result<(), String> {
-        call(&self.agent, "POST", &format!("{}/element/{element}/value", self.base), Some(json!({ "text": text }))).map(|_| ())
+        call(
+            &self.agent,
+            "POST",
+            &format!("{}/element/{element}/value", self.base),
+            Some(json!({ "text": text })),
+        )
+        .map(|_| ())
     }
 
     pub fn attr(&self, element: &str, name: &str) -> Option<String> {
