@@ -166,11 +166,12 @@ async fn health_incidents_raise_one_notification_each_and_down_raises_none() {
     let dir = std::env::temp_dir().join(format!("deck-notify-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let desktop = Desktop::start(&dir);
-    // Fast health checks, so that Docker calls PostgreSQL unhealthy within seconds.
+    // Fast health checks, so that Docker calls PostgreSQL unhealthy within seconds (after a
+    // start period long enough for a first start, which initialises the cluster).
     let fast = dir.join("fast-health.yaml");
     std::fs::write(
         &fast,
-        "services:\n  sirius-postgres:\n    healthcheck:\n      interval: 1s\n      timeout: 1s\n      retries: 2\n",
+        "services:\n  sirius-postgres:\n    healthcheck:\n      interval: 1s\n      timeout: 1s\n      retries: 2\n      start_period: 60s\n",
     )
     .expect("write");
     let project = load(&lab_options("dev", &[fast], &[])).expect("loads").project;
