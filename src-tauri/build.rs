@@ -5,6 +5,7 @@ const COMMANDS: &[&str] = &[
     "stack_down",
     "service_control",
     "service_health",
+    "set_notifications",
 ];
 
 fn main() {

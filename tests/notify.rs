@@ -139,7 +139,7 @@ fn notifier(
             let latency = incident
                 .event_time_ns
                 .map(|t| Duration::from_nanos((now_ns() - t).max(0) as u64));
-            notify_desktop(&stack, &incident)
+            notify_desktop(&stack, &incident, None)
                 .await
                 .expect("the notification server takes it");
             let _ = tx.send((incident, latency));

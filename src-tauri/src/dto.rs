@@ -94,6 +94,16 @@ pub struct StackView {
     pub diagnostics: Vec<Diagnostic>,
     /// True when the files have errors: `services` is empty and `diagnostics` says why.
     pub invalid: bool,
+    /// Whether incidents of this stack raise desktop notifications.
+    pub notifications: bool,
+}
+
+/// A notification was clicked: show this service (event `focus-service`).
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct FocusService {
+    pub stack: String,
+    pub service: String,
 }
 
 #[derive(Clone, Debug, Serialize, TS)]

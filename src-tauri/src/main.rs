@@ -7,7 +7,9 @@
 mod dto;
 
 use deck_compose::{load, Condition, Project};
-use deck_engine::{Action, DownOptions, Engine, StackChange, UpOptions};
+use deck_engine::{
+    notify_desktop, Action, DownOptions, Engine, IncidentTracker, StackChange, TrackerConfig, UpOptions,
+};
 use dto::*;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -96,6 +98,7 @@ fn stack_view(stack: &str, env: &str) -> Result<StackView, ApiError> {
             services: vec![],
             diagnostics: diagnostics.iter().map(Into::into).collect(),
             invalid,
+            notifications: true,
         });
     };
     let layers = profile.layers(&project);
@@ -145,19 +148,59 @@ fn stack_view(stack: &str, env: &str) -> Result<StackView, ApiError> {
         services,
         diagnostics: diagnostics.iter().map(Into::into).collect(),
         invalid,
+        notifications: true,
     })
 }
 
-/// Forwards the engine's view of the project to the window until replaced; while the engine
-/// cannot be reached, says so every couple of seconds and keeps trying.
-async fn watch(app: AppHandle, stack: String, project: String) {
+/// Whether incidents of `stack` raise desktop notifications (on unless switched off).
+fn notifications_on(app: &AppHandle, stack: &str) -> bool {
+    app.store(SETTINGS)
+        .ok()
+        .and_then(|s| s.get("notifications"))
+        .and_then(|n| n.get(stack).and_then(|v| v.as_bool()))
+        .unwrap_or(true)
+}
+
+/// Brings the window forward on a service (a notification was clicked).
+fn focus_service(app: &AppHandle, stack: &str, service: &str) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+    let _ = app.emit(
+        "focus-service",
+        FocusService {
+            stack: stack.into(),
+            service: service.into(),
+        },
+    );
+}
+
+/// Forwards the engine's view of the project to the window until replaced, and raises a
+/// notification per incident; while the engine cannot be reached, says so every couple of
+/// seconds and keeps trying.
+async fn watch(app: AppHandle, stack: String, project: Project) {
+    let mut tracker = IncidentTracker::new(TrackerConfig::default(), project.one_shots());
     loop {
         match Engine::connect().await {
             Ok(engine) => {
-                let mut w = engine.watch(project.clone(), Duration::from_secs(30));
+                let mut w = engine.watch(project.name.clone(), Duration::from_secs(30));
                 while let Some(change) = w.changes.recv().await {
                     if let StackChange::EngineDown { reason } = &change {
                         tracing::warn!(%reason, "engine unreachable");
+                    }
+                    for mut incident in tracker.observe(&change, std::time::Instant::now()) {
+                        tracing::info!(service = %incident.service, kind = ?incident.kind, "incident");
+                        if !notifications_on(&app, &stack) {
+                            continue;
+                        }
+                        engine.describe(&project, &mut incident).await;
+                        let (app2, stack2, service) = (app.clone(), stack.clone(), incident.service.clone());
+                        let open: Box<dyn FnOnce() + Send> = Box::new(move || focus_service(&app2, &stack2, &service));
+                        if let Err(e) = notify_desktop(&stack, &incident, Some(open)).await {
+                            tracing::warn!(error = %e, "cannot raise a desktop notification");
+                        }
                     }
                     let _ = app.emit("stack-state", StateEvent::from_change(&stack, change));
                 }
@@ -177,23 +220,33 @@ async fn watch(app: AppHandle, stack: String, project: String) {
 }
 
 #[tauri::command]
+fn set_notifications(app: AppHandle, stack: String, enabled: bool) -> Result<(), ApiError> {
+    let store = app
+        .store(SETTINGS)
+        .map_err(|e| ApiError::new("internal", e.to_string()))?;
+    let mut all = store
+        .get("notifications")
+        .filter(|v| v.is_object())
+        .unwrap_or_else(|| serde_json::json!({}));
+    all[stack.as_str()] = serde_json::json!(enabled);
+    store.set("notifications", all);
+    store.save().map_err(|e| ApiError::new("internal", e.to_string()))
+}
+
+#[tauri::command]
 async fn open_stack(
     app: AppHandle,
     state: State<'_, AppState>,
     stack: String,
     env: String,
 ) -> Result<StackView, ApiError> {
-    let view = stack_view(&stack, &env)?;
+    let mut view = stack_view(&stack, &env)?;
+    view.notifications = notifications_on(&app, &stack);
     if let Ok(store) = app.store(SETTINGS) {
         store.set("lastStack", serde_json::json!(stack));
         store.set("lastEnv", serde_json::json!(env));
         let _ = store.save();
     }
-    let project = if view.invalid {
-        String::new()
-    } else {
-        view.project.clone()
-    };
     let mut watcher = state
         .watcher
         .lock()
@@ -201,7 +254,8 @@ async fn open_stack(
     if let Some(old) = watcher.take() {
         old.abort();
     }
-    if !project.is_empty() {
+    if !view.invalid {
+        let project = valid_project(&stack, &env)?;
         *watcher = Some(tauri::async_runtime::spawn(watch(app.clone(), stack, project)));
     }
     Ok(view)
@@ -333,7 +387,8 @@ fn main() {
             stack_up,
             stack_down,
             service_control,
-            service_health
+            service_health,
+            set_notifications
         ])
         .build(tauri::generate_context!());
     match app {

@@ -41,7 +41,7 @@ const services = [
   svc("api", "frontend", { ports: ["9001:9001"], dependsOn: [{ target: "db", condition: "healthy" }, { target: "migrate", condition: "completed" }] }),
 ];
 
-const view: StackView = { stack: "lab", env: "dev", project: "lab", services, diagnostics: [], invalid: false };
+const view: StackView = { stack: "lab", env: "dev", project: "lab", services, diagnostics: [], invalid: false, notifications: true };
 
 const container = (extra: Partial<ContainerView> = {}): ContainerView => ({
   name: "x",
@@ -156,6 +156,16 @@ describe("the window", () => {
     await waitFor(() => expect(backend.calls).toContain("restart api"));
     fireEvent.keyDown(window, { key: "Escape" });
     await waitFor(() => expect(screen.queryByTestId("panel")).toBeNull());
+  });
+
+  it("a clicked notification opens the panel of its service; notifications can be switched off", async () => {
+    const backend = fake();
+    render(<App backend={backend} />);
+    await screen.findByTestId("node-db");
+    act(() => backend.focus({ stack: "lab", service: "db" }));
+    expect((await screen.findByTestId("panel")).textContent).toContain("db");
+    fireEvent.click(screen.getByTestId("notifications"));
+    await waitFor(() => expect(backend.calls).toContain("notifications lab false"));
   });
 
   it("stays useful when things are wrong", async () => {

@@ -23,6 +23,7 @@ export function App({ backend }: { backend: Backend }) {
   const [failures, setFailures] = useState<Failure[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
   const [health, setHealth] = useState<string[]>([]);
+  const [notify, setNotify] = useState(true);
   const stackRef = useRef("");
 
   useEffect(() => {
@@ -60,10 +61,28 @@ export function App({ backend }: { backend: Backend }) {
       .openStack(stack, env)
       .then((v) => {
         setView(v);
+        setNotify(v.notifications);
         setError(null);
       })
       .catch((e) => setError(apiError(e).message));
   }, [backend, stack, env]);
+
+  useEffect(() => {
+    let stop: (() => void) | undefined;
+    backend.onFocus((e) => {
+      if (e.stack === stackRef.current) setSelected(e.service);
+    }).then((f) => (stop = f));
+    return () => stop?.();
+  }, [backend]);
+
+  const toggleNotify = async (enabled: boolean) => {
+    setNotify(enabled);
+    try {
+      await backend.setNotifications(stack, enabled);
+    } catch (e) {
+      setError(apiError(e).message);
+    }
+  };
 
   const onProgress = useCallback((e: ProgressEvent) => {
     switch (e.event) {
@@ -161,6 +180,9 @@ export function App({ backend }: { backend: Backend }) {
         <button data-testid="down" accessKey="d" title="Down (Alt+D)" onClick={() => run("down")} disabled={busy !== null || !view || view.invalid || engineDown !== null}>
           {busy === "down" ? "Stopping…" : "Down"}
         </button>
+        <label title="Desktop notifications when a service of this stack fails or recovers">
+          <input type="checkbox" data-testid="notifications" checked={notify} onChange={(e) => toggleNotify(e.target.checked)} /> Notifications
+        </label>
         <span className="project">{view?.project}</span>
       </header>
 

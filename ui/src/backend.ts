@@ -1,5 +1,6 @@
 // The one interface the UI talks to. `tauri.ts` implements it over the real app; `fake.ts`
 // serves component tests.
+import type { FocusService } from "./bindings/FocusService";
 import type { ProgressEvent } from "./bindings/ProgressEvent";
 import type { ServiceAction } from "./bindings/ServiceAction";
 import type { StackView } from "./bindings/StackView";
@@ -12,7 +13,8 @@ export type Command =
   | "stack_up"
   | "stack_down"
   | "service_control"
-  | "service_health";
+  | "service_health"
+  | "set_notifications";
 
 export interface Backend {
   listStacks(): Promise<Stacks>;
@@ -21,8 +23,12 @@ export interface Backend {
   down(stack: string, env: string, onEvent: (e: ProgressEvent) => void): Promise<void>;
   control(stack: string, env: string, service: string, action: ServiceAction): Promise<void>;
   health(stack: string, env: string, service: string): Promise<string[]>;
+  /** Switches desktop notifications for a stack's incidents on or off (kept across runs). */
+  setNotifications(stack: string, enabled: boolean): Promise<void>;
   /** Live state of the open stack; returns the function that stops listening. */
   onState(listener: (e: StateEvent) => void): Promise<() => void>;
+  /** A notification was clicked: show that service. */
+  onFocus(listener: (e: FocusService) => void): Promise<() => void>;
 }
 
 /** What a failed command rejects with (ApiError); anything else is wrapped as `internal`. */

@@ -1,6 +1,7 @@
 // A backend without a window or an engine, for component tests: it records calls and lets a
 // test push live state and progress as the real app would.
 import type { Backend } from "./backend";
+import type { FocusService } from "./bindings/FocusService";
 import type { ProgressEvent } from "./bindings/ProgressEvent";
 import type { ServiceAction } from "./bindings/ServiceAction";
 import type { StackView } from "./bindings/StackView";
@@ -10,6 +11,7 @@ import type { StateEvent } from "./bindings/StateEvent";
 export class FakeBackend implements Backend {
   calls: string[] = [];
   listeners: ((e: StateEvent) => void)[] = [];
+  focusListeners: ((e: FocusService) => void)[] = [];
   /** Progress events `up` sends before it resolves (or rejects with `upError`). */
   upEvents: ProgressEvent[] = [];
   upError: unknown = null;
@@ -41,6 +43,18 @@ export class FakeBackend implements Backend {
   }
   async health() {
     return ["exit 0: ok"];
+  }
+  async setNotifications(stack: string, enabled: boolean) {
+    this.calls.push(`notifications ${stack} ${enabled}`);
+  }
+  async onFocus(listener: (e: FocusService) => void) {
+    this.focusListeners.push(listener);
+    return () => {
+      this.focusListeners = this.focusListeners.filter((l) => l !== listener);
+    };
+  }
+  focus(e: FocusService) {
+    this.focusListeners.forEach((l) => l(e));
   }
   async onState(listener: (e: StateEvent) => void) {
     this.listeners.push(listener);

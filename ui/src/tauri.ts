@@ -2,6 +2,7 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type { Backend, Command } from "./backend";
+import type { FocusService } from "./bindings/FocusService";
 import type { ProgressEvent } from "./bindings/ProgressEvent";
 import type { StateEvent } from "./bindings/StateEvent";
 
@@ -22,5 +23,7 @@ export const tauriBackend: Backend = {
   down: (stack, env, onEvent) => call("stack_down", { stack, env, onEvent: progress(onEvent) }),
   control: (stack, env, service, action) => call("service_control", { stack, env, service, action }),
   health: (stack, env, service) => call("service_health", { stack, env, service }),
+  setNotifications: (stack, enabled) => call("set_notifications", { stack, enabled }),
   onState: (listener) => listen<StateEvent>("stack-state", (e) => listener(e.payload)),
+  onFocus: (listener) => listen<FocusService>("focus-service", (e) => listener(e.payload)),
 };

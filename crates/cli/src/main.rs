@@ -328,7 +328,7 @@ async fn run(cli: Cli) -> Result<(), UserError> {
                     println!("{}  {title}: {body}", progress::clock());
                 }
                 if notify {
-                    if let Err(e) = deck_engine::notify_desktop(&stack, &incident).await {
+                    if let Err(e) = deck_engine::notify_desktop(&stack, &incident, None).await {
                         eprintln!("sirius-deck: cannot raise a desktop notification: {e}");
                     }
                 }

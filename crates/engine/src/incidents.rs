@@ -339,14 +339,7 @@ impl crate::Engine {
                     Err(_) => return,
                 };
                 for mut incident in found {
-                    if let IncidentKind::Unhealthy { output } = &mut incident.kind {
-                        *output = engine
-                            .health_log(&project, &incident.service)
-                            .await
-                            .ok()
-                            .and_then(|log| log.last().cloned())
-                            .map(|l| l.split_once(": ").map_or(l.clone(), |(_, o)| o.to_string()));
-                    }
+                    engine.describe(&project, &mut incident).await;
                     if tx.send(incident).await.is_err() {
                         return;
                     }
@@ -360,10 +353,27 @@ impl crate::Engine {
             task,
         }
     }
+
+    /// Adds what the engine knows to an incident: an unhealthy service's last health check output.
+    pub async fn describe(&self, project: &deck_compose::Project, incident: &mut Incident) {
+        if let IncidentKind::Unhealthy { output } = &mut incident.kind {
+            *output = self
+                .health_log(project, &incident.service)
+                .await
+                .ok()
+                .and_then(|log| log.last().cloned())
+                .map(|l| l.split_once(": ").map_or(l.clone(), |(_, o)| o.to_string()));
+        }
+    }
 }
 
 /// Raises a desktop notification for an incident (freedesktop notifications over D-Bus).
-pub async fn notify_desktop(stack: &str, incident: &Incident) -> Result<(), String> {
+/// With `on_open`, the notification offers "Open", and clicking it calls `on_open`.
+pub async fn notify_desktop(
+    stack: &str,
+    incident: &Incident,
+    on_open: Option<Box<dyn FnOnce() + Send>>,
+) -> Result<(), String> {
     let (title, body) = incident.text(stack);
     let urgency = if incident.is_recovery() {
         notify_rust::Urgency::Normal
@@ -372,15 +382,27 @@ pub async fn notify_desktop(stack: &str, incident: &Incident) -> Result<(), Stri
     };
     let service = incident.service.clone();
     tokio::task::spawn_blocking(move || {
-        notify_rust::Notification::new()
-            .appname("Sirius Deck")
+        let mut n = notify_rust::Notification::new();
+        n.appname("Sirius Deck")
             .summary(&title)
             .body(&body)
             .urgency(urgency)
-            .hint(notify_rust::Hint::Custom("x-sirius-deck-service".into(), service))
-            .show()
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .hint(notify_rust::Hint::Custom("x-sirius-deck-service".into(), service));
+        if on_open.is_some() {
+            n.action("default", "Open");
+        }
+        let handle = n.show().map_err(|e| e.to_string())?;
+        if let Some(open) = on_open {
+            // Waits until the notification is clicked or closed, off the async runtime.
+            std::thread::spawn(move || {
+                handle.wait_for_action(|action| {
+                    if action == "default" {
+                        open();
+                    }
+                })
+            });
+        }
+        Ok(())
     })
     .await
     .map_err(|e| e.to_string())?

@@ -9,4 +9,8 @@ export type StackView = { stack: string, env: string, project: string, services:
 /**
  * True when the files have errors: `services` is empty and `diagnostics` says why.
  */
-invalid: boolean, };
+invalid: boolean, 
+/**
+ * Whether incidents of this stack raise desktop notifications.
+ */
+notifications: boolean, };
