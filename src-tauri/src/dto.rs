@@ -98,6 +98,19 @@ pub struct StackView {
     pub notifications: bool,
 }
 
+/// One resource sample of a service (event `stack-usage`, about once a second each).
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct UsageEvent {
+    pub stack: String,
+    pub service: String,
+    /// Percent of one core.
+    pub cpu_percent: f64,
+    #[ts(type = "number")]
+    pub memory_bytes: u64,
+}
+
 /// A notification was clicked: show this service (event `focus-service`).
 #[derive(Clone, Debug, Serialize, TS)]
 #[ts(export)]

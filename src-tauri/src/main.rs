@@ -186,7 +186,23 @@ async fn watch(app: AppHandle, stack: String, project: Project) {
         match Engine::connect().await {
             Ok(engine) => {
                 let mut w = engine.watch(project.name.clone(), Duration::from_secs(30));
-                while let Some(change) = w.changes.recv().await {
+                let mut usage = engine.watch_usage(project.name.clone(), Duration::from_secs(5));
+                loop {
+                    let change = tokio::select! {
+                        change = w.changes.recv() => match change {
+                            Some(c) => c,
+                            None => break,
+                        },
+                        Some(u) = usage.samples.recv() => {
+                            let _ = app.emit("stack-usage", UsageEvent {
+                                stack: stack.clone(),
+                                service: u.service,
+                                cpu_percent: u.cpu_percent,
+                                memory_bytes: u.memory_bytes,
+                            });
+                            continue;
+                        }
+                    };
                     if let StackChange::EngineDown { reason } = &change {
                         tracing::warn!(%reason, "engine unreachable");
                     }

@@ -158,6 +158,24 @@ describe("the window", () => {
     await waitFor(() => expect(screen.queryByTestId("panel")).toBeNull());
   });
 
+  it("gauges show resource use against limits, and near the memory limit the node is marked", async () => {
+    const backend = fake();
+    render(<App backend={backend} />);
+    await screen.findByTestId("node-api");
+    act(() => backend.push({ kind: "snapshot", stack: "lab", containers: { api: container(), db: container() } }));
+    act(() => {
+      backend.usage({ stack: "lab", service: "api", cpuPercent: 25, memoryBytes: 128 * 1048576 });
+      backend.usage({ stack: "lab", service: "db", cpuPercent: 5, memoryBytes: 500 * 1048576 });
+    });
+    const api = await screen.findByTestId("node-api");
+    await waitFor(() => expect(api.querySelector("[data-testid='gauge-cpu']")?.getAttribute("data-value")).toBe("0.50"));
+    expect(api.querySelector("[data-testid='gauge-mem']")?.getAttribute("data-value")).toBe("0.25");
+    expect(api.querySelector(".gauge-warn")).toBeNull();
+    expect(screen.getByTestId("node-db").querySelector(".gauge-warn")).not.toBeNull();
+    fireEvent.click(api);
+    expect((await screen.findByTestId("chart-memory")).textContent).toContain("128 MiB of 512 MiB");
+  });
+
   it("a clicked notification opens the panel of its service; notifications can be switched off", async () => {
     const backend = fake();
     render(<App backend={backend} />);

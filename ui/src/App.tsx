@@ -5,7 +5,7 @@ import type { ServiceAction } from "./bindings/ServiceAction";
 import type { StackView } from "./bindings/StackView";
 import type { Stacks } from "./bindings/Stacks";
 import { Diagram } from "./Diagram";
-import { applyState, nodeStatus, type Containers } from "./state";
+import { addSample, applyState, nodeStatus, type Containers, type UsageHistory } from "./state";
 
 type Failure = Extract<ProgressEvent, { event: "failure" }>["payload"];
 
@@ -24,6 +24,7 @@ export function App({ backend }: { backend: Backend }) {
   const [selected, setSelected] = useState<string | null>(null);
   const [health, setHealth] = useState<string[]>([]);
   const [notify, setNotify] = useState(true);
+  const [usage, setUsage] = useState<Record<string, UsageHistory>>({});
   const stackRef = useRef("");
 
   useEffect(() => {
@@ -55,6 +56,7 @@ export function App({ backend }: { backend: Backend }) {
     if (!stack || !env) return;
     stackRef.current = stack;
     setContainers({});
+    setUsage({});
     setSelected(null);
     setFailures([]);
     backend
@@ -66,6 +68,15 @@ export function App({ backend }: { backend: Backend }) {
       })
       .catch((e) => setError(apiError(e).message));
   }, [backend, stack, env]);
+
+  useEffect(() => {
+    let stop: (() => void) | undefined;
+    backend.onUsage((e) => {
+      if (e.stack !== stackRef.current) return;
+      setUsage((u) => ({ ...u, [e.service]: addSample(u[e.service], e.cpuPercent, e.memoryBytes) }));
+    }).then((f) => (stop = f));
+    return () => stop?.();
+  }, [backend]);
 
   useEffect(() => {
     let stop: (() => void) | undefined;
@@ -226,7 +237,7 @@ export function App({ backend }: { backend: Backend }) {
 
       <main className="main">
         {view && !view.invalid && (
-          <Diagram services={view.services} containers={containers} progress={progress} selected={selected} planned={planned && busy === null} onSelect={setSelected} />
+          <Diagram services={view.services} containers={containers} progress={progress} usage={usage} selected={selected} planned={planned && busy === null} onSelect={setSelected} />
         )}
         {selectedSvc && (
           <aside className="panel" data-testid="panel" aria-label={`service ${selectedSvc.name}`}>
@@ -260,6 +271,13 @@ export function App({ backend }: { backend: Backend }) {
               <button data-testid="action-stop" onClick={() => control(selectedSvc.name, "stop")}>Stop</button>
               <button data-testid="action-restart" onClick={() => control(selectedSvc.name, "restart")}>Restart</button>
             </div>
+            {usage[selectedSvc.name] && (
+              <>
+                <h3>Resource use (last minute)</h3>
+                <Chart label="CPU %" values={usage[selectedSvc.name].cpu} limit={selectedSvc.cpuLimit ? selectedSvc.cpuLimit * 100 : null} />
+                <Chart label="Memory" values={usage[selectedSvc.name].memory} limit={selectedSvc.memoryLimit} bytes />
+              </>
+            )}
             <h3>Last health checks</h3>
             <pre className="health">{health.length ? health.join("\n") : "none recorded"}</pre>
           </aside>
@@ -277,5 +295,27 @@ export function App({ backend }: { backend: Backend }) {
         </section>
       )}
     </div>
+  );
+}
+
+/** A small line chart of recent samples against the limit (the top of the chart when set). */
+function Chart({ label, values, limit, bytes }: { label: string; values: number[]; limit: number | null; bytes?: boolean }) {
+  const w = 300;
+  const h = 60;
+  const top = Math.max(limit ?? 0, ...values, 1);
+  const points = values.map((v, i) => `${(i / Math.max(1, values.length - 1)) * w},${h - (v / top) * h}`).join(" ");
+  const last = values.at(-1) ?? 0;
+  const fmt = (v: number) => (bytes ? `${Math.round(v / 1048576)} MiB` : `${v.toFixed(1)}%`);
+  return (
+    <figure className="chart" data-testid={`chart-${label.split(" ")[0].toLowerCase()}`}>
+      <figcaption>
+        {label}: {fmt(last)}
+        {limit ? ` of ${fmt(limit)}` : " (no limit)"}
+      </figcaption>
+      <svg width={w} height={h} viewBox={`0 0 ${w} ${h}`} role="img" aria-label={`${label} history`}>
+        {limit && <line x1={0} x2={w} y1={h - (limit / top) * h} y2={h - (limit / top) * h} className="chart-limit" />}
+        <polyline points={points} className="chart-line" />
+      </svg>
+    </figure>
   );
 }

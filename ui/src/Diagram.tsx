@@ -1,7 +1,7 @@
 import { Background, Handle, Position, ReactFlow, useReactFlow, useStore, type Edge, type Node, type NodeProps } from "@xyflow/react";
 import { useEffect, useMemo } from "react";
 import type { ServiceNode } from "./bindings/ServiceNode";
-import { envBadge, imageTag, LAYERS, layout, nodeStatus, type Containers } from "./state";
+import { envBadge, fraction, imageTag, LAYERS, layout, nearLimit, nodeStatus, type Containers, type UsageHistory } from "./state";
 
 type ServiceData = {
   svc: ServiceNode;
@@ -12,6 +12,8 @@ type ServiceData = {
   ports: string[];
   selected: boolean;
   onSelect: (service: string) => void;
+  cpu?: number;
+  memory?: number;
 };
 
 function ServiceCard({ data }: NodeProps<Node<ServiceData>>) {
@@ -41,7 +43,29 @@ function ServiceCard({ data }: NodeProps<Node<ServiceData>>) {
         {data.tag && <span title="image tag">:{data.tag}</span>}
         {data.ports.length > 0 && <span title="ports">{data.ports.join(" ")}</span>}
       </div>
+      {data.memory !== undefined && (
+        <div className="gauges">
+          <Gauge label="CPU" value={fraction(data.cpu, (data.svc.cpuLimit ?? 0) * 100)} title={`${(data.cpu ?? 0).toFixed(1)}% of ${data.svc.cpuLimit ?? "-"} CPU`} />
+          <Gauge
+            label="MEM"
+            value={fraction(data.memory, data.svc.memoryLimit)}
+            warn={nearLimit(data.memory, data.svc.memoryLimit)}
+            title={`${Math.round((data.memory ?? 0) / 1048576)} MiB of ${data.svc.memoryLimit ? Math.round(data.svc.memoryLimit / 1048576) + " MiB" : "no limit"}`}
+          />
+        </div>
+      )}
       <Handle type="source" position={Position.Top} />
+    </div>
+  );
+}
+
+function Gauge({ label, value, warn, title }: { label: string; value: number; warn?: boolean; title: string }) {
+  return (
+    <div className={`gauge${warn ? " gauge-warn" : ""}`} title={title} data-testid={`gauge-${label.toLowerCase()}`} data-value={value.toFixed(2)}>
+      <span>{label}</span>
+      <div className="gauge-bar">
+        <div style={{ width: `${Math.round(value * 100)}%` }} />
+      </div>
     </div>
   );
 }
@@ -66,7 +90,7 @@ function FitOnResize({ count }: { count: number }) {
   return null;
 }
 const NODE_WIDTH = 210;
-const NODE_HEIGHT = 92;
+const NODE_HEIGHT = 108;
 /** Handle places given up front, so that edges draw without measuring the DOM. */
 const HANDLES = [
   { type: "source" as const, position: Position.Top, x: NODE_WIDTH / 2 - 3, y: -3, width: 6, height: 6 },
@@ -77,11 +101,12 @@ export function Diagram(props: {
   services: ServiceNode[];
   containers: Containers;
   progress: Record<string, string>;
+  usage: Record<string, UsageHistory>;
   selected: string | null;
   planned: boolean;
   onSelect: (service: string | null) => void;
 }) {
-  const { services, containers, progress, selected, planned, onSelect } = props;
+  const { services, containers, progress, usage, selected, planned, onSelect } = props;
   const positions = useMemo(() => layout(services), [services]);
   const left = Math.min(...Object.values(positions).map((p) => p.x)) - 150;
   const labels: Node[] = LAYERS.filter((layer) => services.some((s) => s.layer === layer)).map((layer) => ({
@@ -114,6 +139,8 @@ export function Diagram(props: {
         ports: svc.ports,
         selected: svc.name === selected,
         onSelect,
+        cpu: c?.state === "running" ? usage[svc.name]?.cpu.at(-1) : undefined,
+        memory: c?.state === "running" ? usage[svc.name]?.memory.at(-1) : undefined,
       },
       draggable: false,
     };

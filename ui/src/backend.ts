@@ -6,6 +6,7 @@ import type { ServiceAction } from "./bindings/ServiceAction";
 import type { StackView } from "./bindings/StackView";
 import type { Stacks } from "./bindings/Stacks";
 import type { StateEvent } from "./bindings/StateEvent";
+import type { UsageEvent } from "./bindings/UsageEvent";
 
 export type Command =
   | "list_stacks"
@@ -27,6 +28,8 @@ export interface Backend {
   setNotifications(stack: string, enabled: boolean): Promise<void>;
   /** Live state of the open stack; returns the function that stops listening. */
   onState(listener: (e: StateEvent) => void): Promise<() => void>;
+  /** CPU and memory samples of the open stack's services, as the engine streams them. */
+  onUsage(listener: (e: UsageEvent) => void): Promise<() => void>;
   /** A notification was clicked: show that service. */
   onFocus(listener: (e: FocusService) => void): Promise<() => void>;
 }

@@ -7,11 +7,13 @@ import type { ServiceAction } from "./bindings/ServiceAction";
 import type { StackView } from "./bindings/StackView";
 import type { Stacks } from "./bindings/Stacks";
 import type { StateEvent } from "./bindings/StateEvent";
+import type { UsageEvent } from "./bindings/UsageEvent";
 
 export class FakeBackend implements Backend {
   calls: string[] = [];
   listeners: ((e: StateEvent) => void)[] = [];
   focusListeners: ((e: FocusService) => void)[] = [];
+  usageListeners: ((e: UsageEvent) => void)[] = [];
   /** Progress events `up` sends before it resolves (or rejects with `upError`). */
   upEvents: ProgressEvent[] = [];
   upError: unknown = null;
@@ -52,6 +54,15 @@ export class FakeBackend implements Backend {
     return () => {
       this.focusListeners = this.focusListeners.filter((l) => l !== listener);
     };
+  }
+  async onUsage(listener: (e: UsageEvent) => void) {
+    this.usageListeners.push(listener);
+    return () => {
+      this.usageListeners = this.usageListeners.filter((l) => l !== listener);
+    };
+  }
+  usage(e: UsageEvent) {
+    this.usageListeners.forEach((l) => l(e));
   }
   focus(e: FocusService) {
     this.focusListeners.forEach((l) => l(e));

@@ -104,3 +104,27 @@ export function applyState(current: Containers, e: StateEvent, stack: string): C
       return current;
   }
 }
+
+/** The last samples of a service's resource use, newest last (bounded). */
+export interface UsageHistory {
+  cpu: number[];
+  memory: number[];
+}
+
+export const HISTORY = 60;
+
+export function addSample(h: UsageHistory | undefined, cpu: number, memory: number): UsageHistory {
+  const keep = (xs: number[], x: number) => [...xs.slice(-(HISTORY - 1)), x];
+  return { cpu: keep(h?.cpu ?? [], cpu), memory: keep(h?.memory ?? [], memory) };
+}
+
+/** Use against a limit, 0..1 (no limit: against nothing, so 0). */
+export function fraction(value: number | undefined, limit: number | null | undefined): number {
+  if (value === undefined || !limit) return 0;
+  return Math.min(1, value / limit);
+}
+
+/** At 90% of the memory limit or more. */
+export function nearLimit(memory: number | undefined, limit: number | null | undefined): boolean {
+  return fraction(memory, limit) >= 0.9;
+}

@@ -5,6 +5,7 @@ import type { Backend, Command } from "./backend";
 import type { FocusService } from "./bindings/FocusService";
 import type { ProgressEvent } from "./bindings/ProgressEvent";
 import type { StateEvent } from "./bindings/StateEvent";
+import type { UsageEvent } from "./bindings/UsageEvent";
 
 function call<T>(cmd: Command, args?: Record<string, unknown>): Promise<T> {
   return invoke<T>(cmd, args);
@@ -25,5 +26,6 @@ export const tauriBackend: Backend = {
   health: (stack, env, service) => call("service_health", { stack, env, service }),
   setNotifications: (stack, enabled) => call("set_notifications", { stack, enabled }),
   onState: (listener) => listen<StateEvent>("stack-state", (e) => listener(e.payload)),
+  onUsage: (listener) => listen<UsageEvent>("stack-usage", (e) => listener(e.payload)),
   onFocus: (listener) => listen<FocusService>("focus-service", (e) => listener(e.payload)),
 };

@@ -288,32 +288,120 @@ impl Engine {
             one_shot: false,
         };
         let s = self.docker.stats(container, Some(opts)).next().await?.ok()?;
-        let cpu = s.cpu_stats.as_ref()?;
-        let pre = s.precpu_stats.as_ref()?;
-        let total =
-            |c: &bollard::models::ContainerCpuStats| c.cpu_usage.as_ref().and_then(|u| u.total_usage).unwrap_or(0);
-        let delta = total(cpu).saturating_sub(total(pre)) as f64;
-        let system = cpu
-            .system_cpu_usage
-            .unwrap_or(0)
-            .saturating_sub(pre.system_cpu_usage.unwrap_or(0)) as f64;
-        let cpus = cpu.online_cpus.unwrap_or(1).max(1) as f64;
-        let percent = if system > 0.0 {
-            delta / system * cpus * 100.0
-        } else {
-            0.0
-        };
-        let mem = s.memory_stats.as_ref()?;
-        // Page cache is not the service's working set (docker stats subtracts it too).
-        let cache = mem
-            .stats
-            .as_ref()
-            .and_then(|st| {
-                st.get("inactive_file")
-                    .or_else(|| st.get("total_inactive_file"))
-                    .copied()
-            })
-            .unwrap_or(0);
-        Some((percent, mem.usage.unwrap_or(0).saturating_sub(cache)))
+        usage_of(&s)
+    }
+}
+
+/// One resource sample of a service's container.
+#[derive(Clone, Debug, Serialize)]
+pub struct Usage {
+    pub service: String,
+    /// Percent of one core.
+    pub cpu_percent: f64,
+    pub memory_bytes: u64,
+}
+
+/// CPU percent of one core and working-set memory from one stats sample.
+fn usage_of(s: &bollard::models::ContainerStatsResponse) -> Option<(f64, u64)> {
+    let cpu = s.cpu_stats.as_ref()?;
+    let pre = s.precpu_stats.as_ref()?;
+    let total = |c: &bollard::models::ContainerCpuStats| c.cpu_usage.as_ref().and_then(|u| u.total_usage).unwrap_or(0);
+    let delta = total(cpu).saturating_sub(total(pre)) as f64;
+    let system = cpu
+        .system_cpu_usage
+        .unwrap_or(0)
+        .saturating_sub(pre.system_cpu_usage.unwrap_or(0)) as f64;
+    let cpus = cpu.online_cpus.unwrap_or(1).max(1) as f64;
+    let percent = if system > 0.0 {
+        delta / system * cpus * 100.0
+    } else {
+        0.0
+    };
+    let mem = s.memory_stats.as_ref()?;
+    // Page cache is not the service's working set (docker stats subtracts it too).
+    let cache = mem
+        .stats
+        .as_ref()
+        .and_then(|st| {
+            st.get("inactive_file")
+                .or_else(|| st.get("total_inactive_file"))
+                .copied()
+        })
+        .unwrap_or(0);
+    Some((percent, mem.usage.unwrap_or(0).saturating_sub(cache)))
+}
+
+/// A running usage stream; dropping it stops every stats stream.
+pub struct UsageWatch {
+    pub samples: tokio::sync::mpsc::Receiver<Usage>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for UsageWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Engine {
+    /// Live CPU and memory of every running container of the project, as the engine streams
+    /// them (about one sample a second each). Containers that start later are picked up when
+    /// the project's containers are listed again, every `rescan`.
+    pub fn watch_usage(&self, project_name: String, rescan: std::time::Duration) -> UsageWatch {
+        use futures_util::StreamExt;
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let engine = self.clone();
+        let task = tokio::spawn(async move {
+            let mut streams: std::collections::HashMap<String, tokio::task::JoinHandle<()>> = Default::default();
+            loop {
+                if let Ok(containers) = engine.containers(&project_name).await {
+                    streams.retain(|_, t| !t.is_finished());
+                    for (service, c) in containers.into_iter().filter(|(_, c)| c.state == "running") {
+                        if streams.contains_key(&c.id) {
+                            continue;
+                        }
+                        let docker = engine.docker.clone();
+                        let tx = tx.clone();
+                        let id = c.id.clone();
+                        streams.insert(
+                            c.id,
+                            tokio::spawn(async move {
+                                let opts = bollard::query_parameters::StatsOptions {
+                                    stream: true,
+                                    one_shot: false,
+                                };
+                                let mut stats = docker.stats(&id, Some(opts));
+                                while let Some(Ok(s)) = stats.next().await {
+                                    if s.cpu_stats.as_ref().and_then(|c| c.system_cpu_usage).is_none() {
+                                        break; // stopped
+                                    }
+                                    if let Some((cpu_percent, memory_bytes)) = usage_of(&s) {
+                                        if tx
+                                            .send(Usage {
+                                                service: service.clone(),
+                                                cpu_percent,
+                                                memory_bytes,
+                                            })
+                                            .await
+                                            .is_err()
+                                        {
+                                            return;
+                                        }
+                                    }
+                                }
+                            }),
+                        );
+                    }
+                }
+                if tx.is_closed() {
+                    break;
+                }
+                tokio::time::sleep(rescan).await;
+            }
+            for t in streams.values() {
+                t.abort();
+            }
+        });
+        UsageWatch { samples: rx, task }
     }
 }
