@@ -6,6 +6,8 @@ const COMMANDS: &[&str] = &[
     "service_control",
     "service_health",
     "set_notifications",
+    "logs_follow",
+    "logs_stop",
 ];
 
 fn main() {

@@ -111,6 +111,17 @@ pub struct UsageEvent {
     pub memory_bytes: u64,
 }
 
+/// One log line, streamed over a channel.
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct LogLineDto {
+    pub service: String,
+    pub timestamp: Option<String>,
+    pub stderr: bool,
+    pub line: String,
+}
+
 /// A notification was clicked: show this service (event `focus-service`).
 #[derive(Clone, Debug, Serialize, TS)]
 #[ts(export)]

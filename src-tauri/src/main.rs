@@ -19,10 +19,13 @@ use tauri_plugin_store::StoreExt;
 
 const SETTINGS: &str = "settings.json";
 
-/// The watcher of the open stack; replaced when another stack or environment is opened.
+/// The watcher of the open stack (replaced when another stack or environment is opened), and
+/// the log streams the window has open, by id.
 #[derive(Default)]
 struct AppState {
     watcher: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
+    logs: Mutex<std::collections::HashMap<u64, tauri::async_runtime::JoinHandle<()>>>,
+    next_log: std::sync::atomic::AtomicU64,
 }
 
 /// A stack's files, loaded: the project and its warnings, or every error.
@@ -235,6 +238,55 @@ async fn watch(app: AppHandle, stack: String, project: Project) {
     }
 }
 
+/// Streams the logs of `services` (all when empty) over `on_line`; returns the stream's id for
+/// `logs_stop`.
+#[tauri::command]
+async fn logs_follow(
+    state: State<'_, AppState>,
+    stack: String,
+    env: String,
+    services: Vec<String>,
+    tail: Option<usize>,
+    on_line: Channel<LogLineDto>,
+) -> Result<u64, ApiError> {
+    let project = valid_project(&stack, &env)?;
+    let engine = Engine::connect().await?;
+    let mut lines = engine.logs(&project, &services, true, tail.or(Some(1000))).await?;
+    let id = state.next_log.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let task = tauri::async_runtime::spawn(async move {
+        while let Some(l) = lines.recv().await {
+            let dto = LogLineDto {
+                service: l.service,
+                timestamp: l.timestamp,
+                stderr: l.stderr,
+                line: l.line,
+            };
+            if on_line.send(dto).is_err() {
+                break;
+            }
+        }
+    });
+    state
+        .logs
+        .lock()
+        .map_err(|_| ApiError::new("internal", "state lock poisoned"))?
+        .insert(id, task);
+    Ok(id)
+}
+
+#[tauri::command]
+fn logs_stop(state: State<'_, AppState>, id: u64) -> Result<(), ApiError> {
+    if let Some(task) = state
+        .logs
+        .lock()
+        .map_err(|_| ApiError::new("internal", "state lock poisoned"))?
+        .remove(&id)
+    {
+        task.abort();
+    }
+    Ok(())
+}
+
 #[tauri::command]
 fn set_notifications(app: AppHandle, stack: String, enabled: bool) -> Result<(), ApiError> {
     let store = app
@@ -404,7 +456,9 @@ fn main() {
             stack_down,
             service_control,
             service_health,
-            set_notifications
+            set_notifications,
+            logs_follow,
+            logs_stop
         ])
         .build(tauri::generate_context!());
     match app {

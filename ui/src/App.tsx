@@ -5,6 +5,7 @@ import type { ServiceAction } from "./bindings/ServiceAction";
 import type { StackView } from "./bindings/StackView";
 import type { Stacks } from "./bindings/Stacks";
 import { Diagram } from "./Diagram";
+import { LogView } from "./LogView";
 import { addSample, applyState, nodeStatus, type Containers, type UsageHistory } from "./state";
 
 type Failure = Extract<ProgressEvent, { event: "failure" }>["payload"];
@@ -25,6 +26,7 @@ export function App({ backend }: { backend: Backend }) {
   const [health, setHealth] = useState<string[]>([]);
   const [notify, setNotify] = useState(true);
   const [usage, setUsage] = useState<Record<string, UsageHistory>>({});
+  const [showLogs, setShowLogs] = useState(false);
   const stackRef = useRef("");
 
   useEffect(() => {
@@ -191,6 +193,9 @@ export function App({ backend }: { backend: Backend }) {
         <button data-testid="down" accessKey="d" title="Down (Alt+D)" onClick={() => run("down")} disabled={busy !== null || !view || view.invalid || engineDown !== null}>
           {busy === "down" ? "Stopping…" : "Down"}
         </button>
+        <button data-testid="logs" accessKey="l" title="Logs of the whole stack (Alt+L)" aria-pressed={showLogs} onClick={() => setShowLogs((v) => !v)} disabled={!view || view.invalid}>
+          Logs
+        </button>
         <label title="Desktop notifications when a service of this stack fails or recovers">
           <input type="checkbox" data-testid="notifications" checked={notify} onChange={(e) => toggleNotify(e.target.checked)} /> Notifications
         </label>
@@ -280,9 +285,17 @@ export function App({ backend }: { backend: Backend }) {
             )}
             <h3>Last health checks</h3>
             <pre className="health">{health.length ? health.join("\n") : "none recorded"}</pre>
+            <h3>Logs</h3>
+            <LogView backend={backend} stack={stack} env={env} services={[selectedSvc.name]} height={220} />
           </aside>
         )}
       </main>
+
+      {showLogs && view && !view.invalid && (
+        <section className="stacklogs" aria-label="logs of the stack">
+          <LogView backend={backend} stack={stack} env={env} services={[]} height={240} />
+        </section>
+      )}
 
       {log.length > 0 && (
         <section className="log" aria-label="progress" data-testid="progress-log">

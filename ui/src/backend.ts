@@ -1,6 +1,7 @@
 // The one interface the UI talks to. `tauri.ts` implements it over the real app; `fake.ts`
 // serves component tests.
 import type { FocusService } from "./bindings/FocusService";
+import type { LogLineDto } from "./bindings/LogLineDto";
 import type { ProgressEvent } from "./bindings/ProgressEvent";
 import type { ServiceAction } from "./bindings/ServiceAction";
 import type { StackView } from "./bindings/StackView";
@@ -15,7 +16,9 @@ export type Command =
   | "stack_down"
   | "service_control"
   | "service_health"
-  | "set_notifications";
+  | "set_notifications"
+  | "logs_follow"
+  | "logs_stop";
 
 export interface Backend {
   listStacks(): Promise<Stacks>;
@@ -24,6 +27,9 @@ export interface Backend {
   down(stack: string, env: string, onEvent: (e: ProgressEvent) => void): Promise<void>;
   control(stack: string, env: string, service: string, action: ServiceAction): Promise<void>;
   health(stack: string, env: string, service: string): Promise<string[]>;
+  /** Streams the logs of `services` (all when empty) to `onLine`; resolves to the stream's id. */
+  followLogs(stack: string, env: string, services: string[], onLine: (l: LogLineDto) => void): Promise<number>;
+  stopLogs(id: number): Promise<void>;
   /** Switches desktop notifications for a stack's incidents on or off (kept across runs). */
   setNotifications(stack: string, enabled: boolean): Promise<void>;
   /** Live state of the open stack; returns the function that stops listening. */

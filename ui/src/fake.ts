@@ -2,6 +2,7 @@
 // test push live state and progress as the real app would.
 import type { Backend } from "./backend";
 import type { FocusService } from "./bindings/FocusService";
+import type { LogLineDto } from "./bindings/LogLineDto";
 import type { ProgressEvent } from "./bindings/ProgressEvent";
 import type { ServiceAction } from "./bindings/ServiceAction";
 import type { StackView } from "./bindings/StackView";
@@ -45,6 +46,18 @@ export class FakeBackend implements Backend {
   }
   async health() {
     return ["exit 0: ok"];
+  }
+  logSinks: ((l: LogLineDto) => void)[] = [];
+  async followLogs(_stack: string, _env: string, services: string[], onLine: (l: LogLineDto) => void) {
+    this.calls.push(`logs ${services.join(",") || "all"}`);
+    this.logSinks.push(onLine);
+    return this.logSinks.length;
+  }
+  async stopLogs(id: number) {
+    this.calls.push(`logs stop ${id}`);
+  }
+  log(l: LogLineDto) {
+    this.logSinks.forEach((s) => s(l));
   }
   async setNotifications(stack: string, enabled: boolean) {
     this.calls.push(`notifications ${stack} ${enabled}`);
