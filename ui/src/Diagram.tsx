@@ -75,6 +75,8 @@ function LayerLabel({ data }: NodeProps<Node<{ label: string }>>) {
 }
 
 const nodeTypes = { service: ServiceCard, layer: LayerLabel };
+/** Never zoom in past 1:1: the whole stack, at most at its natural size. */
+const FIT = { maxZoom: 1, padding: 0.12 };
 
 /** Keeps the whole stack in view when the pane changes size (a panel opens, the window resizes). */
 function FitOnResize({ count }: { count: number }) {
@@ -84,7 +86,7 @@ function FitOnResize({ count }: { count: number }) {
   useEffect(() => {
     if (width <= 0 || height <= 0) return;
     // After the layout settles (a panel opening resizes the pane in several steps).
-    const t = setTimeout(() => void fitView(), 60);
+    const t = setTimeout(() => void fitView(FIT), 60);
     return () => clearTimeout(t);
   }, [fitView, width, height, count]);
   return null;
@@ -162,6 +164,7 @@ export function Diagram(props: {
         edges={edges}
         nodeTypes={nodeTypes}
         fitView
+        fitViewOptions={FIT}
         nodesConnectable={false}
         onPaneClick={() => onSelect(null)}
         proOptions={{ hideAttribution: true }}
