@@ -6,17 +6,8 @@
 use deck_tests::webdriver::Session;
 use deck_tests::*;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -47,46 +38,6 @@ fn tool(name: &str) -> PathBuf {
         }
     }
     panic!("{name} is not installed: the test command installs it (scripts/test.sh)");
-}
-
-/// An X server of our own, so that the test neither needs nor disturbs a desktop.
-fn xvfb() -> (Proc, String) {
-    for n in 91..120 {
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-            continue;
-        }
-        let display = format!(":{n}");
-        let child = Command::new(tool("Xvfb"))
-            .args([&display, "-screen", "0", "1280x860x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb starts");
-        let proc = Proc(child);
-        let end = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < end {
-            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-                return (proc, display);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    panic!("no X display could be started");
-}
-
-fn dbus() -> (Proc, String) {
-    let mut child = Command::new(tool("dbus-daemon"))
-        .args(["--session", "--nofork", "--print-address=1"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("dbus-daemon starts");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut addr = Vec::new();
-    let mut byte = [0u8; 1];
-    while std::io::Read::read(&mut out, &mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
-        addr.push(byte[0]);
-    }
-    (Proc(child), String::from_utf8_lossy(&addr).into_owned())
 }
 
 fn screenshot(display: &str, name: &str) {

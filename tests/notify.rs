@@ -6,17 +6,8 @@ use deck_compose::load;
 use deck_engine::{notify_desktop, DownOptions, Engine, Incident, IncidentKind, TrackerConfig, UpOptions};
 use deck_tests::*;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Xvfb, a D-Bus session with dunst on it, and dbus-monitor writing every Notify call to a file.
 struct Desktop {
@@ -26,36 +17,9 @@ struct Desktop {
 
 impl Desktop {
     fn start(dir: &Path) -> Desktop {
-        let mut procs = Vec::new();
-        let n = (91..140)
-            .find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists())
-            .expect("a free display");
-        let display = format!(":{n}");
-        procs.push(Proc(
-            Command::new("Xvfb")
-                .args([&display, "-screen", "0", "800x600x24", "-nolisten", "tcp"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("Xvfb"),
-        ));
-        let mut bus = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("dbus-daemon");
-        let mut out = bus.stdout.take().expect("stdout");
-        let mut addr = Vec::new();
-        let mut byte = [0u8; 1];
-        while std::io::Read::read(&mut out, &mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
-            addr.push(byte[0]);
-        }
-        procs.push(Proc(bus));
-        let address = String::from_utf8_lossy(&addr).into_owned();
-        let end = Instant::now() + Duration::from_secs(10);
-        while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let (x, display) = xvfb();
+        let (bus, address) = dbus();
+        let mut procs = vec![x, bus];
         // The notify client of this process talks to this session.
         std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &address);
         std::env::set_var("DISPLAY", &display);

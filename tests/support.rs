@@ -5,8 +5,9 @@ pub mod webdriver;
 
 use deck_compose::{load, LoadOptions, Project};
 use deck_engine::{DownOptions, Engine, Event, Phase};
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Mutex, MutexGuard};
 
 static DOCKER: Mutex<()> = Mutex::const_new(());
@@ -92,4 +93,55 @@ pub fn exec(container: &str, args: &[&str]) -> String {
 pub fn get_json(container: &str, url: &str) -> serde_json::Value {
     let body = exec(container, &["wget", "-q", "-O", "-", url]);
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url} answered {body:?}: {e}"))
+}
+
+/// A child process that is killed when dropped.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An X server of the test's own, so that a test neither needs nor disturbs a desktop.
+pub fn xvfb() -> (Proc, String) {
+    for n in 91..140 {
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+            continue;
+        }
+        let display = format!(":{n}");
+        let child = Command::new("Xvfb")
+            .args([&display, "-screen", "0", "1280x860x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb starts (the test command installs it)");
+        let proc = Proc(child);
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                return (proc, display);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    panic!("no X display could be started");
+}
+
+/// A private D-Bus session bus and its address.
+pub fn dbus() -> (Proc, String) {
+    let mut child = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--print-address=1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("dbus-daemon starts (the test command installs it)");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut addr = Vec::new();
+    let mut byte = [0u8; 1];
+    while std::io::Read::read(&mut out, &mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
+        addr.push(byte[0]);
+    }
+    (Proc(child), String::from_utf8_lossy(&addr).into_owned())
 }
