@@ -168,7 +168,7 @@ describe("the window", () => {
       backend.usage({ stack: "lab", service: "db", cpuPercent: 5, memoryBytes: 500 * 1048576 });
     });
     const api = await screen.findByTestId("node-api");
-    await waitFor(() => expect(api.querySelector("[data-testid='gauge-cpu']")?.getAttribute("data-value")).toBe("0.50"));
+    await waitFor(() => expect(api.querySelector("[data-testid='gauge-cpu']")?.getAttribute("data-value")).toBe("0.50"), { timeout: 4000 });
     expect(api.querySelector("[data-testid='gauge-mem']")?.getAttribute("data-value")).toBe("0.25");
     expect(api.querySelector(".gauge-warn")).toBeNull();
     expect(screen.getByTestId("node-db").querySelector(".gauge-warn")).not.toBeNull();

@@ -4,9 +4,12 @@ import type { ProgressEvent } from "./bindings/ProgressEvent";
 import type { ServiceAction } from "./bindings/ServiceAction";
 import type { StackView } from "./bindings/StackView";
 import type { Stacks } from "./bindings/Stacks";
+import type { UsageEvent } from "./bindings/UsageEvent";
 import { Diagram } from "./Diagram";
 import { LogView } from "./LogView";
 import { addSample, applyState, nodeStatus, type Containers, type UsageHistory } from "./state";
+
+const USAGE_REDRAW_MS = 2000;
 
 type Failure = Extract<ProgressEvent, { event: "failure" }>["payload"];
 
@@ -73,11 +76,26 @@ export function App({ backend }: { backend: Backend }) {
 
   useEffect(() => {
     let stop: (() => void) | undefined;
+    // Samples arrive about once a second per service; the window redraws with them every
+    // two seconds, which keeps an idle window idle.
+    let pending: UsageEvent[] = [];
+    const flush = setInterval(() => {
+      if (pending.length === 0) return;
+      const batch = pending;
+      pending = [];
+      setUsage((u) => {
+        const next = { ...u };
+        for (const e of batch) next[e.service] = addSample(next[e.service], e.cpuPercent, e.memoryBytes);
+        return next;
+      });
+    }, USAGE_REDRAW_MS);
     backend.onUsage((e) => {
-      if (e.stack !== stackRef.current) return;
-      setUsage((u) => ({ ...u, [e.service]: addSample(u[e.service], e.cpuPercent, e.memoryBytes) }));
+      if (e.stack === stackRef.current) pending.push(e);
     }).then((f) => (stop = f));
-    return () => stop?.();
+    return () => {
+      clearInterval(flush);
+      stop?.();
+    };
   }, [backend]);
 
   useEffect(() => {
