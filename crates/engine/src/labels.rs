@@ -77,6 +77,20 @@ pub fn container_labels(
     l
 }
 
+/// The labels of a network or volume (`kind`: NETWORK or VOLUME) created for `project`.
+pub fn resource_labels(
+    kind: &str,
+    key: &str,
+    project: &str,
+    own: &std::collections::BTreeMap<String, String>,
+) -> HashMap<String, String> {
+    let mut l: HashMap<String, String> = own.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    l.insert(kind.to_string(), key.to_string());
+    l.insert(PROJECT.to_string(), project.to_string());
+    l.insert(VERSION.to_string(), COMPOSE_VERSION.to_string());
+    l
+}
+
 pub fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
     HashMap::from([("label".to_string(), vec![format!("{PROJECT}={project}")])])
 }

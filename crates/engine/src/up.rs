@@ -3,7 +3,7 @@
 
 use crate::build::{build_image, BuildRequest};
 use crate::event::{Event, FailureReport, Phase, Sink};
-use crate::labels::{self, CONFIG_HASH, NETWORK, PROJECT, SERVICE, VERSION, VOLUME};
+use crate::labels::{self, CONFIG_HASH, NETWORK, SERVICE, VOLUME};
 use crate::readiness::{self, Via};
 use crate::spec::{self, image_ref};
 use crate::{is_not_found, preflight, Context, Engine, EngineError};
@@ -205,11 +205,7 @@ impl Engine {
             match self.docker.inspect_network(&net.name, None).await {
                 Ok(_) => {}
                 Err(e) if is_not_found(&e) => {
-                    let mut labels: HashMap<String, String> =
-                        net.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                    labels.insert(NETWORK.into(), key.clone());
-                    labels.insert(PROJECT.into(), project.name.clone());
-                    labels.insert(VERSION.into(), labels::COMPOSE_VERSION.into());
+                    let labels = labels::resource_labels(NETWORK, key, &project.name, &net.labels);
                     let req = NetworkCreateRequest {
                         name: net.name.clone(),
                         driver: Some(net.driver.clone().unwrap_or_else(|| "bridge".into())),
@@ -252,11 +248,7 @@ impl Engine {
             match self.docker.inspect_volume(&vol.name).await {
                 Ok(_) => {}
                 Err(e) if is_not_found(&e) => {
-                    let mut labels: HashMap<String, String> =
-                        vol.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                    labels.insert(VOLUME.into(), key.clone());
-                    labels.insert(PROJECT.into(), project.name.clone());
-                    labels.insert(VERSION.into(), labels::COMPOSE_VERSION.into());
+                    let labels = labels::resource_labels(VOLUME, key, &project.name, &vol.labels);
                     let req = VolumeCreateRequest {
                         name: Some(vol.name.clone()),
                         driver: Some(vol.driver.clone().unwrap_or_else(|| "local".into())),
