@@ -99,7 +99,16 @@ pub fn get_json(container: &str, url: &str) -> serde_json::Value {
 pub struct Proc(pub Child);
 
 impl Drop for Proc {
+    /// Asks first (SIGTERM), so that an X server removes its socket and lock file; kills after
+    /// two seconds.
     fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
+        for _ in 0..40 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -107,7 +116,7 @@ impl Drop for Proc {
 
 /// An X server of the test's own, so that a test neither needs nor disturbs a desktop.
 pub fn xvfb() -> (Proc, String) {
-    for n in 91..140 {
+    for n in 91..400 {
         if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
             continue;
         }
