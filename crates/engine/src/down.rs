@@ -4,10 +4,7 @@
 use crate::event::{Phase, Sink};
 use crate::labels::{self, SERVICE};
 use crate::{Context, Engine, EngineError, Event};
-use bollard::query_parameters::{
-    ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions, RemoveVolumeOptions,
-    StopContainerOptions,
-};
+use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveVolumeOptions};
 use deck_compose::Project;
 use std::collections::BTreeMap;
 use tokio::sync::mpsc;
@@ -97,25 +94,9 @@ impl Engine {
                     let service = service.clone();
                     tasks.spawn(async move {
                         sink.step(&service, Phase::Stopping, None);
-                        let _ = docker
-                            .stop_container(
-                                &id,
-                                Some(StopContainerOptions {
-                                    t: Some(10),
-                                    ..Default::default()
-                                }),
-                            )
-                            .await;
+                        crate::stop_container(&docker, &id).await;
                         sink.step(&service, Phase::Stopped, None);
-                        let removed = docker
-                            .remove_container(
-                                &id,
-                                Some(RemoveContainerOptions {
-                                    force: true,
-                                    ..Default::default()
-                                }),
-                            )
-                            .await;
+                        let removed = crate::remove_container(&docker, &id).await;
                         match removed {
                             Ok(()) => {
                                 sink.step(&service, Phase::Removed, None);

@@ -68,6 +68,23 @@ pub struct Engine {
     host: String,
 }
 
+/// Stops a container within its own stop timeout (set at creation from `stop_grace_period`,
+/// else the engine's 10 s); a container that is already stopped or gone is not an error here.
+pub(crate) async fn stop_container(docker: &Docker, id: &str) {
+    let _ = docker
+        .stop_container(id, None::<bollard::query_parameters::StopContainerOptions>)
+        .await;
+}
+
+/// Removes a container, stopped or not.
+pub(crate) async fn remove_container(docker: &Docker, id: &str) -> Result<(), bollard::errors::Error> {
+    let opts = bollard::query_parameters::RemoveContainerOptions {
+        force: true,
+        ..Default::default()
+    };
+    docker.remove_container(id, Some(opts)).await
+}
+
 /// Whether a bollard error is a 404 from the engine.
 pub(crate) fn is_not_found(e: &bollard::errors::Error) -> bool {
     matches!(

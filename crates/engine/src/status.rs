@@ -156,26 +156,15 @@ impl Engine {
         let what = || format!("{action:?} {name}").to_lowercase();
         match action {
             Action::Start => self.docker.start_container(&name, None).await.context(what),
+            // Without a timeout the engine uses the container's own (its stop_grace_period).
             Action::Stop => self
                 .docker
-                .stop_container(
-                    &name,
-                    Some(bollard::query_parameters::StopContainerOptions {
-                        t: Some(10),
-                        ..Default::default()
-                    }),
-                )
+                .stop_container(&name, None::<bollard::query_parameters::StopContainerOptions>)
                 .await
                 .context(what),
             Action::Restart => self
                 .docker
-                .restart_container(
-                    &name,
-                    Some(bollard::query_parameters::RestartContainerOptions {
-                        t: Some(10),
-                        ..Default::default()
-                    }),
-                )
+                .restart_container(&name, None::<bollard::query_parameters::RestartContainerOptions>)
                 .await
                 .context(what),
         }

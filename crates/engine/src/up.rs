@@ -8,9 +8,7 @@ use crate::readiness::{self, Via};
 use crate::spec::{self, image_ref};
 use crate::{is_not_found, preflight, Context, Engine, EngineError};
 use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, VolumeCreateRequest};
-use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, StopContainerOptions,
-};
+use bollard::query_parameters::{CreateContainerOptions, ListContainersOptions};
 use bollard::Docker;
 use deck_compose::{Condition, Project};
 use serde::Serialize;
@@ -379,14 +377,7 @@ impl Engine {
                 .to_string();
             if remove {
                 let id = c.id.unwrap_or_default();
-                self.docker
-                    .remove_container(
-                        &id,
-                        Some(RemoveContainerOptions {
-                            force: true,
-                            ..Default::default()
-                        }),
-                    )
+                crate::remove_container(&self.docker, &id)
                     .await
                     .context(|| format!("removing orphan container {name}"))?;
                 sink.step(service, Phase::Removed, Some(format!("orphan container {name}")));
@@ -493,24 +484,8 @@ impl ServiceJob {
             }
             Some(c) => {
                 let id = c.id.unwrap_or_default();
-                let _ = self
-                    .docker
-                    .stop_container(
-                        &id,
-                        Some(StopContainerOptions {
-                            t: Some(10),
-                            ..Default::default()
-                        }),
-                    )
-                    .await;
-                self.docker
-                    .remove_container(
-                        &id,
-                        Some(RemoveContainerOptions {
-                            force: true,
-                            ..Default::default()
-                        }),
-                    )
+                crate::stop_container(&self.docker, &id).await;
+                crate::remove_container(&self.docker, &id)
                     .await
                     .map_err(|e| Some(fail(format!("removing the old container {cname}: {e}"))))?;
                 self.create(&cname, body).await?;
