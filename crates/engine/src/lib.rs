@@ -21,6 +21,7 @@ pub use incidents::{notify_desktop, Incident, IncidentKind, IncidentTracker, Inc
 pub use labels::{ENV_LABEL, EXPECTED_IMAGE_LABEL, TARGET_LABEL};
 pub use observe::{StackChange, Watch};
 pub use preflight::Problem;
+pub use spec::image_ref;
 pub use status::{Action, ContainerStatus, LogLine, ServiceStatus, Usage, UsageWatch};
 pub use up::{UpOptions, UpSummary};
 

@@ -230,6 +230,11 @@ impl Engine {
         Ok(())
     }
 
+    /// Creates the named volumes that the given services mount and that do not exist yet.
+    pub async fn create_volumes(&self, project: &Project, services: &[String]) -> Result<(), EngineError> {
+        self.ensure_volumes(project, services, &Sink::new(None)).await
+    }
+
     async fn ensure_volumes(&self, project: &Project, services: &[String], sink: &Sink) -> Result<(), EngineError> {
         let used: BTreeSet<&String> = services
             .iter()

@@ -55,6 +55,35 @@ struct ProfileFile {
     env: BTreeMap<String, EnvFile>,
     #[serde(default)]
     layers: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    backup: BackupSpec,
+}
+
+/// What a backup of the stack covers (the `[backup]` section of a profile). Unset lists mean
+/// the defaults: every PostgreSQL service and every named volume.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSpec {
+    /// PostgreSQL services to dump with `pg_dump`.
+    pub databases: Option<Vec<String>>,
+    /// Named volumes (by their key in the compose files) to archive.
+    pub volumes: Option<Vec<String>>,
+    /// How each volume is kept consistent while it is archived (default: stop).
+    #[serde(default)]
+    pub consistency: BTreeMap<String, Consistency>,
+}
+
+/// How a volume is kept still while it is archived.
+#[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Consistency {
+    /// Stop the services that write to it (and what depends on them), start them afterwards.
+    #[default]
+    Stop,
+    /// Freeze the services that write to it (`docker pause`), thaw them afterwards.
+    Pause,
+    /// Archive it while it is in use (for data that tolerates it).
+    Live,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +134,7 @@ pub struct Profile {
     pub default_env: String,
     pub envs: BTreeMap<String, EnvSpec>,
     pub layers: BTreeMap<String, Layer>,
+    pub backup: BackupSpec,
 }
 
 /// The user's own profiles.
@@ -297,6 +327,7 @@ pub fn parse(text: &str, path: &Path, builtin: bool) -> Result<Profile, StackErr
         default_env: raw.default_env,
         envs,
         layers,
+        backup: raw.backup,
     })
 }
 

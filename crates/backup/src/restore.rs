@@ -1,0 +1,437 @@
+//! Restoring a set: verified and matched against the stack before anything changes; a safety
+//! set of the current data first; then the services that use what is restored are stopped,
+//! volume contents replaced, databases restored (`pg_restore --clean --if-exists --create`),
+//! and everything started again in dependency order. A restore that fails is rolled back to
+//! the safety set; one that was killed is rolled back by the next run.
+
+use crate::docker;
+use crate::manifest::{Item, ItemKind, Kind};
+use crate::plan::{self, Coverage};
+use crate::store::{self, SetInfo};
+use crate::{verify_set, BackupError, Backups, Op, Planned, Progress, Reporter, Stack};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+const JOURNAL: &str = ".restore.json";
+
+#[derive(Clone, Debug)]
+pub struct RestoreOptions {
+    /// Only these items (`db:<service>`, `volume:<key>`, or the bare names); empty: all.
+    pub only: Vec<String>,
+    /// Take a safety set of the current data first (and roll back to it on failure).
+    pub safety: bool,
+}
+
+impl Default for RestoreOptions {
+    fn default() -> Self {
+        RestoreOptions {
+            only: Vec::new(),
+            safety: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RestoreSummary {
+    pub set: String,
+    pub items: Vec<String>,
+    /// The safety set taken first: restoring it undoes this restore.
+    pub safety: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+/// A restore in progress, on disk, so that a killed one is rolled back.
+#[derive(Serialize, Deserialize)]
+struct Journal {
+    set: String,
+    safety: Option<String>,
+}
+
+/// The major version in `pg_dump (PostgreSQL) 15.8 (Debian 15.8-0+deb12u1)`.
+fn pg_major(version: &str) -> Option<u32> {
+    version
+        .split_whitespace()
+        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .and_then(|w| w.split('.').next())
+        .and_then(|m| m.parse().ok())
+}
+
+impl Backups {
+    pub async fn restore(
+        &self,
+        st: &Stack<'_>,
+        wanted: &str,
+        opts: &RestoreOptions,
+        progress: &Reporter,
+        cancel: &CancellationToken,
+    ) -> Result<RestoreSummary, BackupError> {
+        let started = Instant::now();
+        let root = self.dir(&st.project.name);
+        let _lock = store::lock(&root)?;
+        self.recover_locked(st, progress).await?;
+        let set = store::find(&root, wanted)?;
+        let items = self.check_restore(st, &set, &opts.only, progress).await?;
+
+        // The databases restored must run (starting them changes no data), and read the dumps.
+        let dbs: Vec<String> = items
+            .iter()
+            .filter(|i| i.kind == ItemKind::Database)
+            .map(|i| i.name.clone())
+            .collect();
+        if !dbs.is_empty() {
+            self.start(st, &dbs, progress).await?;
+            for item in items.iter().filter(|i| i.kind == ItemKind::Database) {
+                let container = st.project.container_name(&item.name);
+                let (_, have, _) =
+                    docker::exec_text(self.engine.docker(), &container, vec!["pg_restore".into(), "--version".into()])
+                        .await?;
+                let dumped = item.tool.as_deref().and_then(pg_major);
+                if let (Some(d), Some(h)) = (dumped, pg_major(&have)) {
+                    if d > h {
+                        return Err(BackupError::Refused(format!(
+                            "{} was dumped by PostgreSQL {d}, and {} runs PostgreSQL {h}, which cannot read it",
+                            item.describe(),
+                            item.name
+                        )));
+                    }
+                }
+            }
+        }
+
+        let safety = if opts.safety {
+            progress.step("taking a safety set of the current data first");
+            let covered = Coverage {
+                databases: st
+                    .coverage
+                    .databases
+                    .iter()
+                    .filter(|d| dbs.contains(&d.service))
+                    .cloned()
+                    .collect(),
+                volumes: st
+                    .coverage
+                    .volumes
+                    .iter()
+                    .filter(|v| items.iter().any(|i| i.kind == ItemKind::Volume && i.name == v.key))
+                    .cloned()
+                    .collect(),
+            };
+            let current = Stack {
+                coverage: covered,
+                ..*st
+            };
+            self.take(&current, Kind::Safety, progress, &CancellationToken::new())
+                .await?
+                .map(|s| s.id)
+        } else {
+            None
+        };
+        let journal = Journal {
+            set: set.id.clone(),
+            safety: safety.clone(),
+        };
+        store::write_atomic(&root.join(JOURNAL), &serde_json::to_vec(&journal).unwrap_or_default())?;
+
+        let applied = tokio::select! {
+            r = self.apply(st, &set, &items, Op::Restore, progress) => r,
+            _ = cancel.cancelled() => Err(BackupError::Cancelled),
+        };
+        let outcome = match applied {
+            Ok(()) => Ok(()),
+            Err(e) => match &safety {
+                None => Err(BackupError::Failed(format!(
+                    "the restore failed, and no safety set was taken to undo it: {e}"
+                ))),
+                Some(safety) => {
+                    progress.step(format!("the restore failed ({e}): rolling back to safety set {safety}"));
+                    match self.roll_back(st, safety, progress).await {
+                        Ok(()) => Err(BackupError::RolledBack {
+                            reason: e.to_string(),
+                            safety: safety.clone(),
+                        }),
+                        Err(r) => Err(BackupError::RollbackFailed {
+                            reason: e.to_string(),
+                            rollback: r.to_string(),
+                            safety: safety.clone(),
+                        }),
+                    }
+                }
+            },
+        };
+        let journal_path = root.join(JOURNAL);
+        std::fs::remove_file(&journal_path).map_err(store::io_err(&journal_path))?;
+        outcome?;
+        self.prune(&st.project.name, progress)?;
+        progress.send(Progress::Done {
+            op: Op::Restore,
+            set: set.id.clone(),
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        });
+        Ok(RestoreSummary {
+            set: set.id,
+            items: items.iter().map(Item::id).collect(),
+            safety,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// Rolls back a restore that a killed run left half done.
+    pub(crate) async fn recover_restore(&self, st: &Stack<'_>, progress: &Reporter) -> Result<(), BackupError> {
+        let path = self.dir(&st.project.name).join(JOURNAL);
+        let Ok(bytes) = std::fs::read(&path) else {
+            return Ok(());
+        };
+        if let Ok(Journal { set, safety }) = serde_json::from_slice::<Journal>(&bytes) {
+            match safety {
+                Some(safety) => {
+                    progress.step(format!(
+                        "a restore of set {set} was interrupted: rolling back to safety set {safety}"
+                    ));
+                    self.roll_back(st, &safety, progress).await?;
+                }
+                None => progress.step(format!(
+                    "a restore of set {set} was interrupted, and it had no safety set: check the data"
+                )),
+            }
+        }
+        std::fs::remove_file(&path).map_err(store::io_err(&path))
+    }
+
+    async fn roll_back(&self, st: &Stack<'_>, safety: &str, progress: &Reporter) -> Result<(), BackupError> {
+        let set = self.find(&st.project.name, safety)?;
+        let items = set.manifest.items.clone();
+        self.apply(st, &set, &items, Op::Rollback, progress).await
+    }
+
+    /// Everything that can be known before a restore changes anything: the set is of this stack,
+    /// covers what is asked, matches what the stack has, and every file reads back as written.
+    async fn check_restore(
+        &self,
+        st: &Stack<'_>,
+        set: &SetInfo,
+        only: &[String],
+        progress: &Reporter,
+    ) -> Result<Vec<Item>, BackupError> {
+        let m = &set.manifest;
+        if m.project != st.project.name {
+            return Err(BackupError::Refused(format!(
+                "set {} is of stack {}, not {}",
+                set.id, m.project, st.project.name
+            )));
+        }
+        for o in only {
+            if !m.items.iter().any(|i| i.matches(o)) {
+                return Err(BackupError::Refused(format!(
+                    "set {} has no item '{o}'. It holds: {}",
+                    set.id,
+                    m.items.iter().map(Item::id).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        let items: Vec<Item> = m
+            .items
+            .iter()
+            .filter(|i| only.is_empty() || only.iter().any(|o| i.matches(o)))
+            .cloned()
+            .collect();
+        for i in &items {
+            let known = match i.kind {
+                ItemKind::Database => st.coverage.databases.iter().any(|d| d.service == i.name),
+                ItemKind::Volume => st.coverage.volumes.iter().any(|v| v.key == i.name),
+            };
+            if !known {
+                return Err(BackupError::Refused(format!(
+                    "set {} holds the {}, which stack {} does not have or does not back up any more",
+                    set.id,
+                    i.describe(),
+                    st.project.name
+                )));
+            }
+            if i.kind == ItemKind::Volume {
+                let v = self.volume(&st.coverage, &i.name)?;
+                if docker::helper_image(self.engine.docker(), st.project, &v.users).await.is_none() {
+                    return Err(BackupError::Refused(format!(
+                        "no image of the services using volume {} is on this machine to write it with: build them first (`sirius-deck build`)",
+                        v.name
+                    )));
+                }
+            }
+        }
+        let selected = SetInfo {
+            manifest: crate::Manifest {
+                items: items.clone(),
+                ..m.clone()
+            },
+            ..set.clone()
+        };
+        verify_set(&selected, Op::Verify, progress)
+            .await
+            .map_err(|p| BackupError::Refused(format!("set {} failed verification: {p}", set.id)))?;
+        Ok(items)
+    }
+
+    fn volume<'c>(&self, coverage: &'c Coverage, key: &str) -> Result<&'c plan::Volume, BackupError> {
+        coverage
+            .volumes
+            .iter()
+            .find(|v| v.key == key)
+            .ok_or_else(|| BackupError::Failed(format!("volume {key} is not covered")))
+    }
+
+    /// Starts services (and what they need) in dependency order and waits until ready.
+    async fn start(&self, st: &Stack<'_>, services: &[String], progress: &Reporter) -> Result<(), BackupError> {
+        let opts = deck_engine::UpOptions {
+            env: st.env.map(str::to_string),
+            services: services.to_vec(),
+            ..Default::default()
+        };
+        let (tx, forward) = progress.engine_events();
+        let up = self.engine.up(st.project, &opts, Some(tx)).await;
+        let _ = forward.await;
+        up.map(|_| ()).map_err(BackupError::from)
+    }
+
+    /// Replaces the stack's data with the items of a set (already verified).
+    async fn apply(
+        &self,
+        st: &Stack<'_>,
+        set: &SetInfo,
+        items: &[Item],
+        op: Op,
+        progress: &Reporter,
+    ) -> Result<(), BackupError> {
+        let project = st.project;
+        let docker = self.engine.docker();
+        progress.send(Progress::Plan {
+            op,
+            set: set.id.clone(),
+            items: items
+                .iter()
+                .map(|i| Planned {
+                    item: i.id(),
+                    description: i.describe(),
+                    total: Some(i.size),
+                })
+                .collect(),
+        });
+        // Stop what uses what is replaced, and what depends on it, dependents first.
+        let mut roots = BTreeSet::new();
+        for i in items {
+            match i.kind {
+                ItemKind::Volume => roots.extend(self.volume(&st.coverage, &i.name)?.users.iter().cloned()),
+                ItemKind::Database => roots.extend(plan::dependents(project, &BTreeSet::from([i.name.clone()]))),
+            }
+        }
+        let mut affected = plan::dependents(project, &roots);
+        affected.extend(roots);
+        let order: Vec<String> = project
+            .startup_order()
+            .into_iter()
+            .rev()
+            .filter(|s| affected.contains(s))
+            .collect();
+        self.stop(st, &order, progress).await?;
+
+        for i in items.iter().filter(|i| i.kind == ItemKind::Volume) {
+            let v = self.volume(&st.coverage, &i.name)?;
+            self.engine.create_volumes(project, &v.users).await?;
+            let image = docker::helper_image(docker, project, &v.users)
+                .await
+                .ok_or_else(|| BackupError::Failed(format!("no image to write volume {} with", v.name)))?;
+            let helper = docker::create_helper(docker, &image, &v.name).await?;
+            let count = progress.bytes(op, &i.id(), Some(i.size));
+            count(0);
+            let written = async {
+                docker::empty_volume(docker, &helper, &v.name).await?;
+                let stream = crate::pipe::read_zstd(set.path.join(&i.file), count);
+                docker
+                    .upload_to_container(
+                        &helper,
+                        Some(bollard::query_parameters::UploadToContainerOptions {
+                            path: "/".into(),
+                            ..Default::default()
+                        }),
+                        bollard::body_try_stream(stream),
+                    )
+                    .await
+                    .map_err(|e| BackupError::Failed(format!("writing volume {}: {e}", v.name)))
+            }
+            .await;
+            docker::remove_helper(docker, &helper).await;
+            written?;
+            progress.send(Progress::Bytes {
+                op,
+                item: i.id(),
+                done: i.size,
+                total: Some(i.size),
+            });
+            progress.send(Progress::ItemDone {
+                op,
+                item: i.id(),
+                raw: i.raw_size,
+                stored: i.size,
+            });
+        }
+
+        let dbs: Vec<&Item> = items.iter().filter(|i| i.kind == ItemKind::Database).collect();
+        if !dbs.is_empty() {
+            let services: Vec<String> = dbs.iter().map(|i| i.name.clone()).collect();
+            self.start(st, &services, progress).await?;
+            for i in dbs {
+                let container = project.container_name(&i.name);
+                let user = i.user.clone().unwrap_or_else(|| "postgres".into());
+                // --create drops and recreates the database from a maintenance database.
+                let maintenance = if i.database.as_deref() == Some("postgres") {
+                    "template1"
+                } else {
+                    "postgres"
+                };
+                let count = progress.bytes(op, &i.id(), Some(i.size));
+                count(0);
+                let stream = Box::pin(crate::pipe::read_zstd(set.path.join(&i.file), count));
+                docker::exec_in(
+                    docker,
+                    &container,
+                    docker::pg_command(&[
+                        "pg_restore",
+                        "--clean",
+                        "--if-exists",
+                        "--create",
+                        "--exit-on-error",
+                        "--no-password",
+                        "-U",
+                        &user,
+                        "-d",
+                        maintenance,
+                    ]),
+                    stream,
+                )
+                .await
+                .map_err(|e| BackupError::Failed(format!("pg_restore of {}: {e}", i.describe())))?;
+                progress.send(Progress::ItemDone {
+                    op,
+                    item: i.id(),
+                    raw: i.raw_size,
+                    stored: i.size,
+                });
+            }
+        }
+        // Everything runs again, in dependency order, each service waited for.
+        let all: Vec<String> = project.services.keys().cloned().collect();
+        self.start(st, &all, progress).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pg_major;
+
+    #[test]
+    fn postgres_major_versions_are_read_from_tool_output() {
+        assert_eq!(pg_major("pg_dump (PostgreSQL) 15.8 (Debian 15.8-0+deb12u1)"), Some(15));
+        assert_eq!(pg_major("pg_restore (PostgreSQL) 16.2"), Some(16));
+        assert_eq!(pg_major("nonsense"), None);
+    }
+}
