@@ -61,25 +61,10 @@ impl Backups {
         self.recover_locked(st, progress).await
     }
 
-    /// Folders of interrupted backups of a stack (to say so when listing).
-    pub fn interrupted(&self, project: &str) -> Vec<String> {
-        std::fs::read_dir(self.dir(project))
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .filter_map(|e| {
-                        let n = e.file_name().to_string_lossy().into_owned();
-                        n.strip_prefix(PARTIAL_PREFIX).map(str::to_string)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
     pub(crate) async fn recover_locked(&self, st: &Stack<'_>, progress: &Reporter) -> Result<(), BackupError> {
         docker::remove_stale_helpers(self.engine.docker()).await;
         let root = self.dir(&st.project.name);
-        for id in self.interrupted(&st.project.name) {
+        for id in interrupted(&root) {
             let partial = root.join(format!("{PARTIAL_PREFIX}{id}"));
             let journal: Journal = std::fs::read(partial.join(JOURNAL))
                 .ok()
@@ -545,6 +530,21 @@ impl Backups {
             raw_size: written.raw,
         })
     }
+}
+
+/// Folders of interrupted backups in a stack's folder.
+pub(crate) fn interrupted(root: &Path) -> Vec<String> {
+    std::fs::read_dir(root)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.strip_prefix(PARTIAL_PREFIX).map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 async fn pipe_write<S>(stream: S, path: &Path, count: &(impl Fn(u64) + Sync)) -> Result<crate::pipe::Written, BackupError>

@@ -245,6 +245,17 @@ async fn verify_set(set: &SetInfo, op: Op, progress: &Reporter) -> Result<(), St
     .map_err(|e| e.to_string())?
 }
 
+/// The sets in a stack's folder (newest first) and the folders that are not readable sets,
+/// without connecting to the engine.
+pub fn list_sets(dir: &Path) -> Result<(Vec<SetInfo>, Vec<(String, String)>), BackupError> {
+    store::list(dir)
+}
+
+/// The ids of interrupted backups left in a stack's folder.
+pub fn interrupted_sets(dir: &Path) -> Vec<String> {
+    create::interrupted(dir)
+}
+
 /// A path for messages: the user's home shown as `~`.
 pub fn display_path(p: &Path) -> String {
     match std::env::var_os("HOME").map(PathBuf::from) {

@@ -1,5 +1,6 @@
 //! `sirius-deck`: the command line over the Sirius Deck core.
 
+mod backups;
 mod progress;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -138,6 +139,69 @@ enum Command {
         #[arg(short, long)]
         timestamps: bool,
         services: Vec<String>,
+    },
+    /// Back up the stack's data: a pg_dump of each PostgreSQL service and a tar of each named
+    /// volume (as its profile's [backup] section says), verified before it is listed.
+    Backup {
+        /// Only these items (db:<service>, volume:<key>, or the bare names).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Write the set under this folder instead of the configured one.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// One JSON object per progress step.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the stack's backup sets: size, age, what each covers, whether it verified.
+    Backups {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read every file of a set against its manifest (size, SHA-256, content).
+    Verify {
+        /// The set: its id, a unique prefix of it, or `latest`.
+        id: String,
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a set: verified first, a safety set of the current data taken, services using
+    /// the data stopped, data replaced, everything started again; rolled back on failure.
+    Restore {
+        /// The set: its id, a unique prefix of it, or `latest`.
+        id: String,
+        /// Only these items (db:<service>, volume:<key>, or the bare names).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Do not take a safety set first (the restore then cannot be undone).
+        #[arg(long)]
+        no_safety: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show or change where backups go and how many are kept (saved for the CLI and the window).
+    BackupSettings {
+        /// Folder for backup sets.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// How many of a stack's own sets to keep.
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+        /// Also delete sets older than N days (0: no age limit).
+        #[arg(long, value_name = "DAYS")]
+        max_age_days: Option<u32>,
+        /// How many safety sets to keep.
+        #[arg(long, value_name = "N")]
+        keep_safety: Option<usize>,
     },
     /// Build the images of services that have a build section.
     Build {
@@ -360,6 +424,119 @@ async fn run(cli: Cli) -> Result<(), UserError> {
             }
             Ok(())
         }
+        Command::Backup { only, dir, json } => {
+            let (loaded, env, profile) = load_stack(&cli.target)?;
+            let (name, spec, path) = backup_spec(&loaded, profile.as_ref());
+            let mut st = backups::stack(&loaded, &name, env.as_deref(), &spec, &path)?;
+            st.coverage = st.coverage.only(&only)?;
+            let b = deck_backup::Backups::new(Engine::connect().await?, backups::settings(dir)?);
+            let cancel = backups::cancel_on_signal();
+            let set = backups::run(json, async |r| b.create(&st, r, &cancel).await).await?;
+            if !json {
+                eprintln!(
+                    "sirius-deck: backup set {} written and verified: {} in {}",
+                    set.id,
+                    backups::human(set.size),
+                    deck_backup::display_path(&set.path)
+                );
+            }
+            Ok(())
+        }
+        Command::Backups { dir, json } => {
+            let (loaded, _) = load_target(&cli.target)?;
+            let settings = backups::settings(dir)?;
+            let dir = settings.dir.join(&loaded.project.name);
+            let (sets, broken) = deck_backup::list_sets(&dir)?;
+            let interrupted = deck_backup::interrupted_sets(&dir);
+            backups::print_list(&sets, &broken, &interrupted, json);
+            Ok(())
+        }
+        Command::Verify { id, dir, json } => {
+            let (loaded, _) = load_target(&cli.target)?;
+            let b = deck_backup::Backups::new(Engine::connect().await?, backups::settings(dir)?);
+            let set = backups::run(json, async |r| b.verify(&loaded.project.name, &id, r).await).await?;
+            match set.check.and_then(|c| c.problem) {
+                None => {
+                    if !json {
+                        eprintln!(
+                            "sirius-deck: set {} verified: {} file(s), {}, every checksum and content as written",
+                            set.id,
+                            set.manifest.items.len(),
+                            backups::human(set.size)
+                        );
+                    }
+                    Ok(())
+                }
+                Some(p) => Err(UserError(format!("set {} is damaged: {p}", set.id))),
+            }
+        }
+        Command::Restore {
+            id,
+            only,
+            no_safety,
+            yes,
+            dir,
+            json,
+        } => {
+            let (loaded, env, profile) = load_stack(&cli.target)?;
+            let (name, spec, path) = backup_spec(&loaded, profile.as_ref());
+            let st = backups::stack(&loaded, &name, env.as_deref(), &spec, &path)?;
+            let b = deck_backup::Backups::new(Engine::connect().await?, backups::settings(dir)?);
+            let set = b.find(&loaded.project.name, &id)?;
+            backups::confirm(&set, &only, &loaded.project.name, yes)?;
+            let opts = deck_backup::RestoreOptions {
+                only,
+                safety: !no_safety,
+            };
+            let cancel = backups::cancel_on_signal();
+            let summary = backups::run(json, async |r| b.restore(&st, &set.id, &opts, r, &cancel).await).await?;
+            if !json {
+                eprintln!(
+                    "sirius-deck: restored {} from set {} in {:.1}s; every service is ready.{}",
+                    summary.items.join(", "),
+                    summary.set,
+                    summary.elapsed_ms as f64 / 1000.0,
+                    summary
+                        .safety
+                        .map(|s| format!(" To undo: sirius-deck restore {s}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        Command::BackupSettings {
+            dir,
+            keep,
+            max_age_days,
+            keep_safety,
+        } => {
+            let mut s = deck_backup::Settings::load()?;
+            let changed = dir.is_some() || keep.is_some() || max_age_days.is_some() || keep_safety.is_some();
+            if let Some(d) = dir {
+                s.dir = std::path::absolute(&d).map_err(|e| UserError(format!("--dir {}: {e}", d.display())))?;
+            }
+            if let Some(k) = keep {
+                s.keep = k;
+            }
+            if let Some(d) = max_age_days {
+                s.max_age_days = (d > 0).then_some(d);
+            }
+            if let Some(k) = keep_safety {
+                s.keep_safety = k;
+            }
+            if changed {
+                s.save()?;
+                eprintln!("sirius-deck: saved {}", deck_backup::Settings::path().display());
+            }
+            println!("dir = {}", s.dir.display());
+            println!("keep = {}", s.keep);
+            println!(
+                "max_age_days = {}",
+                s.max_age_days.map_or("none".to_string(), |d| d.to_string())
+            );
+            println!("keep_safety = {}", s.keep_safety);
+            Ok(())
+        }
         Command::Build {
             no_cache,
             json,
@@ -383,16 +560,16 @@ async fn run(cli: Cli) -> Result<(), UserError> {
 
 /// The options of the target: -f files, or a stack profile and environment (whose name is
 /// returned too).
-fn load_options(t: &Target) -> Result<(LoadOptions, Option<String>), UserError> {
-    let (mut opts, env) = if t.files.is_empty() {
+fn load_options(t: &Target) -> Result<(LoadOptions, Option<String>, Option<deck_stack::Profile>), UserError> {
+    let (mut opts, env, profile) = if t.files.is_empty() {
         let name = t.stack.as_deref().unwrap_or(deck_stack::DEFAULT_PROFILE);
         let profile = deck_stack::find(name)?;
         let env = t.env.clone().unwrap_or_else(|| profile.default_env.clone());
-        (profile.load_options(&env, t.project_dir.as_deref())?, Some(env))
+        (profile.load_options(&env, t.project_dir.as_deref())?, Some(env), Some(profile))
     } else {
         let mut o = LoadOptions::new(t.files.iter().cloned());
         o.project_dir = t.project_dir.clone();
-        (o, None)
+        (o, None, None)
     };
     if !t.env_files.is_empty() {
         opts.env_files = t.env_files.clone();
@@ -403,7 +580,7 @@ fn load_options(t: &Target) -> Result<(LoadOptions, Option<String>), UserError> 
     if !t.profiles.is_empty() {
         opts.profiles = t.profiles.clone();
     }
-    Ok((opts, env))
+    Ok((opts, env, profile))
 }
 
 fn print_diagnostics(diags: &[Diagnostic]) {
@@ -413,11 +590,28 @@ fn print_diagnostics(diags: &[Diagnostic]) {
 }
 
 fn load_target(t: &Target) -> Result<(Loaded, Option<String>), UserError> {
-    let (opts, env) = load_options(t)?;
+    load_stack(t).map(|(loaded, env, _)| (loaded, env))
+}
+
+/// The stack's name, what its backups cover and where that is said (for errors).
+fn backup_spec(loaded: &Loaded, profile: Option<&deck_stack::Profile>) -> (String, deck_stack::BackupSpec, String) {
+    match profile {
+        Some(p) => (p.name.clone(), p.backup.clone(), p.path.display().to_string()),
+        None => (
+            loaded.project.name.clone(),
+            deck_stack::BackupSpec::default(),
+            "the compose files".to_string(),
+        ),
+    }
+}
+
+/// The loaded files, the environment and the stack profile they came from (none with -f).
+fn load_stack(t: &Target) -> Result<(Loaded, Option<String>, Option<deck_stack::Profile>), UserError> {
+    let (opts, env, profile) = load_options(t)?;
     match load(&opts) {
         Ok(loaded) => {
             print_diagnostics(&loaded.warnings);
-            Ok((loaded, env))
+            Ok((loaded, env, profile))
         }
         Err(e) => {
             print_diagnostics(&e.warnings);

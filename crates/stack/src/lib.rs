@@ -80,7 +80,8 @@ pub enum Consistency {
     /// Stop the services that write to it (and what depends on them), start them afterwards.
     #[default]
     Stop,
-    /// Freeze the services that write to it (`docker pause`), thaw them afterwards.
+    /// Freeze the services that write to it (`docker pause`), thaw them afterwards. Docker 20.10
+    /// reports a container unhealthy after a pause until its next health check passes.
     Pause,
     /// Archive it while it is in use (for data that tolerates it).
     Live,
