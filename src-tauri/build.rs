@@ -8,6 +8,15 @@ const COMMANDS: &[&str] = &[
     "set_notifications",
     "logs_follow",
     "logs_stop",
+    "backups_list",
+    "backup_create",
+    "backup_cancel",
+    "backup_verify",
+    "backup_restore",
+    "backup_settings_save",
+    "stack_switch",
+    "stack_drift",
+    "service_repair",
 ];
 
 fn main() {

@@ -6,39 +6,15 @@ use deck_tests::*;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-/// The command line, built by `cargo test` next to the test binaries.
-fn cli() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/debug");
-    let bin = dir.join("sirius-deck");
-    assert!(bin.exists(), "{} is built by `cargo test --workspace`", bin.display());
-    bin
-}
-
-fn deck(backups: &Path, args: &[&str]) -> Output {
-    Command::new(cli())
-        .args(args)
-        .env("SIRIUS_DECK_BACKUP_DIR", backups)
-        .output()
-        .expect("sirius-deck runs")
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "sirius-deck failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use std::process::{Command, Stdio};
 
 fn psql(sql: &str) -> String {
-    exec("sirius-postgres", &["psql", "-U", "postgres", "-d", "sirius", "-tAc", sql])
-        .trim()
-        .to_string()
+    exec(
+        "sirius-postgres",
+        &["psql", "-U", "postgres", "-d", "sirius", "-tAc", sql],
+    )
+    .trim()
+    .to_string()
 }
 
 /// Row count and a checksum of every row of the table `kept`, and the findings count.
@@ -52,7 +28,13 @@ fn rows() -> (String, String, String) {
 
 fn file_sum(container: &str, path: &str) -> String {
     let out = Command::new("docker")
-        .args(["exec", container, "sh", "-c", &format!("sha256sum {path} 2>/dev/null || echo missing")])
+        .args([
+            "exec",
+            container,
+            "sh",
+            "-c",
+            &format!("sha256sum {path} 2>/dev/null || echo missing"),
+        ])
         .output()
         .expect("docker exec");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -87,12 +69,20 @@ fn assert_all_healthy() {
         "sirius-ui",
     ] {
         let out = Command::new("docker")
-            .args(["inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}|{{json .Config.Healthcheck.Test}}", c])
+            .args([
+                "inspect",
+                "-f",
+                "{{.State.Status}} {{.State.Health.Status}}|{{json .Config.Healthcheck.Test}}",
+                c,
+            ])
             .output()
             .expect("docker inspect");
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let (state, test) = text.split_once('|').expect("state|test");
-        assert!(state == "running healthy" || state == "running starting", "{c}: {state}");
+        assert!(
+            state == "running healthy" || state == "running starting",
+            "{c}: {state}"
+        );
         let test: Vec<String> = serde_json::from_str(test).expect("health test");
         assert_eq!(test[0], "CMD", "{c}");
         let args: Vec<&str> = test[1..].iter().map(String::as_str).collect();
@@ -108,7 +98,11 @@ fn fresh_lab(backups: &Path) {
     psql("insert into kept select g, md5(g::text) from generate_series(1, 5000) g");
     exec(
         "sirius-valkey",
-        &["sh", "-c", "head -c 3000000 /dev/urandom > /data/blob.bin && valkey-cli set known value >/dev/null"],
+        &[
+            "sh",
+            "-c",
+            "head -c 3000000 /dev/urandom > /data/blob.bin && valkey-cli set known value >/dev/null",
+        ],
     );
 }
 
@@ -138,17 +132,30 @@ async fn round_trip_brings_back_rows_and_files_with_every_service_healthy() {
         .map(|i| i["name"].as_str().unwrap_or(""))
         .collect();
     items.sort();
-    assert_eq!(items, ["postgres_data", "rabbitmq_data", "sirius-postgres", "valkey_data"]);
+    assert_eq!(
+        items,
+        ["postgres_data", "rabbitmq_data", "sirius-postgres", "valkey_data"]
+    );
     assert_eq!(set["manifest"]["env"], "dev");
-    assert!(set["manifest"]["engine_version"].as_str().is_some_and(|v| !v.is_empty()));
+    assert!(set["manifest"]["engine_version"]
+        .as_str()
+        .is_some_and(|v| !v.is_empty()));
     assert!(set["manifest"]["images"]["sirius-api"]["id"]
         .as_str()
         .is_some_and(|v| v.starts_with("sha256:")));
     // Readable by the user only.
     let set_dir = backups.join("sirius-lab").join(&id);
-    assert_eq!(std::fs::metadata(&set_dir).expect("set dir").permissions().mode() & 0o777, 0o700);
+    assert_eq!(
+        std::fs::metadata(&set_dir).expect("set dir").permissions().mode() & 0o777,
+        0o700
+    );
     for f in std::fs::read_dir(&set_dir).expect("files").flatten() {
-        assert_eq!(f.metadata().expect("meta").permissions().mode() & 0o777, 0o600, "{:?}", f.path());
+        assert_eq!(
+            f.metadata().expect("meta").permissions().mode() & 0o777,
+            0o600,
+            "{:?}",
+            f.path()
+        );
     }
     assert_all_healthy();
 
@@ -157,7 +164,10 @@ async fn round_trip_brings_back_rows_and_files_with_every_service_healthy() {
     psql("update kept set v = 'changed' where id < 100");
     psql("insert into kept values (9999, 'new')");
     psql("delete from findings");
-    exec("sirius-valkey", &["sh", "-c", "rm /data/blob.bin && echo other > /data/other.txt"]);
+    exec(
+        "sirius-valkey",
+        &["sh", "-c", "rm /data/blob.bin && echo other > /data/other.txt"],
+    );
     assert_ne!(rows(), before);
 
     let out = ok(deck(&backups, &["restore", &id, "--yes"]));
@@ -177,7 +187,10 @@ async fn round_trip_brings_back_rows_and_files_with_every_service_healthy() {
     // One item alone: the volume comes back, the database is left as it is now.
     psql("insert into kept values (10001, 'after')");
     exec("sirius-valkey", &["rm", "/data/blob.bin"]);
-    ok(deck(&backups, &["restore", &id, "--only", "volume:valkey_data", "--yes"]));
+    ok(deck(
+        &backups,
+        &["restore", &id, "--only", "volume:valkey_data", "--yes"],
+    ));
     assert_eq!(file_sum("sirius-valkey", "/data/blob.bin"), blob);
     assert_eq!(psql("select v from kept where id = 10001"), "after");
     assert_all_healthy();
@@ -234,7 +247,11 @@ async fn a_backup_killed_midway_leaves_no_set_and_the_stack_running() {
     // Enough data in PostgreSQL's volume that reading it takes a while.
     exec(
         "sirius-postgres",
-        &["sh", "-c", "head -c 400000000 /dev/urandom > /var/lib/postgresql/data/ballast.bin"],
+        &[
+            "sh",
+            "-c",
+            "head -c 400000000 /dev/urandom > /var/lib/postgresql/data/ballast.bin",
+        ],
     );
 
     // Interrupted (Ctrl-C, SIGTERM): it cleans up and starts what it stopped before exiting.
@@ -276,7 +293,10 @@ fn reseal(set_dir: &Path, file: &str) {
     for item in m["items"].as_array_mut().expect("items") {
         if item["file"] == file {
             use sha2::Digest;
-            let sha: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+            let sha: String = sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
             item["size"] = bytes.len().into();
             item["sha256"] = sha.into();
             item["raw_size"] = raw.len().into();
@@ -291,14 +311,6 @@ fn copy_set(from: &Path, to: &Path) {
     for f in std::fs::read_dir(from).expect("files").flatten() {
         std::fs::copy(f.path(), to.join(f.file_name())).expect("copy");
     }
-}
-
-fn started_at(container: &str) -> String {
-    let out = Command::new("docker")
-        .args(["inspect", "-f", "{{.State.StartedAt}}", container])
-        .output()
-        .expect("docker inspect");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[tokio::test]
@@ -355,10 +367,7 @@ async fn a_damaged_set_is_refused_and_a_failing_restore_is_rolled_back() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("was undone"), "{err}");
     let progress = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        progress.contains("\"op\":\"rollback\""),
-        "the rollback ran: {progress}"
-    );
+    assert!(progress.contains("\"op\":\"rollback\""), "the rollback ran: {progress}");
     assert!(
         progress.contains("\"item\":\"volume:valkey_data\""),
         "volumes were replaced before the failure"

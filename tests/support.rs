@@ -95,6 +95,54 @@ pub fn get_json(container: &str, url: &str) -> serde_json::Value {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url} answered {body:?}: {e}"))
 }
 
+/// The `sirius-deck` command, built by `cargo test --workspace` next to the test binaries.
+pub fn cli() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/debug");
+    let bin = dir.join("sirius-deck");
+    assert!(bin.exists(), "{} is built by `cargo test --workspace`", bin.display());
+    bin
+}
+
+/// Runs `sirius-deck` with its backups (and safety sets) kept in `backups`.
+pub fn deck(backups: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(cli())
+        .args(args)
+        .env("SIRIUS_DECK_BACKUP_DIR", backups)
+        .output()
+        .expect("sirius-deck runs")
+}
+
+/// Standard output of a command that must succeed.
+pub fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "sirius-deck failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Standard error of a command that must fail.
+pub fn failed(out: std::process::Output) -> String {
+    assert!(
+        !out.status.success(),
+        "expected a failure: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// When a container last started (to prove that something was not touched).
+pub fn started_at(container: &str) -> String {
+    let out = Command::new("docker")
+        .args(["inspect", "-f", "{{.State.StartedAt}}", container])
+        .output()
+        .expect("docker inspect");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// A child process that is killed when dropped.
 pub struct Proc(pub Child);
 

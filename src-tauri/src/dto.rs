@@ -234,6 +234,9 @@ pub enum ProgressEvent {
         health_output: Vec<String>,
         logs: Vec<String>,
     },
+    /// A step of a longer operation (a switch: checks, safety backup, builds, rollback).
+    #[serde(rename_all = "camelCase")]
+    Step { message: String },
 }
 
 fn phase_name(p: Phase) -> String {
@@ -314,4 +317,324 @@ impl From<deck_stack::StackError> for ApiError {
     fn from(e: deck_stack::StackError) -> Self {
         ApiError::new("invalid_stack", e.to_string())
     }
+}
+
+impl From<deck_backup::BackupError> for ApiError {
+    fn from(e: deck_backup::BackupError) -> Self {
+        use deck_backup::BackupError as E;
+        let code = match &e {
+            E::Engine(inner) => return ApiError::new("failed", inner.to_string()),
+            E::Invalid(_) => "invalid",
+            E::Refused(_) | E::Busy(_) => "refused",
+            E::Cancelled => "cancelled",
+            E::RolledBack { .. } => "rolled_back",
+            E::Io { .. } | E::Failed(_) | E::RollbackFailed { .. } => "failed",
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+/// One file of a backup set.
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct BackupItemDto {
+    /// `db:<service>` or `volume:<key>`.
+    pub id: String,
+    pub description: String,
+    #[ts(type = "number")]
+    pub size: u64,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct BackupSetDto {
+    pub id: String,
+    /// manual or safety.
+    pub kind: String,
+    pub env: Option<String>,
+    #[ts(type = "number")]
+    pub created_unix: u64,
+    #[ts(type = "number")]
+    pub size: u64,
+    pub items: Vec<BackupItemDto>,
+    /// ok, failed, or written (checked when written, not since).
+    pub verified: String,
+    pub problem: Option<String>,
+    #[ts(type = "number | null")]
+    pub verified_unix: Option<u64>,
+}
+
+impl From<deck_backup::SetInfo> for BackupSetDto {
+    fn from(s: deck_backup::SetInfo) -> Self {
+        let (verified, problem, verified_unix) = match s.check {
+            None => ("written".to_string(), None, None),
+            Some(c) => (
+                if c.problem.is_none() { "ok" } else { "failed" }.to_string(),
+                c.problem,
+                Some(c.at_unix),
+            ),
+        };
+        BackupSetDto {
+            items: s
+                .manifest
+                .items
+                .iter()
+                .map(|i| BackupItemDto {
+                    id: i.id(),
+                    description: i.describe(),
+                    size: i.size,
+                })
+                .collect(),
+            id: s.id,
+            kind: s.manifest.kind.to_string(),
+            env: s.manifest.env,
+            created_unix: s.manifest.created_unix,
+            size: s.size,
+            verified,
+            problem,
+            verified_unix,
+        }
+    }
+}
+
+/// Where backups go and how many are kept.
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct BackupSettingsDto {
+    pub dir: String,
+    pub keep: u32,
+    pub max_age_days: Option<u32>,
+    pub keep_safety: u32,
+}
+
+impl From<&deck_backup::Settings> for BackupSettingsDto {
+    fn from(s: &deck_backup::Settings) -> Self {
+        BackupSettingsDto {
+            dir: s.dir.display().to_string(),
+            keep: s.keep as u32,
+            max_age_days: s.max_age_days,
+            keep_safety: s.keep_safety as u32,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct BackupList {
+    pub sets: Vec<BackupSetDto>,
+    /// Ids of backups that were interrupted (cleaned up by the next backup or restore).
+    pub interrupted: Vec<String>,
+    /// Folders that are not readable sets, with why.
+    pub unreadable: Vec<(String, String)>,
+    /// What a backup of this stack covers.
+    pub covers: Vec<String>,
+    pub settings: BackupSettingsDto,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct RestoreResult {
+    pub set: String,
+    pub items: Vec<String>,
+    pub safety: Option<String>,
+    #[ts(type = "number")]
+    pub elapsed_ms: u64,
+}
+
+/// Progress of a backup, verification or restore.
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(tag = "event", rename_all = "camelCase")]
+#[ts(export)]
+pub enum BackupProgress {
+    /// The work ahead (op: backup, safety, verify, restore, rollback).
+    #[serde(rename_all = "camelCase")]
+    Plan {
+        op: String,
+        set: String,
+        items: Vec<PlannedItem>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Bytes {
+        op: String,
+        item: String,
+        #[ts(type = "number")]
+        done: u64,
+        #[ts(type = "number | null")]
+        total: Option<u64>,
+    },
+    #[serde(rename_all = "camelCase")]
+    ItemDone {
+        op: String,
+        item: String,
+        #[ts(type = "number")]
+        raw: u64,
+        #[ts(type = "number")]
+        stored: u64,
+    },
+    #[serde(rename_all = "camelCase")]
+    Service {
+        service: String,
+        phase: String,
+        detail: Option<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Step { message: String },
+    #[serde(rename_all = "camelCase")]
+    Done {
+        op: String,
+        set: String,
+        #[ts(type = "number")]
+        elapsed_ms: u64,
+    },
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct PlannedItem {
+    pub item: String,
+    pub description: String,
+    #[ts(type = "number | null")]
+    pub total: Option<u64>,
+}
+
+fn op_name(op: deck_backup::Op) -> String {
+    serde_json::to_value(op)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl From<deck_backup::Progress> for BackupProgress {
+    fn from(p: deck_backup::Progress) -> Self {
+        use deck_backup::Progress as P;
+        match p {
+            P::Plan { op, set, items } => BackupProgress::Plan {
+                op: op_name(op),
+                set,
+                items: items
+                    .into_iter()
+                    .map(|i| PlannedItem {
+                        item: i.item,
+                        description: i.description,
+                        total: i.total,
+                    })
+                    .collect(),
+            },
+            P::Bytes { op, item, done, total } => BackupProgress::Bytes {
+                op: op_name(op),
+                item,
+                done,
+                total,
+            },
+            P::ItemDone { op, item, raw, stored } => BackupProgress::ItemDone {
+                op: op_name(op),
+                item,
+                raw,
+                stored,
+            },
+            P::Service { service, phase, detail } => BackupProgress::Service { service, phase, detail },
+            P::Step { message } => BackupProgress::Step { message },
+            P::Done { op, set, elapsed_ms } => BackupProgress::Done {
+                op: op_name(op),
+                set,
+                elapsed_ms,
+            },
+        }
+    }
+}
+
+/// One check of what a container runs against what its environment asks for.
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct DriftFinding {
+    /// image, target, config or env.
+    pub check: String,
+    /// null: could not be checked.
+    pub ok: Option<bool>,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct DriftDto {
+    pub service: String,
+    /// match, drift, unproven or absent.
+    pub verdict: String,
+    pub summary: String,
+    pub findings: Vec<DriftFinding>,
+    /// rebuild or recreate, when it drifted.
+    pub fix: Option<String>,
+}
+
+fn snake<T: Serialize>(v: T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl From<deck_engine::ServiceDrift> for DriftDto {
+    fn from(d: deck_engine::ServiceDrift) -> Self {
+        DriftDto {
+            summary: d.summary(),
+            service: d.service,
+            verdict: snake(d.verdict),
+            findings: d
+                .findings
+                .into_iter()
+                .map(|f| DriftFinding {
+                    check: f.check,
+                    ok: f.ok,
+                    message: f.message,
+                })
+                .collect(),
+            fix: d.fix.map(snake),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SwitchResult {
+    pub from: Option<String>,
+    pub to: String,
+    pub safety: Option<String>,
+    pub built: Vec<String>,
+    pub rebuilt_no_cache: Vec<String>,
+    pub drift: Vec<DriftDto>,
+    #[ts(type = "number")]
+    pub elapsed_ms: u64,
+}
+
+impl From<deck_switch::SwitchError> for ApiError {
+    fn from(e: deck_switch::SwitchError) -> Self {
+        use deck_switch::SwitchError as E;
+        let code = match &e {
+            E::Invalid(_) | E::Preflight(_) => "preflight",
+            E::RolledBack { .. } => "rolled_back",
+            E::Engine(inner) => return inner_engine(inner, e.to_string()),
+            _ => "failed",
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+fn inner_engine(e: &deck_engine::EngineError, message: String) -> ApiError {
+    let code = match e {
+        deck_engine::EngineError::Unreachable { .. } | deck_engine::EngineError::PermissionDenied { .. } => {
+            "engine_unreachable"
+        }
+        deck_engine::EngineError::Preflight(_) => "preflight",
+        _ => "failed",
+    };
+    ApiError::new(code, message)
 }

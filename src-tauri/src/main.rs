@@ -4,7 +4,9 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod backups;
 mod dto;
+mod switch;
 
 use deck_compose::{load, Condition, Project};
 use deck_engine::{
@@ -26,6 +28,8 @@ struct AppState {
     watcher: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
     logs: Mutex<std::collections::HashMap<u64, tauri::async_runtime::JoinHandle<()>>>,
     next_log: std::sync::atomic::AtomicU64,
+    /// The running backup or restore, to cancel it.
+    backup_cancel: Mutex<Option<tokio_util::sync::CancellationToken>>,
 }
 
 /// A stack's files, loaded: the project and its warnings, or every error.
@@ -458,7 +462,16 @@ fn main() {
             service_health,
             set_notifications,
             logs_follow,
-            logs_stop
+            logs_stop,
+            backups::backups_list,
+            backups::backup_create,
+            backups::backup_cancel,
+            backups::backup_verify,
+            backups::backup_restore,
+            backups::backup_settings_save,
+            switch::stack_switch,
+            switch::stack_drift,
+            switch::service_repair
         ])
         .build(tauri::generate_context!());
     match app {

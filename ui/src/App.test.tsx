@@ -200,4 +200,59 @@ describe("the window", () => {
     expect(invalid.textContent).toContain("/lab/docker-compose.yaml:53");
     expect(invalid.textContent).toContain("required variable PW is missing a value");
   });
+
+  it("switches to the other environment in one click, with the steps in the log", async () => {
+    const backend = fake();
+    backend.upEvents = [
+      { event: "step", payload: { message: "checking prod before anything changes" } },
+      { event: "service", payload: { service: "api", phase: "stopping", detail: null, elapsedMs: 10 } },
+    ];
+    render(<App backend={backend} />);
+    await screen.findByTestId("node-db");
+    fireEvent.click(screen.getByTestId("switch"));
+    await waitFor(() => expect(backend.calls).toContain("switch lab prod"));
+    expect((await screen.findByTestId("notice")).textContent).toContain("Switched from dev to prod");
+    expect(screen.getByTestId("notice").textContent).toContain("Rebuilt without cache (target not proven): api");
+    expect(screen.getByTestId("progress-log").textContent).toContain("checking prod before anything changes");
+    await waitFor(() => expect(backend.calls).toContain("open lab prod"));
+  });
+
+  it("a switch that was rolled back says why", async () => {
+    const backend = fake();
+    backend.switchError = { code: "rolled_back", message: "prod did not come up, so the stack was rolled back to dev" };
+    render(<App backend={backend} />);
+    await screen.findByTestId("node-db");
+    fireEvent.click(screen.getByTestId("switch"));
+    expect((await screen.findByTestId("error")).textContent).toContain("rolled back to dev");
+    expect(backend.calls).not.toContain("open lab prod");
+  });
+
+  it("flags a node that does not run what its environment asks for, with its fix", async () => {
+    const backend = fake();
+    backend.driftResult = [
+      {
+        service: "api",
+        verdict: "drift",
+        summary: "its image was built from target development, the environment asks for runner",
+        findings: [
+          { check: "image", ok: true, message: "runs lab/api:dev" },
+          { check: "target", ok: false, message: "its image was built from target development, the environment asks for runner" },
+        ],
+        fix: "rebuild",
+      },
+      { service: "db", verdict: "match", summary: "", findings: [{ check: "image", ok: true, message: "" }], fix: null },
+    ];
+    render(<App backend={backend} />);
+    act(() => backend.push({ kind: "snapshot", stack: "lab", containers: { api: container(), db: container() } }));
+    await waitFor(() => expect(screen.getByTestId("node-api").dataset.drift).toBe("drift"), { timeout: 3000 });
+    expect(screen.getByTestId("node-db").dataset.drift).toBe("match");
+    expect(screen.getByTestId("drift-api").getAttribute("title")).toContain("built from target development");
+    fireEvent.click(screen.getByTestId("node-api"));
+    const panel = await screen.findByTestId("panel-drift");
+    expect(panel.textContent).toContain("NO");
+    expect(panel.textContent).toContain("target: its image was built from target development");
+    fireEvent.click(screen.getByTestId("action-repair"));
+    await waitFor(() => expect(backend.calls).toContain("repair api"));
+    expect((await screen.findByTestId("notice")).textContent).toContain("api rebuilt and recreated");
+  });
 });

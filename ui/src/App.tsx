@@ -1,10 +1,12 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { apiError, type Backend } from "./backend";
+import type { DriftDto } from "./bindings/DriftDto";
 import type { ProgressEvent } from "./bindings/ProgressEvent";
 import type { ServiceAction } from "./bindings/ServiceAction";
 import type { StackView } from "./bindings/StackView";
 import type { Stacks } from "./bindings/Stacks";
 import type { UsageEvent } from "./bindings/UsageEvent";
+import { Backups } from "./Backups";
 import { Diagram } from "./Diagram";
 import { LogView } from "./LogView";
 import { addSample, applyState, nodeStatus, type Containers, type UsageHistory } from "./state";
@@ -22,7 +24,9 @@ export function App({ backend }: { backend: Backend }) {
   const [engineDown, setEngineDown] = useState<string | null>(null);
   const [progress, setProgress] = useState<Record<string, string>>({});
   const [log, setLog] = useState<string[]>([]);
-  const [busy, setBusy] = useState<"up" | "down" | null>(null);
+  const [busy, setBusy] = useState<"up" | "down" | "switch" | "repair" | null>(null);
+  const [drift, setDrift] = useState<Record<string, DriftDto>>({});
+  const [notice, setNotice] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [failures, setFailures] = useState<Failure[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
@@ -30,6 +34,7 @@ export function App({ backend }: { backend: Backend }) {
   const [notify, setNotify] = useState(true);
   const [usage, setUsage] = useState<Record<string, UsageHistory>>({});
   const [showLogs, setShowLogs] = useState(false);
+  const [showBackups, setShowBackups] = useState(false);
   const stackRef = useRef("");
 
   useEffect(() => {
@@ -130,6 +135,9 @@ export function App({ backend }: { backend: Backend }) {
       case "failure":
         setFailures((f) => [...f, e.payload]);
         break;
+      case "step":
+        setLog((l) => [...l.slice(-499), `── ${e.payload.message}`]);
+        break;
     }
   }, []);
 
@@ -154,6 +162,65 @@ export function App({ backend }: { backend: Backend }) {
     },
     [backend, busy, env, onProgress, stack, view],
   );
+
+  // What runs against what the environment asks for: checked again shortly after the live
+  // state changes (containers recreated, started, removed).
+  useEffect(() => {
+    if (!stack || !env || !view || view.invalid || busy !== null) return;
+    const t = setTimeout(() => {
+      backend
+        .drift(stack, env)
+        .then((d) => setDrift(Object.fromEntries(d.map((x) => [x.service, x]))))
+        .catch(() => setDrift({}));
+    }, 800);
+    return () => clearTimeout(t);
+  }, [backend, stack, env, view, containers, busy]);
+
+  const otherEnv = stacks?.stacks.find((s) => s.name === stack)?.envs.find((e) => e !== env) ?? null;
+
+  const switchTo = useCallback(
+    async (to: string) => {
+      if (busy || !view || view.invalid) return;
+      setBusy("switch");
+      setProgress({});
+      setFailures([]);
+      setError(null);
+      setNotice(null);
+      setLog([]);
+      try {
+        const r = await backend.switchEnv(stack, to, onProgress);
+        const drifted = r.drift.filter((d) => d.verdict === "drift").map((d) => d.service);
+        setNotice(
+          `Switched from ${r.from ?? "nothing running"} to ${r.to} in ${(r.elapsedMs / 1000).toFixed(1)}s.` +
+            (r.rebuiltNoCache.length ? ` Rebuilt without cache (target not proven): ${r.rebuiltNoCache.join(", ")}.` : "") +
+            (r.safety ? ` Data backed up first in ${r.safety}.` : "") +
+            (drifted.length ? ` Not as ${r.to} asks: ${drifted.join(", ")}.` : " Every container runs what it asks for."),
+        );
+        setEnv(to);
+      } catch (e) {
+        setError(apiError(e).message);
+      } finally {
+        setBusy(null);
+        setProgress({});
+      }
+    },
+    [backend, busy, onProgress, stack, view],
+  );
+
+  const repair = async (service: string) => {
+    setBusy("repair");
+    setError(null);
+    setLog([]);
+    try {
+      await backend.repair(stack, env, service, onProgress);
+      setNotice(`${service} rebuilt and recreated.`);
+    } catch (e) {
+      setError(apiError(e).message);
+    } finally {
+      setBusy(null);
+      setProgress({});
+    }
+  };
 
   const control = async (service: string, action: ServiceAction) => {
     try {
@@ -211,8 +278,22 @@ export function App({ backend }: { backend: Backend }) {
         <button data-testid="down" accessKey="d" title="Down (Alt+D)" onClick={() => run("down")} disabled={busy !== null || !view || view.invalid || engineDown !== null}>
           {busy === "down" ? "Stopping…" : "Down"}
         </button>
+        {otherEnv && (
+          <button
+            data-testid="switch"
+            accessKey="s"
+            title={`Switch the running stack to ${otherEnv}: checked first, ${otherEnv === "prod" ? "data backed up first, " : ""}rolled back if it does not come up (Alt+S)`}
+            onClick={() => switchTo(otherEnv)}
+            disabled={busy !== null || !view || view.invalid || engineDown !== null}
+          >
+            {busy === "switch" ? `Switching to ${otherEnv}…` : `Switch to ${otherEnv}`}
+          </button>
+        )}
         <button data-testid="logs" accessKey="l" title="Logs of the whole stack (Alt+L)" aria-pressed={showLogs} onClick={() => setShowLogs((v) => !v)} disabled={!view || view.invalid}>
           Logs
+        </button>
+        <button data-testid="backups" accessKey="b" title="Back up and restore the stack's data (Alt+B)" aria-pressed={showBackups} onClick={() => setShowBackups((v) => !v)} disabled={!view || view.invalid}>
+          Backups
         </button>
         <label title="Desktop notifications when a service of this stack fails or recovers">
           <input type="checkbox" data-testid="notifications" checked={notify} onChange={(e) => toggleNotify(e.target.checked)} /> Notifications
@@ -223,6 +304,14 @@ export function App({ backend }: { backend: Backend }) {
       {engineDown && (
         <div className="banner banner-error" role="alert" data-testid="engine-down">
           The Docker engine cannot be reached: {engineDown}. Retrying… Start dockerd (or Docker), and this clears by itself.
+        </div>
+      )}
+      {notice && (
+        <div className="banner banner-ok" role="status" data-testid="notice">
+          {notice}
+          <button className="log-close" aria-label="dismiss" onClick={() => setNotice(null)}>
+            ×
+          </button>
         </div>
       )}
       {error && (
@@ -260,9 +349,10 @@ export function App({ backend }: { backend: Backend }) {
 
       <main className="main">
         {view && !view.invalid && (
-          <Diagram services={view.services} containers={containers} progress={progress} usage={usage} selected={selected} planned={planned && busy === null} onSelect={setSelected} />
+          <Diagram services={view.services} containers={containers} progress={progress} usage={usage} drift={drift} selected={selected} planned={planned && busy === null} onSelect={setSelected} />
         )}
-        {selectedSvc && (
+        {showBackups && view && !view.invalid && <Backups backend={backend} stack={stack} env={env} onClose={() => setShowBackups(false)} />}
+        {selectedSvc && !showBackups && (
           <aside className="panel" data-testid="panel" aria-label={`service ${selectedSvc.name}`}>
             <div className="panel-head">
               <h2>{selectedSvc.name}</h2>
@@ -283,6 +373,33 @@ export function App({ backend }: { backend: Backend }) {
               <dd>
                 {selectedSvc.memoryLimit ? `${Math.round(selectedSvc.memoryLimit / 1048576)} MiB` : "no memory limit"},{" "}
                 {selectedSvc.cpuLimit ? `${selectedSvc.cpuLimit} CPU` : "no CPU limit"}
+              </dd>
+              <dt>As asked</dt>
+              <dd data-testid="panel-drift">
+                {(() => {
+                  const d = drift[selectedSvc.name];
+                  if (!d || d.verdict === "absent") return "-";
+                  if (d.verdict === "match") return `yes: ${d.findings.map((f) => f.check).join(", ")} checked`;
+                  return (
+                    <>
+                      <span className={d.verdict === "drift" ? "bad" : "muted"}>{d.verdict === "drift" ? "NO" : "unproven"}</span>
+                      <ul className="findings">
+                        {d.findings
+                          .filter((f) => f.ok !== true)
+                          .map((f) => (
+                            <li key={f.check}>
+                              {f.check}: {f.message}
+                            </li>
+                          ))}
+                      </ul>
+                      {d.fix && (
+                        <button data-testid="action-repair" onClick={() => repair(selectedSvc.name)} disabled={busy !== null}>
+                          {d.fix === "rebuild" ? "Rebuild without cache & recreate" : "Recreate"}
+                        </button>
+                      )}
+                    </>
+                  );
+                })()}
               </dd>
               <dt>Restarts</dt>
               <dd>{selectedContainer?.restartCount ?? "-"}</dd>

@@ -1,5 +1,6 @@
 import { Background, Handle, Position, ReactFlow, useReactFlow, useStore, type Edge, type Node, type NodeProps } from "@xyflow/react";
 import { useEffect, useMemo } from "react";
+import type { DriftDto } from "./bindings/DriftDto";
 import type { ServiceNode } from "./bindings/ServiceNode";
 import { envBadge, fraction, imageTag, LAYERS, layout, nearLimit, nodeStatus, type Containers, type UsageHistory } from "./state";
 
@@ -14,14 +15,16 @@ type ServiceData = {
   onSelect: (service: string) => void;
   cpu?: number;
   memory?: number;
+  drift?: DriftDto;
 };
 
 function ServiceCard({ data }: NodeProps<Node<ServiceData>>) {
   return (
     <div
-      className={`svc svc-${data.status}${data.selected ? " svc-selected" : ""}`}
+      className={`svc svc-${data.status}${data.selected ? " svc-selected" : ""}${data.drift?.verdict === "drift" ? " svc-drift" : ""}`}
       data-testid={`node-${data.svc.name}`}
       data-status={data.status}
+      data-drift={data.drift?.verdict ?? "unknown"}
       role="button"
       tabIndex={0}
       aria-label={`${data.svc.name}: ${data.label}`}
@@ -34,7 +37,14 @@ function ServiceCard({ data }: NodeProps<Node<ServiceData>>) {
       <Handle type="target" position={Position.Bottom} />
       <div className="svc-head">
         <span className="svc-name">{data.svc.name}</span>
-        {data.badge && <span className={`badge badge-${data.badge}`}>{data.badge}</span>}
+        <span>
+          {data.drift?.verdict === "drift" && (
+            <span className="badge badge-drift" data-testid={`drift-${data.svc.name}`} title={`Not what the environment asks for: ${data.drift.summary}`}>
+              drift
+            </span>
+          )}{" "}
+          {data.badge && <span className={`badge badge-${data.badge}`}>{data.badge}</span>}
+        </span>
       </div>
       <div className="svc-state">
         <span className="dot" /> {data.label}
@@ -107,8 +117,9 @@ export function Diagram(props: {
   selected: string | null;
   planned: boolean;
   onSelect: (service: string | null) => void;
+  drift?: Record<string, DriftDto>;
 }) {
-  const { services, containers, progress, usage, selected, planned, onSelect } = props;
+  const { services, containers, progress, usage, selected, planned, onSelect, drift } = props;
   const positions = useMemo(() => layout(services), [services]);
   const left = Math.min(...Object.values(positions).map((p) => p.x)) - 150;
   const labels: Node[] = LAYERS.filter((layer) => services.some((s) => s.layer === layer)).map((layer) => ({
@@ -143,6 +154,7 @@ export function Diagram(props: {
         onSelect,
         cpu: c?.state === "running" ? usage[svc.name]?.cpu.at(-1) : undefined,
         memory: c?.state === "running" ? usage[svc.name]?.memory.at(-1) : undefined,
+        drift: drift?.[svc.name],
       },
       draggable: false,
     };

@@ -1,6 +1,12 @@
 // A backend without a window or an engine, for component tests: it records calls and lets a
 // test push live state and progress as the real app would.
 import type { Backend } from "./backend";
+import type { DriftDto } from "./bindings/DriftDto";
+import type { SwitchResult } from "./bindings/SwitchResult";
+import type { BackupList } from "./bindings/BackupList";
+import type { BackupProgress } from "./bindings/BackupProgress";
+import type { BackupSetDto } from "./bindings/BackupSetDto";
+import type { BackupSettingsDto } from "./bindings/BackupSettingsDto";
 import type { FocusService } from "./bindings/FocusService";
 import type { LogLineDto } from "./bindings/LogLineDto";
 import type { ProgressEvent } from "./bindings/ProgressEvent";
@@ -61,6 +67,65 @@ export class FakeBackend implements Backend {
   }
   async setNotifications(stack: string, enabled: boolean) {
     this.calls.push(`notifications ${stack} ${enabled}`);
+  }
+  backupList: BackupList = {
+    sets: [],
+    interrupted: [],
+    unreadable: [],
+    covers: ["db:sirius-postgres", "volume:postgres_data"],
+    settings: { dir: "/home/u/.local/share/sirius-deck/backups", keep: 10, maxAgeDays: null, keepSafety: 3 },
+  };
+  /** Progress events a backup or restore sends before it resolves (or rejects with `backupError`). */
+  backupEvents: BackupProgress[] = [];
+  backupError: unknown = null;
+  newSet: BackupSetDto | null = null;
+  async listBackups(stack: string, env: string) {
+    this.calls.push(`backups ${stack} ${env}`);
+    return this.backupList;
+  }
+  async backup(stack: string, _env: string, onEvent: (e: BackupProgress) => void) {
+    this.calls.push(`backup ${stack}`);
+    this.backupEvents.forEach(onEvent);
+    if (this.backupError) throw this.backupError;
+    if (!this.newSet) throw { code: "internal", message: "no set" };
+    this.backupList = { ...this.backupList, sets: [this.newSet, ...this.backupList.sets] };
+    return this.newSet;
+  }
+  async cancelBackup() {
+    this.calls.push("cancel backup");
+  }
+  async verifyBackup(_stack: string, _env: string, id: string) {
+    this.calls.push(`verify ${id}`);
+    const set = this.backupList.sets.find((s) => s.id === id);
+    if (!set) throw { code: "refused", message: `no set ${id}` };
+    return set;
+  }
+  async restore(_stack: string, _env: string, id: string, only: string[], onEvent: (e: BackupProgress) => void) {
+    this.calls.push(`restore ${id} ${only.join(",") || "all"}`);
+    this.backupEvents.forEach(onEvent);
+    if (this.backupError) throw this.backupError;
+    return { set: id, items: only, safety: "2026-11-28T08-00-00Z-safety", elapsedMs: 4200 };
+  }
+  async saveBackupSettings(settings: BackupSettingsDto) {
+    this.calls.push(`settings keep=${settings.keep}`);
+    this.backupList = { ...this.backupList, settings };
+    return settings;
+  }
+  driftResult: DriftDto[] = [];
+  switchError: unknown = null;
+  async switchEnv(stack: string, to: string, onEvent: (e: ProgressEvent) => void): Promise<SwitchResult> {
+    this.calls.push(`switch ${stack} ${to}`);
+    this.upEvents.forEach(onEvent);
+    if (this.switchError) throw this.switchError;
+    return { from: "dev", to, safety: "2026-11-28T08-00-00Z-safety", built: [], rebuiltNoCache: ["api"], drift: this.driftResult, elapsedMs: 12000 };
+  }
+  async drift(stack: string, env: string) {
+    this.calls.push(`drift ${stack} ${env}`);
+    return this.driftResult;
+  }
+  async repair(_stack: string, _env: string, service: string) {
+    this.calls.push(`repair ${service}`);
+    this.driftResult = this.driftResult.map((d) => (d.service === service ? { ...d, verdict: "match", summary: "", fix: null } : d));
   }
   async onFocus(listener: (e: FocusService) => void) {
     this.focusListeners.push(listener);

@@ -2,6 +2,7 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type { Backend, Command } from "./backend";
+import type { BackupProgress } from "./bindings/BackupProgress";
 import type { FocusService } from "./bindings/FocusService";
 import type { LogLineDto } from "./bindings/LogLineDto";
 import type { ProgressEvent } from "./bindings/ProgressEvent";
@@ -12,8 +13,8 @@ function call<T>(cmd: Command, args?: Record<string, unknown>): Promise<T> {
   return invoke<T>(cmd, args);
 }
 
-function progress(onEvent: (e: ProgressEvent) => void): Channel<ProgressEvent> {
-  const ch = new Channel<ProgressEvent>();
+function progress<T = ProgressEvent>(onEvent: (e: T) => void): Channel<T> {
+  const ch = new Channel<T>();
   ch.onmessage = onEvent;
   return ch;
 }
@@ -32,6 +33,15 @@ export const tauriBackend: Backend = {
   },
   stopLogs: (id) => call("logs_stop", { id }),
   setNotifications: (stack, enabled) => call("set_notifications", { stack, enabled }),
+  listBackups: (stack, env) => call("backups_list", { stack, env }),
+  backup: (stack, env, onEvent) => call("backup_create", { stack, env, onEvent: progress<BackupProgress>(onEvent) }),
+  cancelBackup: () => call("backup_cancel"),
+  verifyBackup: (stack, env, id, onEvent) => call("backup_verify", { stack, env, id, onEvent: progress<BackupProgress>(onEvent) }),
+  restore: (stack, env, id, only, onEvent) => call("backup_restore", { stack, env, id, only, onEvent: progress<BackupProgress>(onEvent) }),
+  saveBackupSettings: (settings) => call("backup_settings_save", { settings }),
+  switchEnv: (stack, to, onEvent) => call("stack_switch", { stack, to, onEvent: progress(onEvent) }),
+  drift: (stack, env) => call("stack_drift", { stack, env }),
+  repair: (stack, env, service, onEvent) => call("service_repair", { stack, env, service, onEvent: progress(onEvent) }),
   onState: (listener) => listen<StateEvent>("stack-state", (e) => listener(e.payload)),
   onUsage: (listener) => listen<UsageEvent>("stack-usage", (e) => listener(e.payload)),
   onFocus: (listener) => listen<FocusService>("focus-service", (e) => listener(e.payload)),

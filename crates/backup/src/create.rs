@@ -53,6 +53,16 @@ impl Backups {
         Ok(set)
     }
 
+    /// Takes a safety set of what exists now (before a restore or an environment switch), then
+    /// applies the retention rule; `None` when there is no data yet.
+    pub async fn safety(&self, st: &Stack<'_>, progress: &Reporter) -> Result<Option<SetInfo>, BackupError> {
+        let _lock = store::lock(&self.dir(&st.project.name))?;
+        self.recover_locked(st, progress).await?;
+        let set = self.take(st, Kind::Safety, progress, &CancellationToken::new()).await?;
+        self.prune(&st.project.name, progress)?;
+        Ok(set)
+    }
+
     /// Undoes what interrupted runs left behind: services stopped or paused by a killed backup
     /// run again, incomplete sets and helper containers are removed, and a killed restore is
     /// rolled back to its safety set.
@@ -193,12 +203,7 @@ impl Backups {
         };
 
         // Read back every file before the set counts.
-        let engine_version = docker
-            .version()
-            .await
-            .ok()
-            .and_then(|v| v.version)
-            .unwrap_or_default();
+        let engine_version = docker.version().await.ok().and_then(|v| v.version).unwrap_or_default();
         let images: BTreeMap<String, ImageInfo> = self
             .engine
             .containers(&project.name)
@@ -324,7 +329,10 @@ impl Backups {
             vols.iter().filter(|(v, _)| v.consistency == mode).collect()
         };
         for (v, image) in by_mode(Consistency::Live) {
-            items.push(self.archive(v, image, sizes.get(&v.name).copied(), partial, op, progress).await?);
+            items.push(
+                self.archive(v, image, sizes.get(&v.name).copied(), partial, op, progress)
+                    .await?,
+            );
         }
         let paused = by_mode(Consistency::Pause);
         if !paused.is_empty() {
@@ -342,7 +350,10 @@ impl Backups {
                 }
             }
             for (v, image) in paused {
-                items.push(self.archive(v, image, sizes.get(&v.name).copied(), partial, op, progress).await?);
+                items.push(
+                    self.archive(v, image, sizes.get(&v.name).copied(), partial, op, progress)
+                        .await?,
+                );
             }
             self.unpause(st, journal, partial, progress).await?;
         }
@@ -361,14 +372,22 @@ impl Backups {
             journal.save(partial)?;
             self.stop(st, &running, progress).await?;
             for (v, image) in stopped {
-                items.push(self.archive(v, image, sizes.get(&v.name).copied(), partial, op, progress).await?);
+                items.push(
+                    self.archive(v, image, sizes.get(&v.name).copied(), partial, op, progress)
+                        .await?,
+                );
             }
         }
         Ok(items)
     }
 
     /// Stops services in the given order (dependents first), each within its own stop timeout.
-    pub(crate) async fn stop(&self, st: &Stack<'_>, services: &[String], progress: &Reporter) -> Result<(), BackupError> {
+    pub(crate) async fn stop(
+        &self,
+        st: &Stack<'_>,
+        services: &[String],
+        progress: &Reporter,
+    ) -> Result<(), BackupError> {
         for s in services {
             progress.service(s, "stopping", None);
             let c = st.project.container_name(s);
@@ -448,12 +467,8 @@ impl Backups {
         let docker = self.engine.docker();
         let container = st.project.container_name(&db.service);
         let item_id = format!("db:{}", db.service);
-        let fail = |e: BackupError| {
-            BackupError::Failed(format!(
-                "pg_dump of database {} in {}: {e}",
-                db.database, db.service
-            ))
-        };
+        let fail =
+            |e: BackupError| BackupError::Failed(format!("pg_dump of database {} in {}: {e}", db.database, db.service));
         let (_, version, _) = docker::exec_text(docker, &container, vec!["pg_dump".into(), "--version".into()])
             .await
             .map_err(fail)?;
@@ -461,12 +476,23 @@ impl Backups {
         let mut out = docker::exec_out(
             docker,
             &container,
-            docker::pg_command(&["pg_dump", "-Fc", "-Z0", "--no-password", "-U", &db.user, "-d", &db.database]),
+            docker::pg_command(&[
+                "pg_dump",
+                "-Fc",
+                "-Z0",
+                "--no-password",
+                "-U",
+                &db.user,
+                "-d",
+                &db.database,
+            ]),
         )
         .await
         .map_err(fail)?;
         let count = progress.bytes(op, &item_id, size);
-        let written = pipe_write(&mut out.stream, &partial.join(&file), &count).await.map_err(fail)?;
+        let written = pipe_write(&mut out.stream, &partial.join(&file), &count)
+            .await
+            .map_err(fail)?;
         out.finish(docker).await.map_err(fail)?;
         progress.send(Progress::ItemDone {
             op,
@@ -547,7 +573,11 @@ pub(crate) fn interrupted(root: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn pipe_write<S>(stream: S, path: &Path, count: &(impl Fn(u64) + Sync)) -> Result<crate::pipe::Written, BackupError>
+async fn pipe_write<S>(
+    stream: S,
+    path: &Path,
+    count: &(impl Fn(u64) + Sync),
+) -> Result<crate::pipe::Written, BackupError>
 where
     S: futures_util::Stream<Item = Result<bytes::Bytes, String>> + Unpin,
 {

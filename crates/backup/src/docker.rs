@@ -70,7 +70,11 @@ fn keep_tail(buf: &mut String, more: &[u8]) {
 }
 
 /// Runs a short command in a container: its exit code, standard output and error.
-pub async fn exec_text(docker: &Docker, container: &str, cmd: Vec<String>) -> Result<(i64, String, String), BackupError> {
+pub async fn exec_text(
+    docker: &Docker,
+    container: &str,
+    cmd: Vec<String>,
+) -> Result<(i64, String, String), BackupError> {
     let id = create_exec(docker, container, cmd, false).await?;
     let mut out = String::new();
     let mut err = String::new();
@@ -123,7 +127,9 @@ pub async fn exec_out(docker: &Docker, container: &str, cmd: Vec<String>) -> Res
         .await
         .map_err(docker_err(format!("running a command in {container}")))?
     else {
-        return Err(BackupError::Failed("the engine detached a command it was asked to attach".into()));
+        return Err(BackupError::Failed(
+            "the engine detached a command it was asked to attach".into(),
+        ));
     };
     let stderr = Arc::new(Mutex::new(String::new()));
     let errs = stderr.clone();
@@ -155,18 +161,23 @@ where
     S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
 {
     let exec = create_exec(docker, container, cmd, true).await?;
-    let StartExecResults::Attached { mut output, input: mut stdin } = docker
+    let StartExecResults::Attached {
+        mut output,
+        input: mut stdin,
+    } = docker
         .start_exec(&exec, None)
         .await
         .map_err(docker_err(format!("running a command in {container}")))?
     else {
-        return Err(BackupError::Failed("the engine detached a command it was asked to attach".into()));
+        return Err(BackupError::Failed(
+            "the engine detached a command it was asked to attach".into(),
+        ));
     };
     let reader = tokio::spawn(async move {
         let mut err = String::new();
         while let Some(Ok(chunk)) = output.next().await {
-            if let bollard::container::LogOutput::StdErr { message } | bollard::container::LogOutput::StdOut { message } =
-                chunk
+            if let bollard::container::LogOutput::StdErr { message }
+            | bollard::container::LogOutput::StdOut { message } = chunk
             {
                 keep_tail(&mut err, &message);
             }

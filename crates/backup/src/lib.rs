@@ -78,7 +78,11 @@ pub struct Planned {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Progress {
     /// The work ahead.
-    Plan { op: Op, set: String, items: Vec<Planned> },
+    Plan {
+        op: Op,
+        set: String,
+        items: Vec<Planned>,
+    },
     /// Bytes of one item done so far (at most every few MiB, and at the end).
     Bytes {
         op: Op,
@@ -87,15 +91,26 @@ pub enum Progress {
         total: Option<u64>,
     },
     /// One item finished: bytes before and after compression.
-    ItemDone { op: Op, item: String, raw: u64, stored: u64 },
+    ItemDone {
+        op: Op,
+        item: String,
+        raw: u64,
+        stored: u64,
+    },
     /// A service stopped, paused, started, became ready...
     Service {
         service: String,
         phase: String,
         detail: Option<String>,
     },
-    Step { message: String },
-    Done { op: Op, set: String, elapsed_ms: u64 },
+    Step {
+        message: String,
+    },
+    Done {
+        op: Op,
+        set: String,
+        elapsed_ms: u64,
+    },
 }
 
 /// Where progress goes; nobody listening is fine.

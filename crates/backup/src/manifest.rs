@@ -76,11 +76,7 @@ impl Item {
 
     pub fn describe(&self) -> String {
         match self.kind {
-            ItemKind::Database => format!(
-                "database {} of {}",
-                self.database.as_deref().unwrap_or("?"),
-                self.name
-            ),
+            ItemKind::Database => format!("database {} of {}", self.database.as_deref().unwrap_or("?"), self.name),
             ItemKind::Volume => format!("volume {}", self.volume.as_deref().unwrap_or(&self.name)),
         }
     }
@@ -189,7 +185,10 @@ mod tests {
     #[test]
     fn file_names_cannot_escape_the_set() {
         assert_eq!(file_name(ItemKind::Volume, "../x/y"), "volume-.._x_y.tar.zst");
-        assert_eq!(file_name(ItemKind::Database, "sirius-postgres"), "db-sirius-postgres.dump.zst");
+        assert_eq!(
+            file_name(ItemKind::Database, "sirius-postgres"),
+            "db-sirius-postgres.dump.zst"
+        );
     }
 
     #[test]

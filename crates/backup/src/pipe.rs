@@ -169,7 +169,9 @@ pub fn read_zstd(
     tokio_stream_from(rx)
 }
 
-fn tokio_stream_from<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl Stream<Item = T> + Send + 'static {
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl Stream<Item = T> + Send + 'static {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
@@ -204,7 +206,11 @@ pub fn verify_file(path: &Path, item: &Item, progress: &mut dyn FnMut(u64)) -> R
     content.map_err(|e| format!("{}: {e}", item.file))
 }
 
-fn check_content<R: Read>(hashed: &mut HashReader<R>, item: &Item, progress: &mut dyn FnMut(u64)) -> Result<(), String> {
+fn check_content<R: Read>(
+    hashed: &mut HashReader<R>,
+    item: &Item,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), String> {
     struct Progress<'a, R> {
         inner: &'a mut HashReader<R>,
         progress: &'a mut dyn FnMut(u64),
@@ -290,7 +296,10 @@ mod tests {
         let content = tar_bytes();
         let (path, item) = write(dir.path(), content.clone()).await;
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777,
+            0o600
+        );
         verify_file(&path, &item, &mut |_| {}).expect("verifies");
         let back: Vec<Bytes> = read_zstd(path, |_| {}).map(|r| r.expect("reads")).collect().await;
         assert_eq!(back.concat(), content);
@@ -316,7 +325,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (path, mut item) = write(dir.path(), b"plain text, not a dump".to_vec()).await;
         item.kind = ItemKind::Database;
-        assert!(verify_file(&path, &item, &mut |_| {}).unwrap_err().contains("not a PostgreSQL"));
+        assert!(verify_file(&path, &item, &mut |_| {})
+            .unwrap_err()
+            .contains("not a PostgreSQL"));
     }
 
     #[tokio::test]

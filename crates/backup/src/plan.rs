@@ -53,8 +53,14 @@ impl Coverage {
         }
         let ids = self.ids();
         for n in names {
-            let known = self.databases.iter().any(|d| *n == d.service || *n == format!("db:{}", d.service))
-                || self.volumes.iter().any(|v| *n == v.key || *n == format!("volume:{}", v.key));
+            let known = self
+                .databases
+                .iter()
+                .any(|d| *n == d.service || *n == format!("db:{}", d.service))
+                || self
+                    .volumes
+                    .iter()
+                    .any(|v| *n == v.key || *n == format!("volume:{}", v.key));
             if !known {
                 return Err(BackupError::Invalid(format!(
                     "'{n}' is not covered by backups of this stack. Covered: {}",
@@ -278,7 +284,10 @@ volumes:
             ..Default::default()
         };
         let e = coverage(&p, &spec, "/x/profile.toml").unwrap_err().to_string();
-        assert!(e.contains("/x/profile.toml") && e.contains("'nope'") && e.contains("cache"), "{e}");
+        assert!(
+            e.contains("/x/profile.toml") && e.contains("'nope'") && e.contains("cache"),
+            "{e}"
+        );
         let spec = BackupSpec {
             databases: Some(vec!["pgsql".into()]),
             ..Default::default()

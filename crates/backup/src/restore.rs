@@ -84,9 +84,12 @@ impl Backups {
             self.start(st, &dbs, progress).await?;
             for item in items.iter().filter(|i| i.kind == ItemKind::Database) {
                 let container = st.project.container_name(&item.name);
-                let (_, have, _) =
-                    docker::exec_text(self.engine.docker(), &container, vec!["pg_restore".into(), "--version".into()])
-                        .await?;
+                let (_, have, _) = docker::exec_text(
+                    self.engine.docker(),
+                    &container,
+                    vec!["pg_restore".into(), "--version".into()],
+                )
+                .await?;
                 let dumped = item.tool.as_deref().and_then(pg_major);
                 if let (Some(d), Some(h)) = (dumped, pg_major(&have)) {
                     if d > h {
@@ -251,7 +254,10 @@ impl Backups {
             }
             if i.kind == ItemKind::Volume {
                 let v = self.volume(&st.coverage, &i.name)?;
-                if docker::helper_image(self.engine.docker(), st.project, &v.users).await.is_none() {
+                if docker::helper_image(self.engine.docker(), st.project, &v.users)
+                    .await
+                    .is_none()
+                {
                     return Err(BackupError::Refused(format!(
                         "no image of the services using volume {} is on this machine to write it with: build them first (`sirius-deck build`)",
                         v.name

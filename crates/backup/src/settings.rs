@@ -66,10 +66,7 @@ impl Settings {
 
     pub fn validate(&self) -> Result<(), String> {
         if !self.dir.is_absolute() {
-            return Err(format!(
-                "dir must be an absolute path, not '{}'",
-                self.dir.display()
-            ));
+            return Err(format!("dir must be an absolute path, not '{}'", self.dir.display()));
         }
         if self.keep == 0 {
             return Err("keep must be at least 1 (the newest set is always kept)".into());
@@ -95,9 +92,15 @@ mod tests {
 
     #[test]
     fn bad_settings_say_what_to_fix() {
-        assert!(Settings::parse("dir = \"relative\"\n").unwrap_err().contains("absolute"));
-        assert!(Settings::parse("dir = \"/b\"\nkeep = 0\n").unwrap_err().contains("keep"));
-        assert!(Settings::parse("dir = \"/b\"\nkept = 3\n").unwrap_err().contains("line 2"));
+        assert!(Settings::parse("dir = \"relative\"\n")
+            .unwrap_err()
+            .contains("absolute"));
+        assert!(Settings::parse("dir = \"/b\"\nkeep = 0\n")
+            .unwrap_err()
+            .contains("keep"));
+        assert!(Settings::parse("dir = \"/b\"\nkept = 3\n")
+            .unwrap_err()
+            .contains("line 2"));
         let s = Settings::parse("dir = \"/b\"\nmax_age_days = 30\n").expect("valid");
         assert_eq!((s.keep, s.max_age_days), (10, Some(30)));
     }

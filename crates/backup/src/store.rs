@@ -148,9 +148,7 @@ pub fn list(dir: &Path) -> Result<(Vec<SetInfo>, Vec<(String, String)>), BackupE
             Err(why) => broken.push((id, why)),
         }
     }
-    sets.sort_by(|a, b| {
-        (b.manifest.created_unix, &b.id).cmp(&(a.manifest.created_unix, &a.id))
-    });
+    sets.sort_by(|a, b| (b.manifest.created_unix, &b.id).cmp(&(a.manifest.created_unix, &a.id)));
     broken.sort();
     Ok((sets, broken))
 }
@@ -181,9 +179,10 @@ pub fn find(dir: &Path, wanted: &str) -> Result<SetInfo, BackupError> {
         return Err(BackupError::Refused(format!("backup set {id} cannot be read: {why}")));
     }
     if wanted == "latest" {
-        return sets.into_iter().find(|s| s.manifest.kind == Kind::Manual).ok_or_else(|| {
-            BackupError::Refused(format!("there is no backup set in {} yet", dir.display()))
-        });
+        return sets
+            .into_iter()
+            .find(|s| s.manifest.kind == Kind::Manual)
+            .ok_or_else(|| BackupError::Refused(format!("there is no backup set in {} yet", dir.display())));
     }
     let matching: Vec<SetInfo> = sets.iter().filter(|s| s.id.starts_with(wanted)).cloned().collect();
     match matching.len() {
@@ -194,19 +193,19 @@ pub fn find(dir: &Path, wanted: &str) -> Result<SetInfo, BackupError> {
             if sets.is_empty() {
                 "none".to_string()
             } else {
-                sets.iter().map(|s| s.id.as_str()).take(10).collect::<Vec<_>>().join(", ")
+                sets.iter()
+                    .map(|s| s.id.as_str())
+                    .take(10)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }
         ))),
-        _ => matching
-            .iter()
-            .find(|s| s.id == wanted)
-            .cloned()
-            .ok_or_else(|| {
-                BackupError::Refused(format!(
-                    "'{wanted}' matches several sets: {}",
-                    matching.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
-                ))
-            }),
+        _ => matching.iter().find(|s| s.id == wanted).cloned().ok_or_else(|| {
+            BackupError::Refused(format!(
+                "'{wanted}' matches several sets: {}",
+                matching.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        }),
     }
 }
 
@@ -273,7 +272,10 @@ mod tests {
         assert_eq!(a, "2026-11-18T11-06-40Z");
         let b = new_id(1_795_000_000, Kind::Manual, |id| id == a);
         assert_eq!(b, "2026-11-18T11-06-40Z.2");
-        assert_eq!(new_id(1_795_000_000, Kind::Safety, |_| false), "2026-11-18T11-06-40Z-safety");
+        assert_eq!(
+            new_id(1_795_000_000, Kind::Safety, |_| false),
+            "2026-11-18T11-06-40Z-safety"
+        );
     }
 
     #[test]

@@ -65,7 +65,9 @@ pub fn printer(json: bool) -> (Reporter, tokio::task::JoinHandle<()>) {
                 Progress::Bytes { item, done, total, .. } => {
                     let now = Instant::now();
                     let first = started.entry(item.clone()).or_insert((now, done));
-                    let due = last.get(&item).is_none_or(|t| now.duration_since(*t).as_secs_f64() >= 1.0);
+                    let due = last
+                        .get(&item)
+                        .is_none_or(|t| now.duration_since(*t).as_secs_f64() >= 1.0);
                     if due && done > 0 && Some(done) != total {
                         last.insert(item.clone(), now);
                         let secs = now.duration_since(first.0).as_secs_f64().max(0.001);
@@ -129,7 +131,10 @@ pub fn print_list(sets: &[SetInfo], broken: &[(String, String)], interrupted: &[
     if sets.is_empty() {
         println!("no backup sets yet (sirius-deck backup takes one)");
     } else {
-        println!("{:<30} {:<7} {:<5} {:>10} {:<9} {:<40} VERIFIED", "ID", "KIND", "ENV", "SIZE", "AGE", "COVERS");
+        println!(
+            "{:<30} {:<7} {:<5} {:>10} {:<9} {:<40} VERIFIED",
+            "ID", "KIND", "ENV", "SIZE", "AGE", "COVERS"
+        );
     }
     for s in sets {
         let covers: Vec<String> = s.manifest.items.iter().map(|i| i.id()).collect();
@@ -177,11 +182,15 @@ pub fn confirm(set: &SetInfo, only: &[String], project: &str, yes: bool) -> Resu
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        return Err(UserError("restore replaces data: add --yes to confirm when not at a terminal".into()));
+        return Err(UserError(
+            "restore replaces data: add --yes to confirm when not at a terminal".into(),
+        ));
     }
     eprint!("Type 'yes' to go on: ");
     let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).map_err(|e| UserError(e.to_string()))?;
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| UserError(e.to_string()))?;
     if answer.trim() != "yes" {
         return Err(UserError("not restored: nothing was changed".into()));
     }
@@ -189,10 +198,7 @@ pub fn confirm(set: &SetInfo, only: &[String], project: &str, yes: bool) -> Resu
 }
 
 /// Runs a backup operation with a progress printer and maps its error to the exit status.
-pub async fn run<T>(
-    json: bool,
-    work: impl AsyncFnOnce(&Reporter) -> Result<T, BackupError>,
-) -> Result<T, UserError> {
+pub async fn run<T>(json: bool, work: impl AsyncFnOnce(&Reporter) -> Result<T, BackupError>) -> Result<T, UserError> {
     let (reporter, task) = printer(json);
     let result = work(&reporter).await;
     drop(reporter);

@@ -30,7 +30,7 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct Target {
     /// Stack profile: a built-in name, one under ~/.config/sirius-deck/profiles, or a path.
     #[arg(
@@ -203,6 +203,39 @@ enum Command {
         #[arg(long, value_name = "N")]
         keep_safety: Option<usize>,
     },
+    /// Switch the running stack to another environment (dev, prod): checked first, safety
+    /// backup (default into prod), images built with the right target, old environment down
+    /// (volumes kept), new one up, rolled back if it does not come up; then what every
+    /// container runs is checked against what the environment asks for.
+    Switch {
+        /// The environment to switch to.
+        to: String,
+        /// Take a safety backup first (default: only when switching into prod).
+        #[arg(long, conflicts_with = "no_backup")]
+        backup: bool,
+        /// Do not take a safety backup.
+        #[arg(long)]
+        no_backup: bool,
+        /// Build every image of the target environment without the layer cache.
+        #[arg(long)]
+        no_cache: bool,
+        /// Leave the failed environment as it is instead of going back.
+        #[arg(long)]
+        no_rollback: bool,
+        /// One JSON object per progress step.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fix a service that drifted from what its environment asks for: rebuild its image without
+    /// cache (when its build target is wrong, or with --rebuild) and recreate its container.
+    Repair {
+        service: String,
+        /// Rebuild the image without cache even when only the container drifted.
+        #[arg(long)]
+        rebuild: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Build the images of services that have a build section.
     Build {
         /// Build without the layer cache.
@@ -323,7 +356,7 @@ async fn run(cli: Cli) -> Result<(), UserError> {
             Ok(())
         }
         Command::Down { volumes, json } => {
-            let (loaded, _) = load_target(&cli.target)?;
+            let (loaded, _, _) = load_running(&cli.target).await?;
             let engine = Engine::connect().await?;
             if volumes {
                 let names = engine.project_volumes(&loaded.project.name).await?;
@@ -357,7 +390,7 @@ async fn run(cli: Cli) -> Result<(), UserError> {
             Ok(())
         }
         Command::Ps { json } => {
-            let (loaded, _) = load_target(&cli.target)?;
+            let (loaded, env, _) = load_running(&cli.target).await?;
             let engine = Engine::connect().await?;
             let status = engine.status(&loaded.project).await?;
             let mut usage = std::collections::BTreeMap::new();
@@ -368,7 +401,8 @@ async fn run(cli: Cli) -> Result<(), UserError> {
                     }
                 }
             }
-            let rows = progress::rows(&loaded.project, &status, &usage);
+            let drift = engine.drift(&loaded.project, env.as_deref()).await?;
+            let rows = progress::rows(&loaded.project, &status, &usage, &drift);
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
             } else {
@@ -377,7 +411,7 @@ async fn run(cli: Cli) -> Result<(), UserError> {
             Ok(())
         }
         Command::Watch { notify, json } => {
-            let (loaded, _) = load_target(&cli.target)?;
+            let (loaded, _, _) = load_running(&cli.target).await?;
             let engine = Engine::connect().await?;
             let stack = cli.target.stack.clone().unwrap_or_else(|| loaded.project.name.clone());
             let mut watch = engine.watch_incidents(&loaded.project, deck_engine::TrackerConfig::default());
@@ -405,7 +439,7 @@ async fn run(cli: Cli) -> Result<(), UserError> {
             timestamps,
             services,
         } => {
-            let (loaded, _) = load_target(&cli.target)?;
+            let (loaded, _, _) = load_running(&cli.target).await?;
             let engine = Engine::connect().await?;
             for s in &services {
                 if !loaded.project.services.contains_key(s) {
@@ -425,7 +459,7 @@ async fn run(cli: Cli) -> Result<(), UserError> {
             Ok(())
         }
         Command::Backup { only, dir, json } => {
-            let (loaded, env, profile) = load_stack(&cli.target)?;
+            let (loaded, env, profile) = load_running(&cli.target).await?;
             let (name, spec, path) = backup_spec(&loaded, profile.as_ref());
             let mut st = backups::stack(&loaded, &name, env.as_deref(), &spec, &path)?;
             st.coverage = st.coverage.only(&only)?;
@@ -478,7 +512,7 @@ async fn run(cli: Cli) -> Result<(), UserError> {
             dir,
             json,
         } => {
-            let (loaded, env, profile) = load_stack(&cli.target)?;
+            let (loaded, env, profile) = load_running(&cli.target).await?;
             let (name, spec, path) = backup_spec(&loaded, profile.as_ref());
             let st = backups::stack(&loaded, &name, env.as_deref(), &spec, &path)?;
             let b = deck_backup::Backups::new(Engine::connect().await?, backups::settings(dir)?);
@@ -537,6 +571,102 @@ async fn run(cli: Cli) -> Result<(), UserError> {
             println!("keep_safety = {}", s.keep_safety);
             Ok(())
         }
+        Command::Switch {
+            to,
+            backup,
+            no_backup,
+            no_cache,
+            no_rollback,
+            json,
+        } => {
+            let name = cli.target.stack.as_deref().unwrap_or(deck_stack::DEFAULT_PROFILE);
+            if !cli.target.files.is_empty() {
+                return Err(UserError(
+                    "switch works on a stack profile (--stack), not on -f files".into(),
+                ));
+            }
+            let profile = deck_stack::find(name)?;
+            profile.env(&to)?;
+            let engine = Engine::connect().await?;
+            let backups = deck_backup::Backups::new(engine.clone(), backups::settings(None)?);
+            let switcher = deck_switch::Switcher {
+                engine: &engine,
+                backups: &backups,
+                profile: &profile,
+            };
+            let opts = deck_switch::SwitchOptions {
+                backup: if backup {
+                    Some(true)
+                } else if no_backup {
+                    Some(false)
+                } else {
+                    None
+                },
+                no_cache,
+                rollback: !no_rollback,
+            };
+            let (tx, printer) = progress::printer(json);
+            let (reporter, steps) = backups::printer(json);
+            let result = switcher.switch(&to, &opts, Some(tx), &reporter).await;
+            drop(reporter);
+            let _ = printer.await;
+            let _ = steps.await;
+            let summary = result?;
+            if json {
+                println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+            } else {
+                progress::print_drift(&summary.drift);
+                eprintln!(
+                    "sirius-deck: {} switched from {} to {} in {:.1}s{}",
+                    profile.name,
+                    summary.from.as_deref().unwrap_or("nothing running"),
+                    summary.to,
+                    summary.elapsed_ms as f64 / 1000.0,
+                    summary
+                        .safety
+                        .map(|s| format!("; data backed up first in set {s}"))
+                        .unwrap_or_default()
+                );
+            }
+            let drifted: Vec<&str> = summary
+                .drift
+                .iter()
+                .filter(|d| d.verdict == deck_engine::Verdict::Drift)
+                .map(|d| d.service.as_str())
+                .collect();
+            if !drifted.is_empty() {
+                return Err(UserError(format!(
+                    "switched, but {} do(es) not run what {} asks for: sirius-deck repair <service>",
+                    drifted.join(", "),
+                    summary.to
+                )));
+            }
+            Ok(())
+        }
+        Command::Repair { service, rebuild, json } => {
+            let (loaded, env, _) = load_running(&cli.target).await?;
+            if !loaded.project.services.contains_key(&service) {
+                return Err(UserError(format!("no service '{service}' in {}", loaded.project.name)));
+            }
+            let engine = Engine::connect().await?;
+            let before = engine.drift(&loaded.project, env.as_deref()).await?;
+            let fix = before.iter().find(|d| d.service == service).and_then(|d| d.fix);
+            let rebuild = rebuild || fix == Some(deck_engine::Fix::Rebuild);
+            let (tx, printer) = progress::printer(json);
+            let result = engine
+                .repair(&loaded.project, &service, env.as_deref(), rebuild, Some(tx))
+                .await;
+            let _ = printer.await;
+            result?;
+            let after = engine.drift(&loaded.project, env.as_deref()).await?;
+            progress::print_drift(&after);
+            match after.iter().find(|d| d.service == service) {
+                Some(d) if d.verdict == deck_engine::Verdict::Drift => {
+                    Err(UserError(format!("{service} still drifts: {}", d.summary())))
+                }
+                _ => Ok(()),
+            }
+        }
         Command::Build {
             no_cache,
             json,
@@ -565,7 +695,11 @@ fn load_options(t: &Target) -> Result<(LoadOptions, Option<String>, Option<deck_
         let name = t.stack.as_deref().unwrap_or(deck_stack::DEFAULT_PROFILE);
         let profile = deck_stack::find(name)?;
         let env = t.env.clone().unwrap_or_else(|| profile.default_env.clone());
-        (profile.load_options(&env, t.project_dir.as_deref())?, Some(env), Some(profile))
+        (
+            profile.load_options(&env, t.project_dir.as_deref())?,
+            Some(env),
+            Some(profile),
+        )
     } else {
         let mut o = LoadOptions::new(t.files.iter().cloned());
         o.project_dir = t.project_dir.clone();
@@ -602,6 +736,29 @@ fn backup_spec(loaded: &Loaded, profile: Option<&deck_stack::Profile>) -> (Strin
             deck_stack::BackupSpec::default(),
             "the compose files".to_string(),
         ),
+    }
+}
+
+/// Like `load_stack`, but without --env the environment is the one the stack's containers were
+/// made for, when they run (so that `ps` after `switch prod` looks at prod).
+async fn load_running(t: &Target) -> Result<(Loaded, Option<String>, Option<deck_stack::Profile>), UserError> {
+    let loaded = load_stack(t)?;
+    let (_, env, Some(profile)) = &loaded else {
+        return Ok(loaded);
+    };
+    if t.env.is_some() {
+        return Ok(loaded);
+    }
+    let Ok(engine) = Engine::connect().await else {
+        return Ok(loaded);
+    };
+    match deck_switch::current_env(&engine, &loaded.0.project.name).await {
+        Ok(Some(running)) if Some(&running) != env.as_ref() && profile.envs.contains_key(&running) => {
+            let mut t = t.clone();
+            t.env = Some(running);
+            load_stack(&t)
+        }
+        _ => Ok(loaded),
     }
 }
 

@@ -47,12 +47,15 @@ pub struct Row {
     pub memory_limit: Option<u64>,
     /// At 90% of its memory limit or more.
     pub near_memory_limit: bool,
+    /// Whether it runs what its environment asks for.
+    pub drift: Option<deck_engine::ServiceDrift>,
 }
 
 pub fn rows(
     project: &deck_compose::Project,
     status: &[ServiceStatus],
     usage: &std::collections::BTreeMap<String, (f64, u64)>,
+    drift: &[deck_engine::ServiceDrift],
 ) -> Vec<Row> {
     status
         .iter()
@@ -69,6 +72,7 @@ pub fn rows(
                 memory_bytes: mem,
                 memory_limit,
                 near_memory_limit: matches!((mem, memory_limit), (Some(m), Some(l)) if m as f64 >= 0.9 * l as f64),
+                drift: drift.iter().find(|d| d.service == s.service).cloned(),
             }
         })
         .collect()
@@ -79,7 +83,7 @@ fn mib(b: u64) -> String {
 }
 
 pub fn print_table(rows: &[Row]) {
-    let cells: Vec<[String; 10]> = rows
+    let cells: Vec<[String; 11]> = rows
         .iter()
         .map(|r| {
             let cpu = match (r.cpu_percent, r.cpu_limit) {
@@ -108,10 +112,12 @@ pub fn print_table(rows: &[Row]) {
                     },
                     c.restart_count.to_string(),
                     c.exit_code.map_or("-".into(), |e| e.to_string()),
+                    drift_cell(r.drift.as_ref()),
                 ],
                 None => [
                     r.status.service.clone(),
                     "not created".into(),
+                    "-".into(),
                     "-".into(),
                     "-".into(),
                     "-".into(),
@@ -135,6 +141,7 @@ pub fn print_table(rows: &[Row]) {
         "PORTS",
         "RESTARTS",
         "EXIT",
+        "AS ASKED",
     ]
     .map(String::from);
     let mut widths = header.clone().map(|h| h.len());
@@ -146,6 +153,30 @@ pub fn print_table(rows: &[Row]) {
     for r in std::iter::once(&header).chain(&cells) {
         let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
         println!("{}", line.join("  ").trim_end());
+    }
+}
+
+fn drift_cell(d: Option<&deck_engine::ServiceDrift>) -> String {
+    use deck_engine::Verdict;
+    match d.map(|d| (d.verdict, d)) {
+        Some((Verdict::Match, _)) => "yes".into(),
+        Some((Verdict::Drift, d)) => format!("NO: {}", d.summary()),
+        Some((Verdict::Unproven, _)) => "unproven".into(),
+        _ => "-".into(),
+    }
+}
+
+/// Each service's drift verdict, with what failed or could not be proven.
+pub fn print_drift(drift: &[deck_engine::ServiceDrift]) {
+    use deck_engine::Verdict;
+    for d in drift {
+        let line = match d.verdict {
+            Verdict::Match => "runs what the environment asks for".to_string(),
+            Verdict::Drift => format!("DRIFT: {} (fix: sirius-deck repair {})", d.summary(), d.service),
+            Verdict::Unproven => format!("unproven: {}", d.summary()),
+            Verdict::Absent => "no container".to_string(),
+        };
+        println!("  {:<20} {line}", d.service);
     }
 }
 

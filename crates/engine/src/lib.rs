@@ -5,6 +5,7 @@
 
 mod build;
 mod down;
+mod drift;
 mod event;
 mod incidents;
 mod labels;
@@ -16,6 +17,7 @@ mod status;
 mod up;
 
 pub use down::DownOptions;
+pub use drift::{Finding, Fix, ServiceDrift, Verdict};
 pub use event::{Event, FailureReport, Phase};
 pub use incidents::{notify_desktop, Incident, IncidentKind, IncidentTracker, IncidentWatch, TrackerConfig};
 pub use labels::{ENV_LABEL, EXPECTED_IMAGE_LABEL, TARGET_LABEL};

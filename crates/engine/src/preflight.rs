@@ -52,7 +52,14 @@ fn free_on_host(ip: Option<&str>, port: u16, protocol: &str) -> bool {
 }
 
 /// Every problem that would make bringing up `services` of `project` fail.
-pub async fn check(docker: &Docker, project: &Project, services: &[String]) -> Result<Vec<Problem>, EngineError> {
+/// With `replacing`, ports held by any container of the same project count as free (they are
+/// taken down first, as when switching environments).
+pub async fn check(
+    docker: &Docker,
+    project: &Project,
+    services: &[String],
+    replacing: bool,
+) -> Result<Vec<Problem>, EngineError> {
     let mut problems = Vec::new();
     let mut problem = |service: &str, message: String| {
         problems.push(Problem {
@@ -105,7 +112,8 @@ pub async fn check(docker: &Docker, project: &Project, services: &[String]) -> R
             continue;
         };
         let ours = |h: &Holder| {
-            h.project.as_deref() == Some(project.name.as_str()) && h.service.as_deref() == Some(name.as_str())
+            h.project.as_deref() == Some(project.name.as_str())
+                && (replacing || h.service.as_deref() == Some(name.as_str()))
         };
         for p in &svc.ports {
             for port in p.published.as_deref().map(published_ports).unwrap_or_default() {

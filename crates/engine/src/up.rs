@@ -100,7 +100,7 @@ impl Engine {
         let docker = &self.docker;
         let services = closure(project, &opts.services);
 
-        let problems = preflight::check(docker, project, &services).await?;
+        let problems = preflight::check(docker, project, &services, false).await?;
         if !problems.is_empty() {
             return Err(EngineError::Preflight(problems));
         }
@@ -230,6 +230,12 @@ impl Engine {
         Ok(())
     }
 
+    /// Every problem that would stop the whole project from coming up, checked without changing
+    /// anything. With `replacing`, what this project's own containers hold counts as free.
+    pub async fn preflight(&self, project: &Project, replacing: bool) -> Result<Vec<preflight::Problem>, EngineError> {
+        preflight::check(&self.docker, project, &project.startup_order(), replacing).await
+    }
+
     /// Creates the named volumes that the given services mount and that do not exist yet.
     pub async fn create_volumes(&self, project: &Project, services: &[String]) -> Result<(), EngineError> {
         self.ensure_volumes(project, services, &Sink::new(None)).await
@@ -284,9 +290,15 @@ impl Engine {
         opts: &UpOptions,
         events: Option<mpsc::UnboundedSender<Event>>,
     ) -> Result<(), EngineError> {
-        let services: Vec<String> = closure(project, services)
+        // Exactly the services named (as `docker compose build` does), not what they depend on.
+        let named = if services.is_empty() {
+            project.startup_order()
+        } else {
+            services.to_vec()
+        };
+        let services: Vec<String> = named
             .into_iter()
-            .filter(|s| project.services[s].build.is_some())
+            .filter(|s| project.services.get(s).is_some_and(|x| x.build.is_some()))
             .collect();
         let opts = UpOptions {
             build: true,

@@ -3,4 +3,4 @@
 /**
  * Progress of a long operation (up, down), streamed over a channel.
  */
-export type ProgressEvent = { "event": "service", "payload": { service: string, phase: string, detail: string | null, elapsedMs: number, } } | { "event": "output", "payload": { service: string, line: string, } } | { "event": "resource", "payload": { kind: string, name: string, action: string, } } | { "event": "failure", "payload": { service: string, reason: string, healthOutput: Array<string>, logs: Array<string>, } };
+export type ProgressEvent = { "event": "service", "payload": { service: string, phase: string, detail: string | null, elapsedMs: number, } } | { "event": "output", "payload": { service: string, line: string, } } | { "event": "resource", "payload": { kind: string, name: string, action: string, } } | { "event": "failure", "payload": { service: string, reason: string, healthOutput: Array<string>, logs: Array<string>, } } | { "event": "step", "payload": { message: string, } };

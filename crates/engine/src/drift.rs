@@ -1,0 +1,284 @@
+//! Drift: whether each container runs what its environment asks for. Images we build carry
+//! their build target and environment as labels; containers we create carry the image, target,
+//! environment and configuration hash their environment expected. Containers made by other
+//! tools (`docker compose`) are checked as far as their labels allow, and what cannot be
+//! proven is said.
+
+use crate::labels::{self, CONFIG_HASH, ENV_LABEL, SERVICE, TARGET_LABEL, VERSION};
+use crate::spec::image_ref;
+use crate::up::short_id;
+use crate::{Context, Engine, EngineError, Event};
+use bollard::query_parameters::ListContainersOptions;
+use deck_compose::Project;
+use serde::Serialize;
+use std::collections::HashMap;
+use tokio::sync::mpsc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every check passed.
+    Match,
+    /// At least one check failed.
+    Drift,
+    /// Nothing failed, but something could not be checked.
+    Unproven,
+    /// The service has no container.
+    Absent,
+}
+
+/// One check of one service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// image, target, config or env.
+    pub check: String,
+    /// `None`: could not be checked (the message says why).
+    pub ok: Option<bool>,
+    pub message: String,
+}
+
+/// How a drift is fixed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fix {
+    /// Rebuild the image without the layer cache, then recreate the container.
+    Rebuild,
+    /// Recreate the container from the image the environment asks for.
+    Recreate,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceDrift {
+    pub service: String,
+    pub verdict: Verdict,
+    pub findings: Vec<Finding>,
+    pub fix: Option<Fix>,
+}
+
+impl ServiceDrift {
+    /// The failed (or, without failures, unproven) checks, one line.
+    pub fn summary(&self) -> String {
+        let wanted = match self.verdict {
+            Verdict::Drift => Some(false),
+            Verdict::Unproven => None,
+            _ => return String::new(),
+        };
+        self.findings
+            .iter()
+            .filter(|f| f.ok == wanted)
+            .map(|f| f.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// The verdict and fix from a service's findings (pure).
+pub fn judge(findings: &[Finding], builds: bool) -> (Verdict, Option<Fix>) {
+    if findings.iter().any(|f| f.ok == Some(false)) {
+        let target_wrong = findings.iter().any(|f| f.check == "target" && f.ok == Some(false));
+        let fix = if target_wrong && builds {
+            Fix::Rebuild
+        } else {
+            Fix::Recreate
+        };
+        (Verdict::Drift, Some(fix))
+    } else if findings.iter().any(|f| f.ok.is_none()) {
+        (Verdict::Unproven, None)
+    } else {
+        (Verdict::Match, None)
+    }
+}
+
+fn found(check: &str, ok: Option<bool>, message: String) -> Finding {
+    Finding {
+        check: check.into(),
+        ok,
+        message,
+    }
+}
+
+impl Engine {
+    /// The build target recorded on an image, `None` when it has no such label (or is gone).
+    pub async fn image_target(&self, image: &str) -> Option<String> {
+        let img = self.docker.inspect_image(image).await.ok()?;
+        img.config?.labels?.get(TARGET_LABEL).cloned()
+    }
+
+    /// Checks every service of `project` against what runs, for environment `env`.
+    pub async fn drift(&self, project: &Project, env: Option<&str>) -> Result<Vec<ServiceDrift>, EngineError> {
+        let list = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(labels::project_filter(&project.name)),
+                ..Default::default()
+            }))
+            .await
+            .context(|| "listing the project's containers".into())?;
+        let mut ids: HashMap<String, String> = HashMap::new();
+        for c in list {
+            if let (Some(s), Some(id)) = (c.labels.as_ref().and_then(|l| l.get(SERVICE)).cloned(), c.id) {
+                ids.insert(s, id);
+            }
+        }
+        let mut out = Vec::new();
+        for (name, svc) in &project.services {
+            let Some(id) = ids.get(name) else {
+                out.push(ServiceDrift {
+                    service: name.clone(),
+                    verdict: Verdict::Absent,
+                    findings: vec![],
+                    fix: None,
+                });
+                continue;
+            };
+            let c = self
+                .docker
+                .inspect_container(id, None)
+                .await
+                .context(|| format!("inspecting the container of {name}"))?;
+            let labels = c.config.as_ref().and_then(|cfg| cfg.labels.clone()).unwrap_or_default();
+            let running_image = c.image.clone().unwrap_or_default();
+            let mut findings = Vec::new();
+
+            let wanted = image_ref(project, name, svc);
+            match self.docker.inspect_image(&wanted).await {
+                Ok(img) => {
+                    let want_id = img.id.unwrap_or_default();
+                    findings.push(if want_id == running_image {
+                        found("image", Some(true), format!("runs {wanted} ({})", short_id(&want_id)))
+                    } else {
+                        found(
+                            "image",
+                            Some(false),
+                            format!(
+                                "runs image {}, but {wanted} is {}",
+                                short_id(&running_image),
+                                short_id(&want_id)
+                            ),
+                        )
+                    });
+                }
+                Err(_) => findings.push(found(
+                    "image",
+                    None,
+                    format!("{wanted} is not on this machine, so the image cannot be compared"),
+                )),
+            }
+
+            if let Some(target) = svc.build.as_ref().and_then(|b| b.target.as_ref()) {
+                findings.push(match self.image_target(&running_image).await {
+                    Some(t) if &t == target => found("target", Some(true), format!("built from target {t}")),
+                    Some(t) => found(
+                        "target",
+                        Some(false),
+                        format!("its image was built from target {t}, the environment asks for {target}"),
+                    ),
+                    None => found(
+                        "target",
+                        None,
+                        format!(
+                            "its image has no build-target label (built outside Sirius Deck): cannot prove it comes from target {target}"
+                        ),
+                    ),
+                });
+            }
+
+            let ours = labels.get(VERSION).is_some_and(|v| v.starts_with("sirius-deck"));
+            if ours {
+                let ok = labels.get(CONFIG_HASH).map(String::as_str) == Some(labels::config_hash(svc).as_str());
+                findings.push(found(
+                    "config",
+                    Some(ok),
+                    if ok {
+                        "configuration as in the files".into()
+                    } else {
+                        "its configuration differs from the files (changed since it was created)".into()
+                    },
+                ));
+            } else {
+                findings.push(found(
+                    "config",
+                    None,
+                    format!(
+                        "created by {} : its configuration hash is computed differently, so it cannot be compared",
+                        labels
+                            .get(VERSION)
+                            .map_or("another tool".to_string(), |v| format!("docker compose {v}"))
+                    ),
+                ));
+            }
+
+            if let Some(env) = env {
+                findings.push(match labels.get(ENV_LABEL) {
+                    Some(e) if e == env => found("env", Some(true), format!("created for {e}")),
+                    Some(e) => found("env", Some(false), format!("left over from the {e} environment")),
+                    None => found("env", None, "no environment recorded on the container".into()),
+                });
+            }
+            let (verdict, fix) = judge(&findings, svc.build.is_some());
+            out.push(ServiceDrift {
+                service: name.clone(),
+                verdict,
+                findings,
+                fix,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The one-click fix of a drifted service: rebuild its image without cache (when it builds
+    /// one and its target is wrong or `rebuild` is asked), then recreate its container.
+    pub async fn repair(
+        &self,
+        project: &Project,
+        service: &str,
+        env: Option<&str>,
+        rebuild: bool,
+        events: Option<mpsc::UnboundedSender<Event>>,
+    ) -> Result<(), EngineError> {
+        let opts = crate::UpOptions {
+            env: env.map(str::to_string),
+            no_cache: true,
+            services: vec![service.to_string()],
+            ..Default::default()
+        };
+        if rebuild && project.services.get(service).is_some_and(|s| s.build.is_some()) {
+            self.build(project, &[service.to_string()], &opts, events.clone())
+                .await?;
+        }
+        let up = crate::UpOptions {
+            no_cache: false,
+            ..opts
+        };
+        self.up(project, &up, events).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_target_check_is_fixed_by_a_rebuild() {
+        let f = vec![
+            found("image", Some(true), String::new()),
+            found("target", Some(false), String::new()),
+        ];
+        assert_eq!(judge(&f, true), (Verdict::Drift, Some(Fix::Rebuild)));
+        assert_eq!(judge(&f, false), (Verdict::Drift, Some(Fix::Recreate)));
+    }
+
+    #[test]
+    fn what_cannot_be_checked_is_unproven_not_a_match() {
+        let f = vec![
+            found("image", Some(true), String::new()),
+            found("config", None, "x".into()),
+        ];
+        assert_eq!(judge(&f, true), (Verdict::Unproven, None));
+        let only_ok = vec![found("image", Some(true), String::new())];
+        assert_eq!(judge(&only_ok, true), (Verdict::Match, None));
+        let env = vec![found("env", Some(false), String::new())];
+        assert_eq!(judge(&env, true), (Verdict::Drift, Some(Fix::Recreate)));
+    }
+}

@@ -1,0 +1,345 @@
+//! Switching a running stack from one environment to another (dev -> prod and back) in one
+//! action: the target environment loaded and checked before anything stops; an optional safety
+//! backup; images built with the right target before the old environment stops (rebuilt without
+//! cache when a cached image cannot be proven to come from that target); the old environment
+//! stopped in reverse dependency order with its volumes kept; the new one started in dependency
+//! order; rolled back to the old one if it does not come up; and, at the end, proof of what each
+//! container runs.
+
+use deck_backup::{Backups, Reporter, Stack};
+use deck_compose::{load, Project};
+use deck_engine::{DownOptions, Engine, EngineError, Event, ServiceDrift, UpOptions, Verdict};
+use deck_stack::Profile;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Instant;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Free space builds need in Docker's data folder.
+pub const MIN_FREE_FOR_BUILDS: u64 = 2 << 30;
+
+#[derive(Clone, Debug)]
+pub struct SwitchOptions {
+    /// Take a safety backup first; `None`: only when switching into prod.
+    pub backup: Option<bool>,
+    /// Build every image of the target without the layer cache.
+    pub no_cache: bool,
+    /// Go back to the previous environment when the new one does not come up.
+    pub rollback: bool,
+}
+
+impl Default for SwitchOptions {
+    fn default() -> Self {
+        SwitchOptions {
+            backup: None,
+            no_cache: false,
+            rollback: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SwitchSummary {
+    pub from: Option<String>,
+    pub to: String,
+    /// The safety set taken first.
+    pub safety: Option<String>,
+    /// Images built, and those rebuilt without cache because their target was not proven.
+    pub built: Vec<String>,
+    pub rebuilt_no_cache: Vec<String>,
+    pub drift: Vec<ServiceDrift>,
+    pub elapsed_ms: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SwitchError {
+    /// Found before anything changed.
+    #[error("nothing was changed: {0}")]
+    Invalid(String),
+    #[error("nothing was changed, because:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Preflight(Vec<String>),
+    #[error("{to} did not come up, so the stack was rolled back to {from}, which is running again. Why {to} failed:\n{reason}")]
+    RolledBack { from: String, to: String, reason: String },
+    #[error("{to} did not come up ({reason}), and rolling back to {from} failed too: {rollback}")]
+    RollbackFailed {
+        from: String,
+        to: String,
+        reason: String,
+        rollback: String,
+    },
+    #[error("{to} did not come up (rollback was not asked for): {reason}")]
+    Failed { to: String, reason: String },
+    #[error("{0}")]
+    Engine(#[from] EngineError),
+    #[error("safety backup: {0}")]
+    Backup(#[from] deck_backup::BackupError),
+}
+
+/// Loads one environment of a profile; every error with its file and line.
+pub fn load_env(profile: &Profile, env: &str) -> Result<Project, SwitchError> {
+    let opts = profile
+        .load_options(env, None)
+        .map_err(|e| SwitchError::Invalid(e.to_string()))?;
+    load(&opts).map(|l| l.project).map_err(|e| {
+        SwitchError::Invalid(format!(
+            "the {env} environment of {} has {} error(s):\n{}",
+            profile.name,
+            e.errors.len(),
+            e.errors.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n")
+        ))
+    })
+}
+
+/// The environment the stack's containers were created for (the most common one), if any run.
+pub async fn current_env(engine: &Engine, project: &str) -> Result<Option<String>, EngineError> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for c in engine.containers(project).await?.into_values() {
+        if c.state == "running" {
+            if let Some(e) = c.env {
+                *counts.entry(e).or_default() += 1;
+            }
+        }
+    }
+    Ok(counts.into_iter().max_by_key(|(_, n)| *n).map(|(e, _)| e))
+}
+
+/// What each service with a build needs before the switch: nothing (its image is proven to
+/// come from the right target), a build (no image), or a build without cache (an image whose
+/// target cannot be proven).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuildNeed {
+    Reuse,
+    Build,
+    NoCache,
+}
+
+pub fn build_need(
+    image_present: bool,
+    recorded: Option<&str>,
+    wanted: Option<&str>,
+    force_no_cache: bool,
+) -> BuildNeed {
+    match (image_present, wanted) {
+        (false, _) if force_no_cache => BuildNeed::NoCache,
+        (false, _) => BuildNeed::Build,
+        (true, _) if force_no_cache => BuildNeed::NoCache,
+        (true, None) => BuildNeed::Reuse,
+        (true, Some(w)) if recorded == Some(w) => BuildNeed::Reuse,
+        (true, Some(_)) => BuildNeed::NoCache,
+    }
+}
+
+fn free_bytes(path: &str) -> Option<u64> {
+    let s = rustix::fs::statvfs(path).ok()?;
+    Some(s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+pub struct Switcher<'a> {
+    pub engine: &'a Engine,
+    pub backups: &'a Backups,
+    pub profile: &'a Profile,
+}
+
+impl Switcher<'_> {
+    pub async fn switch(
+        &self,
+        to: &str,
+        opts: &SwitchOptions,
+        events: Option<UnboundedSender<Event>>,
+        progress: &Reporter,
+    ) -> Result<SwitchSummary, SwitchError> {
+        let started = Instant::now();
+        let engine = self.engine;
+        let target = load_env(self.profile, to)?;
+        let from = current_env(engine, &target.name).await?;
+        if from.as_deref() == Some(to) {
+            return Err(SwitchError::Invalid(format!("{} already runs {to}", self.profile.name)));
+        }
+        let previous = match &from {
+            Some(f) => Some(load_env(self.profile, f).map_err(|e| {
+                SwitchError::Invalid(format!(
+                    "the environment running now ({f}) cannot be loaded to roll back to: {e}"
+                ))
+            })?),
+            None => None,
+        };
+
+        // Preflight: nothing stops before every check passes.
+        progress.step(format!("checking {to} before anything changes"));
+        let mut problems: Vec<String> = engine
+            .preflight(&target, true)
+            .await?
+            .into_iter()
+            .map(|p| p.to_string())
+            .collect();
+        let mut plan: BTreeMap<String, BuildNeed> = BTreeMap::new();
+        for (name, svc) in &target.services {
+            let Some(build) = &svc.build else { continue };
+            let image = deck_engine::image_ref(&target, name, svc);
+            if plan
+                .keys()
+                .any(|n| deck_engine::image_ref(&target, n, &target.services[n]) == image)
+            {
+                continue; // One build per image.
+            }
+            let present = engine.docker().inspect_image(&image).await.is_ok();
+            let recorded = engine.image_target(&image).await;
+            plan.insert(
+                name.clone(),
+                build_need(present, recorded.as_deref(), build.target.as_deref(), opts.no_cache),
+            );
+        }
+        let builds: Vec<&String> = plan
+            .iter()
+            .filter(|(_, n)| **n != BuildNeed::Reuse)
+            .map(|(s, _)| s)
+            .collect();
+        if !builds.is_empty() {
+            let root = engine
+                .docker()
+                .info()
+                .await
+                .ok()
+                .and_then(|i| i.docker_root_dir)
+                .unwrap_or_else(|| "/var/lib/docker".into());
+            if let Some(free) = free_bytes(&root) {
+                if free < MIN_FREE_FOR_BUILDS {
+                    problems.push(format!(
+                        "only {} MiB free in {root}, and {} image(s) must be built: free at least {} MiB",
+                        free >> 20,
+                        builds.len(),
+                        MIN_FREE_FOR_BUILDS >> 20
+                    ));
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(SwitchError::Preflight(problems));
+        }
+
+        // Safety backup of the data as it is, on by default into prod.
+        let mut safety = None;
+        let wants_backup = opts.backup.unwrap_or(to == "prod");
+        if let (true, Some(prev)) = (wants_backup, previous.as_ref()) {
+            progress.step("taking a safety backup of the data first");
+            let coverage = deck_backup::coverage(prev, &self.profile.backup, &self.profile.path.display().to_string())?;
+            let st = Stack {
+                project: prev,
+                stack: &self.profile.name,
+                env: from.as_deref(),
+                coverage,
+            };
+            safety = self.backups.safety(&st, progress).await?.map(|s| s.id);
+        }
+
+        // Build while the old environment still runs.
+        let up_opts = UpOptions {
+            env: Some(to.to_string()),
+            ..Default::default()
+        };
+        let pick = |need: BuildNeed| -> Vec<String> {
+            plan.iter()
+                .filter(|(_, n)| **n == need)
+                .map(|(s, _)| s.clone())
+                .collect()
+        };
+        let (built, rebuilt) = (pick(BuildNeed::Build), pick(BuildNeed::NoCache));
+        if !built.is_empty() {
+            progress.step(format!("building {}", built.join(", ")));
+            engine.build(&target, &built, &up_opts, events.clone()).await?;
+        }
+        if !rebuilt.is_empty() {
+            progress.step(format!(
+                "rebuilding without cache (target not proven): {}",
+                rebuilt.join(", ")
+            ));
+            let no_cache = UpOptions {
+                no_cache: true,
+                ..up_opts.clone()
+            };
+            engine.build(&target, &rebuilt, &no_cache, events.clone()).await?;
+        }
+
+        // Old environment down (volumes kept), new one up.
+        if let Some(prev) = &previous {
+            progress.step(format!("stopping {} (volumes kept)", from.as_deref().unwrap_or("?")));
+            engine
+                .down(&prev.name, Some(prev), &DownOptions::default(), events.clone())
+                .await?;
+        }
+        progress.step(format!("starting {to}"));
+        if let Err(e) = engine.up(&target, &up_opts, events.clone()).await {
+            let reason = e.to_string();
+            let (Some(prev), Some(from), true) = (&previous, &from, opts.rollback) else {
+                return Err(SwitchError::Failed { to: to.into(), reason });
+            };
+            progress.step(format!("{to} did not come up: rolling back to {from}"));
+            let back = async {
+                engine
+                    .down(&target.name, Some(&target), &DownOptions::default(), events.clone())
+                    .await?;
+                let opts = UpOptions {
+                    env: Some(from.clone()),
+                    ..Default::default()
+                };
+                engine.up(prev, &opts, events.clone()).await
+            }
+            .await;
+            return Err(match back {
+                Ok(_) => SwitchError::RolledBack {
+                    from: from.clone(),
+                    to: to.into(),
+                    reason,
+                },
+                Err(r) => SwitchError::RollbackFailed {
+                    from: from.clone(),
+                    to: to.into(),
+                    reason,
+                    rollback: r.to_string(),
+                },
+            });
+        }
+
+        // Proof: every container against what the environment asks for.
+        let drift = engine.drift(&target, Some(to)).await?;
+        for d in drift.iter().filter(|d| d.verdict == Verdict::Drift) {
+            progress.step(format!("{}: DRIFT: {}", d.service, d.summary()));
+        }
+        Ok(SwitchSummary {
+            from,
+            to: to.into(),
+            safety,
+            built,
+            rebuilt_no_cache: rebuilt,
+            drift,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_image_is_reused_only_when_its_target_is_proven() {
+        use BuildNeed::*;
+        assert_eq!(build_need(true, Some("production"), Some("production"), false), Reuse);
+        assert_eq!(
+            build_need(true, Some("development"), Some("production"), false),
+            NoCache
+        );
+        assert_eq!(
+            build_need(true, None, Some("production"), false),
+            NoCache,
+            "built elsewhere"
+        );
+        assert_eq!(build_need(false, None, Some("production"), false), Build);
+        assert_eq!(build_need(true, None, None, false), Reuse, "no target asked for");
+        assert_eq!(
+            build_need(true, Some("production"), Some("production"), true),
+            NoCache,
+            "forced"
+        );
+    }
+}

@@ -1,0 +1,102 @@
+import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { afterEach, describe, expect, it } from "vitest";
+import { applyProgress, age, Backups, human } from "./Backups";
+import type { BackupSetDto } from "./bindings/BackupSetDto";
+import { FakeBackend } from "./fake";
+
+afterEach(cleanup);
+
+const now = Math.floor(Date.now() / 1000);
+
+const set = (id: string, extra: Partial<BackupSetDto> = {}): BackupSetDto => ({
+  id,
+  kind: "manual",
+  env: "dev",
+  createdUnix: now - 3600,
+  size: 5 * 1048576,
+  items: [
+    { id: "db:sirius-postgres", description: "database sirius of sirius-postgres", size: 1048576 },
+    { id: "volume:postgres_data", description: "volume lab_postgres_data", size: 4 * 1048576 },
+  ],
+  verified: "written",
+  problem: null,
+  verifiedUnix: null,
+  ...extra,
+});
+
+function fake() {
+  const b = new FakeBackend({ stacks: [], openStack: "lab", openEnv: "dev" }, {});
+  b.backupList = { ...b.backupList, sets: [set("2026-11-28T06-00-00Z")] };
+  return b;
+}
+
+describe("Backups view", () => {
+  it("backs up with a progress bar per item and lists the new set", async () => {
+    const b = fake();
+    b.newSet = set("2026-11-28T07-00-00Z", { createdUnix: now - 5 });
+    b.backupEvents = [
+      { event: "plan", op: "backup", set: "2026-11-28T07-00-00Z", items: [{ item: "volume:postgres_data", description: "volume lab_postgres_data", total: 8 * 1048576 }] },
+      { event: "service", service: "sirius-postgres", phase: "stopped", detail: null },
+      { event: "bytes", op: "backup", item: "volume:postgres_data", done: 4 * 1048576, total: 8 * 1048576 },
+    ];
+    render(<Backups backend={b} stack="lab" env="dev" onClose={() => {}} />);
+    await screen.findByText("1h ago");
+    fireEvent.click(screen.getByTestId("backup-now"));
+    const bar = await screen.findByRole("progressbar", { name: "backup volume lab_postgres_data" });
+    expect(bar.getAttribute("aria-valuenow")).toBe("50");
+    expect(screen.getByText("4.0 MiB of 8.0 MiB")).toBeTruthy();
+    expect(screen.getByTestId("backup-progress").textContent).toContain("sirius-postgres: stopped");
+    expect((await screen.findByTestId("backup-message")).textContent).toContain("2026-11-28T07-00-00Z written and verified");
+    await waitFor(() => expect(screen.getByTestId("set-2026-11-28T07-00-00Z")).toBeTruthy());
+  });
+
+  it("asks before restoring, naming what is replaced, and restores only what stays ticked", async () => {
+    const b = fake();
+    render(<Backups backend={b} stack="lab" env="dev" onClose={() => {}} />);
+    fireEvent.click(await screen.findByTestId("restore-2026-11-28T06-00-00Z"));
+    const dialog = screen.getByTestId("restore-confirm");
+    expect(dialog.textContent).toContain("database sirius of sirius-postgres");
+    expect(dialog.textContent).toContain("volume lab_postgres_data");
+    expect(dialog.textContent).toContain("safety backup");
+    expect(b.calls.filter((c) => c.startsWith("restore"))).toEqual([]);
+    fireEvent.click(within(dialog).getByLabelText(/volume lab_postgres_data/));
+    fireEvent.click(screen.getByTestId("restore-go"));
+    expect((await screen.findByTestId("backup-message")).textContent).toContain("safety set 2026-11-28T08-00-00Z-safety");
+    expect(b.calls).toContain("restore 2026-11-28T06-00-00Z db:sirius-postgres");
+  });
+
+  it("shows why a restore was refused or undone", async () => {
+    const b = fake();
+    b.backupError = { code: "rolled_back", message: "the restore failed and was undone: the data is as it was before" };
+    render(<Backups backend={b} stack="lab" env="dev" onClose={() => {}} />);
+    fireEvent.click(await screen.findByTestId("restore-2026-11-28T06-00-00Z"));
+    fireEvent.click(screen.getByTestId("restore-go"));
+    expect((await screen.findByTestId("backup-error")).textContent).toContain("was undone");
+  });
+
+  it("saves the settings", async () => {
+    const b = fake();
+    render(<Backups backend={b} stack="lab" env="dev" onClose={() => {}} />);
+    const keep = await screen.findByLabelText("keep");
+    fireEvent.change(keep, { target: { value: "4" } });
+    fireEvent.click(screen.getByText("Save"));
+    await waitFor(() => expect(b.calls).toContain("settings keep=4"));
+  });
+});
+
+describe("progress", () => {
+  it("keeps one bar per operation and item", () => {
+    let s = { bars: {}, steps: [] as string[] };
+    s = applyProgress(s, { event: "plan", op: "safety", set: "x", items: [{ item: "db:p", description: "database d of p", total: 100 }] });
+    s = applyProgress(s, { event: "plan", op: "restore", set: "y", items: [{ item: "db:p", description: "database d of p", total: 50 }] });
+    s = applyProgress(s, { event: "itemDone", op: "safety", item: "db:p", raw: 100, stored: 20 });
+    expect(Object.keys(s.bars)).toEqual(["safety/db:p", "restore/db:p"]);
+    expect(s.steps).toEqual(["Safety backup of the current data x", "Restoring y"]);
+  });
+
+  it("formats sizes and ages", () => {
+    expect(human(512)).toBe("512 B");
+    expect(human(1536)).toBe("1.5 KiB");
+    expect(age(1000, 1000 + 7200)).toBe("2h ago");
+  });
+});

@@ -1,0 +1,320 @@
+import { useCallback, useEffect, useState } from "react";
+import { apiError, type Backend } from "./backend";
+import type { BackupList } from "./bindings/BackupList";
+import type { BackupProgress } from "./bindings/BackupProgress";
+import type { BackupSetDto } from "./bindings/BackupSetDto";
+import type { BackupSettingsDto } from "./bindings/BackupSettingsDto";
+
+/** Bytes as a person reads them. */
+export function human(b: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = b;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${b} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+export function age(unix: number, now = Date.now() / 1000): string {
+  const s = Math.max(0, Math.floor(now - unix));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+const OP_LABEL: Record<string, string> = {
+  backup: "Backing up",
+  safety: "Safety backup of the current data",
+  verify: "Verifying",
+  restore: "Restoring",
+  rollback: "Rolling back",
+};
+
+interface Bar {
+  op: string;
+  label: string;
+  done: number;
+  total: number | null;
+  finished: boolean;
+}
+
+/** Progress bars (per item, bytes) and the last steps, from a stream of progress events. */
+export function applyProgress(state: { bars: Record<string, Bar>; steps: string[] }, e: BackupProgress) {
+  const bars = { ...state.bars };
+  let steps = state.steps;
+  const key = (op: string, item: string) => `${op}/${item}`;
+  switch (e.event) {
+    case "plan":
+      for (const i of e.items) bars[key(e.op, i.item)] = { op: e.op, label: i.description, done: 0, total: i.total, finished: false };
+      steps = [...steps, `${OP_LABEL[e.op] ?? e.op} ${e.set}`];
+      break;
+    case "bytes": {
+      const b = bars[key(e.op, e.item)];
+      bars[key(e.op, e.item)] = { op: e.op, label: b?.label ?? e.item, total: e.total ?? b?.total ?? null, done: e.done, finished: b?.finished ?? false };
+      break;
+    }
+    case "itemDone": {
+      const b = bars[key(e.op, e.item)];
+      bars[key(e.op, e.item)] = { op: e.op, label: b?.label ?? e.item, done: e.raw, total: b?.total ?? null, finished: true };
+      break;
+    }
+    case "service":
+      steps = [...steps, `${e.service}: ${e.phase.replace("_", " ")}${e.detail ? ` (${e.detail})` : ""}`];
+      break;
+    case "step":
+      steps = [...steps, e.message];
+      break;
+    case "done":
+      steps = [...steps, `${OP_LABEL[e.op] ?? e.op} ${e.set}: done in ${(e.elapsedMs / 1000).toFixed(1)}s`];
+      break;
+  }
+  return { bars, steps: steps.slice(-200) };
+}
+
+type Busy = null | "backup" | "restore" | "verify";
+
+export function Backups({ backend, stack, env, onClose }: { backend: Backend; stack: string; env: string; onClose: () => void }) {
+  const [list, setList] = useState<BackupList | null>(null);
+  const [busy, setBusy] = useState<Busy>(null);
+  const [progress, setProgress] = useState<{ bars: Record<string, Bar>; steps: string[] }>({ bars: {}, steps: [] });
+  const [error, setError] = useState<string | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+  const [confirm, setConfirm] = useState<{ set: BackupSetDto; only: string[] } | null>(null);
+  const [settings, setSettings] = useState<BackupSettingsDto | null>(null);
+
+  const refresh = useCallback(() => {
+    backend
+      .listBackups(stack, env)
+      .then((l) => {
+        setList(l);
+        setSettings((s) => s ?? l.settings);
+      })
+      .catch((e) => setError(apiError(e).message));
+  }, [backend, stack, env]);
+
+  useEffect(refresh, [refresh]);
+
+  const onEvent = useCallback((e: BackupProgress) => setProgress((p) => applyProgress(p, e)), []);
+
+  const work = async (which: Busy, op: () => Promise<string>) => {
+    setBusy(which);
+    setError(null);
+    setMessage(null);
+    setProgress({ bars: {}, steps: [] });
+    try {
+      setMessage(await op());
+    } catch (e) {
+      setError(apiError(e).message);
+    } finally {
+      setBusy(null);
+      refresh();
+    }
+  };
+
+  const backupNow = () =>
+    work("backup", async () => {
+      const set = await backend.backup(stack, env, onEvent);
+      return `Backup set ${set.id} written and verified (${human(set.size)}).`;
+    });
+
+  const verify = (set: BackupSetDto) =>
+    work("verify", async () => {
+      const checked = await backend.verifyBackup(stack, env, set.id, onEvent);
+      if (checked.problem) throw { code: "failed", message: `Set ${set.id} is damaged: ${checked.problem}` };
+      return `Set ${set.id} verified: every file matches its checksum.`;
+    });
+
+  const restore = () => {
+    if (!confirm) return;
+    const { set, only } = confirm;
+    setConfirm(null);
+    work("restore", async () => {
+      const r = await backend.restore(stack, env, set.id, only.length === set.items.length ? [] : only, onEvent);
+      return `Restored ${r.items.join(", ")} from ${r.set} in ${(r.elapsedMs / 1000).toFixed(1)}s; every service is ready.${r.safety ? ` The data from before is in safety set ${r.safety}.` : ""}`;
+    });
+  };
+
+  const saveSettings = async () => {
+    if (!settings) return;
+    try {
+      const saved = await backend.saveBackupSettings(settings);
+      setSettings(saved);
+      setMessage("Backup settings saved.");
+      setError(null);
+      refresh();
+    } catch (e) {
+      setError(apiError(e).message);
+    }
+  };
+
+  const bars = Object.entries(progress.bars);
+
+  return (
+    <section className="backups" aria-label="backups" data-testid="backups">
+      <div className="panel-head">
+        <h2>Backups of {stack}</h2>
+        <button aria-label="close backups" onClick={onClose} disabled={busy !== null}>
+          ×
+        </button>
+      </div>
+      <p className="muted">
+        Covers: {list?.covers.join(", ") || "…"}. Sets in <code>{list?.settings.dir}</code>.
+      </p>
+      <div className="actions">
+        <button data-testid="backup-now" className="primary" onClick={backupNow} disabled={busy !== null}>
+          {busy === "backup" ? "Backing up…" : "Back up now"}
+        </button>
+        {(busy === "backup" || busy === "restore") && (
+          <button data-testid="backup-cancel" onClick={() => backend.cancelBackup()}>
+            Cancel
+          </button>
+        )}
+      </div>
+      {error && (
+        <div className="banner banner-error" role="alert" data-testid="backup-error">
+          <pre>{error}</pre>
+        </div>
+      )}
+      {message && (
+        <div className="banner banner-ok" role="status" data-testid="backup-message">
+          {message}
+        </div>
+      )}
+      {bars.length > 0 && (
+        <div className="bars" data-testid="backup-progress">
+          {bars.map(([key, b]) => {
+            const pct = b.finished ? 100 : b.total ? Math.min(100, (100 * b.done) / b.total) : null;
+            return (
+              <div key={key} className="bar-row">
+                <div className="bar-label">
+                  <span>
+                    {OP_LABEL[b.op] ?? b.op}: {b.label}
+                  </span>
+                  <span className="muted">
+                    {human(b.done)}
+                    {b.total ? ` of ${human(b.total)}` : ""}
+                    {b.finished ? " ✓" : ""}
+                  </span>
+                </div>
+                <div className="bar" role="progressbar" aria-label={`${b.op} ${b.label}`} aria-valuenow={pct ?? undefined} aria-valuemin={0} aria-valuemax={100}>
+                  <div className={pct === null ? "bar-indeterminate" : ""} style={{ width: `${pct ?? 100}%` }} />
+                </div>
+              </div>
+            );
+          })}
+          <pre className="steps">{progress.steps.slice(-8).join("\n")}</pre>
+        </div>
+      )}
+
+      <table className="sets" data-testid="backup-sets">
+        <thead>
+          <tr>
+            <th>Set</th>
+            <th>Kind</th>
+            <th>Env</th>
+            <th>Size</th>
+            <th>Covers</th>
+            <th>Verified</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {list?.sets.length === 0 && (
+            <tr>
+              <td colSpan={7} className="muted">
+                No backup sets yet.
+              </td>
+            </tr>
+          )}
+          {list?.sets.map((s) => (
+            <tr key={s.id} data-testid={`set-${s.id}`}>
+              <td title={s.id}>{age(s.createdUnix)}</td>
+              <td>{s.kind}</td>
+              <td>{s.env ?? "-"}</td>
+              <td>{human(s.size)}</td>
+              <td>{s.items.map((i) => i.id).join(", ")}</td>
+              <td className={s.verified === "failed" ? "bad" : ""} title={s.problem ?? ""}>
+                {s.verified === "ok" ? `ok, ${age(s.verifiedUnix ?? s.createdUnix)}` : s.verified === "failed" ? "damaged" : "when written"}
+              </td>
+              <td className="row-actions">
+                <button onClick={() => verify(s)} disabled={busy !== null}>
+                  Verify
+                </button>
+                <button data-testid={`restore-${s.id}`} onClick={() => setConfirm({ set: s, only: s.items.map((i) => i.id) })} disabled={busy !== null}>
+                  Restore…
+                </button>
+              </td>
+            </tr>
+          ))}
+          {list?.interrupted.map((id) => (
+            <tr key={id} className="muted">
+              <td colSpan={7}>{id}: incomplete (an interrupted backup); the next backup or restore cleans it up.</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+
+      {confirm && (
+        <div className="dialog" role="dialog" aria-label="confirm restore" data-testid="restore-confirm">
+          <h3>Restore set {confirm.set.id}?</h3>
+          <p>This replaces the current data of {stack} with the data of {age(confirm.set.createdUnix)}:</p>
+          {confirm.set.items.map((i) => (
+            <label key={i.id} className="check">
+              <input
+                type="checkbox"
+                checked={confirm.only.includes(i.id)}
+                onChange={(e) =>
+                  setConfirm({ ...confirm, only: e.target.checked ? [...confirm.only, i.id] : confirm.only.filter((x) => x !== i.id) })
+                }
+              />{" "}
+              {i.description} ({human(i.size)})
+            </label>
+          ))}
+          <p className="muted">
+            The services using it are stopped and started again. A safety backup of the current data is taken first; if the restore fails, it is undone
+            automatically.
+          </p>
+          <div className="actions">
+            <button data-testid="restore-go" className="danger" onClick={restore} disabled={confirm.only.length === 0}>
+              Replace and restore
+            </button>
+            <button onClick={() => setConfirm(null)}>Cancel</button>
+          </div>
+        </div>
+      )}
+
+      {settings && (
+        <details className="settings">
+          <summary>Settings</summary>
+          <label>
+            Folder <input aria-label="backup folder" value={settings.dir} onChange={(e) => setSettings({ ...settings, dir: e.target.value })} />
+          </label>
+          <label>
+            Keep the newest{" "}
+            <input aria-label="keep" type="number" min={1} value={settings.keep} onChange={(e) => setSettings({ ...settings, keep: Number(e.target.value) })} /> sets
+          </label>
+          <label>
+            Delete sets older than{" "}
+            <input
+              aria-label="max age days"
+              type="number"
+              min={0}
+              value={settings.maxAgeDays ?? 0}
+              onChange={(e) => setSettings({ ...settings, maxAgeDays: Number(e.target.value) || null })}
+            />{" "}
+            days (0: never)
+          </label>
+          <label>
+            Keep{" "}
+            <input aria-label="keep safety" type="number" min={0} value={settings.keepSafety} onChange={(e) => setSettings({ ...settings, keepSafety: Number(e.target.value) })} /> safety
+            sets
+          </label>
+          <button onClick={saveSettings}>Save</button>
+        </details>
+      )}
+    </section>
+  );
+}
