@@ -21,17 +21,7 @@ which="${1:?usage: $0 ours|theirs}"
 LAB="$("$DECK" stacks | awk -F'\t' '$1 ~ /^sirius-lab/ {sub("project: ", "", $4); print $4}')"
 mkdir -p "$ROOT/bench/results"
 
-ready_count() {
-    local n=0 line
-    while read -r line; do
-        case "$line" in
-            *sirius-migrate\ exited\ 0) n=$((n + 1)) ;;
-            *\ healthy\ *) n=$((n + 1)) ;;
-        esac
-    done < <(docker inspect -f '{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}} {{.State.ExitCode}}' \
-        $(docker ps -aq --filter label=com.docker.compose.project=sirius-lab) 2>/dev/null)
-    echo "$n"
-}
+source "$ROOT/bench/lib.sh"
 
 # Set-up, not timed: dev running.
 ids="$(docker ps -aq --filter label=com.docker.compose.project=sirius-lab)"
@@ -51,7 +41,7 @@ case "$which" in
     theirs)
         compose -f "$LAB/docker-compose.dev.yaml" down >/dev/null 2>&1
         compose -f "$LAB/docker-compose.prod.yaml" up -d >/dev/null 2>&1
-        until [ "$(ready_count)" -eq 7 ]; do sleep 0.2; done
+        until [ "$(lab_ready_count)" -eq 7 ]; do sleep 0.2; done
         ;;
     *) echo "usage: $0 ours|theirs" >&2; exit 2 ;;
 esac

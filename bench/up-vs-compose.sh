@@ -20,17 +20,7 @@ mkdir -p "$ROOT/bench/results"
 ids="$(docker ps -aq --filter label=com.docker.compose.project=sirius-lab)"
 if [ -n "$ids" ]; then docker rm -f $ids >/dev/null; fi
 
-all_ready() {
-    local n=0 line
-    while read -r line; do
-        case "$line" in
-            *sirius-migrate\ exited\ 0) n=$((n + 1)) ;;
-            *\ healthy\ *) n=$((n + 1)) ;;
-        esac
-    done < <(docker inspect -f '{{.Name}} {{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}} {{.State.ExitCode}}' \
-        $(docker ps -aq --filter label=com.docker.compose.project=sirius-lab) 2>/dev/null)
-    [ "$n" -eq 7 ]
-}
+source "$ROOT/bench/lib.sh"
 
 start=$(date +%s%N)
 case "$which" in
@@ -43,7 +33,7 @@ case "$which" in
         docker-compose -p sirius-lab --project-directory "$LAB" -f "$base" -f "$LAB/docker-compose.prod.yaml" \
             up -d >/dev/null 2>&1
         rm -f "$base"
-        until all_ready; do sleep 0.2; done
+        until [ "$(lab_ready_count)" -eq 7 ]; do sleep 0.2; done
         ;;
     *) echo "usage: $0 ours|theirs" >&2; exit 2 ;;
 esac

@@ -1,7 +1,9 @@
 //! The real app binary in a real window under Xvfb, driven through tauri-driver and
 //! WebKitWebDriver, against the real lab stack: open, Up, every node healthy; a container
-//! stopped from outside changes colour within two seconds; restart it from the side panel;
-//! Down. Screenshots of each step are taken at the X level into artifacts/app/.
+//! stopped from outside changes colour within two seconds; restart it from the side panel; back
+//! up and restore from the Backups view; switch to prod and back from the toolbar, proven by what
+//! the containers report; Down. Screenshots of each step are taken at the X level into
+//! artifacts/app/.
 
 use deck_tests::webdriver::Session;
 use deck_tests::*;
@@ -80,6 +82,8 @@ async fn the_window_drives_the_lab_stack() {
     let engine = engine().await;
     reset(&engine).await;
     let app = app_binary();
+    let backups = std::env::temp_dir().join("sirius-deck-test-app-backups");
+    let _ = std::fs::remove_dir_all(&backups);
     let (_x, display) = xvfb();
     let (_bus, bus) = dbus();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -99,6 +103,7 @@ async fn the_window_drives_the_lab_stack() {
             .env("DBUS_SESSION_BUS_ADDRESS", &bus)
             .env("SIRIUS_DECK_STACK", "sirius-lab")
             .env("SIRIUS_DECK_ENV", "dev")
+            .env("SIRIUS_DECK_BACKUP_DIR", &backups)
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
             .env("NO_AT_BRIDGE", "1")
             .stdout(Stdio::null())
@@ -190,6 +195,97 @@ async fn the_window_drives_the_lab_stack() {
     });
     screenshot(&display, "04-valkey-restarted-from-panel");
 
+    // Back up from the Backups view, change the data, restore it from there.
+    tokio::task::block_in_place(|| {
+        let open = s.find("[data-testid='backups']").expect("Backups button");
+        s.click(&open).expect("open Backups");
+        let now = s
+            .wait_for("[data-testid='backup-now']", Duration::from_secs(5))
+            .expect("Back up now");
+        s.click(&now).expect("click Back up now");
+        let message = s
+            .wait_for("[data-testid='backup-message']", Duration::from_secs(180))
+            .expect("backup done");
+        assert!(
+            s.text(&message).contains("written and verified"),
+            "{}",
+            s.text(&message)
+        );
+    });
+    screenshot(&display, "05-backed-up");
+    psql("delete from findings");
+    tokio::task::block_in_place(|| {
+        let restore = s
+            .wait_for("[data-testid^='restore-2']", Duration::from_secs(5))
+            .expect("Restore on the set");
+        s.click(&restore).expect("click Restore");
+        let confirm = s
+            .wait_for("[data-testid='restore-confirm']", Duration::from_secs(5))
+            .expect("confirmation");
+        assert!(s.text(&confirm).contains("database sirius of sirius-postgres"));
+        screenshot(&display, "06-restore-confirmation");
+        let go = s.find("[data-testid='restore-go']").expect("Replace and restore");
+        s.click(&go).expect("click Replace and restore");
+        wait_until("the restore to finish", Duration::from_secs(300), || {
+            s.find("[data-testid='backup-message']")
+                .is_some_and(|m| s.text(&m).contains("Restored"))
+        });
+        let close = s.find("[aria-label='close backups']").expect("close");
+        s.click(&close).expect("close Backups");
+    });
+    assert_eq!(
+        psql("select count(*) from findings"),
+        "3",
+        "the restore brought the rows back"
+    );
+    screenshot(&display, "07-restored");
+
+    // Switch to prod and back from the toolbar; the containers themselves say what runs.
+    for (to, targets) in [
+        (
+            "prod",
+            [
+                ("sirius-ui", "production"),
+                ("sirius-api", "runner"),
+                ("sirius-engine", "runtime"),
+            ],
+        ),
+        (
+            "dev",
+            [
+                ("sirius-ui", "development"),
+                ("sirius-api", "development"),
+                ("sirius-engine", "development"),
+            ],
+        ),
+    ] {
+        tokio::task::block_in_place(|| {
+            let switch = s.find("[data-testid='switch']").expect("Switch button");
+            assert!(s.text(&switch).contains(to), "{}", s.text(&switch));
+            s.click(&switch).expect("click Switch");
+            wait_until(&format!("the switch to {to}"), Duration::from_secs(600), || {
+                s.find("[data-testid='notice']")
+                    .is_some_and(|m| s.text(&m).contains(&format!("to {to} in")))
+                    || s.find("[data-testid='error']").is_some()
+            });
+            assert!(s.find("[data-testid='error']").is_none(), "the switch to {to} failed");
+            wait_until("every node ready", Duration::from_secs(60), || {
+                SERVICES
+                    .iter()
+                    .all(|svc| matches!(s.node_status(svc).as_deref(), Some("healthy") | Some("completed")))
+            });
+        });
+        for (container, target) in targets {
+            assert_eq!(exec(container, &["cat", "/etc/sirius-lab/build-target"]).trim(), target);
+        }
+        assert_eq!(
+            psql("select count(*) from findings"),
+            "3",
+            "data kept across the switch"
+        );
+        screenshot(&display, &format!("08-switched-to-{to}"));
+    }
+
     tokio::task::block_in_place(|| {
         let down = s.find("[data-testid='down']").expect("Down button");
         s.click(&down).expect("click Down");
@@ -199,7 +295,7 @@ async fn the_window_drives_the_lab_stack() {
                 .all(|svc| s.node_status(svc).as_deref() == Some("planned"))
         });
     });
-    screenshot(&display, "05-down");
+    screenshot(&display, "09-down");
     tokio::task::block_in_place(|| s.close());
     let project = lab("dev");
     assert!(

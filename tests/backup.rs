@@ -8,15 +8,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn psql(sql: &str) -> String {
-    exec(
-        "sirius-postgres",
-        &["psql", "-U", "postgres", "-d", "sirius", "-tAc", sql],
-    )
-    .trim()
-    .to_string()
-}
-
 /// Row count and a checksum of every row of the table `kept`, and the findings count.
 fn rows() -> (String, String, String) {
     (

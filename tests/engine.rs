@@ -13,15 +13,6 @@ fn up_opts(env: &str) -> UpOptions {
     }
 }
 
-fn psql(sql: &str) -> String {
-    exec(
-        "sirius-postgres",
-        &["psql", "-U", "postgres", "-d", "sirius", "-tAc", sql],
-    )
-    .trim()
-    .to_string()
-}
-
 #[tokio::test]
 async fn dev_and_prod_come_up_healthy_and_keep_data_across_down_and_up() {
     let _lock = exclusive().await;

@@ -89,6 +89,16 @@ pub fn exec(container: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A query in the lab's PostgreSQL, as its superuser; the value printed, trimmed.
+pub fn psql(sql: &str) -> String {
+    exec(
+        "sirius-postgres",
+        &["psql", "-U", "postgres", "-d", "sirius", "-tAc", sql],
+    )
+    .trim()
+    .to_string()
+}
+
 /// GETs a URL from inside a container (the service answering for itself), as JSON.
 pub fn get_json(container: &str, url: &str) -> serde_json::Value {
     let body = exec(container, &["wget", "-q", "-O", "-", url]);

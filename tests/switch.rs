@@ -54,15 +54,6 @@ fn assert_no_drift(backups: &Path, env: &str) {
     }
 }
 
-fn psql(sql: &str) -> String {
-    exec(
-        "sirius-postgres",
-        &["psql", "-U", "postgres", "-d", "sirius", "-tAc", sql],
-    )
-    .trim()
-    .to_string()
-}
-
 fn backups_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sirius-deck-test-switch-{name}"));
     let _ = std::fs::remove_dir_all(&d);
@@ -155,17 +146,24 @@ async fn the_stale_cache_trap_is_detected_and_repaired() {
     assert_no_drift(&backups, "prod");
 }
 
-/// A copy of the lab profile whose prod override gets `extra` appended under `services:`.
+/// A copy of the lab profile whose prod environment gets one more override file, holding
+/// `extra` under `services:`.
 fn lab_copy(name: &str, extra: &str) -> PathBuf {
     let src = lab_dir();
     let dest = std::env::temp_dir().join(format!("sirius-deck-test-profile-{name}"));
     let _ = std::fs::remove_dir_all(&dest);
     let status = Command::new("cp").arg("-a").arg(&src).arg(&dest).status().expect("cp");
     assert!(status.success());
-    let prod = dest.join("docker-compose.prod.yaml");
-    let mut text = std::fs::read_to_string(&prod).expect("prod file");
-    text.push_str(extra);
-    std::fs::write(&prod, text).expect("write");
+    std::fs::write(dest.join("prod-extra.yaml"), format!("services:{extra}")).expect("write");
+    let profile = dest.join("profile.toml");
+    let text = std::fs::read_to_string(&profile).expect("profile");
+    let prod = "files = [\"docker-compose.yaml\", \"docker-compose.prod.yaml\"]";
+    assert!(text.contains(prod));
+    let text = text.replace(
+        prod,
+        "files = [\"docker-compose.yaml\", \"docker-compose.prod.yaml\", \"prod-extra.yaml\"]",
+    );
+    std::fs::write(&profile, text).expect("write");
     dest
 }
 
@@ -217,7 +215,7 @@ async fn a_failed_preflight_changes_nothing() {
     let err = failed(deck(&backups, &["--stack", &stack, "switch", "prod"]));
     assert!(err.contains("nothing was changed"), "{err}");
     assert!(
-        err.contains("docker-compose.prod.yaml:") && err.contains("PROD_ONLY_SECRET"),
+        err.contains("prod-extra.yaml:") && err.contains("PROD_ONLY_SECRET"),
         "{err}"
     );
     unchanged();

@@ -81,6 +81,13 @@ pub async fn backups_list(stack: String, env: String) -> Result<BackupList, ApiE
     })
 }
 
+/// What a backup or restore of the open stack needs: its files, what its backups cover, and the
+/// backups of this machine.
+async fn prepare(stack: &str, env: &str) -> Result<(Project, deck_backup::Coverage, Backups), ApiError> {
+    let (project, coverage) = covered(stack, env)?;
+    Ok((project, coverage, backups().await?))
+}
+
 #[tauri::command]
 pub async fn backup_create(
     state: State<'_, AppState>,
@@ -88,8 +95,7 @@ pub async fn backup_create(
     env: String,
     on_event: Channel<BackupProgress>,
 ) -> Result<BackupSetDto, ApiError> {
-    let (project, coverage) = covered(&stack, &env)?;
-    let b = backups().await?;
+    let (project, coverage, b) = prepare(&stack, &env).await?;
     let (_running, cancel) = Running::start(&state)?;
     let st = Stack {
         project: &project,
@@ -136,8 +142,7 @@ pub async fn backup_restore(
     only: Vec<String>,
     on_event: Channel<BackupProgress>,
 ) -> Result<RestoreResult, ApiError> {
-    let (project, coverage) = covered(&stack, &env)?;
-    let b = backups().await?;
+    let (project, coverage, b) = prepare(&stack, &env).await?;
     let (_running, cancel) = Running::start(&state)?;
     let st = Stack {
         project: &project,

@@ -17,7 +17,7 @@ pub use manifest::{Item, ItemKind, Kind, Manifest};
 pub use plan::{coverage, Coverage, Database, Volume};
 pub use restore::RestoreOptions;
 pub use settings::Settings;
-pub use store::{Check, SetInfo};
+pub use store::{Check, Listing, SetInfo};
 
 use deck_compose::Project;
 use deck_engine::Engine;
@@ -211,7 +211,7 @@ impl Backups {
     }
 
     /// The sets of a stack, newest first, and the folders that are not readable sets.
-    pub fn list(&self, project: &str) -> Result<(Vec<SetInfo>, Vec<(String, String)>), BackupError> {
+    pub fn list(&self, project: &str) -> Result<store::Listing, BackupError> {
         store::list(&self.dir(project))
     }
 
@@ -262,7 +262,7 @@ async fn verify_set(set: &SetInfo, op: Op, progress: &Reporter) -> Result<(), St
 
 /// The sets in a stack's folder (newest first) and the folders that are not readable sets,
 /// without connecting to the engine.
-pub fn list_sets(dir: &Path) -> Result<(Vec<SetInfo>, Vec<(String, String)>), BackupError> {
+pub fn list_sets(dir: &Path) -> Result<store::Listing, BackupError> {
     store::list(dir)
 }
 

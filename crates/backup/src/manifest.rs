@@ -217,6 +217,6 @@ mod tests {
         m.items[0].file = "volume-valkey_data.tar.zst".into();
         m.format = 99;
         let newer = serde_json::to_string(&m).expect("serialises");
-        assert!(Manifest::parse(&newer).unwrap_err().contains("format 99"));
+        assert!(Manifest::parse(&newer).expect_err("an error").contains("format 99"));
     }
 }

@@ -313,11 +313,13 @@ mod tests {
         let mid = bytes.len() / 2;
         bytes[mid] ^= 0x01;
         std::fs::write(&path, &bytes).expect("write");
-        let e = verify_file(&path, &item, &mut |_| {}).unwrap_err();
+        let e = verify_file(&path, &item, &mut |_| {}).expect_err("an error");
         assert!(e.contains("checksum differs"), "{e}");
         // Truncated: the size says so before anything is read.
         std::fs::write(&path, &bytes[..mid]).expect("write");
-        assert!(verify_file(&path, &item, &mut |_| {}).unwrap_err().contains("bytes"));
+        assert!(verify_file(&path, &item, &mut |_| {})
+            .expect_err("an error")
+            .contains("bytes"));
     }
 
     #[tokio::test]
@@ -326,7 +328,7 @@ mod tests {
         let (path, mut item) = write(dir.path(), b"plain text, not a dump".to_vec()).await;
         item.kind = ItemKind::Database;
         assert!(verify_file(&path, &item, &mut |_| {})
-            .unwrap_err()
+            .expect_err("an error")
             .contains("not a PostgreSQL"));
     }
 

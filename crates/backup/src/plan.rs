@@ -283,7 +283,9 @@ volumes:
             volumes: Some(vec!["nope".into()]),
             ..Default::default()
         };
-        let e = coverage(&p, &spec, "/x/profile.toml").unwrap_err().to_string();
+        let e = coverage(&p, &spec, "/x/profile.toml")
+            .expect_err("an error")
+            .to_string();
         assert!(
             e.contains("/x/profile.toml") && e.contains("'nope'") && e.contains("cache"),
             "{e}"
@@ -300,7 +302,7 @@ volumes:
         let c = coverage(&project(), &BackupSpec::default(), "p").expect("covers");
         let one = c.clone().only(&["volume:cache".into(), "db".into()]).expect("known");
         assert_eq!(one.ids(), ["db:db", "volume:cache"]);
-        let e = c.only(&["valkey".into()]).unwrap_err().to_string();
+        let e = c.only(&["valkey".into()]).expect_err("an error").to_string();
         assert!(e.contains("'valkey'") && e.contains("volume:pg"), "{e}");
     }
 

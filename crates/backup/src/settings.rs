@@ -93,13 +93,13 @@ mod tests {
     #[test]
     fn bad_settings_say_what_to_fix() {
         assert!(Settings::parse("dir = \"relative\"\n")
-            .unwrap_err()
+            .expect_err("an error")
             .contains("absolute"));
         assert!(Settings::parse("dir = \"/b\"\nkeep = 0\n")
-            .unwrap_err()
+            .expect_err("an error")
             .contains("keep"));
         assert!(Settings::parse("dir = \"/b\"\nkept = 3\n")
-            .unwrap_err()
+            .expect_err("an error")
             .contains("line 2"));
         let s = Settings::parse("dir = \"/b\"\nmax_age_days = 30\n").expect("valid");
         assert_eq!((s.keep, s.max_age_days), (10, Some(30)));

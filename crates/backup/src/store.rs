@@ -124,8 +124,11 @@ pub fn new_id(unix: u64, kind: Kind, taken: impl Fn(&str) -> bool) -> String {
     id
 }
 
+/// The sets of a folder, newest first, and the folders that are not readable sets (with why).
+pub type Listing = (Vec<SetInfo>, Vec<(String, String)>);
+
 /// The sets of one stack, newest first, and the folders that are not readable sets (with why).
-pub fn list(dir: &Path) -> Result<(Vec<SetInfo>, Vec<(String, String)>), BackupError> {
+pub fn list(dir: &Path) -> Result<Listing, BackupError> {
     let mut sets = Vec::new();
     let mut broken = Vec::new();
     let entries = match std::fs::read_dir(dir) {

@@ -4,11 +4,10 @@
 //! tools (`docker compose`) are checked as far as their labels allow, and what cannot be
 //! proven is said.
 
-use crate::labels::{self, CONFIG_HASH, ENV_LABEL, SERVICE, TARGET_LABEL, VERSION};
+use crate::labels::{self, CONFIG_HASH, ENV_LABEL, TARGET_LABEL, VERSION};
 use crate::spec::image_ref;
 use crate::up::short_id;
 use crate::{Context, Engine, EngineError, Event};
-use bollard::query_parameters::ListContainersOptions;
 use deck_compose::Project;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -106,21 +105,12 @@ impl Engine {
 
     /// Checks every service of `project` against what runs, for environment `env`.
     pub async fn drift(&self, project: &Project, env: Option<&str>) -> Result<Vec<ServiceDrift>, EngineError> {
-        let list = self
-            .docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(labels::project_filter(&project.name)),
-                ..Default::default()
-            }))
-            .await
-            .context(|| "listing the project's containers".into())?;
-        let mut ids: HashMap<String, String> = HashMap::new();
-        for c in list {
-            if let (Some(s), Some(id)) = (c.labels.as_ref().and_then(|l| l.get(SERVICE)).cloned(), c.id) {
-                ids.insert(s, id);
-            }
-        }
+        let ids: HashMap<String, String> = self
+            .containers(&project.name)
+            .await?
+            .into_iter()
+            .map(|(service, c)| (service, c.id))
+            .collect();
         let mut out = Vec::new();
         for (name, svc) in &project.services {
             let Some(id) = ids.get(name) else {
