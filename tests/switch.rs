@@ -39,10 +39,14 @@ fn assert_runs(env: &str) {
     );
 }
 
-/// `ps --json` says every service with a container runs what `env` asks for.
-fn assert_no_drift(backups: &Path, env: &str) {
-    let rows: serde_json::Value =
-        serde_json::from_str(&ok(deck(backups, &["--env", env, "ps", "--json"]))).expect("ps --json");
+/// `ps --json` says every service with a container runs what `env` asks for (of the built-in
+/// lab profile, or of the one at `stack`).
+fn assert_no_drift(backups: &Path, env: &str, stack: Option<&str>) {
+    let mut args = vec!["--env", env, "ps", "--json"];
+    if let Some(s) = stack {
+        args.extend(["--stack", s]);
+    }
+    let rows: serde_json::Value = serde_json::from_str(&ok(deck(backups, &args))).expect("ps --json");
     for r in rows.as_array().expect("rows") {
         let verdict = r["drift"]["verdict"].as_str().unwrap_or("");
         assert!(
@@ -77,7 +81,7 @@ async fn dev_to_prod_to_dev_runs_the_right_targets_and_keeps_data() {
     let out = ok(deck(&backups, &["switch", "prod"]));
     assert_runs("prod");
     assert_eq!(psql("select v from before_switch"), "kept across switches");
-    assert_no_drift(&backups, "prod");
+    assert_no_drift(&backups, "prod", None);
     assert!(out.contains("runs what the environment asks for"), "{out}");
     // Into prod, the data was backed up first.
     let sets = ok(deck(&backups, &["backups", "--json"]));
@@ -89,7 +93,7 @@ async fn dev_to_prod_to_dev_runs_the_right_targets_and_keeps_data() {
     ok(deck(&backups, &["switch", "dev"]));
     assert_runs("dev");
     assert_eq!(psql("select v from before_switch"), "kept across switches");
-    assert_no_drift(&backups, "dev");
+    assert_no_drift(&backups, "dev", None);
 }
 
 fn docker(args: &[&str]) {
@@ -143,7 +147,7 @@ async fn the_stale_cache_trap_is_detected_and_repaired() {
         "{summary}"
     );
     assert_runs("prod");
-    assert_no_drift(&backups, "prod");
+    assert_no_drift(&backups, "prod", None);
 }
 
 /// A copy of the lab profile whose prod environment gets one more override file, holding
@@ -184,7 +188,7 @@ async fn a_prod_that_cannot_come_up_is_rolled_back_to_dev() {
         "the failure report names the service: {err}"
     );
     assert_runs("dev");
-    assert_no_drift(&backups, "dev");
+    assert_no_drift(&backups, "dev", Some(&stack));
     assert_eq!(psql("select v from before_switch"), "kept across switches");
 }
 
