@@ -44,7 +44,7 @@ describe("Backups view", () => {
     fireEvent.click(screen.getByTestId("backup-now"));
     const bar = await screen.findByRole("progressbar", { name: "backup volume lab_postgres_data" });
     expect(bar.getAttribute("aria-valuenow")).toBe("50");
-    expect(screen.getByText("4.0 MiB of 8.0 MiB")).toBeTruthy();
+    expect(screen.getByText("4.0 MiB of ~8.0 MiB")).toBeTruthy();
     expect(screen.getByTestId("backup-progress").textContent).toContain("sirius-postgres: stopped");
     expect((await screen.findByTestId("backup-message")).textContent).toContain("2026-11-28T07-00-00Z written and verified");
     await waitFor(() => expect(screen.getByTestId("set-2026-11-28T07-00-00Z")).toBeTruthy());

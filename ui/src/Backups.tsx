@@ -173,6 +173,35 @@ export function Backups({ backend, stack, env, onClose }: { backend: Backend; st
           </button>
         )}
       </div>
+      {confirm && (
+        <div className="dialog" role="dialog" aria-label="confirm restore" data-testid="restore-confirm">
+          <h3>Restore set {confirm.set.id}?</h3>
+          <p>This replaces the current data of {stack} with the data of {age(confirm.set.createdUnix)}:</p>
+          {confirm.set.items.map((i) => (
+            <label key={i.id} className="check">
+              <input
+                type="checkbox"
+                checked={confirm.only.includes(i.id)}
+                onChange={(e) =>
+                  setConfirm({ ...confirm, only: e.target.checked ? [...confirm.only, i.id] : confirm.only.filter((x) => x !== i.id) })
+                }
+              />{" "}
+              {i.description} ({human(i.size)})
+            </label>
+          ))}
+          <p className="muted">
+            The services using it are stopped and started again. A safety backup of the current data is taken first; if the restore fails, it is undone
+            automatically.
+          </p>
+          <div className="actions">
+            <button data-testid="restore-go" className="danger" onClick={restore} disabled={confirm.only.length === 0}>
+              Replace and restore
+            </button>
+            <button onClick={() => setConfirm(null)}>Cancel</button>
+          </div>
+        </div>
+      )}
+
       {error && (
         <div className="banner banner-error" role="alert" data-testid="backup-error">
           <pre>{error}</pre>
@@ -195,7 +224,7 @@ export function Backups({ backend, stack, env, onClose }: { backend: Backend; st
                   </span>
                   <span className="muted">
                     {human(b.done)}
-                    {b.total ? ` of ${human(b.total)}` : ""}
+                    {b.total ? ` of ${b.op === "backup" || b.op === "safety" ? "~" : ""}${human(b.total)}` : ""}
                     {b.finished ? " ✓" : ""}
                   </span>
                 </div>
@@ -256,35 +285,6 @@ export function Backups({ backend, stack, env, onClose }: { backend: Backend; st
           ))}
         </tbody>
       </table>
-
-      {confirm && (
-        <div className="dialog" role="dialog" aria-label="confirm restore" data-testid="restore-confirm">
-          <h3>Restore set {confirm.set.id}?</h3>
-          <p>This replaces the current data of {stack} with the data of {age(confirm.set.createdUnix)}:</p>
-          {confirm.set.items.map((i) => (
-            <label key={i.id} className="check">
-              <input
-                type="checkbox"
-                checked={confirm.only.includes(i.id)}
-                onChange={(e) =>
-                  setConfirm({ ...confirm, only: e.target.checked ? [...confirm.only, i.id] : confirm.only.filter((x) => x !== i.id) })
-                }
-              />{" "}
-              {i.description} ({human(i.size)})
-            </label>
-          ))}
-          <p className="muted">
-            The services using it are stopped and started again. A safety backup of the current data is taken first; if the restore fails, it is undone
-            automatically.
-          </p>
-          <div className="actions">
-            <button data-testid="restore-go" className="danger" onClick={restore} disabled={confirm.only.length === 0}>
-              Replace and restore
-            </button>
-            <button onClick={() => setConfirm(null)}>Cancel</button>
-          </div>
-        </div>
-      )}
 
       {settings && (
         <details className="settings">
