@@ -161,7 +161,15 @@ fn drift_cell(d: Option<&deck_engine::ServiceDrift>) -> String {
     match d.map(|d| (d.verdict, d)) {
         Some((Verdict::Match, _)) => "yes".into(),
         Some((Verdict::Drift, d)) => format!("NO: {}", d.summary()),
-        Some((Verdict::Unproven, _)) => "unproven".into(),
+        Some((Verdict::Unproven, d)) => format!(
+            "unproven ({})",
+            d.findings
+                .iter()
+                .filter(|f| f.ok.is_none())
+                .map(|f| f.check.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         _ => "-".into(),
     }
 }

@@ -191,7 +191,7 @@ impl Engine {
                     "config",
                     None,
                     format!(
-                        "created by {} : its configuration hash is computed differently, so it cannot be compared",
+                        "created by {}: its configuration hash is computed differently, so it cannot be compared",
                         labels
                             .get(VERSION)
                             .map_or("another tool".to_string(), |v| format!("docker compose {v}"))
