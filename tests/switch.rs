@@ -238,3 +238,54 @@ async fn a_failed_preflight_changes_nothing() {
     let sets = ok(deck(&backups, &["backups", "--json"]));
     assert!(!sets.contains("\"safety\""), "no backup was taken either: {sets}");
 }
+
+#[tokio::test]
+async fn a_stack_started_by_docker_compose_is_checked_as_far_as_its_labels_allow() {
+    let _lock = exclusive().await;
+    let backups = backups_dir("compose");
+    ok(deck(&backups, &["--env", "dev", "down", "--volumes"]));
+    ok(deck(&backups, &["--env", "prod", "build"]));
+    // Debian's docker-compose (1.29) rejects the top-level `name:`: a copy without it, with -p.
+    let lab = lab_dir();
+    let base = std::env::temp_dir().join("sirius-deck-test-compose-base.yaml");
+    let text = std::fs::read_to_string(lab.join("docker-compose.yaml")).expect("base file");
+    std::fs::write(&base, text.replace("\nname: sirius-lab\n", "\n")).expect("write");
+    let up = Command::new("docker-compose")
+        .args(["-p", "sirius-lab", "--project-directory"])
+        .arg(&lab)
+        .arg("-f")
+        .arg(&base)
+        .arg("-f")
+        .arg(lab.join("docker-compose.prod.yaml"))
+        .args(["up", "-d"])
+        .output()
+        .expect("docker-compose runs (the test command installs it)");
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+
+    let rows: serde_json::Value =
+        serde_json::from_str(&ok(deck(&backups, &["--env", "prod", "ps", "--json"]))).expect("ps --json");
+    for r in rows.as_array().expect("rows") {
+        let d = &r["drift"];
+        assert_eq!(d["verdict"], "unproven", "{}: {d}", r["service"]);
+        let config = d["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["check"] == "config")
+            .expect("a config finding");
+        assert!(config["ok"].is_null(), "{config}");
+        assert!(
+            config["message"].as_str().unwrap_or("").contains("docker compose"),
+            "{config}"
+        );
+        // What the labels allow is still proven: the image its tag points to.
+        let image = d["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["check"] == "image")
+            .expect("an image finding");
+        assert_eq!(image["ok"], true, "{}: {image}", r["service"]);
+    }
+    ok(deck(&backups, &["--env", "prod", "down"]));
+}
