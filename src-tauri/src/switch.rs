@@ -43,7 +43,8 @@ async fn with_steps<T>(
 pub async fn stack_switch(
     stack: String,
     to: String,
-    backup: Option<bool>,
+    backup: bool,
+    no_cache: bool,
     on_event: Channel<ProgressEvent>,
 ) -> Result<SwitchResult, ApiError> {
     let profile = deck_stack::find(&stack)?;
@@ -56,8 +57,9 @@ pub async fn stack_switch(
         profile: &profile,
     };
     let opts = deck_switch::SwitchOptions {
-        backup,
-        ..Default::default()
+        backup: Some(backup),
+        no_cache,
+        rollback: true,
     };
     let summary = with_steps(on_event, async |tx, r| {
         switcher.switch(&to, &opts, Some(tx), r).await.map_err(ApiError::from)

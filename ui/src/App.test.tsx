@@ -210,7 +210,7 @@ describe("the window", () => {
     render(<App backend={backend} />);
     await screen.findByTestId("node-db");
     fireEvent.click(screen.getByTestId("switch"));
-    await waitFor(() => expect(backend.calls).toContain("switch lab prod"));
+    await waitFor(() => expect(backend.calls).toContain("switch lab prod backup"));
     expect((await screen.findByTestId("notice")).textContent).toContain("Switched from dev to prod");
     expect(screen.getByTestId("notice").textContent).toContain("Rebuilt without cache (target not proven): api");
     expect(screen.getByTestId("progress-log").textContent).toContain("checking prod before anything changes");
@@ -254,5 +254,16 @@ describe("the window", () => {
     fireEvent.click(screen.getByTestId("action-repair"));
     await waitFor(() => expect(backend.calls).toContain("repair api"));
     expect((await screen.findByTestId("notice")).textContent).toContain("api rebuilt and recreated");
+  });
+
+  it("the switch's options: skip the safety backup, rebuild without cache", async () => {
+    const backend = fake();
+    render(<App backend={backend} />);
+    await screen.findByTestId("node-db");
+    expect((screen.getByTestId("switch-backup") as HTMLInputElement).checked).toBe(true);
+    fireEvent.click(screen.getByTestId("switch-backup"));
+    fireEvent.click(screen.getByTestId("switch-no-cache"));
+    fireEvent.click(screen.getByTestId("switch"));
+    await waitFor(() => expect(backend.calls).toContain("switch lab prod no-cache"));
   });
 });

@@ -177,6 +177,9 @@ export function App({ backend }: { backend: Backend }) {
   }, [backend, stack, env, view, containers, busy]);
 
   const otherEnv = stacks?.stacks.find((s) => s.name === stack)?.envs.find((e) => e !== env) ?? null;
+  // A safety backup first is the default into prod; rebuilding without cache is asked for.
+  const [switchOpts, setSwitchOpts] = useState<{ backup: boolean | null; noCache: boolean }>({ backup: null, noCache: false });
+  const backupFirst = switchOpts.backup ?? otherEnv === "prod";
 
   const switchTo = useCallback(
     async (to: string) => {
@@ -188,7 +191,7 @@ export function App({ backend }: { backend: Backend }) {
       setNotice(null);
       setLog([]);
       try {
-        const r = await backend.switchEnv(stack, to, onProgress);
+        const r = await backend.switchEnv(stack, to, { backup: backupFirst, noCache: switchOpts.noCache }, onProgress);
         const drifted = r.drift.filter((d) => d.verdict === "drift").map((d) => d.service);
         setNotice(
           `Switched from ${r.from ?? "nothing running"} to ${r.to} in ${(r.elapsedMs / 1000).toFixed(1)}s.` +
@@ -204,7 +207,7 @@ export function App({ backend }: { backend: Backend }) {
         setProgress({});
       }
     },
-    [backend, busy, onProgress, stack, view],
+    [backend, backupFirst, busy, onProgress, stack, switchOpts.noCache, view],
   );
 
   const repair = async (service: string) => {
@@ -288,6 +291,19 @@ export function App({ backend }: { backend: Backend }) {
           >
             {busy === "switch" ? `Switching to ${otherEnv}…` : `Switch to ${otherEnv}`}
           </button>
+        )}
+        {otherEnv && (
+          <details className="switch-options">
+            <summary title="Options of the switch">⋯</summary>
+            <div className="switch-menu">
+            <label>
+              <input type="checkbox" data-testid="switch-backup" checked={backupFirst} onChange={(e) => setSwitchOpts((o) => ({ ...o, backup: e.target.checked }))} /> Back up the data first
+            </label>
+            <label>
+              <input type="checkbox" data-testid="switch-no-cache" checked={switchOpts.noCache} onChange={(e) => setSwitchOpts((o) => ({ ...o, noCache: e.target.checked }))} /> Rebuild every image without cache
+            </label>
+            </div>
+          </details>
         )}
         <button data-testid="logs" accessKey="l" title="Logs of the whole stack (Alt+L)" aria-pressed={showLogs} onClick={() => setShowLogs((v) => !v)} disabled={!view || view.invalid}>
           Logs

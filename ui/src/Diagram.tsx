@@ -95,9 +95,14 @@ function FitOnResize({ count }: { count: number }) {
   const height = useStore((s) => s.height);
   useEffect(() => {
     if (width <= 0 || height <= 0) return;
-    // After the layout settles (a panel opening resizes the pane in several steps).
-    const t = setTimeout(() => void fitView(FIT), 60);
-    return () => clearTimeout(t);
+    // After the layout settles (a panel opening or closing resizes the pane in several steps,
+    // and a busy machine reports the last one late): once soon, once more when it has settled.
+    const soon = setTimeout(() => void fitView(FIT), 60);
+    const settled = setTimeout(() => void fitView(FIT), 400);
+    return () => {
+      clearTimeout(soon);
+      clearTimeout(settled);
+    };
   }, [fitView, width, height, count]);
   return null;
 }

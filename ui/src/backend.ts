@@ -58,8 +58,9 @@ export interface Backend {
   /** Restores a set (`only` its items given; all when empty), safety set first. */
   restore(stack: string, env: string, id: string, only: string[], onEvent: (e: BackupProgress) => void): Promise<RestoreResult>;
   saveBackupSettings(settings: BackupSettingsDto): Promise<BackupSettingsDto>;
-  /** Switches the running stack to environment `to` (checked first, rolled back on failure). */
-  switchEnv(stack: string, to: string, onEvent: (e: ProgressEvent) => void): Promise<SwitchResult>;
+  /** Switches the running stack to environment `to` (checked first, rolled back on failure),
+   * after a safety backup when `backup`, rebuilding every image without cache when `noCache`. */
+  switchEnv(stack: string, to: string, opts: { backup: boolean; noCache: boolean }, onEvent: (e: ProgressEvent) => void): Promise<SwitchResult>;
   /** Whether each service runs what environment `env` asks for. */
   drift(stack: string, env: string): Promise<DriftDto[]>;
   /** Rebuilds (when its target is wrong) and recreates a drifted service. */

@@ -113,8 +113,8 @@ export class FakeBackend implements Backend {
   }
   driftResult: DriftDto[] = [];
   switchError: unknown = null;
-  async switchEnv(stack: string, to: string, onEvent: (e: ProgressEvent) => void): Promise<SwitchResult> {
-    this.calls.push(`switch ${stack} ${to}`);
+  async switchEnv(stack: string, to: string, opts: { backup: boolean; noCache: boolean }, onEvent: (e: ProgressEvent) => void): Promise<SwitchResult> {
+    this.calls.push(`switch ${stack} ${to}${opts.backup ? " backup" : ""}${opts.noCache ? " no-cache" : ""}`);
     this.upEvents.forEach(onEvent);
     if (this.switchError) throw this.switchError;
     return { from: "dev", to, safety: "2026-11-28T08-00-00Z-safety", built: [], rebuiltNoCache: ["api"], drift: this.driftResult, elapsedMs: 12000 };

@@ -39,7 +39,7 @@ export const tauriBackend: Backend = {
   verifyBackup: (stack, env, id, onEvent) => call("backup_verify", { stack, env, id, onEvent: progress<BackupProgress>(onEvent) }),
   restore: (stack, env, id, only, onEvent) => call("backup_restore", { stack, env, id, only, onEvent: progress<BackupProgress>(onEvent) }),
   saveBackupSettings: (settings) => call("backup_settings_save", { settings }),
-  switchEnv: (stack, to, onEvent) => call("stack_switch", { stack, to, onEvent: progress(onEvent) }),
+  switchEnv: (stack, to, opts, onEvent) => call("stack_switch", { stack, to, backup: opts.backup, noCache: opts.noCache, onEvent: progress(onEvent) }),
   drift: (stack, env) => call("stack_drift", { stack, env }),
   repair: (stack, env, service, onEvent) => call("service_repair", { stack, env, service, onEvent: progress(onEvent) }),
   onState: (listener) => listen<StateEvent>("stack-state", (e) => listener(e.payload)),
