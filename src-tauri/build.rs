@@ -1,28 +1,25 @@
-const COMMANDS: &[&str] = &[
-    "list_stacks",
-    "open_stack",
-    "stack_up",
-    "stack_down",
-    "service_control",
-    "service_health",
-    "set_notifications",
-    "logs_follow",
-    "logs_stop",
-    "backups_list",
-    "backup_create",
-    "backup_cancel",
-    "backup_verify",
-    "backup_restore",
-    "backup_settings_save",
-    "stack_switch",
-    "stack_drift",
-    "service_repair",
-];
+/// The app's commands, read from the capability that `cargo test -p sirius-deck-app` generates
+/// from `src/commands.rs` (one list, written once): declaring them makes each one a permission
+/// that the capability grants.
+fn commands() -> Vec<String> {
+    let path = "capabilities/default.json";
+    println!("cargo:rerun-if-changed={path}");
+    let text = std::fs::read_to_string(path).expect("capabilities/default.json");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("capability JSON");
+    json["permissions"]
+        .as_array()
+        .expect("permissions")
+        .iter()
+        .filter_map(|p| p.as_str()?.strip_prefix("allow-"))
+        .map(|c| c.replace('-', "_"))
+        .collect()
+}
 
 fn main() {
-    // Declaring the app's commands makes each one a permission that the capability must grant.
+    let commands = commands();
+    let names: &'static [&'static str] = Vec::leak(commands.into_iter().map(|c| &*String::leak(c)).collect());
     tauri_build::try_build(
-        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(names)),
     )
     .expect("tauri build script");
 }

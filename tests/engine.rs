@@ -2,7 +2,7 @@
 //! idempotent up, a failing health check, a taken host port.
 
 use deck_compose::load;
-use deck_engine::{DownOptions, EngineError, Event, Phase, UpOptions};
+use deck_engine::{ContainerState, DownOptions, EngineError, Event, Phase, Sink, UpOptions};
 use deck_tests::*;
 use std::time::Duration;
 
@@ -22,7 +22,10 @@ async fn dev_and_prod_come_up_healthy_and_keep_data_across_down_and_up() {
     // Dev: every service ready; the API proves it reached PostgreSQL and sees the migrated rows.
     let dev = lab("dev");
     let (tx, mut rx) = collector();
-    let summary = engine.up(&dev, &up_opts("dev"), Some(tx)).await.expect("dev comes up");
+    let summary = engine
+        .up(&dev, &up_opts("dev"), &Sink::new(tx))
+        .await
+        .expect("dev comes up");
     assert_eq!(summary.services.len(), 7);
     assert!(summary.services.values().all(|p| *p == Phase::Ready), "{summary:?}");
     let events = drain(&mut rx);
@@ -45,15 +48,18 @@ async fn dev_and_prod_come_up_healthy_and_keep_data_across_down_and_up() {
     for status in engine.status(&dev).await.expect("status") {
         let c = status.container.expect("every service has a container");
         if status.service == "sirius-migrate" {
-            assert_eq!((c.state.as_str(), c.exit_code), ("exited", Some(0)));
+            assert_eq!((c.state, c.exit_code), (ContainerState::Exited, Some(0)));
         } else {
-            assert_eq!(c.state, "running", "{}", status.service);
+            assert_eq!(c.state, ContainerState::Running, "{}", status.service);
         }
     }
 
     // A second up recreates nothing.
     let (tx, mut rx) = collector();
-    engine.up(&dev, &up_opts("dev"), Some(tx)).await.expect("second up");
+    engine
+        .up(&dev, &up_opts("dev"), &Sink::new(tx))
+        .await
+        .expect("second up");
     let events = drain(&mut rx);
     let changed: Vec<&Event> = events
         .iter()
@@ -72,7 +78,7 @@ async fn dev_and_prod_come_up_healthy_and_keep_data_across_down_and_up() {
     // Data written, down (volumes kept), up in prod: the data is still there.
     psql("INSERT INTO findings (host, title, severity) VALUES ('10.0.0.99', 'written by the test', 'critical')");
     engine
-        .down(&dev.name, Some(&dev), &DownOptions::default(), None)
+        .down(&dev.name, Some(&dev), &DownOptions::default(), &Sink::none())
         .await
         .expect("down");
     assert!(engine
@@ -88,7 +94,10 @@ async fn dev_and_prod_come_up_healthy_and_keep_data_across_down_and_up() {
         .contains(&"sirius-lab_postgres_data".to_string()));
 
     let prod = lab("prod");
-    let summary = engine.up(&prod, &up_opts("prod"), None).await.expect("prod comes up");
+    let summary = engine
+        .up(&prod, &up_opts("prod"), &Sink::none())
+        .await
+        .expect("prod comes up");
     assert!(summary.services.values().all(|p| *p == Phase::Ready));
     let health = get_json("sirius-api", "http://127.0.0.1:9001/health");
     assert_eq!(
@@ -116,7 +125,7 @@ async fn dev_and_prod_come_up_healthy_and_keep_data_across_down_and_up() {
     );
 
     engine
-        .down(&prod.name, Some(&prod), &DownOptions::default(), None)
+        .down(&prod.name, Some(&prod), &DownOptions::default(), &Sink::none())
         .await
         .expect("down");
 }
@@ -138,7 +147,7 @@ async fn a_health_check_that_never_passes_fails_at_its_timeout_with_a_report() {
     // Its timeout: retries x (interval + timeout) = 12 s, as Docker would count it.
     let started = std::time::Instant::now();
     let err = engine
-        .up(&project, &up_opts("prod"), None)
+        .up(&project, &up_opts("prod"), &Sink::none())
         .await
         .expect_err("must fail");
     let waited = started.elapsed();
@@ -170,9 +179,9 @@ async fn a_health_check_that_never_passes_fails_at_its_timeout_with_a_report() {
         .find(|s| s.service == "sirius-api")
         .and_then(|s| s.container.clone())
         .expect("api");
-    assert_eq!(api.state, "running");
+    assert_eq!(api.state, ContainerState::Running);
     engine
-        .down(&project.name, Some(&project), &DownOptions::default(), None)
+        .down(&project.name, Some(&project), &DownOptions::default(), &Sink::none())
         .await
         .expect("down");
     std::fs::remove_dir_all(&dir).ok();
@@ -199,7 +208,10 @@ async fn a_taken_host_port_is_refused_before_anything_changes() {
         .expect("ls")
         .stdout;
 
-    let err = engine.up(&project, &up_opts("dev"), None).await.expect_err("refused");
+    let err = engine
+        .up(&project, &up_opts("dev"), &Sink::none())
+        .await
+        .expect_err("refused");
     let EngineError::Preflight(problems) = err else {
         panic!("expected a preflight refusal, got {err}")
     };

@@ -3,7 +3,9 @@
 //! stops answering, one when it recovers, none for `down`, and an out-of-memory kill named as such.
 
 use deck_compose::load;
-use deck_engine::{notify_desktop, DownOptions, Engine, Incident, IncidentKind, TrackerConfig, UpOptions};
+use deck_engine::{
+    notify_desktop, DownOptions, Engine, Incident, IncidentKind, Observed, Sink, TrackerConfig, UpOptions,
+};
 use deck_tests::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -99,7 +101,8 @@ fn notifier(
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let stack = project.name.clone();
     let task = tokio::spawn(async move {
-        while let Some(incident) = watch.incidents.recv().await {
+        while let Some(event) = watch.events.recv().await {
+            let Observed::Incident(incident) = event else { continue };
             let latency = incident
                 .event_time_ns
                 .map(|t| Duration::from_nanos((now_ns() - t).max(0) as u64));
@@ -146,7 +149,7 @@ async fn health_incidents_raise_one_notification_each_and_down_raises_none() {
                 env: Some("dev".into()),
                 ..Default::default()
             },
-            None,
+            &Sink::none(),
         )
         .await
         .expect("up");
@@ -184,7 +187,7 @@ async fn health_incidents_raise_one_notification_each_and_down_raises_none() {
 
     // `down` is asked for: it raises nothing.
     engine
-        .down(&project.name, Some(&project), &DownOptions::default(), None)
+        .down(&project.name, Some(&project), &DownOptions::default(), &Sink::none())
         .await
         .expect("down");
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -214,7 +217,7 @@ async fn health_incidents_raise_one_notification_each_and_down_raises_none() {
         .project;
     let (mut hog_incidents, hog_task) = notifier(&engine, &hog);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = engine.up(&hog, &UpOptions::default(), None).await;
+    let _ = engine.up(&hog, &UpOptions::default(), &Sink::none()).await;
     let (incident, _) = next_incident(&mut hog_incidents, Duration::from_secs(60)).await;
     assert_eq!(
         (incident.service.as_str(), &incident.kind),
@@ -231,7 +234,7 @@ async fn health_incidents_raise_one_notification_each_and_down_raises_none() {
     );
     hog_task.abort();
     engine
-        .down(&hog.name, Some(&hog), &DownOptions::default(), None)
+        .down(&hog.name, Some(&hog), &DownOptions::default(), &Sink::none())
         .await
         .expect("down");
     std::fs::remove_dir_all(&dir).ok();

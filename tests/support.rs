@@ -4,7 +4,7 @@
 pub mod webdriver;
 
 use deck_compose::{load, LoadOptions, Project};
-use deck_engine::{DownOptions, Engine, Event, Phase};
+use deck_engine::{DownOptions, Engine, Event, Phase, Sink};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -68,7 +68,12 @@ pub async fn engine() -> Engine {
 pub async fn reset(engine: &Engine) {
     let project = lab("dev");
     engine
-        .down(&project.name, Some(&project), &DownOptions { volumes: true }, None)
+        .down(
+            &project.name,
+            Some(&project),
+            &DownOptions { volumes: true },
+            &Sink::none(),
+        )
         .await
         .expect("down");
 }
@@ -211,4 +216,136 @@ pub fn dbus() -> (Proc, String) {
         addr.push(byte[0]);
     }
     (Proc(child), String::from_utf8_lossy(&addr).into_owned())
+}
+
+/// The SHA-256 of a file in a container, or `missing`.
+pub fn file_sum(container: &str, path: &str) -> String {
+    let out = Command::new("docker")
+        .args([
+            "exec",
+            container,
+            "sh",
+            "-c",
+            &format!("sha256sum {path} 2>/dev/null || echo missing"),
+        ])
+        .output()
+        .expect("docker exec");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Every long-running service of the lab is running and passes its own health check now
+/// (Docker's status can lag behind by one check interval).
+pub fn assert_all_healthy() {
+    for c in [
+        "sirius-postgres",
+        "sirius-valkey",
+        "sirius-rabbitmq",
+        "sirius-api",
+        "sirius-engine",
+        "sirius-ui",
+    ] {
+        let out = Command::new("docker")
+            .args([
+                "inspect",
+                "-f",
+                "{{.State.Status}} {{.State.Health.Status}}|{{json .Config.Healthcheck.Test}}",
+                c,
+            ])
+            .output()
+            .expect("docker inspect");
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let (state, test) = text.split_once('|').expect("state|test");
+        assert!(
+            state == "running healthy" || state == "running starting",
+            "{c}: {state}"
+        );
+        let test: Vec<String> = serde_json::from_str(test).expect("health test");
+        assert_eq!(test[0], "CMD", "{c}");
+        let args: Vec<&str> = test[1..].iter().map(String::as_str).collect();
+        exec(c, &args);
+    }
+}
+
+/// The build target each of ui, api and engine must report in an environment.
+pub fn expected(env: &str) -> [(&'static str, &'static str); 3] {
+    match env {
+        "prod" => [
+            ("sirius-ui", "production"),
+            ("sirius-api", "runner"),
+            ("sirius-engine", "runtime"),
+        ],
+        _ => [
+            ("sirius-ui", "development"),
+            ("sirius-api", "development"),
+            ("sirius-engine", "development"),
+        ],
+    }
+}
+
+/// What the containers themselves say: the target baked into their image, and the one their
+/// health endpoint reports.
+pub fn assert_runs(env: &str) {
+    for (container, target) in expected(env) {
+        let file = exec(container, &["cat", "/etc/sirius-lab/build-target"]);
+        assert_eq!(file.trim(), target, "{container} in {env}");
+    }
+    assert_eq!(
+        get_json("sirius-api", "http://127.0.0.1:9001/health")["target"],
+        expected(env)[1].1
+    );
+    assert_eq!(
+        get_json("sirius-ui", "http://127.0.0.1:3000/api/health")["target"],
+        expected(env)[0].1
+    );
+}
+
+/// A copy of the lab profile whose prod environment gets one more override file, holding
+/// `extra` under `services:`.
+pub fn lab_copy(name: &str, extra: &str) -> PathBuf {
+    let src = lab_dir();
+    let dest = std::env::temp_dir().join(format!("sirius-deck-test-profile-{name}"));
+    let _ = std::fs::remove_dir_all(&dest);
+    let status = Command::new("cp").arg("-a").arg(&src).arg(&dest).status().expect("cp");
+    assert!(status.success());
+    std::fs::write(dest.join("prod-extra.yaml"), format!("services:{extra}")).expect("write");
+    let profile = dest.join("profile.toml");
+    let text = std::fs::read_to_string(&profile).expect("profile");
+    let prod = "files = [\"docker-compose.yaml\", \"docker-compose.prod.yaml\"]";
+    assert!(text.contains(prod));
+    let text = text.replace(
+        prod,
+        "files = [\"docker-compose.yaml\", \"docker-compose.prod.yaml\", \"prod-extra.yaml\"]",
+    );
+    std::fs::write(&profile, text).expect("write");
+    dest
+}
+
+/// Runs `docker` with these arguments; it must succeed.
+pub fn docker(args: &[&str]) {
+    let s = Command::new("docker").args(args).status().expect("docker");
+    assert!(s.success(), "docker {args:?}");
+}
+
+/// Known data in the running lab stack: 5,000 rows in PostgreSQL's table `kept`, and a 3 MB
+/// random file and a key in Valkey's volume.
+pub fn seed_lab() {
+    psql("create table kept (id int primary key, v text)");
+    psql("insert into kept select g, md5(g::text) from generate_series(1, 5000) g");
+    exec(
+        "sirius-valkey",
+        &[
+            "sh",
+            "-c",
+            "head -c 3000000 /dev/urandom > /data/blob.bin && valkey-cli set known value >/dev/null",
+        ],
+    );
+}
+
+/// Row count and a checksum of every row of the table `kept`, and the findings count.
+pub fn rows() -> (String, String, String) {
+    (
+        psql("select count(*) from kept"),
+        psql("select md5(string_agg(id || ':' || v, ',' order by id)) from kept"),
+        psql("select count(*) from findings"),
+    )
 }

@@ -1,7 +1,8 @@
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { App } from "./App";
-import type { ContainerView } from "./bindings/ContainerView";
+import type { ContainerStatus } from "./bindings/ContainerStatus";
+import type { Layer } from "./bindings/Layer";
 import type { ServiceNode } from "./bindings/ServiceNode";
 import type { StackView } from "./bindings/StackView";
 import { FakeBackend } from "./fake";
@@ -21,53 +22,65 @@ beforeAll(() => {
 });
 afterEach(cleanup);
 
-const svc = (name: string, layer: string, extra: Partial<ServiceNode> = {}): ServiceNode => ({
+const svc = (name: string, layer: Layer, extra: Partial<ServiceNode> = {}): ServiceNode => ({
   name,
   layer,
   image: `lab/${name}:dev`,
-  buildTarget: "development",
+  build_target: "development",
   ports: [],
-  dependsOn: [],
-  hasHealthcheck: true,
-  oneShot: false,
-  memoryLimit: 536870912,
-  cpuLimit: 0.5,
+  depends_on: [],
+  has_healthcheck: true,
+  one_shot: false,
+  memory_limit: 536870912,
+  cpu_limit: 0.5,
   ...extra,
 });
 
 const services = [
   svc("db", "data"),
-  svc("migrate", "processing", { oneShot: true, hasHealthcheck: false, dependsOn: [{ target: "db", condition: "healthy" }] }),
-  svc("api", "frontend", { ports: ["9001:9001"], dependsOn: [{ target: "db", condition: "healthy" }, { target: "migrate", condition: "completed" }] }),
+  svc("migrate", "processing", { one_shot: true, has_healthcheck: false, depends_on: [{ target: "db", condition: "service_healthy" }] }),
+  svc("api", "frontend", {
+    ports: ["9001:9001"],
+    depends_on: [
+      { target: "db", condition: "service_healthy" },
+      { target: "migrate", condition: "service_completed_successfully" },
+    ],
+  }),
 ];
 
-const view: StackView = { stack: "lab", env: "dev", project: "lab", services, diagnostics: [], invalid: false, notifications: true };
+const view: StackView = { stack: "lab", env: "dev", project: "lab", services, diagnostics: [], invalid: false };
 
-const container = (extra: Partial<ContainerView> = {}): ContainerView => ({
+const container = (extra: Partial<ContainerStatus> = {}): ContainerStatus => ({
   name: "x",
+  id: "c0ffee",
   state: "running",
   health: "healthy",
   image: "lab/x:dev",
-  buildTarget: "development",
+  image_id: "sha256:1",
+  build_target: "development",
   env: "dev",
   ports: [],
-  restartCount: 0,
-  exitCode: null,
-  oomKilled: false,
+  restart_count: 0,
+  exit_code: null,
+  oom_killed: false,
+  started_at: null,
   ...extra,
 });
 
 function fake() {
   return new FakeBackend(
-    { stacks: [{ name: "lab", description: "", envs: ["dev", "prod"], defaultEnv: "dev", isDefault: true }], openStack: "lab", openEnv: "dev" },
+    { stacks: [{ name: "lab", description: "", envs: ["dev", "prod"], default_env: "dev", is_default: true, invalid: null }], open_stack: "lab", open_env: "dev" },
     {
-      "lab/dev": view,
+      "lab/dev": { view, notifications: true },
       "lab/prod": {
-        ...view,
-        env: "prod",
-        invalid: true,
-        services: [],
-        diagnostics: [{ severity: "error", file: "/lab/docker-compose.yaml", line: 53, key: "services.db.environment.PW", message: "required variable PW is missing a value" }],
+        view: {
+          ...view,
+          env: "prod",
+          invalid: true,
+          services: [],
+          diagnostics: [{ severity: "error", file: "/lab/docker-compose.yaml", line: 53, key: "services.db.environment.PW", message: "required variable PW is missing a value" }],
+        },
+        notifications: true,
       },
     },
   );
@@ -81,15 +94,15 @@ describe("node status", () => {
     expect(nodeStatus(s, container({ health: "unhealthy" })).status).toBe("unhealthy");
     expect(nodeStatus(s, container({ health: "starting" })).status).toBe("starting");
     expect(nodeStatus(s, container({ health: null })).status).toBe("running");
-    expect(nodeStatus(s, container({ state: "exited", exitCode: 137 })).label).toBe("exited (137)");
-    expect(nodeStatus(s, container({ state: "exited", oomKilled: true })).label).toBe("killed: out of memory");
-    expect(nodeStatus(services[1], container({ state: "exited", exitCode: 0 })).status).toBe("completed");
+    expect(nodeStatus(s, container({ state: "exited", exit_code: 137 })).label).toBe("exited (137)");
+    expect(nodeStatus(s, container({ state: "exited", oom_killed: true })).label).toBe("killed: out of memory");
+    expect(nodeStatus(services[1], container({ state: "exited", exit_code: 0 })).status).toBe("completed");
     expect(nodeStatus(s, container(), "waiting_health")).toEqual({ status: "progress", label: "waiting for health" });
     expect(nodeStatus(s, container(), "failed").status).toBe("failed");
   });
 
   it("badges, tags and layers", () => {
-    expect(envBadge(services[0], container({ buildTarget: "runner" }))).toBe("prod");
+    expect(envBadge(services[0], container({ build_target: "runner" }))).toBe("prod");
     expect(envBadge(services[0], undefined)).toBe("dev");
     expect(imageTag("registry:5000/lab/api:v1.2")).toBe("v1.2");
     expect(imageTag("lab/api")).toBe("latest");
@@ -101,11 +114,11 @@ describe("node status", () => {
   it("applies snapshots and container changes of its own stack only", () => {
     let c = applyState({}, { kind: "snapshot", stack: "lab", containers: { db: container() } }, "lab");
     expect(Object.keys(c)).toEqual(["db"]);
-    c = applyState(c, { kind: "container", stack: "lab", service: "db", action: "die", status: container({ state: "exited", exitCode: 1 }) }, "lab");
+    c = applyState(c, { kind: "container", stack: "lab", service: "db", action: "die", time_ns: null, status: container({ state: "exited", exit_code: 1 }) }, "lab");
     expect(c.db.state).toBe("exited");
-    c = applyState(c, { kind: "container", stack: "other", service: "db", action: "destroy", status: null }, "lab");
+    c = applyState(c, { kind: "container", stack: "other", service: "db", action: "destroy", time_ns: null, status: null }, "lab");
     expect(c.db).toBeDefined();
-    c = applyState(c, { kind: "container", stack: "lab", service: "db", action: "destroy", status: null }, "lab");
+    c = applyState(c, { kind: "container", stack: "lab", service: "db", action: "destroy", time_ns: null, status: null }, "lab");
     expect(c.db).toBeUndefined();
   });
 });
@@ -120,18 +133,18 @@ describe("the window", () => {
     act(() => backend.push({ kind: "snapshot", stack: "lab", containers: { db: container(), api: container({ health: "starting" }) } }));
     await waitFor(() => expect(screen.getByTestId("node-db").dataset.status).toBe("healthy"));
     expect(screen.getByTestId("node-api").dataset.status).toBe("starting");
-    act(() => backend.push({ kind: "container", stack: "lab", service: "db", action: "die", status: container({ state: "exited", exitCode: 0 }) }));
+    act(() => backend.push({ kind: "container", stack: "lab", service: "db", action: "die", time_ns: null, status: container({ state: "exited", exit_code: 0 }) }));
     await waitFor(() => expect(screen.getByTestId("node-db").dataset.status).toBe("exited"));
   });
 
   it("Up shows per-node progress and the failure report from the core", async () => {
     const backend = fake();
     backend.upEvents = [
-      { event: "service", payload: { service: "db", phase: "waiting_health", detail: null, elapsedMs: 100 } },
-      { event: "service", payload: { service: "api", phase: "failed", detail: "its health check did not pass within 12s", elapsedMs: 900 } },
-      { event: "failure", payload: { service: "api", reason: "its health check did not pass within 12s", healthOutput: ["connection refused"], logs: ["api: starting"] } },
+      { event: "service", service: "db", phase: "waiting_health", detail: null, elapsed_ms: 100 },
+      { event: "service", service: "api", phase: "failed", detail: "its health check did not pass within 12s", elapsed_ms: 900 },
+      { event: "failure", service: "api", reason: "its health check did not pass within 12s", health_output: ["connection refused"], logs: ["api: starting"] },
     ];
-    backend.upError = { code: "failed", message: "1 service(s) failed" };
+    backend.upError = { code: "failed", message: "1 service(s) failed", diagnostics: [] };
     render(<App backend={backend} />);
     await screen.findByTestId("node-db");
     fireEvent.click(screen.getByTestId("up"));
@@ -140,7 +153,7 @@ describe("the window", () => {
     expect(report.textContent).toContain("its health check did not pass within 12s");
     expect(report.textContent).toContain("connection refused");
     expect(screen.getByTestId("node-api").dataset.status).toBe("failed");
-    expect(screen.getByTestId("progress-log").textContent).toContain("db  waiting health");
+    expect(screen.getByTestId("progress-log").textContent).toContain("db  waiting for health");
     expect(screen.queryByTestId("error")).toBeNull();
   });
 
@@ -164,8 +177,8 @@ describe("the window", () => {
     await screen.findByTestId("node-api");
     act(() => backend.push({ kind: "snapshot", stack: "lab", containers: { api: container(), db: container() } }));
     act(() => {
-      backend.usage({ stack: "lab", service: "api", cpuPercent: 25, memoryBytes: 128 * 1048576 });
-      backend.usage({ stack: "lab", service: "db", cpuPercent: 5, memoryBytes: 500 * 1048576 });
+      backend.usage({ stack: "lab", service: "api", cpu_percent: 25, memory_bytes: 128 * 1048576, near_memory_limit: false });
+      backend.usage({ stack: "lab", service: "db", cpu_percent: 5, memory_bytes: 500 * 1048576, near_memory_limit: true });
     });
     const api = await screen.findByTestId("node-api");
     await waitFor(() => expect(api.querySelector("[data-testid='gauge-cpu']")?.getAttribute("data-value")).toBe("0.50"), { timeout: 4000 });
@@ -204,8 +217,8 @@ describe("the window", () => {
   it("switches to the other environment in one click, with the steps in the log", async () => {
     const backend = fake();
     backend.upEvents = [
-      { event: "step", payload: { message: "checking prod before anything changes" } },
-      { event: "service", payload: { service: "api", phase: "stopping", detail: null, elapsedMs: 10 } },
+      { event: "step", message: "checking prod before anything changes" },
+      { event: "service", service: "api", phase: "stopping", detail: null, elapsed_ms: 10 },
     ];
     render(<App backend={backend} />);
     await screen.findByTestId("node-db");
@@ -219,7 +232,7 @@ describe("the window", () => {
 
   it("a switch that was rolled back says why", async () => {
     const backend = fake();
-    backend.switchError = { code: "rolled_back", message: "prod did not come up, so the stack was rolled back to dev" };
+    backend.switchError = { code: "rolled_back", message: "prod did not come up, so the stack was rolled back to dev", diagnostics: [] };
     render(<App backend={backend} />);
     await screen.findByTestId("node-db");
     fireEvent.click(screen.getByTestId("switch"));

@@ -1,255 +1,91 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { apiError, type Backend } from "./backend";
-import type { DriftDto } from "./bindings/DriftDto";
-import type { ProgressEvent } from "./bindings/ProgressEvent";
-import type { ServiceAction } from "./bindings/ServiceAction";
-import type { StackView } from "./bindings/StackView";
-import type { Stacks } from "./bindings/Stacks";
-import type { UsageEvent } from "./bindings/UsageEvent";
+import type { Action } from "./bindings/Action";
+import type { SwitchOptions } from "./bindings/SwitchOptions";
 import { Backups } from "./Backups";
 import { Diagram } from "./Diagram";
 import { LogView } from "./LogView";
-import { addSample, applyState, nodeStatus, type Containers, type UsageHistory } from "./state";
-
-const USAGE_REDRAW_MS = 2000;
-
-type Failure = Extract<ProgressEvent, { event: "failure" }>["payload"];
+import { useOperation } from "./operation";
+import { CONDITION_LABEL, nodeStatus } from "./state";
+import { useDrift, useStackStore } from "./store";
 
 export function App({ backend }: { backend: Backend }) {
-  const [stacks, setStacks] = useState<Stacks | null>(null);
-  const [stack, setStack] = useState("");
-  const [env, setEnv] = useState("");
-  const [view, setView] = useState<StackView | null>(null);
-  const [containers, setContainers] = useState<Containers>({});
-  const [engineDown, setEngineDown] = useState<string | null>(null);
-  const [progress, setProgress] = useState<Record<string, string>>({});
-  const [log, setLog] = useState<string[]>([]);
-  const [busy, setBusy] = useState<"up" | "down" | "switch" | "repair" | null>(null);
-  const [drift, setDrift] = useState<Record<string, DriftDto>>({});
-  const [notice, setNotice] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [failures, setFailures] = useState<Failure[]>([]);
-  const [selected, setSelected] = useState<string | null>(null);
-  const [health, setHealth] = useState<string[]>([]);
-  const [notify, setNotify] = useState(true);
-  const [usage, setUsage] = useState<Record<string, UsageHistory>>({});
+  const [state, dispatch] = useStackStore(backend);
+  const op = useOperation();
   const [showLogs, setShowLogs] = useState(false);
   const [showBackups, setShowBackups] = useState(false);
-  const stackRef = useRef("");
-
-  useEffect(() => {
-    backend
-      .listStacks()
-      .then((s) => {
-        setStacks(s);
-        setStack(s.openStack);
-        setEnv(s.openEnv);
-      })
-      .catch((e) => setError(apiError(e).message));
-  }, [backend]);
-
-  useEffect(() => {
-    let stop: (() => void) | undefined;
-    backend.onState((e) => {
-      if (e.stack !== stackRef.current) return;
-      if (e.kind === "engineDown") {
-        setEngineDown(e.reason);
-        return;
-      }
-      setEngineDown(null);
-      setContainers((c) => applyState(c, e, stackRef.current));
-    }).then((f) => (stop = f));
-    return () => stop?.();
-  }, [backend]);
-
-  useEffect(() => {
-    if (!stack || !env) return;
-    stackRef.current = stack;
-    setContainers({});
-    setUsage({});
-    setSelected(null);
-    setFailures([]);
-    backend
-      .openStack(stack, env)
-      .then((v) => {
-        setView(v);
-        setNotify(v.notifications);
-        setError(null);
-      })
-      .catch((e) => setError(apiError(e).message));
-  }, [backend, stack, env]);
-
-  useEffect(() => {
-    let stop: (() => void) | undefined;
-    // Samples arrive about once a second per service; the window redraws with them every
-    // two seconds, which keeps an idle window idle.
-    let pending: UsageEvent[] = [];
-    const flush = setInterval(() => {
-      if (pending.length === 0) return;
-      const batch = pending;
-      pending = [];
-      setUsage((u) => {
-        const next = { ...u };
-        for (const e of batch) next[e.service] = addSample(next[e.service], e.cpuPercent, e.memoryBytes);
-        return next;
-      });
-    }, USAGE_REDRAW_MS);
-    backend.onUsage((e) => {
-      if (e.stack === stackRef.current) pending.push(e);
-    }).then((f) => (stop = f));
-    return () => {
-      clearInterval(flush);
-      stop?.();
-    };
-  }, [backend]);
-
-  useEffect(() => {
-    let stop: (() => void) | undefined;
-    backend.onFocus((e) => {
-      if (e.stack === stackRef.current) setSelected(e.service);
-    }).then((f) => (stop = f));
-    return () => stop?.();
-  }, [backend]);
-
-  const toggleNotify = async (enabled: boolean) => {
-    setNotify(enabled);
-    try {
-      await backend.setNotifications(stack, enabled);
-    } catch (e) {
-      setError(apiError(e).message);
-    }
-  };
-
-  const onProgress = useCallback((e: ProgressEvent) => {
-    switch (e.event) {
-      case "service":
-        setProgress((p) => ({ ...p, [e.payload.service]: e.payload.phase }));
-        setLog((l) => [...l.slice(-499), `${(e.payload.elapsedMs / 1000).toFixed(1)}s  ${e.payload.service}  ${e.payload.phase.replace("_", " ")}${e.payload.detail ? "  " + e.payload.detail : ""}`]);
-        break;
-      case "output":
-        setLog((l) => [...l.slice(-499), `   ${e.payload.service} │ ${e.payload.line}`]);
-        break;
-      case "resource":
-        setLog((l) => [...l.slice(-499), `   ${e.payload.kind} ${e.payload.name} ${e.payload.action}`]);
-        break;
-      case "failure":
-        setFailures((f) => [...f, e.payload]);
-        break;
-      case "step":
-        setLog((l) => [...l.slice(-499), `── ${e.payload.message}`]);
-        break;
-    }
-  }, []);
-
-  const run = useCallback(
-    async (which: "up" | "down") => {
-      if (busy || !view || view.invalid) return;
-      setBusy(which);
-      setProgress({});
-      setFailures([]);
-      setError(null);
-      setLog([]);
-      try {
-        await (which === "up" ? backend.up(stack, env, onProgress) : backend.down(stack, env, onProgress));
-      } catch (e) {
-        const err = apiError(e);
-        // A failure report arrives as events; other errors are shown as they are.
-        if (err.code !== "failed") setError(err.message);
-      } finally {
-        setBusy(null);
-        setProgress((p) => Object.fromEntries(Object.entries(p).filter(([, phase]) => phase === "failed" || phase === "skipped")));
-      }
-    },
-    [backend, busy, env, onProgress, stack, view],
-  );
-
-  // What runs against what the environment asks for: checked again shortly after the live
-  // state changes (containers recreated, started, removed).
-  useEffect(() => {
-    if (!stack || !env || !view || view.invalid || busy !== null) return;
-    const t = setTimeout(() => {
-      backend
-        .drift(stack, env)
-        .then((d) => setDrift(Object.fromEntries(d.map((x) => [x.service, x]))))
-        .catch(() => setDrift({}));
-    }, 800);
-    return () => clearTimeout(t);
-  }, [backend, stack, env, view, containers, busy]);
+  const [health, setHealth] = useState<string[]>([]);
+  // The switch's options as the user set them; unset ones are the core's defaults (a safety
+  // backup into prod).
+  const [switchOpts, setSwitchOpts] = useState<SwitchOptions>({ backup: null, no_cache: false, rollback: true });
+  const { stacks, stack, env, opened, containers, engineDown, usage, drift, selected, notice } = state;
+  const view = opened?.view ?? null;
+  const busy = op.busy;
+  useDrift(backend, state, dispatch, busy !== null);
 
   const otherEnv = stacks?.stacks.find((s) => s.name === stack)?.envs.find((e) => e !== env) ?? null;
-  // A safety backup first is the default into prod; rebuilding without cache is asked for.
-  const [switchOpts, setSwitchOpts] = useState<{ backup: boolean | null; noCache: boolean }>({ backup: null, noCache: false });
   const backupFirst = switchOpts.backup ?? otherEnv === "prod";
+  const ready = view !== null && !view.invalid;
+  const canAct = busy === null && ready && engineDown === null;
 
-  const switchTo = useCallback(
-    async (to: string) => {
-      if (busy || !view || view.invalid) return;
-      setBusy("switch");
-      setProgress({});
-      setFailures([]);
-      setError(null);
-      setNotice(null);
-      setLog([]);
-      try {
-        const r = await backend.switchEnv(stack, to, { backup: backupFirst, noCache: switchOpts.noCache }, onProgress);
-        const drifted = r.drift.filter((d) => d.verdict === "drift").map((d) => d.service);
-        setNotice(
-          `Switched from ${r.from ?? "nothing running"} to ${r.to} in ${(r.elapsedMs / 1000).toFixed(1)}s.` +
-            (r.rebuiltNoCache.length ? ` Rebuilt without cache (target not proven): ${r.rebuiltNoCache.join(", ")}.` : "") +
-            (r.safety ? ` Data backed up first in ${r.safety}.` : "") +
-            (drifted.length ? ` Not as ${r.to} asks: ${drifted.join(", ")}.` : " Every container runs what it asks for."),
-        );
-        setEnv(to);
-      } catch (e) {
-        setError(apiError(e).message);
-      } finally {
-        setBusy(null);
-        setProgress({});
-      }
-    },
-    [backend, backupFirst, busy, onProgress, stack, switchOpts.noCache, view],
-  );
+  const up = () => op.run("up", (onEvent) => backend.call("stack_up", { stack, env, onEvent }));
+  const down = () => op.run("down", (onEvent) => backend.call("stack_down", { stack, env, onEvent }));
 
-  const repair = async (service: string) => {
-    setBusy("repair");
-    setError(null);
-    setLog([]);
-    try {
-      await backend.repair(stack, env, service, onProgress);
-      setNotice(`${service} rebuilt and recreated.`);
-    } catch (e) {
-      setError(apiError(e).message);
-    } finally {
-      setBusy(null);
-      setProgress({});
-    }
+  const switchTo = async (to: string) => {
+    dispatch({ type: "notice", text: null });
+    const r = await op.run("switch", (onEvent) => backend.call("stack_switch", { stack, to, options: switchOpts, onEvent }));
+    if (!r) return;
+    const drifted = r.drift.filter((d) => d.verdict === "drift").map((d) => d.service);
+    dispatch({ type: "open", env: to });
+    dispatch({
+      type: "notice",
+      text:
+        `Switched from ${r.from ?? "nothing running"} to ${r.to} in ${(r.elapsed_ms / 1000).toFixed(1)}s.` +
+        (r.rebuilt_no_cache.length ? ` Rebuilt without cache (target not proven): ${r.rebuilt_no_cache.join(", ")}.` : "") +
+        (r.safety ? ` Data backed up first in ${r.safety}.` : "") +
+        (drifted.length ? ` Not as ${r.to} asks: ${drifted.join(", ")}.` : " Every container runs what it asks for."),
+    });
   };
 
-  const control = async (service: string, action: ServiceAction) => {
-    try {
-      await backend.control(stack, env, service, action);
-    } catch (e) {
-      setError(apiError(e).message);
-    }
+  const repair = async (service: string) => {
+    const r = await op.run("repair", (onEvent) => backend.call("service_repair", { stack, env, service, onEvent }));
+    if (r) dispatch({ type: "notice", text: `${service} ${r.rebuilt ? "rebuilt and recreated" : "recreated"}.` });
+  };
+
+  const control = (service: string, action: Action) =>
+    backend.call("service_control", { stack, env, service, action }).catch((e) => dispatch({ type: "error", text: apiError(e).message }));
+
+  const toggleNotify = (enabled: boolean) => {
+    dispatch({ type: "notify", enabled });
+    backend.call("set_notifications", { stack, enabled }).catch((e) => dispatch({ type: "error", text: apiError(e).message }));
   };
 
   useEffect(() => {
     if (!selected) return;
-    backend.health(stack, env, selected).then(setHealth).catch(() => setHealth([]));
+    backend
+      .call("service_health", { stack, env, service: selected })
+      .then(setHealth)
+      .catch(() => setHealth([]));
   }, [backend, selected, stack, env, containers]);
+
+  const select = useCallback((service: string | null) => dispatch({ type: "select", service }), [dispatch]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") setSelected(null);
+      if (e.key === "Escape") select(null);
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, []);
+  }, [select]);
 
+  // A failed Up reports each failed service as an event; other errors are shown as they are.
+  const error = op.error && !(op.error.code === "failed" && op.progress.failures.length > 0) ? op.error.message : state.error;
   const current = stacks?.stacks.find((s) => s.name === stack);
   const planned = Object.keys(containers).length === 0;
   const selectedSvc = view?.services.find((s) => s.name === selected);
   const selectedContainer = selected ? containers[selected] : undefined;
+  // Phases of the operation in flight (kept afterwards only for what failed or was skipped).
+  const phases = busy ? op.progress.phases : Object.fromEntries(Object.entries(op.progress.phases).filter(([, p]) => p === "failed" || p === "skipped"));
 
   return (
     <div className="app">
@@ -257,9 +93,9 @@ export function App({ backend }: { backend: Backend }) {
         <strong className="brand">Sirius Deck</strong>
         <label>
           Stack{" "}
-          <select aria-label="stack" value={stack} onChange={(e) => setStack(e.target.value)} disabled={busy !== null}>
+          <select aria-label="stack" value={stack} onChange={(e) => dispatch({ type: "open", stack: e.target.value, env: stacks?.stacks.find((s) => s.name === e.target.value)?.default_env })} disabled={busy !== null}>
             {stacks?.stacks.map((s) => (
-              <option key={s.name} value={s.name}>
+              <option key={s.name} value={s.name} disabled={s.invalid !== null}>
                 {s.name}
               </option>
             ))}
@@ -267,7 +103,7 @@ export function App({ backend }: { backend: Backend }) {
         </label>
         <label>
           Environment{" "}
-          <select aria-label="environment" value={env} onChange={(e) => setEnv(e.target.value)} disabled={busy !== null}>
+          <select aria-label="environment" value={env} onChange={(e) => dispatch({ type: "open", env: e.target.value })} disabled={busy !== null}>
             {current?.envs.map((e) => (
               <option key={e} value={e}>
                 {e}
@@ -275,19 +111,19 @@ export function App({ backend }: { backend: Backend }) {
             ))}
           </select>
         </label>
-        <button data-testid="up" accessKey="u" title="Up (Alt+U)" onClick={() => run("up")} disabled={busy !== null || !view || view.invalid || engineDown !== null}>
+        <button data-testid="up" accessKey="u" title="Up (Alt+U)" onClick={up} disabled={!canAct}>
           {busy === "up" ? "Starting…" : "Up"}
         </button>
-        <button data-testid="down" accessKey="d" title="Down (Alt+D)" onClick={() => run("down")} disabled={busy !== null || !view || view.invalid || engineDown !== null}>
+        <button data-testid="down" accessKey="d" title="Down (Alt+D)" onClick={down} disabled={!canAct}>
           {busy === "down" ? "Stopping…" : "Down"}
         </button>
         {otherEnv && (
           <button
             data-testid="switch"
             accessKey="s"
-            title={`Switch the running stack to ${otherEnv}: checked first, ${otherEnv === "prod" ? "data backed up first, " : ""}rolled back if it does not come up (Alt+S)`}
+            title={`Switch the running stack to ${otherEnv}: checked first, ${backupFirst ? "data backed up first, " : ""}rolled back if it does not come up (Alt+S)`}
             onClick={() => switchTo(otherEnv)}
-            disabled={busy !== null || !view || view.invalid || engineDown !== null}
+            disabled={!canAct}
           >
             {busy === "switch" ? `Switching to ${otherEnv}…` : `Switch to ${otherEnv}`}
           </button>
@@ -296,23 +132,23 @@ export function App({ backend }: { backend: Backend }) {
           <details className="switch-options">
             <summary title="Options of the switch">⋯</summary>
             <div className="switch-menu">
-            <label>
-              <input type="checkbox" data-testid="switch-backup" checked={backupFirst} onChange={(e) => setSwitchOpts((o) => ({ ...o, backup: e.target.checked }))} /> Back up the data first
-            </label>
-            <label>
-              <input type="checkbox" data-testid="switch-no-cache" checked={switchOpts.noCache} onChange={(e) => setSwitchOpts((o) => ({ ...o, noCache: e.target.checked }))} /> Rebuild every image without cache
-            </label>
+              <label>
+                <input type="checkbox" data-testid="switch-backup" checked={backupFirst} onChange={(e) => setSwitchOpts((o) => ({ ...o, backup: e.target.checked }))} /> Back up the data first
+              </label>
+              <label>
+                <input type="checkbox" data-testid="switch-no-cache" checked={switchOpts.no_cache} onChange={(e) => setSwitchOpts((o) => ({ ...o, no_cache: e.target.checked }))} /> Rebuild every image without cache
+              </label>
             </div>
           </details>
         )}
-        <button data-testid="logs" accessKey="l" title="Logs of the whole stack (Alt+L)" aria-pressed={showLogs} onClick={() => setShowLogs((v) => !v)} disabled={!view || view.invalid}>
+        <button data-testid="logs" accessKey="l" title="Logs of the whole stack (Alt+L)" aria-pressed={showLogs} onClick={() => setShowLogs((v) => !v)} disabled={!ready}>
           Logs
         </button>
-        <button data-testid="backups" accessKey="b" title="Back up and restore the stack's data (Alt+B)" aria-pressed={showBackups} onClick={() => setShowBackups((v) => !v)} disabled={!view || view.invalid}>
+        <button data-testid="backups" accessKey="b" title="Back up and restore the stack's data (Alt+B)" aria-pressed={showBackups} onClick={() => setShowBackups((v) => !v)} disabled={!ready}>
           Backups
         </button>
         <label title="Desktop notifications when a service of this stack fails or recovers">
-          <input type="checkbox" data-testid="notifications" checked={notify} onChange={(e) => toggleNotify(e.target.checked)} /> Notifications
+          <input type="checkbox" data-testid="notifications" checked={opened?.notifications ?? true} onChange={(e) => toggleNotify(e.target.checked)} /> Notifications
         </label>
         <span className="project">{view?.project}</span>
       </header>
@@ -325,7 +161,7 @@ export function App({ backend }: { backend: Backend }) {
       {notice && (
         <div className="banner banner-ok" role="status" data-testid="notice">
           {notice}
-          <button className="log-close" aria-label="dismiss" onClick={() => setNotice(null)}>
+          <button className="log-close" aria-label="dismiss" onClick={() => dispatch({ type: "notice", text: null })}>
             ×
           </button>
         </div>
@@ -337,7 +173,9 @@ export function App({ backend }: { backend: Backend }) {
       )}
       {view?.invalid && (
         <div className="banner banner-error" role="alert" data-testid="invalid">
-          <p>The compose files of {view.stack} ({view.env}) have errors; nothing can start until they are fixed:</p>
+          <p>
+            The compose files of {view.stack} ({view.env}) have errors; nothing can start until they are fixed:
+          </p>
           <ul>
             {view.diagnostics.map((d, i) => (
               <li key={i}>
@@ -351,12 +189,12 @@ export function App({ backend }: { backend: Backend }) {
           </ul>
         </div>
       )}
-      {failures.length > 0 && (
+      {op.progress.failures.length > 0 && (
         <div className="banner banner-error" role="alert" data-testid="failures">
-          {failures.map((f) => (
+          {op.progress.failures.map((f) => (
             <div key={f.service} className="failure">
               <strong>{f.service}</strong>: {f.reason}
-              {f.healthOutput.length > 0 && <pre title="last health check output">{f.healthOutput.join("\n")}</pre>}
+              {f.health_output.length > 0 && <pre title="last health check output">{f.health_output.join("\n")}</pre>}
               {f.logs.length > 0 && <pre title="last log lines">{f.logs.join("\n")}</pre>}
             </div>
           ))}
@@ -364,31 +202,30 @@ export function App({ backend }: { backend: Backend }) {
       )}
 
       <main className="main">
-        {view && !view.invalid && (
-          <Diagram services={view.services} containers={containers} progress={progress} usage={usage} drift={drift} selected={selected} planned={planned && busy === null} onSelect={setSelected} />
+        {view && ready && (
+          <Diagram services={view.services} containers={containers} progress={phases} usage={usage} drift={drift} selected={selected} planned={planned && busy === null} onSelect={select} />
         )}
-        {showBackups && view && !view.invalid && <Backups backend={backend} stack={stack} env={env} onClose={() => setShowBackups(false)} />}
+        {showBackups && ready && <Backups backend={backend} stack={stack} env={env} onClose={() => setShowBackups(false)} />}
         {selectedSvc && !showBackups && (
           <aside className="panel" data-testid="panel" aria-label={`service ${selectedSvc.name}`}>
             <div className="panel-head">
               <h2>{selectedSvc.name}</h2>
-              <button aria-label="close" onClick={() => setSelected(null)}>
+              <button aria-label="close" onClick={() => select(null)}>
                 ×
               </button>
             </div>
             <dl>
               <dt>State</dt>
-              <dd data-testid="panel-state">{nodeStatus(selectedSvc, selectedContainer, progress[selectedSvc.name]).label}</dd>
+              <dd data-testid="panel-state">{nodeStatus(selectedSvc, selectedContainer, phases[selectedSvc.name]).label}</dd>
               <dt>Image</dt>
               <dd>{selectedContainer?.image ?? selectedSvc.image ?? "-"}</dd>
               <dt>Build target</dt>
-              <dd>{selectedContainer?.buildTarget ?? selectedSvc.buildTarget ?? "-"}</dd>
+              <dd>{selectedContainer?.build_target ?? selectedSvc.build_target ?? "-"}</dd>
               <dt>Ports</dt>
               <dd>{selectedSvc.ports.join(", ") || "-"}</dd>
               <dt>Limits</dt>
               <dd>
-                {selectedSvc.memoryLimit ? `${Math.round(selectedSvc.memoryLimit / 1048576)} MiB` : "no memory limit"},{" "}
-                {selectedSvc.cpuLimit ? `${selectedSvc.cpuLimit} CPU` : "no CPU limit"}
+                {selectedSvc.memory_limit ? `${Math.round(selectedSvc.memory_limit / 1048576)} MiB` : "no memory limit"}, {selectedSvc.cpu_limit ? `${selectedSvc.cpu_limit} CPU` : "no CPU limit"}
               </dd>
               <dt>As asked</dt>
               <dd data-testid="panel-drift">
@@ -418,20 +255,26 @@ export function App({ backend }: { backend: Backend }) {
                 })()}
               </dd>
               <dt>Restarts</dt>
-              <dd>{selectedContainer?.restartCount ?? "-"}</dd>
+              <dd>{selectedContainer?.restart_count ?? "-"}</dd>
               <dt>Depends on</dt>
-              <dd>{selectedSvc.dependsOn.map((d) => `${d.target} (${d.condition})`).join(", ") || "-"}</dd>
+              <dd>{selectedSvc.depends_on.map((d) => `${d.target} (${CONDITION_LABEL[d.condition]})`).join(", ") || "-"}</dd>
             </dl>
             <div className="actions">
-              <button data-testid="action-start" onClick={() => control(selectedSvc.name, "start")}>Start</button>
-              <button data-testid="action-stop" onClick={() => control(selectedSvc.name, "stop")}>Stop</button>
-              <button data-testid="action-restart" onClick={() => control(selectedSvc.name, "restart")}>Restart</button>
+              <button data-testid="action-start" onClick={() => control(selectedSvc.name, "start")}>
+                Start
+              </button>
+              <button data-testid="action-stop" onClick={() => control(selectedSvc.name, "stop")}>
+                Stop
+              </button>
+              <button data-testid="action-restart" onClick={() => control(selectedSvc.name, "restart")}>
+                Restart
+              </button>
             </div>
             {usage[selectedSvc.name] && (
               <>
                 <h3>Resource use (last minute)</h3>
-                <Chart label="CPU %" values={usage[selectedSvc.name].cpu} limit={selectedSvc.cpuLimit ? selectedSvc.cpuLimit * 100 : null} />
-                <Chart label="Memory" values={usage[selectedSvc.name].memory} limit={selectedSvc.memoryLimit} bytes />
+                <Chart label="CPU %" values={usage[selectedSvc.name].cpu} limit={selectedSvc.cpu_limit ? selectedSvc.cpu_limit * 100 : null} />
+                <Chart label="Memory" values={usage[selectedSvc.name].memory} limit={selectedSvc.memory_limit} bytes />
               </>
             )}
             <h3>Last health checks</h3>
@@ -442,20 +285,20 @@ export function App({ backend }: { backend: Backend }) {
         )}
       </main>
 
-      {showLogs && view && !view.invalid && (
+      {showLogs && ready && (
         <section className="stacklogs" aria-label="logs of the stack">
           <LogView backend={backend} stack={stack} env={env} services={[]} height={240} />
         </section>
       )}
 
-      {log.length > 0 && (
+      {op.progress.lines.length > 0 && (
         <section className="log" aria-label="progress" data-testid="progress-log">
           {busy === null && (
-            <button className="log-close" aria-label="close the progress log" onClick={() => setLog([])}>
+            <button className="log-close" aria-label="close the progress log" onClick={op.clear}>
               ×
             </button>
           )}
-          <pre>{log.join("\n")}</pre>
+          <pre>{op.progress.lines.join("\n")}</pre>
         </section>
       )}
     </div>

@@ -1,31 +1,33 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
-import { applyProgress, age, Backups, human } from "./Backups";
-import type { BackupSetDto } from "./bindings/BackupSetDto";
+import { age, Backups, human } from "./Backups";
+import type { BackupSet } from "./bindings/BackupSet";
+import { applyEvent, NO_PROGRESS } from "./operation";
 import { FakeBackend } from "./fake";
 
 afterEach(cleanup);
 
 const now = Math.floor(Date.now() / 1000);
 
-const set = (id: string, extra: Partial<BackupSetDto> = {}): BackupSetDto => ({
+const set = (id: string, extra: Partial<BackupSet> = {}): BackupSet => ({
   id,
   kind: "manual",
   env: "dev",
-  createdUnix: now - 3600,
+  created_unix: now - 3600,
   size: 5 * 1048576,
   items: [
     { id: "db:sirius-postgres", description: "database sirius of sirius-postgres", size: 1048576 },
     { id: "volume:postgres_data", description: "volume lab_postgres_data", size: 4 * 1048576 },
   ],
-  verified: "written",
+  verified: "when_written",
   problem: null,
-  verifiedUnix: null,
+  verified_unix: null,
+  path: "~/.local/share/sirius-deck/backups/lab/" + id,
   ...extra,
 });
 
 function fake() {
-  const b = new FakeBackend({ stacks: [], openStack: "lab", openEnv: "dev" }, {});
+  const b = new FakeBackend({ stacks: [], open_stack: "lab", open_env: "dev" }, {});
   b.backupList = { ...b.backupList, sets: [set("2026-11-28T06-00-00Z")] };
   return b;
 }
@@ -33,10 +35,10 @@ function fake() {
 describe("Backups view", () => {
   it("backs up with a progress bar per item and lists the new set", async () => {
     const b = fake();
-    b.newSet = set("2026-11-28T07-00-00Z", { createdUnix: now - 5 });
+    b.newSet = set("2026-11-28T07-00-00Z", { created_unix: now - 5 });
     b.backupEvents = [
-      { event: "plan", op: "backup", set: "2026-11-28T07-00-00Z", items: [{ item: "volume:postgres_data", description: "volume lab_postgres_data", total: 8 * 1048576 }] },
-      { event: "service", service: "sirius-postgres", phase: "stopped", detail: null },
+      { event: "plan", op: "backup", set: "2026-11-28T07-00-00Z", items: [{ item: "volume:postgres_data", description: "volume lab_postgres_data", total: 8 * 1048576, estimate: true }] },
+      { event: "service", service: "sirius-postgres", phase: "stopped", detail: null, elapsed_ms: 300 },
       { event: "bytes", op: "backup", item: "volume:postgres_data", done: 4 * 1048576, total: 8 * 1048576 },
     ];
     render(<Backups backend={b} stack="lab" env="dev" onClose={() => {}} />);
@@ -45,7 +47,7 @@ describe("Backups view", () => {
     const bar = await screen.findByRole("progressbar", { name: "backup volume lab_postgres_data" });
     expect(bar.getAttribute("aria-valuenow")).toBe("50");
     expect(screen.getByText("4.0 MiB of ~8.0 MiB")).toBeTruthy();
-    expect(screen.getByTestId("backup-progress").textContent).toContain("sirius-postgres: stopped");
+    expect(screen.getByTestId("backup-progress").textContent).toContain("sirius-postgres  stopped");
     expect((await screen.findByTestId("backup-message")).textContent).toContain("2026-11-28T07-00-00Z written and verified");
     await waitFor(() => expect(screen.getByTestId("set-2026-11-28T07-00-00Z")).toBeTruthy());
   });
@@ -67,7 +69,7 @@ describe("Backups view", () => {
 
   it("shows why a restore was refused or undone", async () => {
     const b = fake();
-    b.backupError = { code: "rolled_back", message: "the restore failed and was undone: the data is as it was before" };
+    b.backupError = { code: "rolled_back", message: "the restore failed and was undone: the data is as it was before", diagnostics: [] };
     render(<Backups backend={b} stack="lab" env="dev" onClose={() => {}} />);
     fireEvent.click(await screen.findByTestId("restore-2026-11-28T06-00-00Z"));
     fireEvent.click(screen.getByTestId("restore-go"));
@@ -85,13 +87,14 @@ describe("Backups view", () => {
 });
 
 describe("progress", () => {
-  it("keeps one bar per operation and item", () => {
-    let s = { bars: {}, steps: [] as string[] };
-    s = applyProgress(s, { event: "plan", op: "safety", set: "x", items: [{ item: "db:p", description: "database d of p", total: 100 }] });
-    s = applyProgress(s, { event: "plan", op: "restore", set: "y", items: [{ item: "db:p", description: "database d of p", total: 50 }] });
-    s = applyProgress(s, { event: "itemDone", op: "safety", item: "db:p", raw: 100, stored: 20 });
+  it("keeps one bar per operation and item, with true totals once done", () => {
+    let s = NO_PROGRESS;
+    s = applyEvent(s, { event: "plan", op: "safety", set: "x", items: [{ item: "db:p", description: "database d of p", total: 100, estimate: true }] });
+    s = applyEvent(s, { event: "plan", op: "restore", set: "y", items: [{ item: "db:p", description: "database d of p", total: 50, estimate: false }] });
+    s = applyEvent(s, { event: "item_done", op: "safety", item: "db:p", raw: 5600, stored: 20 });
     expect(Object.keys(s.bars)).toEqual(["safety/db:p", "restore/db:p"]);
-    expect(s.steps).toEqual(["Safety backup of the current data x", "Restoring y"]);
+    expect(s.bars["safety/db:p"]).toMatchObject({ done: 5600, total: 5600, estimate: false, finished: true });
+    expect(s.lines).toEqual(["── Safety backup of the current data x", "── Restoring y"]);
   });
 
   it("formats sizes and ages", () => {

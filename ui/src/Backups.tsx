@@ -1,9 +1,10 @@
 import { useCallback, useEffect, useState } from "react";
 import { apiError, type Backend } from "./backend";
 import type { BackupList } from "./bindings/BackupList";
-import type { BackupProgress } from "./bindings/BackupProgress";
-import type { BackupSetDto } from "./bindings/BackupSetDto";
-import type { BackupSettingsDto } from "./bindings/BackupSettingsDto";
+import type { BackupSet } from "./bindings/BackupSet";
+import type { BackupSettings } from "./bindings/BackupSettings";
+import type { Event } from "./bindings/Event";
+import { OP_LABEL, useOperation } from "./operation";
 
 /** Bytes as a person reads them. */
 export function human(b: number): string {
@@ -25,131 +26,74 @@ export function age(unix: number, now = Date.now() / 1000): string {
   return `${Math.floor(s / 86400)}d ago`;
 }
 
-const OP_LABEL: Record<string, string> = {
-  backup: "Backing up",
-  safety: "Safety backup of the current data",
-  verify: "Verifying",
-  restore: "Restoring",
-  rollback: "Rolling back",
-};
-
-interface Bar {
-  op: string;
-  label: string;
-  done: number;
-  total: number | null;
-  finished: boolean;
-}
-
-/** Progress bars (per item, bytes) and the last steps, from a stream of progress events. */
-export function applyProgress(state: { bars: Record<string, Bar>; steps: string[] }, e: BackupProgress) {
-  const bars = { ...state.bars };
-  let steps = state.steps;
-  const key = (op: string, item: string) => `${op}/${item}`;
-  switch (e.event) {
-    case "plan":
-      for (const i of e.items) bars[key(e.op, i.item)] = { op: e.op, label: i.description, done: 0, total: i.total, finished: false };
-      steps = [...steps, `${OP_LABEL[e.op] ?? e.op} ${e.set}`];
-      break;
-    case "bytes": {
-      const b = bars[key(e.op, e.item)];
-      bars[key(e.op, e.item)] = { op: e.op, label: b?.label ?? e.item, total: e.total ?? b?.total ?? null, done: e.done, finished: b?.finished ?? false };
-      break;
-    }
-    case "itemDone": {
-      const b = bars[key(e.op, e.item)];
-      bars[key(e.op, e.item)] = { op: e.op, label: b?.label ?? e.item, done: e.raw, total: b?.total ?? null, finished: true };
-      break;
-    }
-    case "service":
-      steps = [...steps, `${e.service}: ${e.phase.replace("_", " ")}${e.detail ? ` (${e.detail})` : ""}`];
-      break;
-    case "step":
-      steps = [...steps, e.message];
-      break;
-    case "done":
-      steps = [...steps, `${OP_LABEL[e.op] ?? e.op} ${e.set}: done in ${(e.elapsedMs / 1000).toFixed(1)}s`];
-      break;
-  }
-  return { bars, steps: steps.slice(-200) };
-}
-
-type Busy = null | "backup" | "restore" | "verify";
-
 export function Backups({ backend, stack, env, onClose }: { backend: Backend; stack: string; env: string; onClose: () => void }) {
   const [list, setList] = useState<BackupList | null>(null);
-  const [busy, setBusy] = useState<Busy>(null);
-  const [progress, setProgress] = useState<{ bars: Record<string, Bar>; steps: string[] }>({ bars: {}, steps: [] });
-  const [error, setError] = useState<string | null>(null);
+  const op = useOperation();
+  const [listError, setListError] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(null);
-  const [confirm, setConfirm] = useState<{ set: BackupSetDto; only: string[] } | null>(null);
-  const [settings, setSettings] = useState<BackupSettingsDto | null>(null);
+  const [confirm, setConfirm] = useState<{ set: BackupSet; only: string[] } | null>(null);
+  const [settings, setSettings] = useState<BackupSettings | null>(null);
+  const busy = op.busy;
 
   const refresh = useCallback(() => {
     backend
-      .listBackups(stack, env)
+      .call("backups_list", { stack, env })
       .then((l) => {
         setList(l);
         setSettings((s) => s ?? l.settings);
       })
-      .catch((e) => setError(apiError(e).message));
+      .catch((e) => setListError(apiError(e).message));
   }, [backend, stack, env]);
 
   useEffect(refresh, [refresh]);
 
-  const onEvent = useCallback((e: BackupProgress) => setProgress((p) => applyProgress(p, e)), []);
+  const cancel = () => backend.call("backup_cancel", {});
 
-  const work = async (which: Busy, op: () => Promise<string>) => {
-    setBusy(which);
-    setError(null);
+  /** Runs a backup, verification or restore, and says what came of it. */
+  const work = async <T,>(name: string, call: (onEvent: (e: Event) => void) => Promise<T>, done: (r: T) => string, cancellable = false) => {
     setMessage(null);
-    setProgress({ bars: {}, steps: [] });
-    try {
-      setMessage(await op());
-    } catch (e) {
-      setError(apiError(e).message);
-    } finally {
-      setBusy(null);
-      refresh();
-    }
+    const r = await op.run(name, call, cancellable ? cancel : undefined);
+    if (r !== undefined) setMessage(done(r));
+    refresh();
   };
 
   const backupNow = () =>
-    work("backup", async () => {
-      const set = await backend.backup(stack, env, onEvent);
-      return `Backup set ${set.id} written and verified (${human(set.size)}).`;
-    });
+    work("backup", (onEvent) => backend.call("backup_create", { stack, env, onEvent }), (set) => `Backup set ${set.id} written and verified (${human(set.size)}).`, true);
 
-  const verify = (set: BackupSetDto) =>
-    work("verify", async () => {
-      const checked = await backend.verifyBackup(stack, env, set.id, onEvent);
-      if (checked.problem) throw { code: "failed", message: `Set ${set.id} is damaged: ${checked.problem}` };
-      return `Set ${set.id} verified: every file matches its checksum.`;
-    });
+  const verify = (set: BackupSet) =>
+    work("verify", (onEvent) => backend.call("backup_verify", { stack, env, id: set.id, onEvent }), (s) => `Set ${s.id} verified: every file matches its checksum.`);
 
   const restore = () => {
     if (!confirm) return;
     const { set, only } = confirm;
     setConfirm(null);
-    work("restore", async () => {
-      const r = await backend.restore(stack, env, set.id, only.length === set.items.length ? [] : only, onEvent);
-      return `Restored ${r.items.join(", ")} from ${r.set} in ${(r.elapsedMs / 1000).toFixed(1)}s; every service is ready.${r.safety ? ` The data from before is in safety set ${r.safety}.` : ""}`;
-    });
+    const request = { id: set.id, options: { only: only.length === set.items.length ? [] : only, safety: true } };
+    work(
+      "restore",
+      (onEvent) => backend.call("backup_restore", { stack, env, request, onEvent }),
+      (r) =>
+        `Restored ${r.items.join(", ")} from ${r.set} in ${(r.elapsed_ms / 1000).toFixed(1)}s; every service is ready.${r.safety ? ` The data from before is in safety set ${r.safety}.` : ""}`,
+      true,
+    );
   };
 
   const saveSettings = async () => {
     if (!settings) return;
     try {
-      const saved = await backend.saveBackupSettings(settings);
+      const saved = await backend.call("backup_settings_save", {
+        change: { dir: settings.dir, keep: settings.keep, max_age_days: settings.max_age_days ?? 0, keep_safety: settings.keep_safety },
+      });
       setSettings(saved);
       setMessage("Backup settings saved.");
-      setError(null);
+      setListError(null);
       refresh();
     } catch (e) {
-      setError(apiError(e).message);
+      setListError(apiError(e).message);
     }
   };
 
+  const error = op.error?.message ?? listError;
+  const progress = op.progress;
   const bars = Object.entries(progress.bars);
 
   return (
@@ -167,8 +111,8 @@ export function Backups({ backend, stack, env, onClose }: { backend: Backend; st
         <button data-testid="backup-now" className="primary" onClick={backupNow} disabled={busy !== null}>
           {busy === "backup" ? "Backing up…" : "Back up now"}
         </button>
-        {(busy === "backup" || busy === "restore") && (
-          <button data-testid="backup-cancel" onClick={() => backend.cancelBackup()}>
+        {op.cancel && (
+          <button data-testid="backup-cancel" onClick={op.cancel}>
             Cancel
           </button>
         )}
@@ -176,7 +120,7 @@ export function Backups({ backend, stack, env, onClose }: { backend: Backend; st
       {confirm && (
         <div className="dialog" role="dialog" aria-label="confirm restore" data-testid="restore-confirm">
           <h3>Restore set {confirm.set.id}?</h3>
-          <p>This replaces the current data of {stack} with the data of {age(confirm.set.createdUnix)}:</p>
+          <p>This replaces the current data of {stack} with the data of {age(confirm.set.created_unix)}:</p>
           {confirm.set.items.map((i) => (
             <label key={i.id} className="check">
               <input
@@ -224,7 +168,7 @@ export function Backups({ backend, stack, env, onClose }: { backend: Backend; st
                   </span>
                   <span className="muted">
                     {human(b.done)}
-                    {b.total ? ` of ${b.op === "backup" || b.op === "safety" ? "~" : ""}${human(b.total)}` : ""}
+                    {b.total ? ` of ${b.estimate ? "~" : ""}${human(b.total)}` : ""}
                     {b.finished ? " ✓" : ""}
                   </span>
                 </div>
@@ -234,7 +178,7 @@ export function Backups({ backend, stack, env, onClose }: { backend: Backend; st
               </div>
             );
           })}
-          <pre className="steps">{progress.steps.slice(-8).join("\n")}</pre>
+          <pre className="steps">{progress.lines.slice(-8).join("\n")}</pre>
         </div>
       )}
 
@@ -260,13 +204,13 @@ export function Backups({ backend, stack, env, onClose }: { backend: Backend; st
           )}
           {list?.sets.map((s) => (
             <tr key={s.id} data-testid={`set-${s.id}`}>
-              <td title={s.id}>{age(s.createdUnix)}</td>
+              <td title={s.id}>{age(s.created_unix)}</td>
               <td>{s.kind}</td>
               <td>{s.env ?? "-"}</td>
               <td>{human(s.size)}</td>
               <td>{s.items.map((i) => i.id).join(", ")}</td>
               <td className={s.verified === "failed" ? "bad" : ""} title={s.problem ?? ""}>
-                {s.verified === "ok" ? `ok, ${age(s.verifiedUnix ?? s.createdUnix)}` : s.verified === "failed" ? "damaged" : "when written"}
+                {s.verified === "ok" ? `ok, ${age(s.verified_unix ?? s.created_unix)}` : s.verified === "failed" ? "damaged" : "when written"}
               </td>
               <td className="row-actions">
                 <button onClick={() => verify(s)} disabled={busy !== null}>
@@ -302,14 +246,14 @@ export function Backups({ backend, stack, env, onClose }: { backend: Backend; st
               aria-label="max age days"
               type="number"
               min={0}
-              value={settings.maxAgeDays ?? 0}
-              onChange={(e) => setSettings({ ...settings, maxAgeDays: Number(e.target.value) || null })}
+              value={settings.max_age_days ?? 0}
+              onChange={(e) => setSettings({ ...settings, max_age_days: Number(e.target.value) || null })}
             />{" "}
             days (0: never)
           </label>
           <label>
             Keep{" "}
-            <input aria-label="keep safety" type="number" min={0} value={settings.keepSafety} onChange={(e) => setSettings({ ...settings, keepSafety: Number(e.target.value) })} /> safety
+            <input aria-label="keep safety" type="number" min={0} value={settings.keep_safety} onChange={(e) => setSettings({ ...settings, keep_safety: Number(e.target.value) })} /> safety
             sets
           </label>
           <button onClick={saveSettings}>Save</button>

@@ -1,8 +1,9 @@
 import { Background, Handle, Position, ReactFlow, useReactFlow, useStore, type Edge, type Node, type NodeProps } from "@xyflow/react";
 import { useEffect, useMemo } from "react";
-import type { DriftDto } from "./bindings/DriftDto";
+import type { Phase } from "./bindings/Phase";
+import type { ServiceDrift } from "./bindings/ServiceDrift";
 import type { ServiceNode } from "./bindings/ServiceNode";
-import { envBadge, fraction, imageTag, LAYERS, layout, nearLimit, nodeStatus, type Containers, type UsageHistory } from "./state";
+import { CONDITION_LABEL, envBadge, fraction, imageTag, LAYERS, layout, nodeStatus, type Containers, type UsageHistory } from "./state";
 
 type ServiceData = {
   svc: ServiceNode;
@@ -15,7 +16,8 @@ type ServiceData = {
   onSelect: (service: string) => void;
   cpu?: number;
   memory?: number;
-  drift?: DriftDto;
+  nearLimit?: boolean;
+  drift?: ServiceDrift;
 };
 
 function ServiceCard({ data }: NodeProps<Node<ServiceData>>) {
@@ -55,12 +57,12 @@ function ServiceCard({ data }: NodeProps<Node<ServiceData>>) {
       </div>
       {data.memory !== undefined && (
         <div className="gauges">
-          <Gauge label="CPU" value={fraction(data.cpu, (data.svc.cpuLimit ?? 0) * 100)} title={`${(data.cpu ?? 0).toFixed(1)}% of ${data.svc.cpuLimit ?? "-"} CPU`} />
+          <Gauge label="CPU" value={fraction(data.cpu, (data.svc.cpu_limit ?? 0) * 100)} title={`${(data.cpu ?? 0).toFixed(1)}% of ${data.svc.cpu_limit ?? "-"} CPU`} />
           <Gauge
             label="MEM"
-            value={fraction(data.memory, data.svc.memoryLimit)}
-            warn={nearLimit(data.memory, data.svc.memoryLimit)}
-            title={`${Math.round((data.memory ?? 0) / 1048576)} MiB of ${data.svc.memoryLimit ? Math.round(data.svc.memoryLimit / 1048576) + " MiB" : "no limit"}`}
+            value={fraction(data.memory, data.svc.memory_limit)}
+            warn={data.nearLimit}
+            title={`${Math.round((data.memory ?? 0) / 1048576)} MiB of ${data.svc.memory_limit ? Math.round(data.svc.memory_limit / 1048576) + " MiB" : "no limit"}`}
           />
         </div>
       )}
@@ -85,6 +87,7 @@ function LayerLabel({ data }: NodeProps<Node<{ label: string }>>) {
 }
 
 const nodeTypes = { service: ServiceCard, layer: LayerLabel };
+
 /** Never zoom in past 1:1: the whole stack, at most at its natural size. */
 const FIT = { maxZoom: 1, padding: 0.12 };
 
@@ -117,12 +120,12 @@ const HANDLES = [
 export function Diagram(props: {
   services: ServiceNode[];
   containers: Containers;
-  progress: Record<string, string>;
+  progress: Record<string, Phase>;
   usage: Record<string, UsageHistory>;
   selected: string | null;
   planned: boolean;
   onSelect: (service: string | null) => void;
-  drift?: Record<string, DriftDto>;
+  drift?: Record<string, ServiceDrift>;
 }) {
   const { services, containers, progress, usage, selected, planned, onSelect, drift } = props;
   const positions = useMemo(() => layout(services), [services]);
@@ -159,18 +162,19 @@ export function Diagram(props: {
         onSelect,
         cpu: c?.state === "running" ? usage[svc.name]?.cpu.at(-1) : undefined,
         memory: c?.state === "running" ? usage[svc.name]?.memory.at(-1) : undefined,
+        nearLimit: usage[svc.name]?.nearLimit,
         drift: drift?.[svc.name],
       },
       draggable: false,
     };
   });
   const edges: Edge[] = services.flatMap((svc) =>
-    svc.dependsOn.map((d) => ({
+    svc.depends_on.map((d) => ({
       id: `${svc.name}->${d.target}`,
       source: d.target,
       target: svc.name,
-      label: d.condition,
-      className: `edge-${d.condition}`,
+      label: CONDITION_LABEL[d.condition],
+      className: `edge-${CONDITION_LABEL[d.condition]}`,
       animated: progress[svc.name] !== undefined && progress[d.target] !== undefined,
     })),
   );

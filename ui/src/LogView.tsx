@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from "react";
 import type { Backend } from "./backend";
+import type { LogLine } from "./bindings/LogLine";
 import { LogBuffer } from "./logs";
 
 const ROW = 16;
@@ -22,8 +23,7 @@ export function LogView({ backend, stack, env, services, height }: { backend: Ba
     let id: number | null = null;
     let cancelled = false;
     let pending = false;
-    backend
-      .followLogs(stack, env, key ? key.split(",") : [], (l) => {
+    const onLine = (l: LogLine) => {
         buffer.current.push(l);
         // Redraw at most once a frame, however fast lines arrive.
         if (!pending) {
@@ -33,15 +33,18 @@ export function LogView({ backend, stack, env, services, height }: { backend: Ba
             setVersion((v) => v + 1);
           });
         }
-      })
+    };
+    const stop = (i: number) => void backend.call("logs_stop", { id: i }).catch(() => {});
+    backend
+      .call("logs_follow", { stack, env, services: key ? key.split(",") : [], tail: 1000, onLine })
       .then((i) => {
         id = i;
-        if (cancelled) void backend.stopLogs(i);
+        if (cancelled) stop(i);
       })
       .catch(() => {});
     return () => {
       cancelled = true;
-      if (id !== null) void backend.stopLogs(id);
+      if (id !== null) stop(id);
     };
   }, [backend, stack, env, key]);
 

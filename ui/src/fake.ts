@@ -1,131 +1,141 @@
-// A backend without a window or an engine, for component tests: it records calls and lets a
-// test push live state and progress as the real app would.
-import type { Backend } from "./backend";
-import type { DriftDto } from "./bindings/DriftDto";
-import type { SwitchResult } from "./bindings/SwitchResult";
+// A backend without a window or an engine, for component tests: it records calls, answers each
+// command as the real app would, and lets a test push live state and progress.
+import type { Args, Backend, Command, Result } from "./backend";
 import type { BackupList } from "./bindings/BackupList";
-import type { BackupProgress } from "./bindings/BackupProgress";
-import type { BackupSetDto } from "./bindings/BackupSetDto";
-import type { BackupSettingsDto } from "./bindings/BackupSettingsDto";
+import type { BackupSet } from "./bindings/BackupSet";
+import type { Event } from "./bindings/Event";
 import type { FocusService } from "./bindings/FocusService";
-import type { LogLineDto } from "./bindings/LogLineDto";
-import type { ProgressEvent } from "./bindings/ProgressEvent";
-import type { ServiceAction } from "./bindings/ServiceAction";
-import type { StackView } from "./bindings/StackView";
+import type { LogLine } from "./bindings/LogLine";
+import type { OpenedStack } from "./bindings/OpenedStack";
+import type { ServiceDrift } from "./bindings/ServiceDrift";
 import type { Stacks } from "./bindings/Stacks";
 import type { StateEvent } from "./bindings/StateEvent";
 import type { UsageEvent } from "./bindings/UsageEvent";
+
+type Handlers = { [K in Command]: (args: Args<K>) => Promise<Result<K>> };
 
 export class FakeBackend implements Backend {
   calls: string[] = [];
   listeners: ((e: StateEvent) => void)[] = [];
   focusListeners: ((e: FocusService) => void)[] = [];
   usageListeners: ((e: UsageEvent) => void)[] = [];
-  /** Progress events `up` sends before it resolves (or rejects with `upError`). */
-  upEvents: ProgressEvent[] = [];
+  logSinks: ((l: LogLine) => void)[] = [];
+  /** Progress events up, down and switch send before they resolve (or reject). */
+  upEvents: Event[] = [];
   upError: unknown = null;
-
-  constructor(
-    public stacks: Stacks,
-    public views: Record<string, StackView>,
-  ) {}
-
-  async listStacks() {
-    return this.stacks;
-  }
-  async openStack(stack: string, env: string) {
-    this.calls.push(`open ${stack} ${env}`);
-    const v = this.views[`${stack}/${env}`];
-    if (!v) throw { code: "invalid_stack", message: `no stack ${stack}/${env}` };
-    return v;
-  }
-  async up(stack: string, env: string, onEvent: (e: ProgressEvent) => void) {
-    this.calls.push(`up ${stack} ${env}`);
-    this.upEvents.forEach(onEvent);
-    if (this.upError) throw this.upError;
-  }
-  async down(stack: string, env: string) {
-    this.calls.push(`down ${stack} ${env}`);
-  }
-  async control(_stack: string, _env: string, service: string, action: ServiceAction) {
-    this.calls.push(`${action} ${service}`);
-  }
-  async health() {
-    return ["exit 0: ok"];
-  }
-  logSinks: ((l: LogLineDto) => void)[] = [];
-  async followLogs(_stack: string, _env: string, services: string[], onLine: (l: LogLineDto) => void) {
-    this.calls.push(`logs ${services.join(",") || "all"}`);
-    this.logSinks.push(onLine);
-    return this.logSinks.length;
-  }
-  async stopLogs(id: number) {
-    this.calls.push(`logs stop ${id}`);
-  }
-  log(l: LogLineDto) {
-    this.logSinks.forEach((s) => s(l));
-  }
-  async setNotifications(stack: string, enabled: boolean) {
-    this.calls.push(`notifications ${stack} ${enabled}`);
-  }
   backupList: BackupList = {
     sets: [],
     interrupted: [],
     unreadable: [],
     covers: ["db:sirius-postgres", "volume:postgres_data"],
-    settings: { dir: "/home/u/.local/share/sirius-deck/backups", keep: 10, maxAgeDays: null, keepSafety: 3 },
+    settings: { dir: "/home/u/.local/share/sirius-deck/backups", keep: 10, max_age_days: null, keep_safety: 3 },
   };
   /** Progress events a backup or restore sends before it resolves (or rejects with `backupError`). */
-  backupEvents: BackupProgress[] = [];
+  backupEvents: Event[] = [];
   backupError: unknown = null;
-  newSet: BackupSetDto | null = null;
-  async listBackups(stack: string, env: string) {
-    this.calls.push(`backups ${stack} ${env}`);
-    return this.backupList;
-  }
-  async backup(stack: string, _env: string, onEvent: (e: BackupProgress) => void) {
-    this.calls.push(`backup ${stack}`);
-    this.backupEvents.forEach(onEvent);
-    if (this.backupError) throw this.backupError;
-    if (!this.newSet) throw { code: "internal", message: "no set" };
-    this.backupList = { ...this.backupList, sets: [this.newSet, ...this.backupList.sets] };
-    return this.newSet;
-  }
-  async cancelBackup() {
-    this.calls.push("cancel backup");
-  }
-  async verifyBackup(_stack: string, _env: string, id: string) {
-    this.calls.push(`verify ${id}`);
-    const set = this.backupList.sets.find((s) => s.id === id);
-    if (!set) throw { code: "refused", message: `no set ${id}` };
-    return set;
-  }
-  async restore(_stack: string, _env: string, id: string, only: string[], onEvent: (e: BackupProgress) => void) {
-    this.calls.push(`restore ${id} ${only.join(",") || "all"}`);
-    this.backupEvents.forEach(onEvent);
-    if (this.backupError) throw this.backupError;
-    return { set: id, items: only, safety: "2026-11-28T08-00-00Z-safety", elapsedMs: 4200 };
-  }
-  async saveBackupSettings(settings: BackupSettingsDto) {
-    this.calls.push(`settings keep=${settings.keep}`);
-    this.backupList = { ...this.backupList, settings };
-    return settings;
-  }
-  driftResult: DriftDto[] = [];
+  newSet: BackupSet | null = null;
+  driftResult: ServiceDrift[] = [];
   switchError: unknown = null;
-  async switchEnv(stack: string, to: string, opts: { backup: boolean; noCache: boolean }, onEvent: (e: ProgressEvent) => void): Promise<SwitchResult> {
-    this.calls.push(`switch ${stack} ${to}${opts.backup ? " backup" : ""}${opts.noCache ? " no-cache" : ""}`);
-    this.upEvents.forEach(onEvent);
-    if (this.switchError) throw this.switchError;
-    return { from: "dev", to, safety: "2026-11-28T08-00-00Z-safety", built: [], rebuiltNoCache: ["api"], drift: this.driftResult, elapsedMs: 12000 };
+
+  constructor(
+    public stacks: Stacks,
+    public views: Record<string, OpenedStack>,
+  ) {}
+
+  private handlers: Handlers = {
+    list_stacks: async () => this.stacks,
+    open_stack: async ({ stack, env }) => {
+      this.calls.push(`open ${stack} ${env}`);
+      const v = this.views[`${stack}/${env}`];
+      if (!v) throw { code: "invalid", message: `no stack ${stack}/${env}`, diagnostics: [] };
+      return v;
+    },
+    stack_up: async ({ stack, env, onEvent }) => {
+      this.calls.push(`up ${stack} ${env}`);
+      this.upEvents.forEach(onEvent);
+      if (this.upError) throw this.upError;
+      return { elapsed_ms: 1000, services: {}, orphans: [] };
+    },
+    stack_down: async ({ stack, env }) => {
+      this.calls.push(`down ${stack} ${env}`);
+      return { volumes_removed: [], volumes_kept: [] };
+    },
+    service_control: async ({ service, action }) => {
+      this.calls.push(`${action} ${service}`);
+      return null;
+    },
+    service_health: async () => ["2026-11-28T05:00:00Z exit 0: ok"],
+    set_notifications: async ({ stack, enabled }) => {
+      this.calls.push(`notifications ${stack} ${enabled}`);
+      return null;
+    },
+    logs_follow: async ({ services, onLine }) => {
+      this.calls.push(`logs ${services.join(",") || "all"}`);
+      this.logSinks.push(onLine);
+      return this.logSinks.length;
+    },
+    logs_stop: async ({ id }) => {
+      this.calls.push(`logs stop ${id}`);
+      return null;
+    },
+    backups_list: async ({ stack, env }) => {
+      this.calls.push(`backups ${stack} ${env}`);
+      return this.backupList;
+    },
+    backup_create: async ({ stack, onEvent }) => {
+      this.calls.push(`backup ${stack}`);
+      this.backupEvents.forEach(onEvent);
+      if (this.backupError) throw this.backupError;
+      if (!this.newSet) throw { code: "internal", message: "no set", diagnostics: [] };
+      this.backupList = { ...this.backupList, sets: [this.newSet, ...this.backupList.sets] };
+      return this.newSet;
+    },
+    backup_cancel: async () => {
+      this.calls.push("cancel backup");
+      return null;
+    },
+    backup_verify: async ({ id }) => {
+      this.calls.push(`verify ${id}`);
+      const set = this.backupList.sets.find((s) => s.id === id);
+      if (!set) throw { code: "refused", message: `no set ${id}`, diagnostics: [] };
+      return set;
+    },
+    backup_restore: async ({ request, onEvent }) => {
+      this.calls.push(`restore ${request.id} ${request.options.only.join(",") || "all"}`);
+      this.backupEvents.forEach(onEvent);
+      if (this.backupError) throw this.backupError;
+      return { set: request.id, items: request.options.only, safety: "2026-11-28T08-00-00Z-safety", elapsed_ms: 4200 };
+    },
+    backup_settings_save: async ({ change }) => {
+      this.calls.push(`settings keep=${change.keep}`);
+      const settings = { ...this.backupList.settings, keep: change.keep ?? this.backupList.settings.keep };
+      this.backupList = { ...this.backupList, settings };
+      return settings;
+    },
+    stack_switch: async ({ stack, to, options, onEvent }) => {
+      const backup = options.backup ?? to === "prod";
+      this.calls.push(`switch ${stack} ${to}${backup ? " backup" : ""}${options.no_cache ? " no-cache" : ""}`);
+      this.upEvents.forEach(onEvent);
+      if (this.switchError) throw this.switchError;
+      return { from: "dev", to, safety: "2026-11-28T08-00-00Z-safety", built: [], rebuilt_no_cache: ["api"], drift: this.driftResult, elapsed_ms: 12000 };
+    },
+    stack_drift: async ({ stack, env }) => {
+      this.calls.push(`drift ${stack} ${env}`);
+      return this.driftResult;
+    },
+    service_repair: async ({ service }) => {
+      this.calls.push(`repair ${service}`);
+      this.driftResult = this.driftResult.map((d) => (d.service === service ? { ...d, verdict: "match", summary: "", fix: null } : d));
+      return { rebuilt: true, drift: this.driftResult };
+    },
+  };
+
+  call<K extends Command>(cmd: K, args: Args<K>): Promise<Result<K>> {
+    return (this.handlers[cmd] as (a: Args<K>) => Promise<Result<K>>)(args);
   }
-  async drift(stack: string, env: string) {
-    this.calls.push(`drift ${stack} ${env}`);
-    return this.driftResult;
-  }
-  async repair(_stack: string, _env: string, service: string) {
-    this.calls.push(`repair ${service}`);
-    this.driftResult = this.driftResult.map((d) => (d.service === service ? { ...d, verdict: "match", summary: "", fix: null } : d));
+
+  log(l: LogLine) {
+    this.logSinks.forEach((s) => s(l));
   }
   async onFocus(listener: (e: FocusService) => void) {
     this.focusListeners.push(listener);

@@ -1,6 +1,6 @@
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
-import type { LogLineDto } from "./bindings/LogLineDto";
+import type { LogLine } from "./bindings/LogLine";
 import { FakeBackend } from "./fake";
 import { LogBuffer, MAX_LINES } from "./logs";
 import { LogView } from "./LogView";
@@ -10,7 +10,7 @@ declare const process: { memoryUsage(): { heapUsed: number } };
 
 afterEach(cleanup);
 
-const line = (i: number, service = "api"): LogLineDto => ({ service, timestamp: "2026-11-28T05:00:00.000000000Z", stderr: false, line: `line ${i}` });
+const line = (i: number, service = "api"): LogLine => ({ service, timestamp: "2026-11-28T05:00:00.000000000Z", stderr: false, line: `line ${i}` });
 
 describe("the log buffer", () => {
   it("stays bounded after a million lines, keeping the newest", () => {
@@ -37,7 +37,7 @@ describe("the log buffer", () => {
 
 describe("the log view", () => {
   it("streams, filters and renders only the visible rows", async () => {
-    const backend = new FakeBackend({ stacks: [], openStack: "lab", openEnv: "dev" }, {});
+    const backend = new FakeBackend({ stacks: [], open_stack: "lab", open_env: "dev" }, {});
     render(<LogView backend={backend} stack="lab" env="dev" services={[]} height={160} />);
     await waitFor(() => expect(backend.calls).toContain("logs all"));
     act(() => {

@@ -1,17 +1,17 @@
 // A bounded buffer of log lines: memory stays flat however long a stream runs.
-import type { LogLineDto } from "./bindings/LogLineDto";
+import type { LogLine } from "./bindings/LogLine";
 
 export const MAX_LINES = 20000;
 
 export class LogBuffer {
-  private lines: LogLineDto[] = [];
+  private lines: LogLine[] = [];
   private start = 0;
   /** Lines dropped from the front to stay within the bound. */
   dropped = 0;
 
   constructor(private readonly max = MAX_LINES) {}
 
-  push(l: LogLineDto) {
+  push(l: LogLine) {
     if (this.lines.length < this.max) {
       this.lines.push(l);
     } else {
@@ -26,7 +26,7 @@ export class LogBuffer {
   }
 
   /** Lines oldest first, optionally only those containing `search` (case-insensitive). */
-  view(search = ""): LogLineDto[] {
+  view(search = ""): LogLine[] {
     const ordered = this.start === 0 ? this.lines : [...this.lines.slice(this.start), ...this.lines.slice(0, this.start)];
     if (!search) return ordered;
     const s = search.toLowerCase();

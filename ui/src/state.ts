@@ -1,8 +1,11 @@
 // Pure logic of the diagram: what colour and label a node has, where it sits, and how live
 // state events update what the window knows. Tested without a window.
-import type { ContainerView } from "./bindings/ContainerView";
+import type { Condition } from "./bindings/Condition";
+import type { ContainerStatus } from "./bindings/ContainerStatus";
+import type { Phase } from "./bindings/Phase";
 import type { ServiceNode } from "./bindings/ServiceNode";
 import type { StateEvent } from "./bindings/StateEvent";
+import { PHASE_LABEL } from "./operation";
 
 export type NodeStatus =
   | "planned"
@@ -21,21 +24,11 @@ export interface NodeInfo {
 }
 
 /** Phases of an operation in flight that the node shows instead of the engine's state. */
-const IN_FLIGHT: Record<string, string> = {
-  building: "building",
-  built: "built",
-  created: "created",
-  recreated: "recreated",
-  starting: "starting",
-  waiting_health: "waiting for health",
-  waiting_exit: "running once",
-  stopping: "stopping",
-  skipped: "skipped",
-};
+const IN_FLIGHT: ReadonlySet<Phase> = new Set<Phase>(["building", "built", "created", "recreated", "starting", "waiting_health", "waiting_exit", "stopping", "skipped", "paused"]);
 
-export function nodeStatus(svc: ServiceNode, c: ContainerView | undefined, phase?: string): NodeInfo {
+export function nodeStatus(svc: ServiceNode, c: ContainerStatus | undefined, phase?: Phase): NodeInfo {
   if (phase === "failed") return { status: "failed", label: "failed" };
-  if (phase && phase in IN_FLIGHT) return { status: "progress", label: IN_FLIGHT[phase] };
+  if (phase && IN_FLIGHT.has(phase)) return { status: "progress", label: PHASE_LABEL[phase] };
   if (!c) return { status: "planned", label: "not created" };
   switch (c.state) {
     case "running":
@@ -44,22 +37,22 @@ export function nodeStatus(svc: ServiceNode, c: ContainerView | undefined, phase
       if (c.health === "starting") return { status: "starting", label: "starting" };
       return { status: "running", label: "running" };
     case "restarting":
-      return { status: "unhealthy", label: `restarting (${c.restartCount})` };
+      return { status: "unhealthy", label: `restarting (${c.restart_count})` };
     case "exited":
     case "dead":
-      if (c.oomKilled) return { status: "failed", label: "killed: out of memory" };
-      if (c.exitCode === 0 && svc.oneShot) return { status: "completed", label: "completed" };
-      return { status: "exited", label: `exited (${c.exitCode ?? "?"})` };
+      if (c.oom_killed) return { status: "failed", label: "killed: out of memory" };
+      if (c.exit_code === 0 && svc.one_shot) return { status: "completed", label: "completed" };
+      return { status: "exited", label: `exited (${c.exit_code ?? "?"})` };
     case "paused":
       return { status: "starting", label: "paused" };
     default:
-      return { status: "starting", label: c.state || "created" };
+      return { status: "starting", label: c.state };
   }
 }
 
 /** dev or prod, from the build target the container runs (or the one planned). */
-export function envBadge(svc: ServiceNode, c: ContainerView | undefined): string | null {
-  const target = c?.buildTarget ?? svc.buildTarget;
+export function envBadge(svc: ServiceNode, c: ContainerStatus | undefined): string | null {
+  const target = c?.build_target ?? svc.build_target;
   if (!target) return null;
   return target === "development" ? "dev" : "prod";
 }
@@ -70,6 +63,13 @@ export function imageTag(image: string | null | undefined): string {
   const colon = image.lastIndexOf(":");
   return colon > slash ? image.slice(colon + 1) : "latest";
 }
+
+/** What an edge says about the dependency it draws. */
+export const CONDITION_LABEL: Record<Condition, string> = {
+  service_started: "started",
+  service_healthy: "healthy",
+  service_completed_successfully: "completed",
+};
 
 export const LAYERS = ["frontend", "processing", "data"] as const;
 
@@ -86,7 +86,7 @@ export function layout(services: ServiceNode[]): Record<string, { x: number; y: 
   return out;
 }
 
-export type Containers = Record<string, ContainerView>;
+export type Containers = Record<string, ContainerStatus>;
 
 /** Applies a live state event for `stack` (events of other stacks are ignored). */
 export function applyState(current: Containers, e: StateEvent, stack: string): Containers {
@@ -109,13 +109,15 @@ export function applyState(current: Containers, e: StateEvent, stack: string): C
 export interface UsageHistory {
   cpu: number[];
   memory: number[];
+  /** The core's verdict on the newest sample: at or near the memory limit. */
+  nearLimit: boolean;
 }
 
 export const HISTORY = 60;
 
-export function addSample(h: UsageHistory | undefined, cpu: number, memory: number): UsageHistory {
+export function addSample(h: UsageHistory | undefined, cpu: number, memory: number, nearLimit: boolean): UsageHistory {
   const keep = (xs: number[], x: number) => [...xs.slice(-(HISTORY - 1)), x];
-  return { cpu: keep(h?.cpu ?? [], cpu), memory: keep(h?.memory ?? [], memory) };
+  return { cpu: keep(h?.cpu ?? [], cpu), memory: keep(h?.memory ?? [], memory), nearLimit };
 }
 
 /** Use against a limit, 0..1 (no limit: against nothing, so 0). */
@@ -124,7 +126,4 @@ export function fraction(value: number | undefined, limit: number | null | undef
   return Math.min(1, value / limit);
 }
 
-/** At 90% of the memory limit or more. */
-export function nearLimit(memory: number | undefined, limit: number | null | undefined): boolean {
-  return fraction(memory, limit) >= 0.9;
-}
+

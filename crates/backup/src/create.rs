@@ -8,7 +8,8 @@ use crate::docker::{self, MOUNT};
 use crate::manifest::{self, ImageInfo, Item, ItemKind, Kind, Manifest, MANIFEST_FILE};
 use crate::plan::{self, Database, Volume};
 use crate::store::{self, SetInfo, PARTIAL_PREFIX};
-use crate::{verify_set, BackupError, Backups, Op, Planned, Progress, Reporter, Stack};
+use crate::{verify_set, BackupError, Backups, Stack};
+use deck_engine::{Event, Op, Phase, Planned, Sink};
 use deck_stack::Consistency;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -40,7 +41,7 @@ impl Backups {
     pub async fn create(
         &self,
         st: &Stack<'_>,
-        progress: &Reporter,
+        progress: &Sink,
         cancel: &CancellationToken,
     ) -> Result<SetInfo, BackupError> {
         let _lock = store::lock(&self.dir(&st.project.name))?;
@@ -55,7 +56,7 @@ impl Backups {
 
     /// Takes a safety set of what exists now (before a restore or an environment switch), then
     /// applies the retention rule; `None` when there is no data yet.
-    pub async fn safety(&self, st: &Stack<'_>, progress: &Reporter) -> Result<Option<SetInfo>, BackupError> {
+    pub async fn safety(&self, st: &Stack<'_>, progress: &Sink) -> Result<Option<SetInfo>, BackupError> {
         let _lock = store::lock(&self.dir(&st.project.name))?;
         self.recover_locked(st, progress).await?;
         let set = self.take(st, Kind::Safety, progress, &CancellationToken::new()).await?;
@@ -66,12 +67,12 @@ impl Backups {
     /// Undoes what interrupted runs left behind: services stopped or paused by a killed backup
     /// run again, incomplete sets and helper containers are removed, and a killed restore is
     /// rolled back to its safety set.
-    pub async fn recover(&self, st: &Stack<'_>, progress: &Reporter) -> Result<(), BackupError> {
+    pub async fn recover(&self, st: &Stack<'_>, progress: &Sink) -> Result<(), BackupError> {
         let _lock = store::lock(&self.dir(&st.project.name))?;
         self.recover_locked(st, progress).await
     }
 
-    pub(crate) async fn recover_locked(&self, st: &Stack<'_>, progress: &Reporter) -> Result<(), BackupError> {
+    pub(crate) async fn recover_locked(&self, st: &Stack<'_>, progress: &Sink) -> Result<(), BackupError> {
         docker::remove_stale_helpers(self.engine.docker()).await;
         let root = self.dir(&st.project.name);
         for id in interrupted(&root) {
@@ -101,7 +102,7 @@ impl Backups {
     }
 
     /// Deletes the sets that the retention rule no longer keeps.
-    pub(crate) fn prune(&self, project: &str, progress: &Reporter) -> Result<(), BackupError> {
+    pub(crate) fn prune(&self, project: &str, progress: &Sink) -> Result<(), BackupError> {
         let (sets, _) = self.list(project)?;
         for id in store::retention(&sets, &self.settings, store::now_unix()) {
             let path = self.dir(project).join(&id);
@@ -124,7 +125,7 @@ impl Backups {
         &self,
         st: &Stack<'_>,
         kind: Kind,
-        progress: &Reporter,
+        progress: &Sink,
         cancel: &CancellationToken,
     ) -> Result<Option<SetInfo>, BackupError> {
         let started = Instant::now();
@@ -267,7 +268,7 @@ impl Backups {
             let _ = std::fs::remove_dir_all(&partial);
             return Err(e);
         }
-        progress.send(Progress::Done {
+        progress.send(Event::Done {
             op,
             set: id.clone(),
             elapsed_ms: started.elapsed().as_millis() as u64,
@@ -287,7 +288,7 @@ impl Backups {
         partial: &Path,
         journal: &mut Journal,
         op: Op,
-        progress: &Reporter,
+        progress: &Sink,
     ) -> Result<Vec<Item>, BackupError> {
         let docker = self.engine.docker();
         let project = st.project;
@@ -306,6 +307,7 @@ impl Backups {
                 item: format!("db:{}", db.service),
                 description: format!("database {} of {}", db.database, db.service),
                 total: size,
+                estimate: true,
             });
         }
         for (v, _) in vols {
@@ -313,9 +315,10 @@ impl Backups {
                 item: format!("volume:{}", v.key),
                 description: format!("volume {}", v.name),
                 total: sizes.get(&v.name).copied(),
+                estimate: true,
             });
         }
-        progress.send(Progress::Plan {
+        progress.send(Event::Plan {
             op,
             set: id.to_string(),
             items: planned,
@@ -346,7 +349,7 @@ impl Backups {
                         .pause_container(&c)
                         .await
                         .map_err(|e| BackupError::Failed(format!("pausing {s}: {e}")))?;
-                    progress.service(s, "paused", Some("while its volume is archived".into()));
+                    progress.service(s, Phase::Paused, Some("while its volume is archived".into()));
                 }
             }
             for (v, image) in paused {
@@ -382,14 +385,9 @@ impl Backups {
     }
 
     /// Stops services in the given order (dependents first), each within its own stop timeout.
-    pub(crate) async fn stop(
-        &self,
-        st: &Stack<'_>,
-        services: &[String],
-        progress: &Reporter,
-    ) -> Result<(), BackupError> {
+    pub(crate) async fn stop(&self, st: &Stack<'_>, services: &[String], progress: &Sink) -> Result<(), BackupError> {
         for s in services {
-            progress.service(s, "stopping", None);
+            progress.service(s, Phase::Stopping, None);
             let c = st.project.container_name(s);
             match self
                 .engine
@@ -401,7 +399,7 @@ impl Backups {
                 Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => {}
                 Err(e) => return Err(BackupError::Failed(format!("stopping {s}: {e}"))),
             }
-            progress.service(s, "stopped", None);
+            progress.service(s, Phase::Stopped, None);
         }
         Ok(())
     }
@@ -411,12 +409,12 @@ impl Backups {
         st: &Stack<'_>,
         journal: &mut Journal,
         partial: &Path,
-        progress: &Reporter,
+        progress: &Sink,
     ) -> Result<(), BackupError> {
         while let Some(s) = journal.paused.first().cloned() {
             let c = st.project.container_name(&s);
             match self.engine.docker().unpause_container(&c).await {
-                Ok(()) => progress.service(&s, "running", Some("unpaused".into())),
+                Ok(()) => progress.service(&s, Phase::Unpaused, None),
                 // Not paused any more (someone else unpaused or restarted it).
                 Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 409 | 404, ..
@@ -436,7 +434,7 @@ impl Backups {
         st: &Stack<'_>,
         journal: &mut Journal,
         partial: &Path,
-        progress: &Reporter,
+        progress: &Sink,
     ) -> Result<(), BackupError> {
         self.unpause(st, journal, partial, progress).await?;
         if journal.stopped.is_empty() {
@@ -447,9 +445,7 @@ impl Backups {
             services: journal.stopped.clone(),
             ..Default::default()
         };
-        let (tx, forward) = progress.engine_events();
-        let up = self.engine.up(st.project, &opts, Some(tx)).await;
-        let _ = forward.await;
+        let up = self.engine.up(st.project, &opts, progress).await;
         up?;
         journal.stopped.clear();
         journal.save(partial)
@@ -462,7 +458,7 @@ impl Backups {
         size: Option<u64>,
         partial: &Path,
         op: Op,
-        progress: &Reporter,
+        progress: &Sink,
     ) -> Result<Item, BackupError> {
         let docker = self.engine.docker();
         let container = st.project.container_name(&db.service);
@@ -494,7 +490,7 @@ impl Backups {
             .await
             .map_err(fail)?;
         out.finish(docker).await.map_err(fail)?;
-        progress.send(Progress::ItemDone {
+        progress.send(Event::ItemDone {
             op,
             item: item_id,
             raw: written.raw,
@@ -521,7 +517,7 @@ impl Backups {
         size: Option<u64>,
         partial: &Path,
         op: Op,
-        progress: &Reporter,
+        progress: &Sink,
     ) -> Result<Item, BackupError> {
         let docker = self.engine.docker();
         let item_id = format!("volume:{}", v.key);
@@ -537,7 +533,7 @@ impl Backups {
         let written = pipe_write(Box::pin(stream), &partial.join(&file), &count).await;
         docker::remove_helper(docker, &helper).await;
         let written = written.map_err(|e| BackupError::Failed(format!("archiving volume {}: {e}", v.name)))?;
-        progress.send(Progress::ItemDone {
+        progress.send(Event::ItemDone {
             op,
             item: item_id,
             raw: written.raw,

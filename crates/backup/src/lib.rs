@@ -15,15 +15,13 @@ mod store;
 
 pub use manifest::{Item, ItemKind, Kind, Manifest};
 pub use plan::{coverage, Coverage, Database, Volume};
-pub use restore::RestoreOptions;
+pub use restore::{RestoreOptions, RestoreSummary};
 pub use settings::Settings;
 pub use store::{Check, Listing, SetInfo};
 
 use deck_compose::Project;
-use deck_engine::Engine;
-use serde::Serialize;
+use deck_engine::{Engine, Op, Sink};
 use std::path::{Path, PathBuf};
-use tokio::sync::mpsc::UnboundedSender;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
@@ -39,7 +37,7 @@ pub enum BackupError {
     Refused(String),
     #[error("another backup or restore of this stack is running (lock held in {0}); wait for it to finish")]
     Busy(String),
-    #[error("cancelled")]
+    #[error("cancelled: no set was written, and the stack runs as before")]
     Cancelled,
     #[error("{0}")]
     Failed(String),
@@ -53,131 +51,18 @@ pub enum BackupError {
     },
 }
 
-/// What a backup, verification or restore is doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Op {
-    Backup,
-    Safety,
-    Verify,
-    Restore,
-    Rollback,
-}
-
-/// One item of the work ahead.
-#[derive(Clone, Debug, Serialize)]
-pub struct Planned {
-    /// `db:<service>` or `volume:<key>`.
-    pub item: String,
-    pub description: String,
-    /// Bytes expected (for a backup, the engine's estimate), when known.
-    pub total: Option<u64>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum Progress {
-    /// The work ahead.
-    Plan {
-        op: Op,
-        set: String,
-        items: Vec<Planned>,
-    },
-    /// Bytes of one item done so far (at most every few MiB, and at the end).
-    Bytes {
-        op: Op,
-        item: String,
-        done: u64,
-        total: Option<u64>,
-    },
-    /// One item finished: bytes before and after compression.
-    ItemDone {
-        op: Op,
-        item: String,
-        raw: u64,
-        stored: u64,
-    },
-    /// A service stopped, paused, started, became ready...
-    Service {
-        service: String,
-        phase: String,
-        detail: Option<String>,
-    },
-    Step {
-        message: String,
-    },
-    Done {
-        op: Op,
-        set: String,
-        elapsed_ms: u64,
-    },
-}
-
-/// Where progress goes; nobody listening is fine.
-#[derive(Clone, Default)]
-pub struct Reporter(Option<UnboundedSender<Progress>>);
-
-impl Reporter {
-    pub fn new(tx: Option<UnboundedSender<Progress>>) -> Self {
-        Reporter(tx)
-    }
-
-    pub fn send(&self, p: Progress) {
-        if let Some(tx) = &self.0 {
-            let _ = tx.send(p);
+impl deck_error::Coded for BackupError {
+    fn code(&self) -> deck_error::Code {
+        use deck_error::Code;
+        match self {
+            BackupError::Engine(e) => e.code(),
+            BackupError::Invalid(_) => Code::Invalid,
+            BackupError::Refused(_) => Code::Refused,
+            BackupError::Busy(_) => Code::Busy,
+            BackupError::Cancelled => Code::Cancelled,
+            BackupError::RolledBack { .. } => Code::RolledBack,
+            BackupError::Io { .. } | BackupError::Failed(_) | BackupError::RollbackFailed { .. } => Code::Failed,
         }
-    }
-
-    pub fn step(&self, message: impl Into<String>) {
-        self.send(Progress::Step {
-            message: message.into(),
-        });
-    }
-
-    pub fn service(&self, service: &str, phase: &str, detail: Option<String>) {
-        self.send(Progress::Service {
-            service: service.into(),
-            phase: phase.into(),
-            detail,
-        });
-    }
-
-    /// A byte counter for one item that reports every 4 MiB and when asked to flush.
-    pub fn bytes(&self, op: Op, item: &str, total: Option<u64>) -> impl Fn(u64) + Send + Sync + 'static {
-        let me = self.clone();
-        let item = item.to_string();
-        let last = std::sync::atomic::AtomicU64::new(0);
-        move |done| {
-            let prev = last.load(std::sync::atomic::Ordering::Relaxed);
-            if done < prev + (4 << 20) && Some(done) != total && done != 0 {
-                return;
-            }
-            last.store(done, std::sync::atomic::Ordering::Relaxed);
-            me.send(Progress::Bytes {
-                op,
-                item: item.clone(),
-                done,
-                total,
-            });
-        }
-    }
-
-    /// Forwards the engine's events while it starts services.
-    pub fn engine_events(&self) -> (UnboundedSender<deck_engine::Event>, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let me = self.clone();
-        let task = tokio::spawn(async move {
-            while let Some(e) = rx.recv().await {
-                match e {
-                    deck_engine::Event::Service {
-                        service, phase, detail, ..
-                    } => me.service(&service, &phase.to_string(), detail),
-                    deck_engine::Event::Failure(r) => me.step(r.to_string()),
-                    _ => {}
-                }
-            }
-        });
-        (tx, task)
     }
 }
 
@@ -220,7 +105,7 @@ impl Backups {
     }
 
     /// Reads every file of a set against its manifest, and records the result beside it.
-    pub async fn verify(&self, project: &str, id: &str, progress: &Reporter) -> Result<SetInfo, BackupError> {
+    pub async fn verify(&self, project: &str, id: &str, progress: &Sink) -> Result<SetInfo, BackupError> {
         let set = self.find(project, id)?;
         let problem = verify_set(&set, Op::Verify, progress).await.err();
         let check = Check {
@@ -243,7 +128,7 @@ impl Backups {
 }
 
 /// Checks every file of a set (size, checksum, content); the first problem found.
-async fn verify_set(set: &SetInfo, op: Op, progress: &Reporter) -> Result<(), String> {
+async fn verify_set(set: &SetInfo, op: Op, progress: &Sink) -> Result<(), String> {
     let items = set.manifest.items.clone();
     let dir = set.path.clone();
     let reporter = progress.clone();
@@ -264,6 +149,12 @@ async fn verify_set(set: &SetInfo, op: Op, progress: &Reporter) -> Result<(), St
 /// without connecting to the engine.
 pub fn list_sets(dir: &Path) -> Result<store::Listing, BackupError> {
     store::list(dir)
+}
+
+/// One set of a stack's folder (by id, unique prefix or `latest`), without connecting to the
+/// engine.
+pub fn find_set(dir: &Path, id: &str) -> Result<SetInfo, BackupError> {
+    store::find(dir, id)
 }
 
 /// The ids of interrupted backups left in a stack's folder.

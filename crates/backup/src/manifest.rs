@@ -8,8 +8,9 @@ use std::fmt;
 pub const FORMAT: u32 = 1;
 pub const MANIFEST_FILE: &str = "manifest.json";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(export, rename = "BackupKind")]
 pub enum Kind {
     /// Taken by the user.
     Manual,

@@ -8,7 +8,8 @@ use crate::docker;
 use crate::manifest::{Item, ItemKind, Kind};
 use crate::plan::{self, Coverage};
 use crate::store::{self, SetInfo};
-use crate::{verify_set, BackupError, Backups, Op, Planned, Progress, Reporter, Stack};
+use crate::{verify_set, BackupError, Backups, Stack};
+use deck_engine::{Event, Op, Planned, Sink};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -16,7 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 const JOURNAL: &str = ".restore.json";
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize, ts_rs::TS)]
+#[serde(default)]
+#[ts(export)]
 pub struct RestoreOptions {
     /// Only these items (`db:<service>`, `volume:<key>`, or the bare names); empty: all.
     pub only: Vec<String>,
@@ -33,12 +36,14 @@ impl Default for RestoreOptions {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct RestoreSummary {
     pub set: String,
     pub items: Vec<String>,
     /// The safety set taken first: restoring it undoes this restore.
     pub safety: Option<String>,
+    #[ts(type = "number")]
     pub elapsed_ms: u64,
 }
 
@@ -64,7 +69,7 @@ impl Backups {
         st: &Stack<'_>,
         wanted: &str,
         opts: &RestoreOptions,
-        progress: &Reporter,
+        progress: &Sink,
         cancel: &CancellationToken,
     ) -> Result<RestoreSummary, BackupError> {
         let started = Instant::now();
@@ -167,7 +172,7 @@ impl Backups {
         std::fs::remove_file(&journal_path).map_err(store::io_err(&journal_path))?;
         outcome?;
         self.prune(&st.project.name, progress)?;
-        progress.send(Progress::Done {
+        progress.send(Event::Done {
             op: Op::Restore,
             set: set.id.clone(),
             elapsed_ms: started.elapsed().as_millis() as u64,
@@ -181,7 +186,7 @@ impl Backups {
     }
 
     /// Rolls back a restore that a killed run left half done.
-    pub(crate) async fn recover_restore(&self, st: &Stack<'_>, progress: &Reporter) -> Result<(), BackupError> {
+    pub(crate) async fn recover_restore(&self, st: &Stack<'_>, progress: &Sink) -> Result<(), BackupError> {
         let path = self.dir(&st.project.name).join(JOURNAL);
         let Ok(bytes) = std::fs::read(&path) else {
             return Ok(());
@@ -202,7 +207,7 @@ impl Backups {
         std::fs::remove_file(&path).map_err(store::io_err(&path))
     }
 
-    async fn roll_back(&self, st: &Stack<'_>, safety: &str, progress: &Reporter) -> Result<(), BackupError> {
+    async fn roll_back(&self, st: &Stack<'_>, safety: &str, progress: &Sink) -> Result<(), BackupError> {
         let set = self.find(&st.project.name, safety)?;
         let items = set.manifest.items.clone();
         self.apply(st, &set, &items, Op::Rollback, progress).await
@@ -215,7 +220,7 @@ impl Backups {
         st: &Stack<'_>,
         set: &SetInfo,
         only: &[String],
-        progress: &Reporter,
+        progress: &Sink,
     ) -> Result<Vec<Item>, BackupError> {
         let m = &set.manifest;
         if m.project != st.project.name {
@@ -287,15 +292,13 @@ impl Backups {
     }
 
     /// Starts services (and what they need) in dependency order and waits until ready.
-    async fn start(&self, st: &Stack<'_>, services: &[String], progress: &Reporter) -> Result<(), BackupError> {
+    async fn start(&self, st: &Stack<'_>, services: &[String], progress: &Sink) -> Result<(), BackupError> {
         let opts = deck_engine::UpOptions {
             env: st.env.map(str::to_string),
             services: services.to_vec(),
             ..Default::default()
         };
-        let (tx, forward) = progress.engine_events();
-        let up = self.engine.up(st.project, &opts, Some(tx)).await;
-        let _ = forward.await;
+        let up = self.engine.up(st.project, &opts, progress).await;
         up.map(|_| ()).map_err(BackupError::from)
     }
 
@@ -306,11 +309,11 @@ impl Backups {
         set: &SetInfo,
         items: &[Item],
         op: Op,
-        progress: &Reporter,
+        progress: &Sink,
     ) -> Result<(), BackupError> {
         let project = st.project;
         let docker = self.engine.docker();
-        progress.send(Progress::Plan {
+        progress.send(Event::Plan {
             op,
             set: set.id.clone(),
             items: items
@@ -319,6 +322,7 @@ impl Backups {
                     item: i.id(),
                     description: i.describe(),
                     total: Some(i.size),
+                    estimate: false,
                 })
                 .collect(),
         });
@@ -367,13 +371,13 @@ impl Backups {
             .await;
             docker::remove_helper(docker, &helper).await;
             written?;
-            progress.send(Progress::Bytes {
+            progress.send(Event::Bytes {
                 op,
                 item: i.id(),
                 done: i.size,
                 total: Some(i.size),
             });
-            progress.send(Progress::ItemDone {
+            progress.send(Event::ItemDone {
                 op,
                 item: i.id(),
                 raw: i.raw_size,
@@ -416,7 +420,7 @@ impl Backups {
                 )
                 .await
                 .map_err(|e| BackupError::Failed(format!("pg_restore of {}: {e}", i.describe())))?;
-                progress.send(Progress::ItemDone {
+                progress.send(Event::ItemDone {
                     op,
                     item: i.id(),
                     raw: i.raw_size,

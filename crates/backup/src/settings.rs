@@ -5,10 +5,12 @@ use crate::BackupError;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(default, deny_unknown_fields)]
+#[ts(export, rename = "BackupSettings")]
 pub struct Settings {
     /// Where backup sets are written, one folder per stack.
+    #[ts(type = "string")]
     pub dir: PathBuf,
     /// How many of a stack's own backup sets to keep (the newest); at least 1.
     pub keep: usize,

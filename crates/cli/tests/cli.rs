@@ -128,18 +128,44 @@ fn help_names_the_commands() {
     }
 }
 
+/// Backup, restore and switch (and ps) against an engine that cannot be reached: exit status 3,
+/// with what to do, never a generic failure.
 #[test]
-fn an_unreachable_engine_is_named_with_what_to_do() {
-    let out = Command::new(env!("CARGO_BIN_EXE_sirius-deck"))
-        .args(["ps"])
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("cannot reach the Docker engine at unix:///nonexistent/docker.sock"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("Is dockerd running?"), "{stderr}");
+fn an_unreachable_engine_exits_3_and_says_what_to_do() {
+    let backups = std::env::temp_dir().join(format!("deck-cli-unreachable-{}", std::process::id()));
+    for args in [
+        &["ps"][..],
+        &["backup"],
+        &["restore", "latest", "--yes"],
+        &["switch", "prod"],
+        &["up"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sirius-deck"))
+            .args(args)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .env("SIRIUS_DECK_BACKUP_DIR", &backups)
+            .env_remove("SIRIUS_DECK_STACK")
+            .output()
+            .expect("runs");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("cannot reach the Docker engine at unix:///nonexistent/docker.sock"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("Is dockerd running?"), "{stderr}");
+    }
+}
+
+#[test]
+fn help_lists_the_exit_statuses() {
+    let out = deck(&["--help"]);
+    let help = text(&out.stdout);
+    for line in [
+        "1    invalid input",
+        "3    the Docker engine cannot be reached",
+        "130  cancelled",
+    ] {
+        assert!(help.contains(line), "{line} missing from:\n{help}");
+    }
 }

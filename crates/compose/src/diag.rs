@@ -5,8 +5,9 @@ use serde::Serialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(export)]
 pub enum Severity {
     Error,
     Warning,
@@ -14,10 +15,13 @@ pub enum Severity {
 
 /// One finding about the user's files. Messages never contain the values of variables, so
 /// that a diagnostic can be shown anywhere without leaking a secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Diagnostic {
     pub severity: Severity,
+    #[ts(type = "string | null")]
     pub file: Option<PathBuf>,
+    #[ts(type = "number | null")]
     pub line: Option<usize>,
     /// Dotted path of the key, e.g. `services.sirius-ui.depends_on`.
     pub key: String,

@@ -1,13 +1,12 @@
 //! `down`: stop in reverse dependency order, remove containers and networks; volumes only
 //! when asked, naming each one.
 
-use crate::event::{Phase, Sink};
+use crate::event::{Phase, ResourceAction, ResourceKind, Sink};
 use crate::labels::{self, SERVICE};
-use crate::{Context, Engine, EngineError, Event};
+use crate::{Context, Engine, EngineError};
 use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveVolumeOptions};
 use deck_compose::Project;
 use std::collections::BTreeMap;
-use tokio::sync::mpsc;
 
 #[derive(Clone, Debug, Default)]
 pub struct DownOptions {
@@ -56,15 +55,14 @@ impl Engine {
 
     /// Takes the project down. `project` (the loaded files) gives the dependency order; without
     /// it, everything labelled with `project_name` is stopped at once.
-    #[tracing::instrument(skip(self, project, opts, events), err)]
+    #[tracing::instrument(skip(self, project, opts, sink), err)]
     pub async fn down(
         &self,
         project_name: &str,
         project: Option<&Project>,
         opts: &DownOptions,
-        events: Option<mpsc::UnboundedSender<Event>>,
+        sink: &Sink,
     ) -> Result<(), EngineError> {
-        let sink = Sink::new(events);
         let docker = &self.docker;
         let containers = docker
             .list_containers(Some(ListContainersOptions {
@@ -93,13 +91,13 @@ impl Engine {
                     let sink = sink.clone();
                     let service = service.clone();
                     tasks.spawn(async move {
-                        sink.step(&service, Phase::Stopping, None);
+                        sink.service(&service, Phase::Stopping, None);
                         crate::stop_container(&docker, &id).await;
-                        sink.step(&service, Phase::Stopped, None);
+                        sink.service(&service, Phase::Stopped, None);
                         let removed = crate::remove_container(&docker, &id).await;
                         match removed {
                             Ok(()) => {
-                                sink.step(&service, Phase::Removed, None);
+                                sink.service(&service, Phase::Removed, None);
                                 Ok(())
                             }
                             Err(e) if crate::is_not_found(&e) => Ok(()),
@@ -127,7 +125,7 @@ impl Engine {
                 .remove_network(&name)
                 .await
                 .context(|| format!("removing network {name}"))?;
-            sink.resource("network", &name, "removed");
+            sink.resource(ResourceKind::Network, &name, ResourceAction::Removed);
         }
         if opts.volumes {
             for name in self.project_volumes(project_name).await? {
@@ -135,7 +133,7 @@ impl Engine {
                     .remove_volume(&name, Some(RemoveVolumeOptions { force: false }))
                     .await
                     .context(|| format!("removing volume {name}"))?;
-                sink.resource("volume", &name, "removed");
+                sink.resource(ResourceKind::Volume, &name, ResourceAction::Removed);
             }
         }
         Ok(())

@@ -7,13 +7,14 @@
 use crate::labels::{self, CONFIG_HASH, ENV_LABEL, TARGET_LABEL, VERSION};
 use crate::spec::image_ref;
 use crate::up::short_id;
-use crate::{Context, Engine, EngineError, Event};
+use crate::{Context, Engine, EngineError};
 use deck_compose::Project;
 use serde::Serialize;
 use std::collections::HashMap;
-use tokio::sync::mpsc;
+use ts_rs::TS;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Every check passed.
@@ -27,7 +28,8 @@ pub enum Verdict {
 }
 
 /// One check of one service.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
 pub struct Finding {
     /// image, target, config or env.
     pub check: String,
@@ -37,7 +39,8 @@ pub struct Finding {
 }
 
 /// How a drift is fixed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Fix {
     /// Rebuild the image without the layer cache, then recreate the container.
@@ -46,28 +49,40 @@ pub enum Fix {
     Recreate,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
 pub struct ServiceDrift {
     pub service: String,
     pub verdict: Verdict,
     pub findings: Vec<Finding>,
     pub fix: Option<Fix>,
+    /// The failed (or, without failures, unproven) checks, one line.
+    pub summary: String,
 }
 
 impl ServiceDrift {
-    /// The failed (or, without failures, unproven) checks, one line.
-    pub fn summary(&self) -> String {
-        let wanted = match self.verdict {
+    pub fn new(service: &str, verdict: Verdict, findings: Vec<Finding>, fix: Option<Fix>) -> Self {
+        let wanted = match verdict {
             Verdict::Drift => Some(false),
             Verdict::Unproven => None,
-            _ => return String::new(),
+            _ => Some(true),
         };
-        self.findings
-            .iter()
-            .filter(|f| f.ok == wanted)
-            .map(|f| f.message.clone())
-            .collect::<Vec<_>>()
-            .join("; ")
+        let summary = match verdict {
+            Verdict::Drift | Verdict::Unproven => findings
+                .iter()
+                .filter(|f| f.ok == wanted)
+                .map(|f| f.message.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+            _ => String::new(),
+        };
+        ServiceDrift {
+            service: service.to_string(),
+            verdict,
+            findings,
+            fix,
+            summary,
+        }
     }
 }
 
@@ -114,12 +129,7 @@ impl Engine {
         let mut out = Vec::new();
         for (name, svc) in &project.services {
             let Some(id) = ids.get(name) else {
-                out.push(ServiceDrift {
-                    service: name.clone(),
-                    verdict: Verdict::Absent,
-                    findings: vec![],
-                    fix: None,
-                });
+                out.push(ServiceDrift::new(name, Verdict::Absent, vec![], None));
                 continue;
             };
             let c = self
@@ -207,12 +217,7 @@ impl Engine {
                 });
             }
             let (verdict, fix) = judge(&findings, svc.build.is_some());
-            out.push(ServiceDrift {
-                service: name.clone(),
-                verdict,
-                findings,
-                fix,
-            });
+            out.push(ServiceDrift::new(name, verdict, findings, fix));
         }
         Ok(out)
     }
@@ -225,7 +230,7 @@ impl Engine {
         service: &str,
         env: Option<&str>,
         rebuild: bool,
-        events: Option<mpsc::UnboundedSender<Event>>,
+        sink: &crate::Sink,
     ) -> Result<(), EngineError> {
         let opts = crate::UpOptions {
             env: env.map(str::to_string),
@@ -234,14 +239,13 @@ impl Engine {
             ..Default::default()
         };
         if rebuild && project.services.get(service).is_some_and(|s| s.build.is_some()) {
-            self.build(project, &[service.to_string()], &opts, events.clone())
-                .await?;
+            self.build(project, &[service.to_string()], &opts, sink).await?;
         }
         let up = crate::UpOptions {
             no_cache: false,
             ..opts
         };
-        self.up(project, &up, events).await.map(|_| ())
+        self.up(project, &up, sink).await.map(|_| ())
     }
 }
 

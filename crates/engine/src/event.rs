@@ -1,11 +1,15 @@
-//! What the engine reports while it works: one event per step of each service, build output,
-//! and failure reports. The CLI prints them; the desktop app draws them on the nodes.
+//! Progress of every long operation (up, down, build, backup, verify, restore, switch, repair)
+//! as one event enum with typed phases and operations: the CLI prints it, the window draws it on
+//! the nodes and in its progress views. Exported to TypeScript.
 
 use serde::Serialize;
 use std::fmt;
+use ts_rs::TS;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// Where a service is in an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
+#[ts(export)]
 pub enum Phase {
     Building,
     Built,
@@ -25,6 +29,9 @@ pub enum Phase {
     Stopped,
     Removed,
     Orphan,
+    /// Paused while its data is read (backup consistency `pause`).
+    Paused,
+    Unpaused,
 }
 
 impl fmt::Display for Phase {
@@ -46,30 +53,140 @@ impl fmt::Display for Phase {
             Phase::Stopped => "stopped",
             Phase::Removed => "removed",
             Phase::Orphan => "orphan",
+            Phase::Paused => "paused",
+            Phase::Unpaused => "unpaused",
         };
         f.write_str(s)
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+/// What a backup-like operation is doing with its files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Op {
+    Backup,
+    Safety,
+    Verify,
+    Restore,
+    Rollback,
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::Backup => "backup",
+            Op::Safety => "safety backup",
+            Op::Verify => "verify",
+            Op::Restore => "restore",
+            Op::Rollback => "rollback",
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ResourceKind {
+    Network,
+    Volume,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ResourceAction {
+    Created,
+    Removed,
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResourceKind::Network => "network",
+            ResourceKind::Volume => "volume",
+        })
+    }
+}
+
+impl fmt::Display for ResourceAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResourceAction::Created => "created",
+            ResourceAction::Removed => "removed",
+        })
+    }
+}
+
+/// One item of the work ahead.
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct Planned {
+    /// `db:<service>` or `volume:<key>`.
+    pub item: String,
+    pub description: String,
+    /// Bytes expected, when known. For a backup this is the engine's estimate.
+    #[ts(type = "number | null")]
+    pub total: Option<u64>,
+    /// Whether `total` is an estimate (a backup's sizes before reading) or exact.
+    pub estimate: bool,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[ts(export)]
 pub enum Event {
     /// A service moved to a new phase. `elapsed_ms` counts from the start of the operation.
     Service {
         service: String,
         phase: Phase,
         detail: Option<String>,
+        #[ts(type = "number")]
         elapsed_ms: u64,
     },
     /// One line of build output.
     BuildOutput { service: String, line: String },
     /// A network or volume was created or removed.
-    Resource { kind: String, name: String, action: String },
+    Resource {
+        kind: ResourceKind,
+        name: String,
+        action: ResourceAction,
+    },
     /// A service failed: why, its last health check output and last log lines.
     Failure(FailureReport),
+    /// A step of a longer operation, in words (checks, safety backup, builds, rollback).
+    Step { message: String },
+    /// The files of a backup, verification or restore ahead.
+    Plan { op: Op, set: String, items: Vec<Planned> },
+    /// Bytes of one item done so far (at most every few MiB, and at the end).
+    Bytes {
+        op: Op,
+        item: String,
+        #[ts(type = "number")]
+        done: u64,
+        #[ts(type = "number | null")]
+        total: Option<u64>,
+    },
+    /// One item finished: bytes before and after compression.
+    ItemDone {
+        op: Op,
+        item: String,
+        #[ts(type = "number")]
+        raw: u64,
+        #[ts(type = "number")]
+        stored: u64,
+    },
+    /// A backup, verification or restore finished.
+    Done {
+        op: Op,
+        set: String,
+        #[ts(type = "number")]
+        elapsed_ms: u64,
+    },
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
 pub struct FailureReport {
     pub service: String,
     pub reason: String,
@@ -98,19 +215,40 @@ impl fmt::Display for FailureReport {
     }
 }
 
-/// Where events go; a closed receiver is not an error (nobody is watching).
+/// Where the events of one operation go; nobody listening is fine. Cloned into the parts of
+/// an operation (a switch's safety backup, builds, down and up), which all report through it.
 #[derive(Clone)]
-pub(crate) struct Sink {
+pub struct Sink {
     tx: Option<tokio::sync::mpsc::UnboundedSender<Event>>,
     start: std::time::Instant,
 }
 
+impl Default for Sink {
+    fn default() -> Self {
+        Sink::none()
+    }
+}
+
 impl Sink {
-    pub fn new(tx: Option<tokio::sync::mpsc::UnboundedSender<Event>>) -> Self {
+    pub fn new(tx: tokio::sync::mpsc::UnboundedSender<Event>) -> Self {
         Sink {
-            tx,
+            tx: Some(tx),
             start: std::time::Instant::now(),
         }
+    }
+
+    /// A sink that drops every event.
+    pub fn none() -> Self {
+        Sink {
+            tx: None,
+            start: std::time::Instant::now(),
+        }
+    }
+
+    /// A sink and the receiving end of its events.
+    pub fn channel() -> (Sink, tokio::sync::mpsc::UnboundedReceiver<Event>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (Sink::new(tx), rx)
     }
 
     pub fn send(&self, e: Event) {
@@ -119,7 +257,8 @@ impl Sink {
         }
     }
 
-    pub fn step(&self, service: &str, phase: Phase, detail: Option<String>) {
+    /// A service moved to `phase`.
+    pub fn service(&self, service: &str, phase: Phase, detail: Option<String>) {
         self.send(Event::Service {
             service: service.to_string(),
             phase,
@@ -128,11 +267,38 @@ impl Sink {
         });
     }
 
-    pub fn resource(&self, kind: &str, name: &str, action: &str) {
-        self.send(Event::Resource {
-            kind: kind.into(),
-            name: name.into(),
-            action: action.into(),
+    /// A step of the operation, in words.
+    pub fn step(&self, message: impl Into<String>) {
+        self.send(Event::Step {
+            message: message.into(),
         });
+    }
+
+    pub fn resource(&self, kind: ResourceKind, name: &str, action: ResourceAction) {
+        self.send(Event::Resource {
+            kind,
+            name: name.into(),
+            action,
+        });
+    }
+
+    /// A byte counter for one item that reports every 4 MiB, at 0 and at the total.
+    pub fn bytes(&self, op: Op, item: &str, total: Option<u64>) -> impl Fn(u64) + Send + Sync + 'static {
+        let me = self.clone();
+        let item = item.to_string();
+        let last = std::sync::atomic::AtomicU64::new(0);
+        move |done| {
+            let prev = last.load(std::sync::atomic::Ordering::Relaxed);
+            if done < prev + (4 << 20) && Some(done) != total && done != 0 {
+                return;
+            }
+            last.store(done, std::sync::atomic::Ordering::Relaxed);
+            me.send(Event::Bytes {
+                op,
+                item: item.clone(),
+                done,
+                total,
+            });
+        }
     }
 }

@@ -9,14 +9,19 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::time::{Duration, Instant};
+use ts_rs::TS;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[ts(export)]
 pub enum IncidentKind {
     /// Its health check failed; `output` is the check's last output when known.
     Unhealthy { output: Option<String> },
     /// It exited with a non-zero code (or zero, for a service meant to keep running).
-    Exited { code: i64 },
+    Exited {
+        #[ts(type = "number")]
+        code: i64,
+    },
     /// The kernel killed it for exceeding its memory limit.
     OutOfMemory,
     /// It keeps restarting.
@@ -27,12 +32,14 @@ pub enum IncidentKind {
     Recovered,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
 pub struct Incident {
     pub service: String,
     #[serde(flatten)]
     pub kind: IncidentKind,
     /// When the engine reported the event that raised it (ns since the epoch), if known.
+    #[ts(type = "number | null")]
     pub event_time_ns: Option<i64>,
 }
 
@@ -120,7 +127,6 @@ pub struct IncidentTracker {
     config: TrackerConfig,
     one_shots: BTreeSet<String>,
     expected_stops: BTreeSet<String>,
-    quiet: bool,
     services: BTreeMap<String, ServiceState>,
     known: BTreeMap<String, ContainerStatus>,
 }
@@ -131,25 +137,8 @@ impl IncidentTracker {
             config,
             one_shots: one_shots.into_iter().collect(),
             expected_stops: BTreeSet::new(),
-            quiet: false,
             services: BTreeMap::new(),
             known: BTreeMap::new(),
-        }
-    }
-
-    /// The user asked this service to stop: its exit is not an incident.
-    pub fn expect_stop(&mut self, service: &str) {
-        self.expected_stops.insert(service.to_string());
-    }
-
-    /// While quiet (a `down` or a switch in progress), nothing is raised and open incidents are
-    /// forgotten.
-    pub fn set_quiet(&mut self, quiet: bool) {
-        self.quiet = quiet;
-        if quiet {
-            for s in self.services.values_mut() {
-                s.open = false;
-            }
         }
     }
 
@@ -190,7 +179,6 @@ impl IncidentTracker {
         let base = action.split(':').next().unwrap_or(action).trim();
         let detail = action.split_once(':').map(|(_, d)| d.trim()).unwrap_or("");
         let config = self.config.clone();
-        let quiet = self.quiet;
         // Someone asked it to stop (`docker stop`, a stop from the window, `down`): the engine
         // reports a kill before the die. A crash or the kernel's OOM killer does not.
         let expected = match base {
@@ -216,7 +204,7 @@ impl IncidentTracker {
         let problem = match (base, detail) {
             ("health_status", "unhealthy") => Some(IncidentKind::Unhealthy { output: None }),
             ("oom", _) => Some(IncidentKind::OutOfMemory),
-            ("die", _) if expected || quiet => None,
+            ("die", _) if expected => None,
             ("die", _) => {
                 let code = status.and_then(|s| s.exit_code).unwrap_or(-1);
                 if status.is_some_and(|s| s.oom_killed) {
@@ -245,9 +233,6 @@ impl IncidentTracker {
             ("start", _) => status.is_some_and(|s| s.health.is_none()),
             _ => false,
         };
-        if quiet {
-            return Vec::new();
-        }
         let flapping = state.flapping_until.is_some_and(|t| now < t);
         if !flapping {
             state.flapping_until = None;
@@ -305,12 +290,17 @@ impl IncidentTracker {
     }
 }
 
-/// A running incident watch: incidents as they happen, and the tracker to tell what is
-/// expected (a stop the user asked for, a `down` in progress). Dropping it stops the watch.
+/// What a live watch of a stack reports: each change of its containers as the engine reports
+/// it, and the incidents those changes raise.
+#[derive(Clone, Debug)]
+pub enum Observed {
+    Change(StackChange),
+    Incident(Incident),
+}
+
+/// A running watch of a stack's state and incidents; dropping it stops the watch.
 pub struct IncidentWatch {
-    pub incidents: tokio::sync::mpsc::Receiver<Incident>,
-    pub tracker: std::sync::Arc<std::sync::Mutex<IncidentTracker>>,
-    _watch: crate::Watch,
+    pub events: tokio::sync::mpsc::Receiver<Observed>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -321,37 +311,30 @@ impl Drop for IncidentWatch {
 }
 
 impl crate::Engine {
-    /// Watches a project for incidents. The unhealthy ones carry their health check's last
-    /// output.
+    /// Watches a project: every change, then the incidents it raises (the unhealthy ones with
+    /// their health check's last output). The underlying watch reconnects by itself when the
+    /// engine goes away and comes back.
     pub fn watch_incidents(&self, project: &deck_compose::Project, config: TrackerConfig) -> IncidentWatch {
         let mut watch = self.watch(project.name.clone(), Duration::from_secs(30));
-        let tracker = std::sync::Arc::new(std::sync::Mutex::new(IncidentTracker::new(config, project.one_shots())));
+        let mut tracker = IncidentTracker::new(config, project.one_shots());
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let engine = self.clone();
         let project = project.clone();
-        let shared = tracker.clone();
-        let changes = std::mem::replace(&mut watch.changes, tokio::sync::mpsc::channel(1).1);
         let task = tokio::spawn(async move {
-            let mut changes = changes;
-            while let Some(change) = changes.recv().await {
-                let found = match shared.lock() {
-                    Ok(mut t) => t.observe(&change, Instant::now()),
-                    Err(_) => return,
-                };
+            while let Some(change) = watch.changes.recv().await {
+                let found = tracker.observe(&change, Instant::now());
+                if tx.send(Observed::Change(change)).await.is_err() {
+                    return;
+                }
                 for mut incident in found {
                     engine.describe(&project, &mut incident).await;
-                    if tx.send(incident).await.is_err() {
+                    if tx.send(Observed::Incident(incident)).await.is_err() {
                         return;
                     }
                 }
             }
         });
-        IncidentWatch {
-            incidents: rx,
-            tracker,
-            _watch: watch,
-            task,
-        }
+        IncidentWatch { events: rx, task }
     }
 
     /// Adds what the engine knows to an incident: an unhealthy service's last health check output.
@@ -412,12 +395,16 @@ pub async fn notify_desktop(
 mod tests {
     use super::*;
 
+    fn parse<T: serde::de::DeserializeOwned>(s: &str) -> T {
+        serde_json::from_value(serde_json::Value::String(s.into())).expect("a known value")
+    }
+
     fn status(state: &str, health: Option<&str>, exit: Option<i64>, oom: bool) -> ContainerStatus {
         ContainerStatus {
             name: "c".into(),
             id: "id".into(),
-            state: state.into(),
-            health: health.map(str::to_string),
+            state: parse(state),
+            health: health.map(parse),
             image: "i".into(),
             image_id: "sha".into(),
             build_target: None,
@@ -475,7 +462,7 @@ mod tests {
         assert!(t
             .observe(&ev("migrate", "die", Some(status("exited", None, Some(0), false))), now)
             .is_empty());
-        t.expect_stop("api");
+        assert!(t.observe(&ev("api", "kill", None), now).is_empty());
         assert!(t
             .observe(&ev("api", "die", Some(status("exited", None, Some(143), false))), now)
             .is_empty());
@@ -487,11 +474,6 @@ mod tests {
         assert!(t
             .observe(&ev("db", "start", Some(status("running", None, None, false))), now)
             .is_empty());
-        t.set_quiet(true);
-        assert!(t
-            .observe(&ev("db", "die", Some(status("exited", None, Some(0), false))), now)
-            .is_empty());
-        t.set_quiet(false);
         assert_eq!(
             kinds(t.observe(&ev("web", "die", Some(status("exited", None, Some(1), false))), now)),
             vec![IncidentKind::Exited { code: 1 }]

@@ -18,13 +18,13 @@ mod up;
 
 pub use down::DownOptions;
 pub use drift::{Finding, Fix, ServiceDrift, Verdict};
-pub use event::{Event, FailureReport, Phase};
-pub use incidents::{notify_desktop, Incident, IncidentKind, IncidentTracker, IncidentWatch, TrackerConfig};
+pub use event::{Event, FailureReport, Op, Phase, Planned, ResourceAction, ResourceKind, Sink};
+pub use incidents::{notify_desktop, Incident, IncidentKind, IncidentTracker, IncidentWatch, Observed, TrackerConfig};
 pub use labels::{ENV_LABEL, EXPECTED_IMAGE_LABEL, TARGET_LABEL};
 pub use observe::{StackChange, Watch};
 pub use preflight::Problem;
 pub use spec::image_ref;
-pub use status::{Action, ContainerStatus, LogLine, ServiceStatus, Usage, UsageWatch};
+pub use status::{Action, ContainerState, ContainerStatus, Health, LogLine, ServiceStatus, Usage, UsageWatch};
 pub use up::{UpOptions, UpSummary};
 
 use bollard::Docker;
@@ -49,6 +49,30 @@ pub enum EngineError {
     },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+impl deck_error::Coded for EngineError {
+    fn code(&self) -> deck_error::Code {
+        use deck_error::Code;
+        match self {
+            EngineError::Unreachable { .. } | EngineError::PermissionDenied { .. } => Code::EngineUnreachable,
+            EngineError::Preflight(_) => Code::Refused,
+            EngineError::Failed(_) | EngineError::Build { .. } => Code::Failed,
+            EngineError::Docker { source, .. } if lost_connection(source) => Code::EngineUnreachable,
+            EngineError::Docker { .. } => Code::Failed,
+            EngineError::Io(_) => Code::Internal,
+        }
+    }
+}
+
+/// Whether a request failed because the engine could not be reached (it went away during an
+/// operation), not because the engine refused it.
+pub fn lost_connection(e: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error as E;
+    matches!(
+        e,
+        E::HyperLegacyError { .. } | E::IOError { .. } | E::SocketNotFoundError(_) | E::RequestTimeoutError
+    )
 }
 
 pub(crate) trait Context<T> {

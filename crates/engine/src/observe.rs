@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "camelCase")]
+#[ts(export)]
 pub enum StackChange {
     /// Every container of the stack, by service: at the start, after a reconnect, at each
     /// reconcile.
@@ -26,6 +27,7 @@ pub enum StackChange {
         action: String,
         status: Option<Box<ContainerStatus>>,
         /// When the engine saw it (ns since the epoch).
+        #[ts(type = "number | null")]
         time_ns: Option<i64>,
     },
     /// The engine cannot be reached; the watch retries until it can.

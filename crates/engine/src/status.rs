@@ -6,15 +6,85 @@ use bollard::query_parameters::ListContainersOptions;
 use deck_compose::Project;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use ts_rs::TS;
 
-#[derive(Clone, Debug, Serialize)]
+/// The engine's state of a container.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum ContainerState {
+    #[default]
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl ContainerState {
+    pub fn from_engine(s: Option<bollard::models::ContainerStateStatusEnum>) -> Self {
+        use bollard::models::ContainerStateStatusEnum as S;
+        match s {
+            Some(S::RUNNING) => ContainerState::Running,
+            Some(S::PAUSED) => ContainerState::Paused,
+            Some(S::RESTARTING) => ContainerState::Restarting,
+            Some(S::REMOVING) => ContainerState::Removing,
+            Some(S::EXITED) => ContainerState::Exited,
+            Some(S::DEAD) => ContainerState::Dead,
+            _ => ContainerState::Created,
+        }
+    }
+}
+
+impl std::fmt::Display for ContainerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = serde_json::to_value(self).ok();
+        f.write_str(v.as_ref().and_then(|v| v.as_str()).unwrap_or("?"))
+    }
+}
+
+/// The result of a container's own health check, as the engine reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum Health {
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl Health {
+    pub fn from_engine(s: Option<bollard::models::HealthStatusEnum>) -> Option<Self> {
+        use bollard::models::HealthStatusEnum as H;
+        match s {
+            Some(H::STARTING) => Some(Health::Starting),
+            Some(H::HEALTHY) => Some(Health::Healthy),
+            Some(H::UNHEALTHY) => Some(Health::Unhealthy),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Health::Starting => "starting",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        })
+    }
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
 pub struct ContainerStatus {
     pub name: String,
     pub id: String,
-    /// created, running, restarting, exited, paused, dead.
-    pub state: String,
-    /// healthy, unhealthy, starting; `None` without a health check.
-    pub health: Option<String>,
+    pub state: ContainerState,
+    /// `None` without a health check.
+    pub health: Option<Health>,
     /// The image reference the container was created from.
     pub image: String,
     pub image_id: String,
@@ -24,13 +94,16 @@ pub struct ContainerStatus {
     pub env: Option<String>,
     /// `host_ip:host_port->container_port/protocol`.
     pub ports: Vec<String>,
+    #[ts(type = "number")]
     pub restart_count: i64,
+    #[ts(type = "number | null")]
     pub exit_code: Option<i64>,
     pub oom_killed: bool,
     pub started_at: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
 pub struct ServiceStatus {
     pub service: String,
     /// `None`: the service has no container (not started yet, or taken down).
@@ -116,12 +189,8 @@ impl Engine {
         let status = ContainerStatus {
             name: i.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
             id: i.id.clone().unwrap_or_default(),
-            state: state.status.map(|s| s.to_string()).unwrap_or_default(),
-            health: state
-                .health
-                .and_then(|h| h.status)
-                .map(|h| h.to_string())
-                .filter(|h| !h.is_empty() && h != "none"),
+            state: ContainerState::from_engine(state.status),
+            health: Health::from_engine(state.health.and_then(|h| h.status)),
             image: labels
                 .get(EXPECTED_IMAGE_LABEL)
                 .cloned()
@@ -141,8 +210,9 @@ impl Engine {
 }
 
 /// What the user can do to one service's container.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, Serialize, TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(export)]
 pub enum Action {
     Start,
     Stop,
@@ -203,7 +273,8 @@ impl Engine {
 }
 
 /// One log line of one service.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
 pub struct LogLine {
     pub service: String,
     /// The engine's timestamp (RFC 3339), when asked for.
@@ -282,11 +353,13 @@ impl Engine {
 }
 
 /// One resource sample of a service's container.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
 pub struct Usage {
     pub service: String,
     /// Percent of one core.
     pub cpu_percent: f64,
+    #[ts(type = "number")]
     pub memory_bytes: u64,
 }
 
@@ -345,7 +418,10 @@ impl Engine {
             loop {
                 if let Ok(containers) = engine.containers(&project_name).await {
                     streams.retain(|_, t| !t.is_finished());
-                    for (service, c) in containers.into_iter().filter(|(_, c)| c.state == "running") {
+                    for (service, c) in containers
+                        .into_iter()
+                        .filter(|(_, c)| c.state == ContainerState::Running)
+                    {
                         if streams.contains_key(&c.id) {
                             continue;
                         }

@@ -2,7 +2,7 @@
 //! services in parallel, each waited for as its dependents ask (started, healthy, completed).
 
 use crate::build::{build_image, BuildRequest};
-use crate::event::{Event, FailureReport, Phase, Sink};
+use crate::event::{Event, FailureReport, Phase, ResourceAction, ResourceKind, Sink};
 use crate::labels::{self, CONFIG_HASH, NETWORK, SERVICE, VOLUME};
 use crate::readiness::{self, Via};
 use crate::spec::{self, image_ref};
@@ -15,7 +15,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 #[derive(Clone, Debug, Default)]
 pub struct UpOptions {
@@ -33,8 +33,10 @@ pub struct UpOptions {
     pub services: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct UpSummary {
+    #[ts(type = "number")]
     pub elapsed_ms: u64,
     /// The last phase of each service.
     pub services: BTreeMap<String, Phase>,
@@ -89,13 +91,8 @@ impl Engine {
     /// Brings the project up and returns when every service is ready, or fails with a report
     /// of each service that failed. Nothing is changed when a preflight check fails.
     #[tracing::instrument(skip_all, fields(project = %project.name), err)]
-    pub async fn up(
-        &self,
-        project: &Project,
-        opts: &UpOptions,
-        events: Option<mpsc::UnboundedSender<Event>>,
-    ) -> Result<UpSummary, EngineError> {
-        let sink = Sink::new(events);
+    pub async fn up(&self, project: &Project, opts: &UpOptions, sink: &Sink) -> Result<UpSummary, EngineError> {
+        let sink = sink.clone();
         let started = Instant::now();
         let docker = &self.docker;
         let services = closure(project, &opts.services);
@@ -217,7 +214,7 @@ impl Engine {
                         .create_network(req)
                         .await
                         .context(|| format!("creating network {}", net.name))?;
-                    sink.resource("network", &net.name, "created");
+                    sink.resource(ResourceKind::Network, &net.name, ResourceAction::Created);
                 }
                 Err(e) => {
                     return Err(EngineError::Docker {
@@ -238,7 +235,7 @@ impl Engine {
 
     /// Creates the named volumes that the given services mount and that do not exist yet.
     pub async fn create_volumes(&self, project: &Project, services: &[String]) -> Result<(), EngineError> {
-        self.ensure_volumes(project, services, &Sink::new(None)).await
+        self.ensure_volumes(project, services, &Sink::none()).await
     }
 
     async fn ensure_volumes(&self, project: &Project, services: &[String], sink: &Sink) -> Result<(), EngineError> {
@@ -269,7 +266,7 @@ impl Engine {
                         .create_volume(req)
                         .await
                         .context(|| format!("creating volume {}", vol.name))?;
-                    sink.resource("volume", &vol.name, "created");
+                    sink.resource(ResourceKind::Volume, &vol.name, ResourceAction::Created);
                 }
                 Err(e) => {
                     return Err(EngineError::Docker {
@@ -288,7 +285,7 @@ impl Engine {
         project: &Project,
         services: &[String],
         opts: &UpOptions,
-        events: Option<mpsc::UnboundedSender<Event>>,
+        sink: &Sink,
     ) -> Result<(), EngineError> {
         // Exactly the services named (as `docker compose build` does), not what they depend on.
         let named = if services.is_empty() {
@@ -304,9 +301,7 @@ impl Engine {
             build: true,
             ..opts.clone()
         };
-        self.ensure_images(project, &services, &opts, &Sink::new(events))
-            .await
-            .map(|_| ())
+        self.ensure_images(project, &services, &opts, sink).await.map(|_| ())
     }
 
     /// Builds what must be built (missing, or asked for), one image at a time; the id of
@@ -342,7 +337,7 @@ impl Engine {
             };
             let id = match (&svc.build, existing) {
                 (Some(build), existing) if opts.build || opts.no_cache || existing.is_none() => {
-                    sink.step(name, Phase::Building, Some(image.clone()));
+                    sink.service(name, Phase::Building, Some(image.clone()));
                     let req = BuildRequest {
                         service: name,
                         project: &project.name,
@@ -352,7 +347,7 @@ impl Engine {
                         no_cache: opts.no_cache,
                     };
                     let id = build_image(&self.docker, req, sink).await?;
-                    sink.step(name, Phase::Built, Some(short_id(&id)));
+                    sink.service(name, Phase::Built, Some(short_id(&id)));
                     id
                 }
                 (_, Some(id)) => id,
@@ -397,9 +392,9 @@ impl Engine {
                 crate::remove_container(&self.docker, &id)
                     .await
                     .context(|| format!("removing orphan container {name}"))?;
-                sink.step(service, Phase::Removed, Some(format!("orphan container {name}")));
+                sink.service(service, Phase::Removed, Some(format!("orphan container {name}")));
             } else {
-                sink.step(
+                sink.service(
                     service,
                     Phase::Orphan,
                     Some(format!(
@@ -438,7 +433,7 @@ impl ServiceJob {
         let result = self.run_inner(deps).await;
         if let Err(Some(r)) = &result {
             self.sink.send(Event::Failure(r.clone()));
-            self.sink.step(&self.name, Phase::Failed, Some(r.reason.clone()));
+            self.sink.service(&self.name, Phase::Failed, Some(r.reason.clone()));
         }
         self.state
             .send_replace(if result.is_ok() { State::Ready } else { State::Failed });
@@ -457,7 +452,7 @@ impl ServiceJob {
             };
             let reached = rx.wait_for(|s| *s == State::Failed || wanted(s)).await.map(|s| *s);
             if !matches!(reached, Ok(s) if wanted(&s)) && required {
-                self.sink.step(name, Phase::Skipped, Some(format!("{dep} failed")));
+                self.sink.service(name, Phase::Skipped, Some(format!("{dep} failed")));
                 return Err(None);
             }
         }
@@ -497,7 +492,7 @@ impl ServiceJob {
                     && c.image.as_deref() == Some(self.image_id.as_str()) =>
             {
                 running = c.state.and_then(|s| s.running).unwrap_or(false);
-                self.sink.step(name, Phase::Unchanged, None);
+                self.sink.service(name, Phase::Unchanged, None);
             }
             Some(c) => {
                 let id = c.id.unwrap_or_default();
@@ -506,38 +501,38 @@ impl ServiceJob {
                     .await
                     .map_err(|e| Some(fail(format!("removing the old container {cname}: {e}"))))?;
                 self.create(&cname, body).await?;
-                self.sink.step(name, Phase::Recreated, None);
+                self.sink.service(name, Phase::Recreated, None);
             }
             None => {
                 self.create(&cname, body).await?;
-                self.sink.step(name, Phase::Created, None);
+                self.sink.service(name, Phase::Created, None);
             }
         }
         if !running {
-            self.sink.step(name, Phase::Starting, None);
+            self.sink.service(name, Phase::Starting, None);
             self.docker
                 .start_container(&cname, None)
                 .await
                 .map_err(|e| Some(fail(format!("starting {cname}: {e}"))))?;
         }
         self.state.send_replace(State::Started);
-        self.sink.step(name, Phase::Started, None);
+        self.sink.service(name, Phase::Started, None);
 
         let deadline = Instant::now() + self.deadline_after;
         match &svc.healthcheck {
             _ if self.one_shot => {
-                self.sink.step(name, Phase::WaitingExit, None);
+                self.sink.service(name, Phase::WaitingExit, None);
                 readiness::wait_exit(&self.docker, name, &cname, deadline)
                     .await
                     .map_err(Some)?;
                 self.sink
-                    .step(name, Phase::Ready, Some("completed successfully".into()));
+                    .service(name, Phase::Ready, Some("completed successfully".into()));
             }
             Some(hc) if !hc.is_disabled() => {
-                self.sink.step(name, Phase::WaitingHealth, None);
+                self.sink.service(name, Phase::WaitingHealth, None);
                 let sink = self.sink.clone();
                 let via = readiness::wait_healthy(&self.docker, name, &cname, hc, deadline, |docker_status| {
-                    sink.step(
+                    sink.service(
                         name,
                         Phase::WaitingHealth,
                         Some(format!(
@@ -556,9 +551,9 @@ impl ServiceJob {
                     Via::Probe => "healthy (health check passed in the container)",
                     Via::Docker => "healthy (docker)",
                 };
-                self.sink.step(name, Phase::Ready, Some(how.into()));
+                self.sink.service(name, Phase::Ready, Some(how.into()));
             }
-            _ => self.sink.step(name, Phase::Ready, Some("running".into())),
+            _ => self.sink.service(name, Phase::Ready, Some("running".into())),
         }
         Ok(Phase::Ready)
     }

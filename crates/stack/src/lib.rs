@@ -18,6 +18,13 @@ static BUILTIN: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../profiles");
 /// The profile used when none is named.
 pub const DEFAULT_PROFILE: &str = "sirius-lab";
 
+/// Every profile error is the user's input to fix; nothing was changed.
+impl deck_error::Coded for StackError {
+    fn code(&self) -> deck_error::Code {
+        deck_error::Code::Invalid
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
     #[error("no stack profile named '{name}'. Available: {}. A profile is a folder with a profile.toml; pass its path, or put it in {}", available.join(", "), user_dir().display())]
@@ -105,8 +112,9 @@ pub struct EnvSpec {
     pub profiles: Vec<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(export)]
 pub enum Layer {
     Frontend,
     Processing,

@@ -6,19 +6,20 @@
 //! order; rolled back to the old one if it does not come up; and, at the end, proof of what each
 //! container runs.
 
-use deck_backup::{Backups, Reporter, Stack};
+use deck_backup::{Backups, Stack};
 use deck_compose::{load, Project};
-use deck_engine::{DownOptions, Engine, EngineError, Event, ServiceDrift, UpOptions, Verdict};
+use deck_engine::{DownOptions, Engine, EngineError, ServiceDrift, Sink, UpOptions, Verdict};
 use deck_stack::Profile;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Instant;
-use tokio::sync::mpsc::UnboundedSender;
 
 /// Free space builds need in Docker's data folder.
 pub const MIN_FREE_FOR_BUILDS: u64 = 2 << 30;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Deserialize, ts_rs::TS)]
+#[serde(default)]
+#[ts(export)]
 pub struct SwitchOptions {
     /// Take a safety backup first; `None`: only when switching into prod.
     pub backup: Option<bool>,
@@ -38,7 +39,8 @@ impl Default for SwitchOptions {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct SwitchSummary {
     pub from: Option<String>,
     pub to: String,
@@ -48,7 +50,33 @@ pub struct SwitchSummary {
     pub built: Vec<String>,
     pub rebuilt_no_cache: Vec<String>,
     pub drift: Vec<ServiceDrift>,
+    #[ts(type = "number")]
     pub elapsed_ms: u64,
+}
+
+impl SwitchSummary {
+    /// The services that do not run what the new environment asks for.
+    pub fn drifted(&self) -> Vec<&str> {
+        self.drift
+            .iter()
+            .filter(|d| d.verdict == Verdict::Drift)
+            .map(|d| d.service.as_str())
+            .collect()
+    }
+}
+
+impl deck_error::Coded for SwitchError {
+    fn code(&self) -> deck_error::Code {
+        use deck_error::Code;
+        match self {
+            SwitchError::Invalid(_) => Code::Invalid,
+            SwitchError::Preflight(_) => Code::Refused,
+            SwitchError::RolledBack { .. } => Code::RolledBack,
+            SwitchError::RollbackFailed { .. } | SwitchError::Failed { .. } => Code::Failed,
+            SwitchError::Engine(e) => e.code(),
+            SwitchError::Backup(e) => e.code(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +122,7 @@ pub fn load_env(profile: &Profile, env: &str) -> Result<Project, SwitchError> {
 pub async fn current_env(engine: &Engine, project: &str) -> Result<Option<String>, EngineError> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for c in engine.containers(project).await?.into_values() {
-        if c.state == "running" {
+        if c.state == deck_engine::ContainerState::Running {
             if let Some(e) = c.env {
                 *counts.entry(e).or_default() += 1;
             }
@@ -141,13 +169,7 @@ pub struct Switcher<'a> {
 }
 
 impl Switcher<'_> {
-    pub async fn switch(
-        &self,
-        to: &str,
-        opts: &SwitchOptions,
-        events: Option<UnboundedSender<Event>>,
-        progress: &Reporter,
-    ) -> Result<SwitchSummary, SwitchError> {
+    pub async fn switch(&self, to: &str, opts: &SwitchOptions, progress: &Sink) -> Result<SwitchSummary, SwitchError> {
         let started = Instant::now();
         let engine = self.engine;
         let target = load_env(self.profile, to)?;
@@ -246,7 +268,7 @@ impl Switcher<'_> {
         let (built, rebuilt) = (pick(BuildNeed::Build), pick(BuildNeed::NoCache));
         if !built.is_empty() {
             progress.step(format!("building {}", built.join(", ")));
-            engine.build(&target, &built, &up_opts, events.clone()).await?;
+            engine.build(&target, &built, &up_opts, progress).await?;
         }
         if !rebuilt.is_empty() {
             progress.step(format!(
@@ -257,18 +279,18 @@ impl Switcher<'_> {
                 no_cache: true,
                 ..up_opts.clone()
             };
-            engine.build(&target, &rebuilt, &no_cache, events.clone()).await?;
+            engine.build(&target, &rebuilt, &no_cache, progress).await?;
         }
 
         // Old environment down (volumes kept), new one up.
         if let Some(prev) = &previous {
             progress.step(format!("stopping {} (volumes kept)", from.as_deref().unwrap_or("?")));
             engine
-                .down(&prev.name, Some(prev), &DownOptions::default(), events.clone())
+                .down(&prev.name, Some(prev), &DownOptions::default(), progress)
                 .await?;
         }
         progress.step(format!("starting {to}"));
-        if let Err(e) = engine.up(&target, &up_opts, events.clone()).await {
+        if let Err(e) = engine.up(&target, &up_opts, progress).await {
             let reason = e.to_string();
             let (Some(prev), Some(from), true) = (&previous, &from, opts.rollback) else {
                 return Err(SwitchError::Failed { to: to.into(), reason });
@@ -276,13 +298,13 @@ impl Switcher<'_> {
             progress.step(format!("{to} did not come up: rolling back to {from}"));
             let back = async {
                 engine
-                    .down(&target.name, Some(&target), &DownOptions::default(), events.clone())
+                    .down(&target.name, Some(&target), &DownOptions::default(), progress)
                     .await?;
                 let opts = UpOptions {
                     env: Some(from.clone()),
                     ..Default::default()
                 };
-                engine.up(prev, &opts, events.clone()).await
+                engine.up(prev, &opts, progress).await
             }
             .await;
             return Err(match back {
@@ -303,7 +325,7 @@ impl Switcher<'_> {
         // Proof: every container against what the environment asks for.
         let drift = engine.drift(&target, Some(to)).await?;
         for d in drift.iter().filter(|d| d.verdict == Verdict::Drift) {
-            progress.step(format!("{}: DRIFT: {}", d.service, d.summary()));
+            progress.step(format!("{}: DRIFT: {}", d.service, d.summary));
         }
         Ok(SwitchSummary {
             from,

@@ -3,14 +3,15 @@ import type { Diagnostic } from "./Diagnostic";
 import type { ServiceNode } from "./ServiceNode";
 
 /**
- * A stack as the window draws it: the planned services, or the errors that stop it loading.
+ * A stack as the window draws it: the planned services in start-up order, or the errors that
+ * stop its files loading.
  */
-export type StackView = { stack: string, env: string, project: string, services: Array<ServiceNode>, diagnostics: Array<Diagnostic>, 
+export type StackView = { stack: string, env: string, project: string, services: Array<ServiceNode>, 
 /**
- * True when the files have errors: `services` is empty and `diagnostics` says why.
+ * Warnings, or (when `invalid`) every error, with file and line.
  */
-invalid: boolean, 
+diagnostics: Array<Diagnostic>, 
 /**
- * Whether incidents of this stack raise desktop notifications.
+ * The files have errors: `services` is empty and `diagnostics` says why.
  */
-notifications: boolean, };
+invalid: boolean, };

@@ -1,0 +1,140 @@
+//! The one API of Sirius Deck: every user action as one async function, shared by the command
+//! line (`crates/cli`) and the window (`src-tauri`), which only map arguments in and results
+//! out. An action takes the [`App`] (one connected engine, the settings, the running
+//! operation), the [`Stack`] it acts on (profile, loaded files, the environment running) and one
+//! progress [`Sink`]; it returns a typed result or an [`Error`] whose [`Code`] the front ends
+//! branch on. Every type that crosses to the window is exported to TypeScript from here or
+//! from the core type itself (`ui/src/bindings/`).
+
+mod backups;
+mod error;
+mod lifecycle;
+mod switch;
+mod target;
+mod view;
+
+pub use backups::{
+    backup, backups, find_set, restore, save_settings, settings, verify, BackupItem, BackupList, BackupSet,
+    RestoreRequest, SettingsChange, Verified,
+};
+pub use deck_engine::{Event, Op, Phase, Sink};
+pub use deck_error::Code;
+pub use error::{Error, Result};
+pub use lifecycle::{
+    build, control, down, drift, health, logs, near_memory_limit, ps, repair, up, usage, watch, DownSummary, PsRow,
+    RepairResult,
+};
+pub use switch::switch;
+pub use target::{Stack, Target};
+pub use view::{stacks, view, Edge, ServiceNode, StackSummary, StackView};
+
+use deck_engine::Engine;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+
+/// What lives as long as the program: the engine, connected (pinged and version-negotiated)
+/// once on first use, where backups go, and the cancellable operation in flight.
+#[derive(Default)]
+pub struct App {
+    engine: OnceCell<Engine>,
+    /// A backup folder replacing the configured one (the CLI's `--dir`).
+    backup_dir: Option<PathBuf>,
+    running: Canceller,
+}
+
+/// Cancels the operation in flight from anywhere (a signal handler, a window command).
+#[derive(Clone, Default)]
+pub struct Canceller(Arc<Mutex<Option<CancellationToken>>>);
+
+impl Canceller {
+    /// Cancels the running backup or restore (what it stopped is started again, nothing is
+    /// written); nothing running is fine.
+    pub fn cancel(&self) {
+        if let Ok(slot) = self.0.lock() {
+            if let Some(t) = slot.as_ref() {
+                t.cancel();
+            }
+        }
+    }
+}
+
+impl App {
+    pub fn new() -> Self {
+        App::default()
+    }
+
+    /// Backups go to `dir` instead of the configured folder.
+    pub fn with_backup_dir(mut self, dir: Option<PathBuf>) -> Result<Self> {
+        if let Some(d) = dir {
+            let abs =
+                std::path::absolute(&d).map_err(|e| Error::invalid(format!("backup folder {}: {e}", d.display())))?;
+            self.backup_dir = Some(abs);
+        }
+        Ok(self)
+    }
+
+    /// The engine, connected on first use; an unreachable engine is not remembered, so the
+    /// next call tries again.
+    pub async fn engine(&self) -> Result<&Engine> {
+        Ok(self.engine.get_or_try_init(Engine::connect).await?)
+    }
+
+    /// The backup settings as saved, with this program's folder override.
+    pub fn backup_settings(&self) -> Result<deck_backup::Settings> {
+        let mut s = deck_backup::Settings::load()?;
+        if let Some(d) = &self.backup_dir {
+            s.dir = d.clone();
+        }
+        Ok(s)
+    }
+
+    async fn backups_of(&self) -> Result<deck_backup::Backups> {
+        Ok(deck_backup::Backups::new(
+            self.engine().await?.clone(),
+            self.backup_settings()?,
+        ))
+    }
+
+    /// Marks a cancellable operation (backup, restore) as running until the guard is dropped;
+    /// one at a time.
+    fn start_cancellable(&self) -> Result<Running<'_>> {
+        let mut slot = self
+            .running
+            .0
+            .lock()
+            .map_err(|_| Error::new(Code::Internal, "state lock poisoned"))?;
+        if slot.is_some() {
+            return Err(Error::new(
+                Code::Busy,
+                "a backup or restore is already running; wait for it or cancel it",
+            ));
+        }
+        let token = CancellationToken::new();
+        *slot = Some(token.clone());
+        Ok(Running { app: self, token })
+    }
+
+    /// Cancels the running backup or restore; nothing running is fine.
+    pub fn cancel(&self) {
+        self.running.cancel();
+    }
+
+    pub fn canceller(&self) -> Canceller {
+        self.running.clone()
+    }
+}
+
+struct Running<'a> {
+    app: &'a App,
+    token: CancellationToken,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut slot) = self.app.running.0.lock() {
+            *slot = None;
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Running a stack: up, down, build, per-service control, status, logs, the live watch, and
+//! the proof of what each container runs (drift) with its fix.
+
+use crate::error::{Error, Result};
+use crate::target::Stack;
+use crate::App;
+use deck_engine::{
+    Action, ContainerState, DownOptions, Fix, IncidentWatch, LogLine, ServiceDrift, ServiceStatus, Sink, TrackerConfig,
+    UpOptions, UpSummary, UsageWatch, Verdict,
+};
+use deck_error::Code;
+use serde::Serialize;
+use ts_rs::TS;
+
+/// Builds what is missing, starts in dependency order, returns when every service is ready.
+pub async fn up(app: &App, stack: &Stack, opts: UpOptions, sink: &Sink) -> Result<UpSummary> {
+    for s in &opts.services {
+        stack.require_service(s)?;
+    }
+    let opts = UpOptions {
+        env: opts.env.or_else(|| stack.env.clone()),
+        build: opts.build || opts.no_cache,
+        ..opts
+    };
+    Ok(app.engine().await?.up(&stack.project, &opts, sink).await?)
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct DownSummary {
+    /// Named volumes deleted (with `volumes`), or kept.
+    pub volumes_removed: Vec<String>,
+    pub volumes_kept: Vec<String>,
+}
+
+/// Stops in reverse dependency order and removes containers and networks; volumes only when
+/// asked.
+pub async fn down(app: &App, stack: &Stack, volumes: bool, sink: &Sink) -> Result<DownSummary> {
+    let engine = app.engine().await?;
+    let name = &stack.project.name;
+    let before = engine.project_volumes(name).await?;
+    engine
+        .down(name, Some(&stack.project), &DownOptions { volumes }, sink)
+        .await?;
+    let kept = engine.project_volumes(name).await?;
+    Ok(DownSummary {
+        volumes_removed: before.into_iter().filter(|v| !kept.contains(v)).collect(),
+        volumes_kept: kept,
+    })
+}
+
+/// Builds the images of the named services (all that build when none is named).
+pub async fn build(app: &App, stack: &Stack, services: &[String], no_cache: bool, sink: &Sink) -> Result<()> {
+    for s in services {
+        stack.require_service(s)?;
+    }
+    let opts = UpOptions {
+        no_cache,
+        env: stack.env.clone(),
+        ..Default::default()
+    };
+    Ok(app.engine().await?.build(&stack.project, services, &opts, sink).await?)
+}
+
+/// Starts, stops or restarts one service's container.
+pub async fn control(app: &App, stack: &Stack, service: &str, action: Action) -> Result<()> {
+    stack.require_service(service)?;
+    Ok(app.engine().await?.control(&stack.project, service, action).await?)
+}
+
+/// The last outputs of a service's own health check, newest last.
+pub async fn health(app: &App, stack: &Stack, service: &str) -> Result<Vec<String>> {
+    stack.require_service(service)?;
+    Ok(app.engine().await?.health_log(&stack.project, service).await?)
+}
+
+/// The logs of the named services (all when none), merged; `follow` keeps the stream open
+/// until the receiver is dropped.
+pub async fn logs(
+    app: &App,
+    stack: &Stack,
+    services: &[String],
+    follow: bool,
+    tail: Option<usize>,
+) -> Result<tokio::sync::mpsc::Receiver<LogLine>> {
+    for s in services {
+        stack.require_service(s)?;
+    }
+    Ok(app.engine().await?.logs(&stack.project, services, follow, tail).await?)
+}
+
+/// The live state of the stack and the incidents it raises, until dropped.
+pub async fn watch(app: &App, stack: &Stack) -> Result<IncidentWatch> {
+    Ok(app
+        .engine()
+        .await?
+        .watch_incidents(&stack.project, TrackerConfig::default()))
+}
+
+/// CPU and memory of the stack's running services as the engine streams them, until dropped.
+pub async fn usage(app: &App, stack: &Stack) -> Result<UsageWatch> {
+    Ok(app
+        .engine()
+        .await?
+        .watch_usage(stack.project.name.clone(), std::time::Duration::from_secs(5)))
+}
+
+/// One service as `ps` shows it.
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct PsRow {
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub status: ServiceStatus,
+    /// Percent of one core.
+    pub cpu_percent: Option<f64>,
+    pub cpu_limit: Option<f64>,
+    #[ts(type = "number | null")]
+    pub memory_bytes: Option<u64>,
+    #[ts(type = "number | null")]
+    pub memory_limit: Option<u64>,
+    /// At 90% of its memory limit or more.
+    pub near_memory_limit: bool,
+    /// Whether it runs what its environment asks for.
+    pub drift: Option<ServiceDrift>,
+}
+
+/// At this share of its memory limit a service is marked as near it.
+pub const NEAR_MEMORY_LIMIT: f64 = 0.9;
+
+/// Whether a service using `memory` bytes is near its memory limit (for `ps` and the window's
+/// gauges alike).
+pub fn near_memory_limit(stack: &Stack, service: &str, memory: u64) -> bool {
+    let limit = stack.project.services.get(service).and_then(|s| s.memory_limit());
+    limit.is_some_and(|l| memory as f64 >= NEAR_MEMORY_LIMIT * l as f64)
+}
+
+/// Each service: state, health, image, target, one CPU and memory sample against its limits,
+/// and whether it runs what its environment asks for.
+pub async fn ps(app: &App, stack: &Stack) -> Result<Vec<PsRow>> {
+    let engine = app.engine().await?;
+    let status = engine.status(&stack.project).await?;
+    let drift = engine.drift(&stack.project, stack.env.as_deref()).await?;
+    let mut rows = Vec::new();
+    for s in status {
+        let usage = match s.container.as_ref().filter(|c| c.state == ContainerState::Running) {
+            Some(c) => engine.usage(&c.id).await,
+            None => None,
+        };
+        let svc = stack.project.services.get(&s.service);
+        let memory_limit = svc.and_then(|x| x.memory_limit());
+        let memory_bytes = usage.map(|u| u.1);
+        rows.push(PsRow {
+            cpu_percent: usage.map(|u| u.0),
+            cpu_limit: svc.and_then(|x| x.cpu_limit()),
+            memory_bytes,
+            memory_limit,
+            near_memory_limit: memory_bytes.is_some_and(|m| near_memory_limit(stack, &s.service, m)),
+            drift: drift.iter().find(|d| d.service == s.service).cloned(),
+            status: s,
+        });
+    }
+    Ok(rows)
+}
+
+/// Whether each service runs what the stack's environment asks for.
+pub async fn drift(app: &App, stack: &Stack) -> Result<Vec<ServiceDrift>> {
+    Ok(app.engine().await?.drift(&stack.project, stack.env.as_deref()).await?)
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct RepairResult {
+    /// Whether the image was rebuilt without cache (its target was wrong, or asked for).
+    pub rebuilt: bool,
+    /// Every service after the repair.
+    pub drift: Vec<ServiceDrift>,
+}
+
+/// The fix of a drifted service: rebuild its image without cache when its target is wrong (or
+/// `rebuild`), then recreate it. Fails with `Code::Drift` when it still drifts.
+pub async fn repair(app: &App, stack: &Stack, service: &str, rebuild: bool, sink: &Sink) -> Result<RepairResult> {
+    stack.require_service(service)?;
+    let engine = app.engine().await?;
+    let env = stack.env.as_deref();
+    let fix = engine
+        .drift(&stack.project, env)
+        .await?
+        .into_iter()
+        .find(|d| d.service == service)
+        .and_then(|d| d.fix);
+    let rebuild = rebuild || fix == Some(Fix::Rebuild);
+    engine.repair(&stack.project, service, env, rebuild, sink).await?;
+    let drift = engine.drift(&stack.project, env).await?;
+    if let Some(d) = drift
+        .iter()
+        .find(|d| d.service == service && d.verdict == Verdict::Drift)
+    {
+        return Err(Error::new(
+            Code::Drift,
+            format!("{service} still drifts: {}", d.summary),
+        ));
+    }
+    Ok(RepairResult {
+        rebuilt: rebuild,
+        drift,
+    })
+}

@@ -1,0 +1,155 @@
+//! The stacks there are, and one stack as the window draws it before anything runs.
+
+use crate::error::Result;
+use crate::target::{Stack, Target};
+use deck_compose::{Condition, Diagnostic};
+use deck_stack::Layer;
+use serde::Serialize;
+use ts_rs::TS;
+
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct StackSummary {
+    pub name: String,
+    pub description: String,
+    pub envs: Vec<String>,
+    pub default_env: String,
+    pub is_default: bool,
+    /// Why the profile cannot be read, when it cannot.
+    pub invalid: Option<String>,
+}
+
+/// Every stack profile: built in, and in the user's profiles folder.
+pub fn stacks() -> Vec<StackSummary> {
+    deck_stack::available()
+        .into_iter()
+        .map(|name| {
+            let is_default = name == deck_stack::DEFAULT_PROFILE;
+            match deck_stack::find(&name) {
+                Ok(p) => StackSummary {
+                    name,
+                    description: p.description,
+                    envs: p.envs.keys().cloned().collect(),
+                    default_env: p.default_env,
+                    is_default,
+                    invalid: None,
+                },
+                Err(e) => StackSummary {
+                    name,
+                    description: String::new(),
+                    envs: vec![],
+                    default_env: String::new(),
+                    is_default,
+                    invalid: Some(e.to_string()),
+                },
+            }
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct Edge {
+    pub target: String,
+    pub condition: Condition,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct ServiceNode {
+    pub name: String,
+    pub layer: Layer,
+    pub image: Option<String>,
+    pub build_target: Option<String>,
+    pub ports: Vec<String>,
+    pub depends_on: Vec<Edge>,
+    pub has_healthcheck: bool,
+    pub one_shot: bool,
+    #[ts(type = "number | null")]
+    pub memory_limit: Option<u64>,
+    pub cpu_limit: Option<f64>,
+}
+
+/// A stack as the window draws it: the planned services in start-up order, or the errors that
+/// stop its files loading.
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct StackView {
+    pub stack: String,
+    pub env: String,
+    pub project: String,
+    pub services: Vec<ServiceNode>,
+    /// Warnings, or (when `invalid`) every error, with file and line.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The files have errors: `services` is empty and `diagnostics` says why.
+    pub invalid: bool,
+}
+
+/// The planned diagram of one environment of a profile, and the stack loaded (none when its
+/// files have errors: the view then lists them). A profile that cannot be found is an error.
+pub fn view(target: &Target) -> Result<(StackView, Option<Stack>)> {
+    let profile = target.find_profile()?;
+    let name = profile.as_ref().map(|p| p.name.clone()).unwrap_or_default();
+    let env = target
+        .env
+        .clone()
+        .or_else(|| profile.as_ref().map(|p| p.default_env.clone()))
+        .unwrap_or_default();
+    let stack = match target.load() {
+        Ok(s) => s,
+        Err(e) if !e.diagnostics.is_empty() => {
+            let view = StackView {
+                stack: name,
+                env,
+                project: String::new(),
+                services: vec![],
+                diagnostics: e.diagnostics,
+                invalid: true,
+            };
+            return Ok((view, None));
+        }
+        Err(e) => return Err(e),
+    };
+    let project = &stack.project;
+    let layers = profile.as_ref().map(|p| p.layers(project)).unwrap_or_default();
+    let one_shots = project.one_shots();
+    let services = project
+        .startup_order()
+        .into_iter()
+        .map(|name| {
+            let s = &project.services[&name];
+            ServiceNode {
+                layer: layers.get(&name).copied().unwrap_or(Layer::Processing),
+                image: s.image.clone(),
+                build_target: s.build.as_ref().and_then(|b| b.target.clone()),
+                ports: s
+                    .ports
+                    .iter()
+                    .filter_map(|p| p.published.as_ref().map(|h| format!("{h}:{}", p.target)))
+                    .collect(),
+                depends_on: s
+                    .depends_on
+                    .iter()
+                    .map(|(t, d)| Edge {
+                        target: t.clone(),
+                        condition: d.condition,
+                    })
+                    .collect(),
+                has_healthcheck: s.healthcheck.as_ref().is_some_and(|h| !h.is_disabled()),
+                one_shot: one_shots.contains(&name),
+                memory_limit: s.memory_limit(),
+                cpu_limit: s.cpu_limit(),
+                name,
+            }
+        })
+        .collect();
+    let view = StackView {
+        stack: name,
+        env,
+        project: project.name.clone(),
+        services,
+        diagnostics: stack.warnings.clone(),
+        invalid: false,
+    };
+    Ok((view, Some(stack)))
+}

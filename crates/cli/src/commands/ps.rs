@@ -1,0 +1,106 @@
+use crate::{output, Result};
+use deck_app::{App, PsRow, Target};
+use deck_engine::{ServiceDrift, Verdict};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
+    let stack = crate::load_running(app, target).await?;
+    let rows = deck_app::ps(app, &stack).await?;
+    if a.json {
+        output::json(&rows);
+    } else {
+        print_table(&rows);
+    }
+    Ok(())
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.0}MiB", b as f64 / 1048576.0)
+}
+
+fn cells(r: &PsRow) -> [String; 11] {
+    let Some(c) = &r.status.container else {
+        let mut row: [String; 11] = std::array::from_fn(|_| "-".to_string());
+        row[0] = r.status.service.clone();
+        row[1] = "not created".into();
+        return row;
+    };
+    let cpu = match (r.cpu_percent, r.cpu_limit) {
+        (Some(c), Some(l)) => format!("{c:.1}% / {:.0}%", l * 100.0),
+        (Some(c), None) => format!("{c:.1}%"),
+        _ => "-".into(),
+    };
+    let mem = match (r.memory_bytes, r.memory_limit) {
+        (Some(m), Some(l)) => format!("{} / {}{}", mib(m), mib(l), if r.near_memory_limit { " !" } else { "" }),
+        (Some(m), None) => mib(m),
+        _ => "-".into(),
+    };
+    [
+        r.status.service.clone(),
+        c.state.to_string(),
+        c.health.map_or("-".into(), |h| h.to_string()),
+        c.image.clone(),
+        c.build_target.clone().unwrap_or_else(|| "-".into()),
+        cpu,
+        mem,
+        if c.ports.is_empty() {
+            "-".into()
+        } else {
+            c.ports.join(", ")
+        },
+        c.restart_count.to_string(),
+        c.exit_code.map_or("-".into(), |e| e.to_string()),
+        drift_cell(r.drift.as_ref()),
+    ]
+}
+
+fn print_table(rows: &[PsRow]) {
+    let header = [
+        "SERVICE",
+        "STATE",
+        "HEALTH",
+        "IMAGE",
+        "TARGET",
+        "CPU / LIMIT",
+        "MEMORY / LIMIT",
+        "PORTS",
+        "RESTARTS",
+        "EXIT",
+        "AS ASKED",
+    ]
+    .map(String::from);
+    let cells: Vec<[String; 11]> = rows.iter().map(cells).collect();
+    let mut widths = header.clone().map(|h| h.len());
+    for r in &cells {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for r in std::iter::once(&header).chain(&cells) {
+        let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+}
+
+fn drift_cell(d: Option<&ServiceDrift>) -> String {
+    match d.map(|d| (d.verdict, d)) {
+        Some((Verdict::Match, _)) => "yes".into(),
+        Some((Verdict::Drift, d)) => format!("NO: {}", d.summary),
+        Some((Verdict::Unproven, d)) => format!(
+            "unproven ({})",
+            d.findings
+                .iter()
+                .filter(|f| f.ok.is_none())
+                .map(|f| f.check.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => "-".into(),
+    }
+}

@@ -1,0 +1,66 @@
+use crate::{output, Result};
+use deck_app::{App, Code, Error, Target};
+use deck_switch::SwitchOptions;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The environment to switch to.
+    to: String,
+    /// Take a safety backup first (default: only when switching into prod).
+    #[arg(long, conflicts_with = "no_backup")]
+    backup: bool,
+    /// Do not take a safety backup.
+    #[arg(long)]
+    no_backup: bool,
+    /// Build every image of the target environment without the layer cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Leave the failed environment as it is instead of going back.
+    #[arg(long)]
+    no_rollback: bool,
+    /// One JSON object per progress step.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
+    let stack = crate::load(target)?;
+    let opts = SwitchOptions {
+        backup: (a.backup || a.no_backup).then_some(a.backup),
+        no_cache: a.no_cache,
+        rollback: !a.no_rollback,
+    };
+    let summary = output::with_progress(a.json, async |sink| {
+        deck_app::switch(app, &stack, &a.to, &opts, sink).await
+    })
+    .await?;
+    if a.json {
+        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+    } else {
+        output::print_drift(&summary.drift);
+        eprintln!(
+            "sirius-deck: {} switched from {} to {} in {:.1}s{}",
+            stack.name(),
+            summary.from.as_deref().unwrap_or("nothing running"),
+            summary.to,
+            summary.elapsed_ms as f64 / 1000.0,
+            summary
+                .safety
+                .as_ref()
+                .map(|s| format!("; data backed up first in set {s}"))
+                .unwrap_or_default()
+        );
+    }
+    let drifted = summary.drifted();
+    if !drifted.is_empty() {
+        return Err(Error::new(
+            Code::Drift,
+            format!(
+                "switched, but {} do(es) not run what {} asks for: sirius-deck repair <service>",
+                drifted.join(", "),
+                summary.to
+            ),
+        ));
+    }
+    Ok(())
+}

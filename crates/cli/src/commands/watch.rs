@@ -1,0 +1,36 @@
+use crate::{output, Result};
+use deck_app::{App, Target};
+use deck_engine::Observed;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Also raise desktop notifications.
+    #[arg(long)]
+    notify: bool,
+    /// One JSON object per incident.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
+    let stack = crate::load_running(app, target).await?;
+    let mut watch = deck_app::watch(app, &stack).await?;
+    if !a.json {
+        eprintln!("sirius-deck: watching {} (Ctrl-C to stop)", stack.project.name);
+    }
+    while let Some(event) = watch.events.recv().await {
+        let Observed::Incident(incident) = event else { continue };
+        if a.json {
+            println!("{}", serde_json::to_string(&incident).unwrap_or_default());
+        } else {
+            let (title, body) = incident.text(stack.name());
+            println!("{}  {title}: {body}", output::clock());
+        }
+        if a.notify {
+            if let Err(e) = deck_engine::notify_desktop(stack.name(), &incident, None).await {
+                eprintln!("sirius-deck: cannot raise a desktop notification: {e}");
+            }
+        }
+    }
+    Ok(())
+}

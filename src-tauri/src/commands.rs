@@ -1,0 +1,158 @@
+//! The window's commands: each one line over the application API (`deck-app`), plus what only
+//! a window has (the remembered stack, notification choices, log streams by id).
+
+use crate::live::{self, Shell};
+use deck_app::{
+    App, BackupList, BackupSet, DownSummary, Error, Event, RepairResult, RestoreRequest, SettingsChange, Sink, Stack,
+    StackSummary, StackView, Target,
+};
+use deck_backup::{RestoreSummary, Settings};
+use deck_engine::{Action, LogLine, ServiceDrift, UpOptions, UpSummary};
+use deck_switch::{SwitchOptions, SwitchSummary};
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, State};
+use ts_rs::TS;
+
+/// The stacks, and the one to open: the last used, or the default.
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct Stacks {
+    pub stacks: Vec<StackSummary>,
+    pub open_stack: String,
+    pub open_env: String,
+}
+
+/// An opened stack: its planned diagram, and whether its incidents raise notifications.
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct OpenedStack {
+    pub view: StackView,
+    pub notifications: bool,
+}
+
+/// The window names stacks by their profile's name only, never by a path: what it can start is
+/// what the user put in the profiles folder (or what is built in).
+fn target(stack: &str, env: &str) -> Result<Target, Error> {
+    if stack.contains('/') || stack.ends_with(".toml") || stack.starts_with('.') {
+        return Err(Error::invalid(format!("'{stack}' is not the name of a stack profile")));
+    }
+    Ok(Target::profile(stack, Some(env)))
+}
+
+fn load(stack: &str, env: &str) -> Result<Stack, Error> {
+    target(stack, env)?.load()
+}
+
+/// Runs an action with its progress streamed to the window over `channel`.
+async fn streamed<T>(channel: Channel<Event>, work: impl AsyncFnOnce(&Sink) -> Result<T, Error>) -> Result<T, Error> {
+    let (sink, mut rx) = Sink::channel();
+    let forward = tauri::async_runtime::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            let _ = channel.send(e);
+        }
+    });
+    let result = work(&sink).await;
+    drop(sink);
+    let _ = forward.await;
+    result
+}
+
+fn app<'a>(shell: &'a State<'_, Shell>) -> &'a App {
+    &shell.app
+}
+
+commands! {
+    async fn list_stacks(handle: AppHandle;;) -> Stacks {
+        let stacks = deck_app::stacks();
+        let (open_stack, open_env) = live::remembered(&handle, &stacks);
+        Ok(Stacks { stacks, open_stack, open_env })
+    }
+
+    /// Opens a stack: its planned diagram, and (when its files load) the live watch of it.
+    async fn open_stack(handle: AppHandle, shell: State<'_, Shell>; stack: String, env: String;) -> OpenedStack {
+        let (view, loaded) = deck_app::view(&target(&stack, &env)?)?;
+        live::remember(&handle, &stack, &env);
+        shell.watch(&handle, &stack, loaded);
+        Ok(OpenedStack { view, notifications: shell.notifications(&handle, &stack) })
+    }
+
+    async fn stack_up(shell: State<'_, Shell>; stack: String, env: String; on_event: Event) -> UpSummary {
+        let s = load(&stack, &env)?;
+        streamed(on_event, async |sink| deck_app::up(app(&shell), &s, UpOptions::default(), sink).await).await
+    }
+
+    async fn stack_down(shell: State<'_, Shell>; stack: String, env: String; on_event: Event) -> DownSummary {
+        let s = load(&stack, &env)?;
+        streamed(on_event, async |sink| deck_app::down(app(&shell), &s, false, sink).await).await
+    }
+
+    async fn service_control(shell: State<'_, Shell>; stack: String, env: String, service: String, action: Action;) -> () {
+        deck_app::control(app(&shell), &load(&stack, &env)?, &service, action).await
+    }
+
+    async fn service_health(shell: State<'_, Shell>; stack: String, env: String, service: String;) -> Vec<String> {
+        deck_app::health(app(&shell), &load(&stack, &env)?, &service).await
+    }
+
+    async fn set_notifications(handle: AppHandle, shell: State<'_, Shell>; stack: String, enabled: bool;) -> () {
+        shell.set_notifications(&handle, &stack, enabled)
+    }
+
+    /// Streams the logs of `services` (all when empty); resolves to the stream's id for `logs_stop`.
+    async fn logs_follow(shell: State<'_, Shell>; stack: String, env: String, services: Vec<String>, tail: Option<u32>; on_line: LogLine) -> u32 {
+        let s = load(&stack, &env)?;
+        let lines = deck_app::logs(app(&shell), &s, &services, true, Some(tail.unwrap_or(1000) as usize)).await?;
+        shell.follow_logs(lines, on_line)
+    }
+
+    async fn logs_stop(shell: State<'_, Shell>; id: u32;) -> () {
+        shell.stop_logs(id);
+        Ok(())
+    }
+
+    async fn backups_list(shell: State<'_, Shell>; stack: String, env: String;) -> BackupList {
+        deck_app::backups(app(&shell), &load(&stack, &env)?)
+    }
+
+    async fn backup_create(shell: State<'_, Shell>; stack: String, env: String; on_event: Event) -> BackupSet {
+        let s = load(&stack, &env)?;
+        streamed(on_event, async |sink| deck_app::backup(app(&shell), &s, &[], sink).await).await
+    }
+
+    /// Stops the running backup or restore (what it stopped runs again, nothing is written).
+    async fn backup_cancel(shell: State<'_, Shell>;;) -> () {
+        app(&shell).cancel();
+        Ok(())
+    }
+
+    async fn backup_verify(shell: State<'_, Shell>; stack: String, env: String, id: String; on_event: Event) -> BackupSet {
+        let s = load(&stack, &env)?;
+        streamed(on_event, async |sink| deck_app::verify(app(&shell), &s, &id, sink).await).await
+    }
+
+    async fn backup_restore(shell: State<'_, Shell>; stack: String, env: String, request: RestoreRequest; on_event: Event) -> RestoreSummary {
+        let s = load(&stack, &env)?;
+        streamed(on_event, async |sink| deck_app::restore(app(&shell), &s, &request, sink).await).await
+    }
+
+    async fn backup_settings_save(;change: SettingsChange;) -> Settings {
+        deck_app::save_settings(&change)
+    }
+
+    async fn stack_switch(shell: State<'_, Shell>; stack: String, to: String, options: SwitchOptions; on_event: Event) -> SwitchSummary {
+        let s = target(&stack, &to)?.load()?;
+        streamed(on_event, async |sink| deck_app::switch(app(&shell), &s, &to, &options, sink).await).await
+    }
+
+    /// Whether each service runs what environment `env` asks for.
+    async fn stack_drift(shell: State<'_, Shell>; stack: String, env: String;) -> Vec<ServiceDrift> {
+        deck_app::drift(app(&shell), &load(&stack, &env)?).await
+    }
+
+    /// Rebuilds (when its target is wrong) and recreates a drifted service.
+    async fn service_repair(shell: State<'_, Shell>; stack: String, env: String, service: String; on_event: Event) -> RepairResult {
+        let s = load(&stack, &env)?;
+        streamed(on_event, async |sink| deck_app::repair(app(&shell), &s, &service, false, sink).await).await
+    }
+}

@@ -1,0 +1,153 @@
+// One store for the open stack: which stack and environment, its planned diagram, the live
+// state of its containers, resource use, drift, the selected service and the banners. Every
+// change goes through `reduce`, tested without a window.
+import { useEffect, useReducer } from "react";
+import { apiError, type Backend } from "./backend";
+import type { OpenedStack } from "./bindings/OpenedStack";
+import type { ServiceDrift } from "./bindings/ServiceDrift";
+import type { Stacks } from "./bindings/Stacks";
+import type { StateEvent } from "./bindings/StateEvent";
+import type { UsageEvent } from "./bindings/UsageEvent";
+import { addSample, applyState, type Containers, type UsageHistory } from "./state";
+
+export interface StackState {
+  stacks: Stacks | null;
+  stack: string;
+  env: string;
+  opened: OpenedStack | null;
+  containers: Containers;
+  engineDown: string | null;
+  usage: Record<string, UsageHistory>;
+  drift: Record<string, ServiceDrift>;
+  selected: string | null;
+  /** A message about what just happened, for the stack it happened to. */
+  notice: string | null;
+  /** An error that is not an operation's (those are the operation's own). */
+  error: string | null;
+}
+
+export type StackAction =
+  | { type: "stacks"; stacks: Stacks }
+  | { type: "open"; stack?: string; env?: string }
+  | { type: "opened"; opened: OpenedStack }
+  | { type: "state"; event: StateEvent }
+  | { type: "usage"; batch: UsageEvent[] }
+  | { type: "drift"; drift: ServiceDrift[] }
+  | { type: "select"; service: string | null }
+  | { type: "focus"; stack: string; service: string }
+  | { type: "notify"; enabled: boolean }
+  | { type: "notice"; text: string | null }
+  | { type: "error"; text: string | null };
+
+export const INITIAL: StackState = {
+  stacks: null,
+  stack: "",
+  env: "",
+  opened: null,
+  containers: {},
+  engineDown: null,
+  usage: {},
+  drift: {},
+  selected: null,
+  notice: null,
+  error: null,
+};
+
+export function reduce(s: StackState, a: StackAction): StackState {
+  switch (a.type) {
+    case "stacks":
+      return { ...s, stacks: a.stacks, stack: a.stacks.open_stack, env: a.stacks.open_env };
+    case "open": {
+      const stack = a.stack ?? s.stack;
+      const env = a.env ?? s.env;
+      if (stack === s.stack && env === s.env) return s;
+      // What belonged to the stack before (its state, banners, selection) goes with it.
+      return { ...INITIAL, stacks: s.stacks, stack, env, notice: stack === s.stack ? s.notice : null };
+    }
+    case "opened":
+      return { ...s, opened: a.opened, error: null };
+    case "state":
+      if (a.event.stack !== s.stack) return s;
+      if (a.event.kind === "engineDown") return { ...s, engineDown: a.event.reason };
+      return { ...s, engineDown: null, containers: applyState(s.containers, a.event, s.stack) };
+    case "usage": {
+      const usage = { ...s.usage };
+      for (const e of a.batch) {
+        if (e.stack === s.stack) usage[e.service] = addSample(usage[e.service], e.cpu_percent, e.memory_bytes, e.near_memory_limit);
+      }
+      return { ...s, usage };
+    }
+    case "drift":
+      return { ...s, drift: Object.fromEntries(a.drift.map((d) => [d.service, d])) };
+    case "select":
+      return { ...s, selected: a.service };
+    case "focus":
+      return a.stack === s.stack ? { ...s, selected: a.service } : s;
+    case "notify":
+      return s.opened ? { ...s, opened: { ...s.opened, notifications: a.enabled } } : s;
+    case "notice":
+      return { ...s, notice: a.text };
+    case "error":
+      return { ...s, error: a.text };
+  }
+}
+
+const USAGE_REDRAW_MS = 2000;
+
+/** The store of the open stack, fed by the app's live events. */
+export function useStackStore(backend: Backend): [StackState, (a: StackAction) => void] {
+  const [state, dispatch] = useReducer(reduce, INITIAL);
+
+  useEffect(() => {
+    backend
+      .call("list_stacks", {})
+      .then((stacks) => dispatch({ type: "stacks", stacks }))
+      .catch((e) => dispatch({ type: "error", text: apiError(e).message }));
+  }, [backend]);
+
+  useEffect(() => {
+    if (!state.stack || !state.env) return;
+    backend
+      .call("open_stack", { stack: state.stack, env: state.env })
+      .then((opened) => dispatch({ type: "opened", opened }))
+      .catch((e) => dispatch({ type: "error", text: apiError(e).message }));
+  }, [backend, state.stack, state.env]);
+
+  useEffect(() => {
+    const stops: Promise<() => void>[] = [];
+    stops.push(backend.onState((event) => dispatch({ type: "state", event })));
+    stops.push(backend.onFocus((e) => dispatch({ type: "focus", stack: e.stack, service: e.service })));
+    // Samples arrive about once a second per service; the window redraws with them every two
+    // seconds, which keeps an idle window idle.
+    let pending: UsageEvent[] = [];
+    const flush = setInterval(() => {
+      if (pending.length === 0) return;
+      const batch = pending;
+      pending = [];
+      dispatch({ type: "usage", batch });
+    }, USAGE_REDRAW_MS);
+    stops.push(backend.onUsage((e) => pending.push(e)));
+    return () => {
+      clearInterval(flush);
+      stops.forEach((s) => void s.then((stop) => stop()));
+    };
+  }, [backend]);
+
+  return [state, dispatch];
+}
+
+/** Checks what runs against what the environment asks for, shortly after the live state
+ * changes (containers recreated, started, removed), while no operation runs. */
+export function useDrift(backend: Backend, state: StackState, dispatch: (a: StackAction) => void, busy: boolean) {
+  const { stack, env, opened, containers } = state;
+  useEffect(() => {
+    if (!stack || !env || !opened || opened.view.invalid || busy) return;
+    const t = setTimeout(() => {
+      backend
+        .call("stack_drift", { stack, env })
+        .then((drift) => dispatch({ type: "drift", drift }))
+        .catch(() => dispatch({ type: "drift", drift: [] }));
+    }, 800);
+    return () => clearTimeout(t);
+  }, [backend, stack, env, opened, containers, busy, dispatch]);
+}
