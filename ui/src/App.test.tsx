@@ -269,14 +269,28 @@ describe("the window", () => {
     expect((await screen.findByTestId("notice")).textContent).toContain("api rebuilt and recreated");
   });
 
-  it("the switch's options: skip the safety backup, rebuild without cache", async () => {
+  it("the switch's options: skip the safety backup, rebuild without cache, build nothing", async () => {
     const backend = fake();
     render(<App backend={backend} />);
     await screen.findByTestId("node-db");
     expect((screen.getByTestId("switch-backup") as HTMLInputElement).checked).toBe(true);
     fireEvent.click(screen.getByTestId("switch-backup"));
     fireEvent.click(screen.getByTestId("switch-no-cache"));
+    // Building nothing and rebuilding everything exclude each other.
+    fireEvent.click(screen.getByTestId("switch-no-build"));
+    expect((screen.getByTestId("switch-no-cache") as HTMLInputElement).checked).toBe(false);
+    fireEvent.click(screen.getByTestId("switch-no-cache"));
+    expect((screen.getByTestId("switch-no-build") as HTMLInputElement).checked).toBe(false);
     fireEvent.click(screen.getByTestId("switch"));
     await waitFor(() => expect(backend.calls).toContain("switch lab prod no-cache"));
+  });
+
+  it("building nothing reaches the core as the switch's option", async () => {
+    const backend = fake();
+    render(<App backend={backend} />);
+    await screen.findByTestId("node-db");
+    fireEvent.click(screen.getByTestId("switch-no-build"));
+    fireEvent.click(screen.getByTestId("switch"));
+    await waitFor(() => expect(backend.calls).toContain("switch lab prod backup no-build"));
   });
 });

@@ -17,7 +17,7 @@ export function App({ backend }: { backend: Backend }) {
   const [health, setHealth] = useState<string[]>([]);
   // The switch's options as the user set them; unset ones are the core's defaults (a safety
   // backup into prod).
-  const [switchOpts, setSwitchOpts] = useState<SwitchOptions>({ backup: null, no_cache: false, rollback: true });
+  const [switchOpts, setSwitchOpts] = useState<SwitchOptions>({ backup: null, no_cache: false, no_build: false, rollback: true });
   const { stacks, stack, env, opened, containers, engineDown, usage, drift, selected, notice } = state;
   const view = opened?.view ?? null;
   const busy = op.busy;
@@ -136,7 +136,10 @@ export function App({ backend }: { backend: Backend }) {
                 <input type="checkbox" data-testid="switch-backup" checked={backupFirst} onChange={(e) => setSwitchOpts((o) => ({ ...o, backup: e.target.checked }))} /> Back up the data first
               </label>
               <label>
-                <input type="checkbox" data-testid="switch-no-cache" checked={switchOpts.no_cache} onChange={(e) => setSwitchOpts((o) => ({ ...o, no_cache: e.target.checked }))} /> Rebuild every image without cache
+                <input type="checkbox" data-testid="switch-no-cache" checked={switchOpts.no_cache} onChange={(e) => setSwitchOpts((o) => ({ ...o, no_cache: e.target.checked, no_build: false }))} /> Rebuild every image without cache
+              </label>
+              <label title="Use the images there are; refused before anything changes when one is missing or not proven to come from the right target">
+                <input type="checkbox" data-testid="switch-no-build" checked={switchOpts.no_build} onChange={(e) => setSwitchOpts((o) => ({ ...o, no_build: e.target.checked, no_cache: false }))} /> Build nothing
               </label>
             </div>
           </details>

@@ -114,7 +114,7 @@ export class FakeBackend implements Backend {
     },
     stack_switch: async ({ stack, to, options, onEvent }) => {
       const backup = options.backup ?? to === "prod";
-      this.calls.push(`switch ${stack} ${to}${backup ? " backup" : ""}${options.no_cache ? " no-cache" : ""}`);
+      this.calls.push(`switch ${stack} ${to}${backup ? " backup" : ""}${options.no_cache ? " no-cache" : ""}${options.no_build ? " no-build" : ""}`);
       this.upEvents.forEach(onEvent);
       if (this.switchError) throw this.switchError;
       return { from: "dev", to, safety: "2026-11-28T08-00-00Z-safety", built: [], rebuilt_no_cache: ["api"], drift: this.driftResult, elapsed_ms: 12000 };

@@ -117,11 +117,29 @@ async fn the_stale_cache_trap_is_detected_and_repaired() {
     assert_runs("prod");
     assert_eq!(drift_of(&app, &prod, "sirius-ui").await.verdict, Verdict::Match);
 
-    // A switch into prod does not fall into it either: an unproven prod image is rebuilt.
+    // A switch into prod does not fall into it either: an unproven prod image is refused when
+    // nothing may be built (before anything changes), and rebuilt otherwise.
     deck_app::switch(&app, &prod, "dev", &no_backup(), &Sink::none())
         .await
         .expect("to dev");
     docker(&["tag", "sirius-lab/sirius-ui:dev", "sirius-lab/sirius-ui:prod"]);
+    let api_started = started_at("sirius-api");
+    let no_build = SwitchOptions {
+        no_build: true,
+        ..no_backup()
+    };
+    let err = deck_app::switch(&app, &prod, "prod", &no_build, &Sink::none())
+        .await
+        .expect_err("refused");
+    assert_eq!(err.code, Code::Refused, "{}", err.message);
+    assert!(
+        err.message
+            .contains("sirius-ui: its image cannot be proven to come from the target prod asks for"),
+        "{}",
+        err.message
+    );
+    assert_eq!(started_at("sirius-api"), api_started, "nothing was stopped");
+    assert_runs("dev");
     let summary = deck_app::switch(&app, &prod, "prod", &no_backup(), &Sink::none())
         .await
         .expect("to prod");

@@ -25,6 +25,9 @@ pub struct SwitchOptions {
     pub backup: Option<bool>,
     /// Build every image of the target without the layer cache.
     pub no_cache: bool,
+    /// Build nothing: use the images there are, and refuse before anything changes when one is
+    /// missing or cannot be proven to come from the target its environment asks for.
+    pub no_build: bool,
     /// Go back to the previous environment when the new one does not come up.
     pub rollback: bool,
 }
@@ -34,6 +37,7 @@ impl Default for SwitchOptions {
         SwitchOptions {
             backup: None,
             no_cache: false,
+            no_build: false,
             rollback: true,
         }
     }
@@ -171,6 +175,11 @@ pub struct Switcher<'a> {
 impl Switcher<'_> {
     pub async fn switch(&self, to: &str, opts: &SwitchOptions, progress: &Sink) -> Result<SwitchSummary, SwitchError> {
         let started = Instant::now();
+        if opts.no_build && opts.no_cache {
+            return Err(SwitchError::Invalid(
+                "--no-build and --no-cache contradict each other: choose one".into(),
+            ));
+        }
         let engine = self.engine;
         let target = load_env(self.profile, to)?;
         let from = current_env(engine, &target.name).await?;
@@ -216,7 +225,17 @@ impl Switcher<'_> {
             .filter(|(_, n)| **n != BuildNeed::Reuse)
             .map(|(s, _)| s)
             .collect();
-        if !builds.is_empty() {
+        if opts.no_build {
+            for (service, need) in plan.iter().filter(|(_, n)| **n != BuildNeed::Reuse) {
+                let why = match need {
+                    BuildNeed::Build => "its image is not built".to_string(),
+                    _ => format!("its image cannot be proven to come from the target {to} asks for"),
+                };
+                problems.push(format!(
+                    "{service}: {why}, and no build was asked for (switch without --no-build to build it)"
+                ));
+            }
+        } else if !builds.is_empty() {
             let root = engine
                 .docker()
                 .info()

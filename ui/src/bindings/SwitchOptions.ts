@@ -10,6 +10,11 @@ backup: boolean | null,
  */
 no_cache: boolean, 
 /**
+ * Build nothing: use the images there are, and refuse before anything changes when one is
+ * missing or cannot be proven to come from the target its environment asks for.
+ */
+no_build: boolean, 
+/**
  * Go back to the previous environment when the new one does not come up.
  */
 rollback: boolean, };

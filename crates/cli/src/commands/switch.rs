@@ -15,6 +15,10 @@ pub struct Args {
     /// Build every image of the target environment without the layer cache.
     #[arg(long)]
     no_cache: bool,
+    /// Build nothing: use the images there are; refused before anything changes when one is
+    /// missing or not proven to come from the right target.
+    #[arg(long, conflicts_with = "no_cache")]
+    no_build: bool,
     /// Leave the failed environment as it is instead of going back.
     #[arg(long)]
     no_rollback: bool,
@@ -28,6 +32,7 @@ pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
     let opts = SwitchOptions {
         backup: (a.backup || a.no_backup).then_some(a.backup),
         no_cache: a.no_cache,
+        no_build: a.no_build,
         rollback: !a.no_rollback,
     };
     let summary = output::with_progress(a.json, async |sink| {
