@@ -3,7 +3,7 @@
 //! service that flaps, and nothing for what was expected: one-shots that completed, stops the
 //! user asked for, a `down` or an environment switch in progress.
 
-use crate::observe::StackChange;
+use crate::observe::{ContainerAction, StackChange};
 use crate::status::ContainerStatus;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -160,7 +160,7 @@ impl IncidentTracker {
                 } else {
                     self.known.remove(service);
                 }
-                let mut out = self.on_event(service, action, status.as_deref(), now);
+                let mut out = self.on_event(service, *action, status.as_deref(), now);
                 for i in &mut out {
                     i.event_time_ns = *time_ns;
                 }
@@ -172,25 +172,24 @@ impl IncidentTracker {
     fn on_event(
         &mut self,
         service: &str,
-        action: &str,
+        action: ContainerAction,
         status: Option<&ContainerStatus>,
         now: Instant,
     ) -> Vec<Incident> {
-        let base = action.split(':').next().unwrap_or(action).trim();
-        let detail = action.split_once(':').map(|(_, d)| d.trim()).unwrap_or("");
+        use ContainerAction as A;
         let config = self.config.clone();
         // Someone asked it to stop (`docker stop`, a stop from the window, `down`): the engine
         // reports a kill before the die. A crash or the kernel's OOM killer does not.
-        let expected = match base {
-            "kill" | "stop" => {
+        let expected = match action {
+            A::Kill | A::Stop => {
                 self.expected_stops.insert(service.to_string());
                 false
             }
-            "start" => {
+            A::Start => {
                 self.expected_stops.remove(service);
                 false
             }
-            "die" => self.expected_stops.contains(service),
+            A::Die => self.expected_stops.contains(service),
             _ => false,
         };
         let one_shot = self.one_shots.contains(service);
@@ -201,11 +200,11 @@ impl IncidentTracker {
             event_time_ns: None,
         };
 
-        let problem = match (base, detail) {
-            ("health_status", "unhealthy") => Some(IncidentKind::Unhealthy { output: None }),
-            ("oom", _) => Some(IncidentKind::OutOfMemory),
-            ("die", _) if expected => None,
-            ("die", _) => {
+        let problem = match action {
+            A::Unhealthy => Some(IncidentKind::Unhealthy { output: None }),
+            A::Oom => Some(IncidentKind::OutOfMemory),
+            A::Die if expected => None,
+            A::Die => {
                 let code = status.and_then(|s| s.exit_code).unwrap_or(-1);
                 if status.is_some_and(|s| s.oom_killed) {
                     Some(IncidentKind::OutOfMemory)
@@ -217,7 +216,7 @@ impl IncidentTracker {
             }
             _ => None,
         };
-        if base == "start" {
+        if action == A::Start {
             state.starts.push_back(now);
             while state
                 .starts
@@ -227,10 +226,10 @@ impl IncidentTracker {
                 state.starts.pop_front();
             }
         }
-        let recovered = match (base, detail) {
-            ("health_status", "healthy") => true,
+        let recovered = match action {
+            A::Healthy => true,
             // Without a health check, running again is recovering.
-            ("start", _) => status.is_some_and(|s| s.health.is_none()),
+            A::Start => status.is_some_and(|s| s.health.is_none()),
             _ => false,
         };
         let flapping = state.flapping_until.is_some_and(|t| now < t);
@@ -275,7 +274,7 @@ impl IncidentTracker {
             if !flapping {
                 out.push(incident(IncidentKind::Recovered));
             }
-        } else if base == "start"
+        } else if action == A::Start
             && state.open
             && state.starts.len() >= config.restart_loop
             && !state.loop_reported
@@ -420,7 +419,7 @@ mod tests {
     fn ev(service: &str, action: &str, s: Option<ContainerStatus>) -> StackChange {
         StackChange::Container {
             service: service.into(),
-            action: action.into(),
+            action: ContainerAction::parse(action).expect("an action that matters"),
             status: s.map(Box::new),
             time_ns: None,
         }

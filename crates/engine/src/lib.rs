@@ -21,7 +21,7 @@ pub use drift::{Finding, Fix, ServiceDrift, Verdict};
 pub use event::{Event, FailureReport, Op, Phase, Planned, ResourceAction, ResourceKind, Sink};
 pub use incidents::{notify_desktop, Incident, IncidentKind, IncidentTracker, IncidentWatch, Observed, TrackerConfig};
 pub use labels::{ENV_LABEL, EXPECTED_IMAGE_LABEL, TARGET_LABEL};
-pub use observe::{StackChange, Watch};
+pub use observe::{ContainerAction, StackChange, Watch};
 pub use preflight::Problem;
 pub use spec::image_ref;
 pub use status::{Action, ContainerState, ContainerStatus, Health, LogLine, ServiceStatus, Usage, UsageWatch};

@@ -20,11 +20,10 @@ pub enum StackChange {
     Snapshot {
         containers: BTreeMap<String, ContainerStatus>,
     },
-    /// One service's container changed; `status` is `None` when it was removed. `action` is
-    /// the engine's event (start, die, health_status: unhealthy, oom, ...).
+    /// One service's container changed; `status` is `None` when it was removed.
     Container {
         service: String,
-        action: String,
+        action: ContainerAction,
         status: Option<Box<ContainerStatus>>,
         /// When the engine saw it (ns since the epoch).
         #[ts(type = "number | null")]
@@ -46,26 +45,63 @@ impl Drop for Watch {
     }
 }
 
-/// Engine actions that change what a container's node shows (exec_* from health checks and
-/// probes do not).
-fn relevant(action: &str) -> bool {
-    let base = action.split(':').next().unwrap_or(action).trim();
-    matches!(
-        base,
-        "create"
-            | "start"
-            | "restart"
-            | "die"
-            | "stop"
-            | "kill"
-            | "destroy"
-            | "oom"
-            | "pause"
-            | "unpause"
-            | "health_status"
-            | "rename"
-            | "update"
-    )
+/// What the engine reported about a container, as far as its node and its incidents care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ContainerAction {
+    Create,
+    Start,
+    Restart,
+    Die,
+    Stop,
+    Kill,
+    Destroy,
+    /// The kernel's OOM killer struck.
+    Oom,
+    Pause,
+    Unpause,
+    /// Its health check passed (`health_status: healthy`).
+    Healthy,
+    /// Its health check failed (`health_status: unhealthy`).
+    Unhealthy,
+    /// Its health check has not decided yet (`health_status: starting`).
+    HealthStarting,
+    Rename,
+    Update,
+}
+
+impl ContainerAction {
+    /// The engine's action (`die`, `health_status: unhealthy`, ...), parsed in this one place;
+    /// `None` for what does not change what a node shows (the `exec_*` of health checks and
+    /// probes, `attach`, ...).
+    pub fn parse(action: &str) -> Option<Self> {
+        use ContainerAction::*;
+        let (base, detail) = match action.split_once(':') {
+            Some((b, d)) => (b.trim(), d.trim()),
+            None => (action.trim(), ""),
+        };
+        Some(match base {
+            "create" => Create,
+            "start" => Start,
+            "restart" => Restart,
+            "die" => Die,
+            "stop" => Stop,
+            "kill" => Kill,
+            "destroy" => Destroy,
+            "oom" => Oom,
+            "pause" => Pause,
+            "unpause" => Unpause,
+            "health_status" => match detail {
+                "healthy" => Healthy,
+                "unhealthy" => Unhealthy,
+                _ => HealthStarting,
+            },
+            "rename" => Rename,
+            "update" => Update,
+            _ => return None,
+        })
+    }
 }
 
 const RETRY: Duration = Duration::from_secs(2);
@@ -112,14 +148,13 @@ impl Engine {
                 tokio::select! {
                     ev = events.next() => match ev {
                         Some(Ok(msg)) => {
-                            let action = msg.action.unwrap_or_default();
-                            if !relevant(&action) {
+                            let Some(action) = msg.action.as_deref().and_then(ContainerAction::parse) else {
                                 continue;
-                            }
+                            };
                             let actor = msg.actor.unwrap_or_default();
                             let attrs = actor.attributes.unwrap_or_default();
                             let Some(service) = attrs.get(SERVICE).cloned() else { continue };
-                            let status = if action == "destroy" {
+                            let status = if action == ContainerAction::Destroy {
                                 None
                             } else {
                                 self.container_status(&actor.id.unwrap_or_default()).await.map(|(_, s)| Box::new(s))
@@ -158,14 +193,21 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use super::relevant;
+    use super::ContainerAction;
 
     #[test]
     fn probes_are_not_state_changes() {
-        assert!(relevant("health_status: unhealthy"));
-        assert!(relevant("die"));
-        assert!(!relevant("exec_start: /bin/sh -c true"));
-        assert!(!relevant("exec_die"));
-        assert!(!relevant("attach"));
+        assert_eq!(
+            ContainerAction::parse("health_status: unhealthy"),
+            Some(ContainerAction::Unhealthy)
+        );
+        assert_eq!(
+            ContainerAction::parse("health_status: healthy"),
+            Some(ContainerAction::Healthy)
+        );
+        assert_eq!(ContainerAction::parse("die"), Some(ContainerAction::Die));
+        assert_eq!(ContainerAction::parse("exec_start: /bin/sh -c true"), None);
+        assert_eq!(ContainerAction::parse("exec_die"), None);
+        assert_eq!(ContainerAction::parse("attach"), None);
     }
 }

@@ -34,13 +34,3 @@ pub enum Code {
 pub trait Coded {
     fn code(&self) -> Code;
 }
-
-impl Code {
-    /// Whether nothing was changed when an error of this code was returned.
-    pub fn nothing_changed(self) -> bool {
-        matches!(
-            self,
-            Code::Invalid | Code::EngineUnreachable | Code::Refused | Code::Busy
-        )
-    }
-}
