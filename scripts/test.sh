@@ -23,9 +23,10 @@ log "building the app for the window tests"
 cargo build --locked -p sirius-deck-app
 log "cargo test"
 cargo test --locked --workspace
-log "the TypeScript bindings match the Rust types"
-if [ -d .git ] && [ -n "$(git status --porcelain -- ui/src/bindings)" ]; then
-    git status --porcelain -- ui/src/bindings
-    echo "ui/src/bindings is stale: commit what cargo test -p sirius-deck-app generated" >&2
+log "the TypeScript bindings, the command list and the window's capability match the Rust code"
+generated=(ui/src/bindings src-tauri/capabilities)
+if [ -d .git ] && [ -n "$(git status --porcelain -- "${generated[@]}")" ]; then
+    git status --porcelain -- "${generated[@]}"
+    echo "${generated[*]} are stale: commit what cargo test generated" >&2
     exit 1
 fi
