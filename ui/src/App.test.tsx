@@ -114,11 +114,11 @@ describe("node status", () => {
   it("applies snapshots and container changes of its own stack only", () => {
     let c = applyState({}, { kind: "snapshot", stack: "lab", containers: { db: container() } }, "lab");
     expect(Object.keys(c)).toEqual(["db"]);
-    c = applyState(c, { kind: "container", stack: "lab", service: "db", action: "die", time_ns: null, status: container({ state: "exited", exit_code: 1 }) }, "lab");
+    c = applyState(c, { kind: "container", stack: "lab", service: "db", action: "die", time_ns: null, exit_code: null, status: container({ state: "exited", exit_code: 1 }) }, "lab");
     expect(c.db.state).toBe("exited");
-    c = applyState(c, { kind: "container", stack: "other", service: "db", action: "destroy", time_ns: null, status: null }, "lab");
+    c = applyState(c, { kind: "container", stack: "other", service: "db", action: "destroy", time_ns: null, exit_code: null, status: null }, "lab");
     expect(c.db).toBeDefined();
-    c = applyState(c, { kind: "container", stack: "lab", service: "db", action: "destroy", time_ns: null, status: null }, "lab");
+    c = applyState(c, { kind: "container", stack: "lab", service: "db", action: "destroy", time_ns: null, exit_code: null, status: null }, "lab");
     expect(c.db).toBeUndefined();
   });
 });
@@ -133,7 +133,7 @@ describe("the window", () => {
     act(() => backend.push({ kind: "snapshot", stack: "lab", containers: { db: container(), api: container({ health: "starting" }) } }));
     await waitFor(() => expect(screen.getByTestId("node-db").dataset.status).toBe("healthy"));
     expect(screen.getByTestId("node-api").dataset.status).toBe("starting");
-    act(() => backend.push({ kind: "container", stack: "lab", service: "db", action: "die", time_ns: null, status: container({ state: "exited", exit_code: 0 }) }));
+    act(() => backend.push({ kind: "container", stack: "lab", service: "db", action: "die", time_ns: null, exit_code: null, status: container({ state: "exited", exit_code: 0 }) }));
     await waitFor(() => expect(screen.getByTestId("node-db").dataset.status).toBe("exited"));
   });
 

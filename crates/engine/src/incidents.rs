@@ -145,6 +145,13 @@ impl IncidentTracker {
     pub fn observe(&mut self, change: &StackChange, now: Instant) -> Vec<Incident> {
         match change {
             StackChange::Snapshot { containers } => {
+                // A container that runs now was started again (by the engine's restart, or while
+                // the watch was away): its next exit is not one that was asked for.
+                self.expected_stops.retain(|s| {
+                    containers
+                        .get(s)
+                        .is_none_or(|c| c.state != crate::ContainerState::Running)
+                });
                 self.known = containers.clone();
                 Vec::new()
             }
@@ -154,13 +161,14 @@ impl IncidentTracker {
                 action,
                 status,
                 time_ns,
+                exit_code,
             } => {
                 if let Some(s) = status {
                     self.known.insert(service.clone(), (**s).clone());
                 } else {
                     self.known.remove(service);
                 }
-                let mut out = self.on_event(service, *action, status.as_deref(), now);
+                let mut out = self.on_event(service, *action, status.as_deref(), *exit_code, now);
                 for i in &mut out {
                     i.event_time_ns = *time_ns;
                 }
@@ -174,6 +182,7 @@ impl IncidentTracker {
         service: &str,
         action: ContainerAction,
         status: Option<&ContainerStatus>,
+        exit_code: Option<i64>,
         now: Instant,
     ) -> Vec<Incident> {
         use ContainerAction as A;
@@ -205,7 +214,7 @@ impl IncidentTracker {
             A::Oom => Some(IncidentKind::OutOfMemory),
             A::Die if expected => None,
             A::Die => {
-                let code = status.and_then(|s| s.exit_code).unwrap_or(-1);
+                let code = exit_code.or(status.and_then(|s| s.exit_code)).unwrap_or(-1);
                 if status.is_some_and(|s| s.oom_killed) {
                     Some(IncidentKind::OutOfMemory)
                 } else if one_shot && code == 0 {
@@ -422,7 +431,57 @@ mod tests {
             action: ContainerAction::parse(action).expect("an action that matters"),
             status: s.map(Box::new),
             time_ns: None,
+            exit_code: None,
         }
+    }
+
+    fn died(service: &str, code: i64, s: Option<ContainerStatus>) -> StackChange {
+        match ev(service, "die", s) {
+            StackChange::Container {
+                service,
+                action,
+                status,
+                time_ns,
+                ..
+            } => StackChange::Container {
+                service,
+                action,
+                status,
+                time_ns,
+                exit_code: Some(code),
+            },
+            other => other,
+        }
+    }
+
+    #[test]
+    fn the_exit_code_comes_from_the_die_event() {
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []);
+        let now = Instant::now();
+        // Restarting already: the state carries no exit code, the event does.
+        let restarting = status("restarting", None, None, false);
+        assert_eq!(
+            kinds(t.observe(&died("api", 0, Some(restarting)), now)),
+            vec![IncidentKind::Exited { code: 0 }]
+        );
+    }
+
+    #[test]
+    fn a_snapshot_of_running_containers_forgets_stops_that_were_asked_for() {
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []);
+        let now = Instant::now();
+        // The engine shuts down: a kill, then the die, both expected.
+        assert!(t.observe(&ev("db", "kill", None), now).is_empty());
+        assert!(t.observe(&died("db", 0, None), now).is_empty());
+        // It comes back and restarts the container while the watch reconnects: the start is not
+        // seen, the snapshot shows it running. Its next crash is an incident.
+        let mut containers = BTreeMap::new();
+        containers.insert("db".to_string(), status("running", None, None, false));
+        assert!(t.observe(&StackChange::Snapshot { containers }, now).is_empty());
+        assert_eq!(
+            kinds(t.observe(&died("db", 1, Some(status("exited", None, Some(1), false))), now)),
+            vec![IncidentKind::Exited { code: 1 }]
+        );
     }
 
     fn kinds(out: Vec<Incident>) -> Vec<IncidentKind> {

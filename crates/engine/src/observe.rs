@@ -28,6 +28,10 @@ pub enum StackChange {
         /// When the engine saw it (ns since the epoch).
         #[ts(type = "number | null")]
         time_ns: Option<i64>,
+        /// The exit code the engine reported with a `die` (the container's state may already
+        /// say `restarting`, which carries none).
+        #[ts(type = "number | null")]
+        exit_code: Option<i64>,
     },
     /// The engine cannot be reached; the watch retries until it can.
     EngineDown { reason: String },
@@ -160,7 +164,8 @@ impl Engine {
                                 self.container_status(&actor.id.unwrap_or_default()).await.map(|(_, s)| Box::new(s))
                             };
                             let time_ns = msg.time_nano;
-                            if tx.send(StackChange::Container { service, action, status, time_ns }).await.is_err() {
+                            let exit_code = attrs.get("exitCode").and_then(|c| c.parse().ok());
+                            if tx.send(StackChange::Container { service, action, status, time_ns, exit_code }).await.is_err() {
                                 return;
                             }
                         }

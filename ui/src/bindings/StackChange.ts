@@ -6,4 +6,9 @@ export type StackChange = { "kind": "snapshot", containers: { [key in string]?: 
 /**
  * When the engine saw it (ns since the epoch).
  */
-time_ns: number | null, } | { "kind": "engineDown", reason: string, };
+time_ns: number | null, 
+/**
+ * The exit code the engine reported with a `die` (the container's state may already
+ * say `restarting`, which carries none).
+ */
+exit_code: number | null, } | { "kind": "engineDown", reason: string, };

@@ -9,4 +9,9 @@ export type StateEvent = { stack: string, } & ({ "kind": "snapshot", containers:
 /**
  * When the engine saw it (ns since the epoch).
  */
-time_ns: number | null, } | { "kind": "engineDown", reason: string, });
+time_ns: number | null, 
+/**
+ * The exit code the engine reported with a `die` (the container's state may already
+ * say `restarting`, which carries none).
+ */
+exit_code: number | null, } | { "kind": "engineDown", reason: string, });
