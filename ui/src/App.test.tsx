@@ -240,6 +240,21 @@ describe("the window", () => {
     expect(backend.calls).not.toContain("open lab prod");
   });
 
+  it("a switch refused for the files of the other environment names each file, line and key", async () => {
+    const backend = fake();
+    backend.switchError = {
+      code: "invalid",
+      message: "1 error(s) in the compose files: nothing was changed. Fix what is named and try again.",
+      diagnostics: [{ severity: "error", file: "/lab/prod-extra.yaml", line: 4, key: "services.sirius-api.environment", message: "PROD_ONLY_SECRET: set PROD_ONLY_SECRET in .env" }],
+    };
+    render(<App backend={backend} />);
+    await screen.findByTestId("node-db");
+    fireEvent.click(screen.getByTestId("switch"));
+    const error = await screen.findByTestId("error");
+    expect(error.textContent).toContain("nothing was changed");
+    expect(error.textContent).toContain("/lab/prod-extra.yaml:4: services.sirius-api.environment: PROD_ONLY_SECRET");
+  });
+
   it("flags a node that does not run what its environment asks for, with its fix", async () => {
     const backend = fake();
     backend.driftResult = [

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
-import { apiError, type Backend } from "./backend";
+import { apiError, errorText, type Backend } from "./backend";
 import type { Action } from "./bindings/Action";
 import type { SwitchOptions } from "./bindings/SwitchOptions";
 import { Backups } from "./Backups";
@@ -79,7 +79,7 @@ export function App({ backend }: { backend: Backend }) {
   }, [select]);
 
   // A failed Up reports each failed service as an event; other errors are shown as they are.
-  const error = op.error && !(op.error.code === "failed" && op.progress.failures.length > 0) ? op.error.message : state.error;
+  const error = op.error && !(op.error.code === "failed" && op.progress.failures.length > 0) ? errorText(op.error) : state.error;
   const current = stacks?.stacks.find((s) => s.name === stack);
   const planned = Object.keys(containers).length === 0;
   const selectedSvc = view?.services.find((s) => s.name === selected);

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
-import { apiError, type Backend } from "./backend";
+import { apiError, errorText, type Backend } from "./backend";
 import type { BackupList } from "./bindings/BackupList";
 import type { BackupSet } from "./bindings/BackupSet";
 import type { BackupSettings } from "./bindings/BackupSettings";
@@ -92,7 +92,7 @@ export function Backups({ backend, stack, env, onClose }: { backend: Backend; st
     }
   };
 
-  const error = op.error?.message ?? listError;
+  const error = op.error ? errorText(op.error) : listError;
   const progress = op.progress;
   const bars = Object.entries(progress.bars);
 

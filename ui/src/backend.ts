@@ -28,6 +28,12 @@ export interface Backend {
   onFocus(listener: (e: FocusService) => void): Promise<() => void>;
 }
 
+/** An error as a person reads it: the message, then what is wrong in which file and line. */
+export function errorText(e: ApiError): string {
+  const where = (d: ApiError["diagnostics"][number]) => `${d.file ?? ""}${d.line ? `:${d.line}` : ""}`;
+  return [e.message, ...e.diagnostics.map((d) => `${where(d)}: ${d.key ? `${d.key}: ` : ""}${d.message}`)].join("\n");
+}
+
 /** What a failed command rejects with; anything else is an internal error. */
 export function apiError(e: unknown): ApiError {
   if (e && typeof e === "object" && "code" in e && "message" in e) {
