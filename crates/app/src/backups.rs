@@ -19,14 +19,6 @@ pub struct BackupItem {
     pub size: u64,
 }
 
-impl BackupItem {
-    /// Whether a selection (`--only`: ids or bare names; empty: everything) includes it.
-    pub fn selected_by(&self, only: &[String]) -> bool {
-        let bare = self.id.split_once(':').map(|(_, n)| n);
-        only.is_empty() || only.iter().any(|o| *o == self.id || Some(o.as_str()) == bare)
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
@@ -169,10 +161,20 @@ pub async fn restore(app: &App, stack: &Stack, req: &RestoreRequest, sink: &Sink
         .await?)
 }
 
-/// The set a restore would use, to confirm it with the user first.
-pub fn find_set(app: &App, stack: &Stack, id: &str) -> Result<BackupSet> {
+/// What a restore would replace, to confirm it with the user first: the set, and the
+/// descriptions of the items its `only` selects (all when empty).
+pub fn restore_plan(app: &App, stack: &Stack, req: &RestoreRequest) -> Result<(BackupSet, Vec<String>)> {
     let settings = app.backup_settings()?;
-    Ok(deck_backup::find_set(&settings.dir.join(&stack.project.name), id)?.into())
+    let set = deck_backup::find_set(&settings.dir.join(&stack.project.name), &req.id)?;
+    let only = &req.options.only;
+    let replaces = set
+        .manifest
+        .items
+        .iter()
+        .filter(|i| only.is_empty() || only.iter().any(|o| i.matches(o)))
+        .map(|i| i.describe())
+        .collect();
+    Ok((set.into(), replaces))
 }
 
 /// The backup settings as saved (with this program's folder override).

@@ -14,7 +14,7 @@ mod target;
 mod view;
 
 pub use backups::{
-    backup, backups, find_set, restore, save_settings, settings, verify, BackupItem, BackupList, BackupSet,
+    backup, backups, restore, restore_plan, save_settings, settings, verify, BackupItem, BackupList, BackupSet,
     RestoreRequest, SettingsChange, Verified,
 };
 pub use deck_engine::{Event, Op, Phase, Sink};

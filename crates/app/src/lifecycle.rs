@@ -38,14 +38,18 @@ pub struct DownSummary {
 pub async fn down(app: &App, stack: &Stack, volumes: bool, sink: &Sink) -> Result<DownSummary> {
     let engine = app.engine().await?;
     let name = &stack.project.name;
-    let before = engine.project_volumes(name).await?;
+    let project_volumes = engine.project_volumes(name).await?;
     engine
         .down(name, Some(&stack.project), &DownOptions { volumes }, sink)
         .await?;
-    let kept = engine.project_volumes(name).await?;
+    let (volumes_removed, volumes_kept) = if volumes {
+        (project_volumes, Vec::new())
+    } else {
+        (Vec::new(), project_volumes)
+    };
     Ok(DownSummary {
-        volumes_removed: before.into_iter().filter(|v| !kept.contains(v)).collect(),
-        volumes_kept: kept,
+        volumes_removed,
+        volumes_kept,
     })
 }
 

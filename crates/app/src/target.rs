@@ -92,7 +92,8 @@ impl Target {
         self.load_env(profile, env)
     }
 
-    fn load_env(&self, profile: Option<Profile>, env: Option<String>) -> Result<Stack> {
+    /// Loads the files of `env` of a profile already found (or the -f files without one).
+    pub(crate) fn load_env(&self, profile: Option<Profile>, env: Option<String>) -> Result<Stack> {
         let opts = self.options(profile.as_ref(), env.as_deref())?;
         let loaded = deck_compose::load(&opts).map_err(load_error)?;
         Ok(Stack {

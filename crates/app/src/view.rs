@@ -95,7 +95,8 @@ pub fn view(target: &Target) -> Result<(StackView, Option<Stack>)> {
         .clone()
         .or_else(|| profile.as_ref().map(|p| p.default_env.clone()))
         .unwrap_or_default();
-    let stack = match target.load() {
+    let loaded_env = profile.as_ref().map(|_| env.clone());
+    let stack = match target.load_env(profile.clone(), loaded_env) {
         Ok(s) => s,
         Err(e) if !e.diagnostics.is_empty() => {
             let view = StackView {

@@ -4,7 +4,6 @@ use deck_app::Event;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::time::Instant;
-use tokio::task::JoinHandle;
 
 /// Prints a value as pretty JSON.
 pub fn json<T: Serialize>(v: &T) {
@@ -51,9 +50,9 @@ pub fn clock() -> String {
     format!("{:02}:{:02}:{:02}", (secs / 3600) % 24, (secs / 60) % 60, secs % 60)
 }
 
-/// The progress sink of one command and the task printing what it receives; the task ends
-/// when every clone of the sink is dropped.
-pub fn progress(json: bool) -> (deck_app::Sink, JoinHandle<()>) {
+/// Runs an action with a progress printer (text, or one JSON event per line), and waits until
+/// everything it reported is printed.
+pub async fn with_progress<T>(json: bool, work: impl AsyncFnOnce(&deck_app::Sink) -> T) -> T {
     let (sink, mut rx) = deck_app::Sink::channel();
     let task = tokio::spawn(async move {
         let mut rates = Rates::default();
@@ -67,12 +66,6 @@ pub fn progress(json: bool) -> (deck_app::Sink, JoinHandle<()>) {
             }
         }
     });
-    (sink, task)
-}
-
-/// Runs an action with a progress printer, and waits until everything it reported is printed.
-pub async fn with_progress<T>(json: bool, work: impl AsyncFnOnce(&deck_app::Sink) -> T) -> T {
-    let (sink, task) = progress(json);
     let result = work(&sink).await;
     drop(sink);
     let _ = task.await;

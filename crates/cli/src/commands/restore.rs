@@ -26,13 +26,14 @@ pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
     let stack = crate::load_running(app, target).await?;
     // Nothing to confirm when the engine cannot be reached.
     app.engine().await?;
-    let set = deck_app::find_set(app, &stack, &a.id)?;
-    let items: Vec<&str> = set
-        .items
-        .iter()
-        .filter(|i| i.selected_by(&a.only))
-        .map(|i| i.description.as_str())
-        .collect();
+    let mut req = RestoreRequest {
+        id: a.id,
+        options: deck_backup::RestoreOptions {
+            only: a.only,
+            safety: !a.no_safety,
+        },
+    };
+    let (set, items) = deck_app::restore_plan(app, &stack, &req)?;
     eprintln!(
         "sirius-deck: restoring set {} ({}) replaces in {}: {}",
         set.id,
@@ -41,13 +42,8 @@ pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
         items.join(", ")
     );
     confirm(a.yes)?;
-    let req = RestoreRequest {
-        id: set.id,
-        options: deck_backup::RestoreOptions {
-            only: a.only,
-            safety: !a.no_safety,
-        },
-    };
+    // The set found, so that `latest` cannot change between the question and the restore.
+    req.id = set.id;
     let _signals = crate::cancel_on_signal(app);
     let summary = output::with_progress(a.json, async |sink| deck_app::restore(app, &stack, &req, sink).await).await?;
     if !a.json {
