@@ -78,6 +78,34 @@ ensure_display() {
     export DISPLAY=":$n"
 }
 
+# The real Docker Compose v2 (2.26, compose-go inside), the oracle of the compose fidelity tests
+# and the peer of the benchmarks: Debian 13's docker-compose package, fetched with apt from the
+# mirror this machine already uses through a temporary sources list (suite trixie, that one
+# package only; the system is not upgraded) and unpacked with dpkg-deb into a cache folder.
+# Exports COMPOSE_V2, the path of the binary.
+COMPOSE_V2_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/sirius-deck/compose-v2"
+export COMPOSE_V2="$COMPOSE_V2_DIR/docker-compose"
+ensure_compose_v2() {
+    if [ -x "$COMPOSE_V2" ]; then return 0; fi
+    log "fetching Docker Compose v2 (Debian 13's docker-compose package) into $COMPOSE_V2_DIR"
+    local tmp mirror
+    tmp="$(mktemp -d)"
+    mirror="$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
+        grep -oE '^(URIs:|deb) +(\[[^]]*\] +)?https?://[^ ]+/debian/?( |$)' | grep -oE 'https?://[^ ]+' | head -1 || true)"
+    mirror="${mirror:-http://deb.debian.org/debian}"
+    mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" >"$tmp/sources.list"
+    local opts=(-o "Dir::Etc::SourceList=$tmp/sources.list" -o Dir::Etc::SourceParts=/dev/null
+        -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache" -o APT::Sandbox::User=root)
+    apt-get "${opts[@]}" -q update >/dev/null
+    (cd "$tmp" && apt-get "${opts[@]}" -q download docker-compose >/dev/null)
+    dpkg-deb -x "$tmp"/docker-compose_*.deb "$tmp/root"
+    mkdir -p "$COMPOSE_V2_DIR"
+    install -m 0755 "$tmp/root/usr/libexec/docker/cli-plugins/docker-compose" "$COMPOSE_V2"
+    rm -rf "$tmp"
+    "$COMPOSE_V2" version
+}
+
 setup() {
     ensure_apt "${APT_PACKAGES[@]}"
     ensure_rust

@@ -13,6 +13,7 @@
 
 mod diag;
 pub mod env;
+pub mod goval;
 pub mod interp;
 mod load;
 pub mod merge;
@@ -20,6 +21,7 @@ pub mod model;
 mod normalize;
 mod output;
 pub mod secrets;
+mod shape;
 pub mod syntax;
 pub mod yaml;
 

@@ -88,19 +88,19 @@ pub struct Service {
     pub cap_add: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cap_drop: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Always printed, `null` when unset (as compose prints it).
     pub command: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub configs: Vec<FileRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_float32")]
     pub cpus: Option<f64>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub depends_on: BTreeMap<String, Dependency>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy: Option<Deploy>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Always printed, `null` when unset (as compose prints it).
     pub entrypoint: Option<Vec<String>>,
     /// `None` values are variables listed without a value that the environment does not set.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -119,9 +119,9 @@ pub struct Service {
     pub init: Option<bool>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_bytes")]
     pub mem_limit: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_bytes")]
     pub mem_reservation: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network_mode: Option<String>,
@@ -141,7 +141,7 @@ pub struct Service {
     pub restart: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<FileRef>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_bytes")]
     pub shm_size: Option<u64>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub stdin_open: bool,
@@ -242,7 +242,6 @@ impl Healthcheck {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Deploy {
-    #[serde(skip_serializing_if = "Resources::is_empty")]
     pub resources: Resources,
     #[serde(flatten)]
     pub extra: Extra,
@@ -256,18 +255,12 @@ pub struct Resources {
     pub reservations: Option<ResourceSpec>,
 }
 
-impl Resources {
-    fn is_empty(&self) -> bool {
-        self.limits.is_none() && self.reservations.is_none()
-    }
-}
-
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ResourceSpec {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_float32")]
     pub cpus: Option<f64>,
     /// Bytes.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_bytes")]
     pub memory: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pids: Option<i64>,
@@ -338,6 +331,7 @@ pub struct Mount {
 pub struct BindOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub propagation: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub create_host_path: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selinux: Option<String>,
@@ -353,7 +347,7 @@ pub struct VolumeOptions {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct TmpfsOptions {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_bytes")]
     pub size: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<u32>,
@@ -388,6 +382,9 @@ pub struct Network {
     pub attachable: bool,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Printed always, `{}` when unset (as compose prints it).
+    #[serde(serialize_with = "object_or_empty")]
+    pub ipam: serde_json::Value,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -423,5 +420,28 @@ fn opt_duration<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::E
     match d {
         Some(d) => s.serialize_str(&format_duration(*d)),
         None => s.serialize_none(),
+    }
+}
+
+/// Sizes as compose prints them: a quoted byte count.
+fn opt_bytes<S: Serializer>(b: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match b {
+        Some(b) => s.serialize_str(&b.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// CPU counts as compose prints them (Go `float32`): `1`, `0.5`.
+fn opt_float32<S: Serializer>(f: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match f {
+        Some(f) => crate::goval::float32_json(*f).serialize(s),
+        None => s.serialize_none(),
+    }
+}
+
+fn object_or_empty<S: Serializer>(v: &serde_json::Value, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        serde_json::Value::Null => serde_json::Map::new().serialize(s),
+        v => v.serialize(s),
     }
 }

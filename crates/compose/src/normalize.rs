@@ -140,6 +140,14 @@ pub(crate) fn closest<'k>(word: &str, candidates: &[&'k str]) -> Option<&'k str>
         .map(|(_, c)| c)
 }
 
+/// Go's `path.Clean` of a container path: no trailing slash, `.` and `..` applied.
+pub fn clean_path(p: &str) -> String {
+    if !p.starts_with('/') {
+        return p.to_string();
+    }
+    join_clean(Path::new("/"), Path::new(p)).display().to_string()
+}
+
 /// Lexically cleans `base/p` (no file system access): `.` removed, `..` applied.
 pub fn join_clean(base: &Path, p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -314,7 +322,7 @@ impl Normalizer<'_> {
                 for (k, e) in m {
                     let v = match &e.node.value {
                         Value::Null => None,
-                        Value::Scalar { text, .. } => Some(text.clone()),
+                        Value::Scalar { text, quoted } => crate::goval::scalar_text(text, *quoted),
                         _ => {
                             self.err(&e.node, &format!("{key}.{k}"), "must be a string, number or boolean");
                             None
@@ -420,7 +428,13 @@ impl Normalizer<'_> {
                 ),
                 other if other.starts_with("x-") => {}
                 other if SERVICE_KEYS.contains(&other) => {
-                    s.extra.insert(other.to_string(), Self::to_json(n));
+                    let value = match crate::shape::service_key(other) {
+                        Some(shape) => crate::shape::to_json(n, shape),
+                        None => Some(Self::to_json(n)),
+                    };
+                    if let Some(v) = value {
+                        s.extra.insert(other.to_string(), v);
+                    }
                 }
                 other => {
                     let hint = closest(other, SERVICE_KEYS)
@@ -453,10 +467,7 @@ impl Normalizer<'_> {
     fn build(&mut self, node: &Node, key: &str) -> Option<Build> {
         let mut b = Build::default();
         match &node.value {
-            Value::Scalar { text, .. } => {
-                b.context = self.context(text);
-                return Some(b);
-            }
+            Value::Scalar { text, .. } => b.context = self.context(text),
             Value::Map(m) => {
                 for (k, e) in m {
                     let n = &e.node;
@@ -486,7 +497,13 @@ impl Normalizer<'_> {
                         | "ulimits"
                         | "provenance"
                         | "sbom" => {
-                            b.extra.insert(k.clone(), Self::to_json(n));
+                            let value = match crate::shape::build_key(k) {
+                                Some(shape) => crate::shape::to_json(n, shape),
+                                None => Some(Self::to_json(n)),
+                            };
+                            if let Some(v) = value {
+                                b.extra.insert(k.clone(), v);
+                            }
                         }
                         other if other.starts_with("x-") => {}
                         other => self
@@ -503,6 +520,9 @@ impl Normalizer<'_> {
         }
         if b.context.is_empty() {
             b.context = self.project_dir.display().to_string();
+        }
+        if b.dockerfile.is_none() && b.dockerfile_inline.is_none() {
+            b.dockerfile = Some("Dockerfile".into());
         }
         Some(b)
     }
@@ -654,9 +674,18 @@ impl Normalizer<'_> {
                     }
                 }
             } else if !k.starts_with("x-") {
-                d.extra.insert(k.clone(), Self::to_json(&e.node));
+                let value = match crate::shape::deploy_key(k) {
+                    Some(shape) => crate::shape::to_json(&e.node, shape),
+                    None => Some(Self::to_json(&e.node)),
+                };
+                if let Some(v) = value {
+                    d.extra.insert(k.clone(), v);
+                }
             }
         }
+        d.extra
+            .entry("placement".into())
+            .or_insert_with(crate::shape::empty_placement);
         Some(d)
     }
 
@@ -838,7 +867,7 @@ impl Normalizer<'_> {
                                     s.to_string()
                                 }
                             }),
-                            target: spec.target.clone(),
+                            target: clean_path(&spec.target),
                             read_only: has("ro"),
                             bind: bind.then_some(BindOptions {
                                 propagation,
@@ -888,10 +917,7 @@ impl Normalizer<'_> {
             source: None,
             target: String::new(),
             read_only: false,
-            bind: (kind == MountType::Bind).then(|| BindOptions {
-                create_host_path: true,
-                ..Default::default()
-            }),
+            bind: None,
             volume: None,
             tmpfs: None,
             extra: Extra::new(),
@@ -910,19 +936,16 @@ impl Normalizer<'_> {
                         }
                     })
                 }
-                "target" => mount.target = self.string(n, &mkey).unwrap_or_default(),
+                "target" => mount.target = self.string(n, &mkey).map(|t| clean_path(&t)).unwrap_or_default(),
                 "read_only" => mount.read_only = self.boolean(n, &mkey).unwrap_or(false),
                 "bind" => {
                     if let Some(bm) = self.map(n, &mkey) {
-                        let mut b = BindOptions {
-                            create_host_path: true,
-                            ..Default::default()
-                        };
+                        let mut b = BindOptions::default();
                         for (bk, be) in bm {
                             match bk.as_str() {
                                 "propagation" => b.propagation = self.string(&be.node, &mkey),
                                 "create_host_path" => {
-                                    b.create_host_path = self.boolean(&be.node, &mkey).unwrap_or(true)
+                                    b.create_host_path = self.boolean(&be.node, &mkey).unwrap_or(false)
                                 }
                                 "selinux" => b.selinux = self.string(&be.node, &mkey),
                                 _ => {}
@@ -1085,7 +1108,8 @@ impl Normalizer<'_> {
                     "internal" => n.internal = self.boolean(v, &key).unwrap_or(false),
                     "attachable" => n.attachable = self.boolean(v, &key).unwrap_or(false),
                     "labels" => n.labels = self.labels(v, &key),
-                    "ipam" | "enable_ipv4" | "enable_ipv6" => {
+                    "ipam" => n.ipam = Self::to_json(v),
+                    "enable_ipv4" | "enable_ipv6" => {
                         n.extra.insert(k.clone(), Self::to_json(v));
                     }
                     other if other.starts_with("x-") => {}

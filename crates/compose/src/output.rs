@@ -9,7 +9,28 @@ pub fn config_json(project: &Project, show_secrets: bool) -> serde_json::Value {
     if !show_secrets {
         crate::secrets::mask(project, &mut v);
     }
+    escape_dollars(&mut v);
     v
+}
+
+/// `$` printed as `$$`, as `docker compose config` prints it, so that the output read back by
+/// compose (or Sirius Deck) gives the same values instead of interpolating them again.
+fn escape_dollars(v: &mut serde_json::Value) {
+    use serde_json::Value as J;
+    match v {
+        J::String(s) if s.contains('$') => *s = s.replace('$', "$$"),
+        J::Array(a) => a.iter_mut().for_each(escape_dollars),
+        J::Object(m) => {
+            if m.keys().any(|k| k.contains('$')) {
+                *m = std::mem::take(m)
+                    .into_iter()
+                    .map(|(k, v)| (k.replace('$', "$$"), v))
+                    .collect();
+            }
+            m.values_mut().for_each(escape_dollars);
+        }
+        _ => {}
+    }
 }
 
 /// JSON value to YAML text.
