@@ -8,7 +8,7 @@
 pub enum InterpError {
     /// `${V:?msg}` / `${V?msg}` with V missing: the message written in the file.
     Required { var: String, message: String },
-    /// Text that is not a valid template, such as `${}` or `$1`.
+    /// Text that is not a valid template, such as `${}` or `${1}`.
     Invalid { reason: String },
 }
 
@@ -63,12 +63,10 @@ pub fn interpolate(
                 }
                 rest = &after[len..];
             }
+            // Anything else (`$1`, `$@`, a lone `$`): kept as written, as compose keeps it.
             _ => {
-                return Err(InterpError::Invalid {
-                    reason: format!(
-                        "'$' must be followed by a variable name, '{{' or another '$' in \"{s}\" (write '$$' for a literal '$')"
-                    ),
-                })
+                out.push('$');
+                rest = after;
             }
         }
     }
@@ -218,8 +216,15 @@ mod tests {
 
     #[test]
     fn invalid_templates() {
-        for bad in ["${", "${}", "${1A}", "$1", "a $ b", "${SET!x}", "${SET"] {
+        for bad in ["${", "${}", "${1A}", "${SET!x}", "${SET"] {
             assert!(matches!(run(bad).0, Err(InterpError::Invalid { .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_dollar_before_anything_else_is_kept() {
+        for text in ["$1", "a $ b", "$@", "5$", "$-x"] {
+            assert_eq!(run(text).0.as_deref(), Ok(text), "{text}");
         }
     }
 }

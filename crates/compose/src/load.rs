@@ -214,13 +214,17 @@ fn interpolate_tree(
     let lookup = |k: &str| env.get(k).cloned();
     let len = path.len();
     match &mut node.value {
-        Value::Scalar { text, .. } => {
+        Value::Scalar { text, quoted } => {
             if !text.contains('$') {
                 return;
             }
             let mut missing = Vec::new();
             match interpolate(text, &lookup, &mut missing) {
-                Ok(v) => *text = v,
+                Ok(v) => {
+                    // An interpolated value is a string, whatever it looks like (as in compose).
+                    *text = v;
+                    *quoted = true;
+                }
                 Err(e) => diags.error(node.mark, path, e.to_string()),
             }
             for var in missing {
@@ -300,12 +304,12 @@ fn project_name(
         }
         return n.clone();
     }
-    if let Some(node) = root.get("name") {
-        if let Some(n) = node.as_str() {
-            if !valid_project_name(n) {
-                diags.error(node.mark, "name", format!("project name '{n}' {RULE}"));
-            }
-            return n.to_string();
+    // `name:` in a file is normalised as compose does (`MyApp` runs as `myapp`); only names
+    // given on the command line or in COMPOSE_PROJECT_NAME must already be valid.
+    if let Some(n) = root.get("name").and_then(Node::as_str) {
+        let normalized = normalize_project_name(n);
+        if !normalized.is_empty() {
+            return normalized;
         }
     }
     let dir = project_dir

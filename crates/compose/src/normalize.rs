@@ -455,6 +455,7 @@ impl Normalizer<'_> {
             env_from_files.insert(k, v);
         }
         s.environment = env_from_files;
+        implicit_dependencies(&mut s);
         if s.image.is_none() && s.build.is_none() {
             self.err(node, &path, "needs an image or a build section");
         }
@@ -1217,6 +1218,51 @@ impl Normalizer<'_> {
         }
         o.name = resource_name(project, name, explicit_name, o.external);
         o
+    }
+}
+
+/// What compose adds to `depends_on` on its own: `links`, a namespace shared with another
+/// service (`network_mode`, `ipc`, `pid`, `uts`, `cgroup`: `service:x`) and `volumes_from`.
+/// The first two restart with the service they use, as in compose; none overrides an
+/// explicit entry.
+fn implicit_dependencies(s: &mut Service) {
+    let text = |key: &str| s.extra.get(key).and_then(|v| v.as_str()).map(str::to_string);
+    let list = |key: &str| -> Vec<String> {
+        s.extra
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let mut implied: Vec<(String, bool)> = Vec::new();
+    for link in list("links") {
+        let name = link.split_once(':').map_or(link.as_str(), |(n, _)| n).to_string();
+        implied.push((name, true));
+    }
+    let namespaces = [
+        s.network_mode.clone(),
+        text("ipc"),
+        text("pid"),
+        text("uts"),
+        text("cgroup"),
+    ];
+    for ns in namespaces.into_iter().flatten() {
+        if let Some(name) = ns.strip_prefix("service:") {
+            implied.push((name.to_string(), true));
+        }
+    }
+    for from in list("volumes_from") {
+        if !from.starts_with("container:") {
+            let name = from.split(':').next().unwrap_or_default().to_string();
+            implied.push((name, false));
+        }
+    }
+    for (name, restart) in implied {
+        s.depends_on.entry(name).or_insert(Dependency {
+            condition: Condition::ServiceStarted,
+            required: true,
+            restart,
+        });
     }
 }
 

@@ -159,13 +159,90 @@ const MAX_NODES: usize = 2_000_000;
 
 /// Parses the first document of `src`. An empty file gives `Value::Null`.
 pub fn parse(src: &str, file: usize) -> Result<Node, YamlError> {
+    let events = match scan(src) {
+        Err(e) if e.message == "invalid indentation" => {
+            relax_flow_indentation(src).and_then(|s| scan(&s).ok()).ok_or(e)?
+        }
+        other => other?,
+    };
+    Builder::new(file).build(events)
+}
+
+fn scan(src: &str) -> Result<Vec<(Event, Marker)>, YamlError> {
     let mut events = Events::default();
     let mut parser = Parser::new_from_str(src);
     parser.load(&mut events, false).map_err(|e| YamlError {
         line: e.marker().line(),
         message: e.info().to_string(),
     })?;
-    Builder::new(file).build(events.0)
+    Ok(events.0)
+}
+
+/// Go's YAML parser (and so compose) accepts flow collections whose later lines are indented
+/// no deeper than the key they belong to (`command: [` ... `]` under `command`); the YAML
+/// specification and our parser do not. Indentation inside a flow collection carries no
+/// meaning, so such lines are indented one column past their key and the text parsed again.
+/// Lines keep their numbers. `None` when nothing needed it.
+fn relax_flow_indentation(src: &str) -> Option<String> {
+    let mut out = String::with_capacity(src.len() + 64);
+    let mut depth = 0usize; // open flow collections
+    let mut base = 0usize; // indentation of the line that opened the outermost one
+    let mut quote: Option<char> = None;
+    let mut block_scalar: Option<usize> = None; // indentation of the line that started one
+    let mut changed = false;
+    for line in src.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let blank = line.trim().is_empty();
+        if let Some(b) = block_scalar {
+            if blank || indent > b {
+                out.push_str(line);
+                continue;
+            }
+            block_scalar = None;
+        }
+        if (depth > 0 || quote.is_some()) && !blank && indent <= base {
+            out.push_str(&" ".repeat(base + 1 - indent));
+            changed = true;
+        }
+        if depth == 0 && quote.is_none() {
+            base = indent;
+        }
+        let mut prev = ' ';
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match quote {
+                Some('\'') if c == '\'' => {
+                    if chars.peek() == Some(&'\'') {
+                        chars.next();
+                    } else {
+                        quote = None;
+                    }
+                }
+                Some('"') if c == '\\' => {
+                    chars.next();
+                }
+                Some('"') if c == '"' => quote = None,
+                Some(_) => {}
+                None => match c {
+                    '#' if prev == ' ' || prev == '\t' => break,
+                    '\'' | '"' if " \t[{,:-".contains(prev) => quote = Some(c),
+                    '[' | '{' if depth > 0 || " \t:-?".contains(prev) => depth += 1,
+                    ']' | '}' if depth > 0 => depth -= 1,
+                    '|' | '>' if depth == 0 && prev == ' ' => {
+                        let rest: String = chars.clone().collect();
+                        let rest = rest.split(" #").next().unwrap_or("").trim();
+                        if rest.chars().all(|r| r == '-' || r == '+' || r.is_ascii_digit()) {
+                            block_scalar = Some(indent);
+                        }
+                    }
+                    _ => {}
+                },
+            }
+            prev = c;
+        }
+        out.push_str(line);
+    }
+    changed.then_some(out)
 }
 
 #[derive(Default)]
@@ -423,6 +500,24 @@ mod tests {
 
     fn p(s: &str) -> Node {
         parse(s, 0).expect("parses")
+    }
+
+    #[test]
+    fn flow_collections_closed_at_the_key_indentation_parse_as_go_yaml_does() {
+        let src = "a:\n  command: [\n    \"x\",\n    # note\n    \"y, ]\"\n  ]\n  test: [\"CMD\",\n\"z\"]\n  s: |\n    [\n  b: 1\n";
+        let n = p(src);
+        let a = n.get("a").expect("a");
+        let cmd: Vec<_> = a
+            .get("command")
+            .and_then(Node::as_seq)
+            .expect("list")
+            .iter()
+            .filter_map(Node::as_str)
+            .collect();
+        assert_eq!(cmd, ["x", "y, ]"]);
+        assert_eq!(a.get("test").and_then(Node::as_seq).map(<[Node]>::len), Some(2));
+        assert_eq!(a.get("s").and_then(Node::as_str), Some("[\n"));
+        assert_eq!(a.get("b").map(|b| b.mark.line), Some(11));
     }
 
     #[test]
