@@ -371,6 +371,7 @@ fn build_project(
         secrets: BTreeMap::new(),
         configs: BTreeMap::new(),
         disabled_services: BTreeMap::new(),
+        extensions: BTreeMap::new(),
     };
     let services_node = root.get("services");
     let mut n = Normalizer {
@@ -450,6 +451,13 @@ fn build_project(
 
     validate_references(&mut project, services_node, &service_marks, n.diags);
 
+    drop_unused_resources(&mut project);
+    project.extensions = top
+        .iter()
+        .filter(|(k, _)| k.starts_with("x-"))
+        .map(|(k, e)| (k.clone(), crate::normalize::Normalizer::to_json(&e.node)))
+        .collect();
+
     if project.services.values().any(|s| s.networks.contains_key("default"))
         && !project.networks.contains_key("default")
     {
@@ -462,6 +470,33 @@ fn build_project(
         );
     }
     Some(project)
+}
+
+/// Networks, volumes, secrets and configs that no enabled service uses are left out, as
+/// compose leaves them out: nothing is created for them.
+fn drop_unused_resources(project: &mut Project) {
+    let services = || project.services.values();
+    let networks: BTreeSet<String> = services().flat_map(|s| s.networks.keys().cloned()).collect();
+    let volumes: BTreeSet<String> = services()
+        .flat_map(|s| &s.volumes)
+        .filter(|m| m.kind == crate::model::MountType::Volume)
+        .filter_map(|m| m.source.clone())
+        .collect();
+    let build_secrets = services()
+        .filter_map(|s| s.build.as_ref()?.extra.get("secrets")?.as_array().cloned())
+        .flatten()
+        .filter_map(|v| v.as_str().or_else(|| v.get("source")?.as_str()).map(str::to_string));
+    let secrets: BTreeSet<String> = services()
+        .flat_map(|s| s.secrets.iter().map(|r| r.source.clone()))
+        .chain(build_secrets)
+        .collect();
+    let configs: BTreeSet<String> = services()
+        .flat_map(|s| s.configs.iter().map(|r| r.source.clone()))
+        .collect();
+    project.networks.retain(|k, _| networks.contains(k));
+    project.volumes.retain(|k, _| volumes.contains(k));
+    project.secrets.retain(|k, _| secrets.contains(k));
+    project.configs.retain(|k, _| configs.contains(k));
 }
 
 fn validate_references(

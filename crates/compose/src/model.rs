@@ -31,6 +31,9 @@ pub struct Project {
     /// Services left out because none of their profiles is active.
     #[serde(skip)]
     pub disabled_services: BTreeMap<String, Service>,
+    /// Top-level `x-` keys, printed as written.
+    #[serde(flatten)]
+    pub extensions: Extra,
 }
 
 impl Project {
@@ -218,7 +221,8 @@ pub struct Dependency {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Healthcheck {
-    /// `["NONE"]` when disabled; `["CMD", ...]` or `["CMD-SHELL", "..."]` otherwise.
+    /// `["CMD", ...]`, `["CMD-SHELL", "..."]` or `["NONE"]`; empty when only timings are set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub test: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_duration")]
     pub interval: Option<Duration>,
@@ -357,7 +361,12 @@ pub struct TmpfsOptions {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FileRef {
     pub source: String,
+    /// The target as compose prints it: as written, the default `/run/secrets/<source>` for a
+    /// secret, none for a config without one.
+    #[serde(rename = "target", skip_serializing_if = "Option::is_none")]
+    pub written_target: Option<String>,
     /// Absolute path in the container.
+    #[serde(skip)]
     pub target: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,

@@ -177,7 +177,20 @@ impl Normalizer<'_> {
                 .unwrap_or_else(|| PathBuf::from("/"));
             return join_clean(&home, Path::new(rest));
         }
+        if p.starts_with('/') {
+            return PathBuf::from(p); // as written, as compose keeps it
+        }
         join_clean(self.project_dir, Path::new(p))
+    }
+
+    /// `develop.watch[].path` relative to the project directory, as compose prints it.
+    fn resolve_watch_paths(&self, develop: &mut serde_json::Value) {
+        let rules = develop.get_mut("watch").and_then(|w| w.as_array_mut());
+        for rule in rules.into_iter().flatten() {
+            if let Some(serde_json::Value::String(p)) = rule.get_mut("path") {
+                *p = self.resolve_path(p).display().to_string();
+            }
+        }
     }
 
     fn map<'n>(&mut self, node: &'n Node, key: &str) -> Option<&'n crate::yaml::Map> {
@@ -387,8 +400,8 @@ impl Normalizer<'_> {
                 "cap_drop" => s.cap_drop = self.strings(n, &key),
                 "command" => s.command = self.command(n, &key),
                 "entrypoint" => s.entrypoint = self.command(n, &key),
-                "configs" => s.configs = self.file_refs(n, &key, "/"),
-                "secrets" => s.secrets = self.file_refs(n, &key, "/run/secrets/"),
+                "configs" => s.configs = self.file_refs(n, &key, None),
+                "secrets" => s.secrets = self.file_refs(n, &key, Some("/run/secrets/")),
                 "container_name" => s.container_name = self.string(n, &key),
                 "cpus" => s.cpus = self.float(n, &key),
                 "depends_on" => s.depends_on = self.depends_on(n, &key),
@@ -432,7 +445,10 @@ impl Normalizer<'_> {
                         Some(shape) => crate::shape::to_json(n, shape),
                         None => Some(Self::to_json(n)),
                     };
-                    if let Some(v) = value {
+                    if let Some(mut v) = value {
+                        if other == "develop" {
+                            self.resolve_watch_paths(&mut v);
+                        }
                         s.extra.insert(other.to_string(), v);
                     }
                 }
@@ -478,7 +494,18 @@ impl Normalizer<'_> {
                         "dockerfile" => b.dockerfile = self.string(n, &key),
                         "dockerfile_inline" => b.dockerfile_inline = self.string(n, &key),
                         "target" => b.target = self.string(n, &key),
-                        "args" => b.args = self.key_values(n, &key),
+                        "args" => {
+                            // A name without a value takes the environment's, and is left out
+                            // when the environment has none (as compose does).
+                            b.args = self
+                                .key_values(n, &key)
+                                .into_iter()
+                                .filter_map(|(k, v)| match v {
+                                    Some(v) => Some((k, Some(v))),
+                                    None => self.env.get(&k).map(|v| (k, Some(v.clone()))),
+                                })
+                                .collect()
+                        }
                         "labels" => b.labels = self.labels(n, &key),
                         "network" => b.network = self.string(n, &key),
                         "additional_contexts"
@@ -647,9 +674,6 @@ impl Normalizer<'_> {
                     .diags
                     .error(e.key_mark, &key, format!("'{other}' is not a healthcheck key")),
             }
-        }
-        if h.disable {
-            h.test = vec!["NONE".into()];
         }
         Some(h)
     }
@@ -1000,59 +1024,80 @@ impl Normalizer<'_> {
         Some(mount)
     }
 
-    fn file_refs(&mut self, node: &Node, key: &str, prefix: &str) -> Vec<FileRef> {
+    /// A service's secrets (`prefix` `/run/secrets/`, the default target compose prints) or
+    /// configs (no `prefix`: compose prints no target unless one is written; the container
+    /// gets `/<source>`).
+    fn file_refs(&mut self, node: &Node, key: &str, prefix: Option<&str>) -> Vec<FileRef> {
         let Some(items) = self.seq(node, key) else {
             return Vec::new();
-        };
-        let abs = |t: &str| {
-            if t.starts_with('/') {
-                t.to_string()
-            } else {
-                format!("{prefix}{t}")
-            }
         };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let key = format!("{key}[{i}]");
-            match &item.value {
-                Value::Scalar { text, .. } => out.push(FileRef {
-                    source: text.clone(),
-                    target: abs(text),
-                    uid: None,
-                    gid: None,
-                    mode: None,
-                }),
+            let (source, written, uid, gid, mode) = match &item.value {
+                Value::Scalar { text, .. } => (text.clone(), None, None, None, None),
                 Value::Map(m) => {
                     let Some(source) = m.get("source").and_then(|s| self.string(&s.node, &key)) else {
                         self.err(item, &key, "needs a source: the name of a top-level entry");
                         continue;
                     };
-                    let target = m
-                        .get("target")
-                        .and_then(|t| self.string(&t.node, &key))
-                        .unwrap_or_else(|| source.clone());
-                    out.push(FileRef {
-                        target: abs(&target),
-                        uid: m.get("uid").and_then(|u| self.string(&u.node, &key)),
-                        gid: m.get("gid").and_then(|g| self.string(&g.node, &key)),
-                        mode: m.get("mode").and_then(|md| self.octal(&md.node, &key)),
+                    (
                         source,
-                    });
+                        m.get("target").and_then(|t| self.string(&t.node, &key)),
+                        m.get("uid").and_then(|u| self.string(&u.node, &key)),
+                        m.get("gid").and_then(|g| self.string(&g.node, &key)),
+                        m.get("mode").and_then(|md| self.octal(&md.node, &key)),
+                    )
                 }
-                _ => self.err(item, &key, "must be a name or a mapping"),
-            }
+                _ => {
+                    self.err(item, &key, "must be a name or a mapping");
+                    continue;
+                }
+            };
+            let written = written.or_else(|| prefix.map(|p| format!("{p}{source}")));
+            let target = match written.as_deref() {
+                Some(t) if t.starts_with('/') => t.to_string(),
+                Some(t) => format!("{}{t}", prefix.unwrap_or("/")),
+                None => format!("/{source}"),
+            };
+            out.push(FileRef {
+                source,
+                written_target: written,
+                target,
+                uid,
+                gid,
+                mode,
+            });
         }
         out
     }
 
+    /// `host=ip` entries, sorted (as compose prints them): a list of `host=ip` or `host:ip`,
+    /// or a mapping whose value may be a list of addresses.
     fn extra_hosts(&mut self, node: &Node, key: &str) -> Vec<String> {
-        match &node.value {
+        let mut out: Vec<String> = match &node.value {
             Value::Map(m) => m
                 .iter()
-                .filter_map(|(h, e)| self.string(&e.node, key).map(|ip| format!("{h}={ip}")))
+                .flat_map(|(h, e)| {
+                    let ips = match &e.node.value {
+                        Value::Seq(_) => self.strings(&e.node, &format!("{key}.{h}")),
+                        _ => self.string(&e.node, &format!("{key}.{h}")).into_iter().collect(),
+                    };
+                    ips.into_iter().map(move |ip| format!("{h}={ip}"))
+                })
                 .collect(),
-            _ => self.strings(node, key),
-        }
+            _ => self
+                .strings(node, key)
+                .into_iter()
+                .map(|h| match h.split_once('=') {
+                    Some(_) => h,
+                    None => h.replacen(':', "=", 1),
+                })
+                .collect(),
+        };
+        out.sort();
+        out.dedup();
+        out
     }
 
     fn pull_policy(&mut self, node: &Node, key: &str) -> Option<String> {

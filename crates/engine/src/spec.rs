@@ -195,7 +195,11 @@ pub fn container_body(
     };
 
     let healthcheck = service.healthcheck.as_ref().map(|h| HealthConfig {
-        test: Some(h.test.clone()),
+        test: if h.is_disabled() {
+            Some(vec!["NONE".into()])
+        } else {
+            (!h.test.is_empty()).then(|| h.test.clone())
+        },
         interval: nanos(h.interval),
         timeout: nanos(h.timeout),
         retries: h.retries.map(|r| r as i64),
