@@ -1,33 +1,45 @@
-//! Merging override files, by the compose specification's merge rules (compose-go `override`).
+//! Merging override files exactly as compose-go's `override` package merges them.
 //!
-//! Mappings deep-merge, scalars are replaced, sequences append; `command`, `entrypoint` and
-//! `healthcheck.test` are replaced; `environment`, `labels`, `build.args` and their kin merge by
-//! key; `ports`, `volumes`, `secrets` and other lists de-duplicate by what identifies an item;
-//! `depends_on` short syntax becomes `{condition: service_started, required: true}` first.
+//! Mappings deep-merge, scalars are replaced, sequences append (`Merge`), with compose's
+//! special rules: `command`, `entrypoint`, `healthcheck.test` and each `ulimits` entry are
+//! replaced; `environment`, `labels`, `dns`, `tmpfs`, `build.args` and their kin become
+//! `KEY=VALUE` sequences and append; `extra_hosts` appends what is new; `depends_on` and
+//! `networks` merge as mappings whatever their syntax; `build: ./dir` is `{context: ./dir}`;
+//! `logging` options merge only when the driver stays the same. Then (`EnforceUnicity`) the
+//! sequences that identify their items (by key, mount target, port, path) keep one item per
+//! identity: the last one written, where the first one stood.
 //! `!reset` removes what earlier files set, `!override` replaces it whole.
 
 use crate::diag::Diags;
-use crate::syntax::{parse_mount, parse_port};
+use crate::goval::scalar_text;
+use crate::syntax::parse_mount;
 use crate::yaml::{Entry, Map, Mark, Node, Tag, Value};
 
 /// Merges `over` (a later file) into `base`. Both are whole-file roots.
 pub fn merge_root(base: Node, over: Node, diags: &mut Diags) -> Node {
-    merge(&Path::Root, "", base, over, diags)
+    let mut merged = merge(&Path::Root, "", base, over, diags);
+    enforce_unicity(&mut merged, &Path::Root);
+    merged
 }
 
-/// Drops `!reset` entries from the first file, where there is nothing to reset.
+/// Drops `!reset` entries from the first file, where there is nothing to reset, and keeps one
+/// item per identity in its sequences (compose applies its uniqueness rules to every file).
 pub fn strip_resets(node: &mut Node) {
-    match &mut node.value {
-        Value::Map(m) => {
-            m.retain(|_, e| e.node.tag != Tag::Reset);
-            m.values_mut().for_each(|e| strip_resets(&mut e.node));
+    fn strip(node: &mut Node) {
+        match &mut node.value {
+            Value::Map(m) => {
+                m.retain(|_, e| e.node.tag != Tag::Reset);
+                m.values_mut().for_each(|e| strip(&mut e.node));
+            }
+            Value::Seq(s) => {
+                s.retain(|n| n.tag != Tag::Reset);
+                s.iter_mut().for_each(strip);
+            }
+            _ => {}
         }
-        Value::Seq(s) => {
-            s.retain(|n| n.tag != Tag::Reset);
-            s.iter_mut().for_each(strip_resets);
-        }
-        _ => {}
     }
+    strip(node);
+    enforce_unicity(node, &Path::Root);
 }
 
 /// Where in the file a value sits, as far as the merge rules care.
@@ -38,7 +50,8 @@ enum Path {
     Section(String),
     Service,
     ServiceKey(String),
-    /// Below a service key: `build.args`, `healthcheck.test`, `deploy.resources` ...
+    /// Below a service key: `build.args`, `healthcheck.test`, `networks.*.aliases` ...; the
+    /// names of user-named entries (networks, ulimits) are `*`.
     Nested(String),
     Other,
 }
@@ -52,6 +65,7 @@ impl Path {
             Path::Section(s) if s == "services" => Path::Service,
             Path::Section(s) => Path::Nested(format!("{s}.*")),
             Path::Service => Path::ServiceKey(key.to_string()),
+            Path::ServiceKey(k) if matches!(k.as_str(), "networks" | "ulimits") => Path::Nested(format!("{k}.*")),
             Path::ServiceKey(k) => Path::Nested(format!("{k}.{key}")),
             Path::Nested(p) if p.matches('.').count() < 3 => Path::Nested(format!("{p}.{key}")),
             _ => Path::Other,
@@ -66,40 +80,44 @@ impl Path {
     }
 }
 
+/// compose-go's `mergeSpecials`.
 enum Rule {
     Replace,
-    ByKey,
+    ToSequence,
+    ExtraHosts,
     DependsOn,
     Networks,
-    Unique(fn(&Node) -> Option<String>),
+    Build,
+    Logging,
     Deep,
 }
 
 fn rule(path: &Path) -> Rule {
+    if matches!(path, Path::Section(_) | Path::Root | Path::Service | Path::Other) {
+        return Rule::Deep;
+    }
     match path.name() {
-        "command" | "entrypoint" | "healthcheck.test" => Rule::Replace,
-        "environment"
-        | "labels"
-        | "annotations"
-        | "sysctls"
+        "command" | "entrypoint" | "healthcheck.test" | "ulimits.*" => Rule::Replace,
+        "annotations"
         | "build.args"
-        | "build.labels"
         | "build.additional_contexts"
+        | "build.labels"
         | "deploy.labels"
-        | "networks.*.labels"
-        | "volumes.*.labels"
-        | "secrets.*.labels"
-        | "configs.*.labels" => Rule::ByKey,
+        | "dns"
+        | "dns_opt"
+        | "dns_search"
+        | "env_file"
+        | "label_file"
+        | "environment"
+        | "labels"
+        | "sysctls"
+        | "tmpfs" => Rule::ToSequence,
+        "networks.*.labels" | "volumes.*.labels" => Rule::ToSequence,
+        "extra_hosts" | "build.extra_hosts" => Rule::ExtraHosts,
         "depends_on" => Rule::DependsOn,
         "networks" => Rule::Networks,
-        "ports" => Rule::Unique(port_key),
-        "volumes" => Rule::Unique(mount_key),
-        "secrets" => Rule::Unique(|n| file_ref_key(n, "/run/secrets/")),
-        "configs" => Rule::Unique(|n| file_ref_key(n, "/")),
-        "cap_add" | "cap_drop" | "dns" | "dns_opt" | "dns_search" | "expose" | "profiles" | "tmpfs" | "links"
-        | "devices" | "external_links" | "security_opt" | "group_add" | "build.tags" | "build.platforms"
-        | "build.cache_from" | "build.cache_to" | "extra_hosts" | "build.extra_hosts" => Rule::Unique(scalar_key),
-        "env_file" => Rule::Unique(|n| n.get("path").unwrap_or(n).as_str().map(str::to_string)),
+        "build" => Rule::Build,
+        "logging" => Rule::Logging,
         _ => Rule::Deep,
     }
 }
@@ -111,26 +129,44 @@ fn merge(path: &Path, loc: &str, base: Node, over: Node, diags: &mut Diags) -> N
     }
     match rule(path) {
         Rule::Replace => over,
-        Rule::ByKey => merge_maps(path, loc, to_key_map(base), to_key_map(over), diags),
+        Rule::ToSequence => {
+            let mark = base.mark;
+            let mut over = over;
+            let mut reset = Vec::new();
+            if let Value::Map(m) = &mut over.value {
+                m.retain(|k, e| {
+                    let keep = e.node.tag != Tag::Reset;
+                    if !keep {
+                        reset.push(k.clone());
+                    }
+                    keep
+                });
+            }
+            let mut items = to_sequence(base);
+            items.retain(|i| key_of(i).is_none_or(|k| !reset.contains(&k)));
+            items.extend(to_sequence(over));
+            Node::new(Value::Seq(items), mark)
+        }
+        Rule::ExtraHosts => {
+            let mark = base.mark;
+            let mut items = to_sequence(base);
+            for item in to_sequence(over) {
+                if !items.iter().any(|i| i.as_str() == item.as_str()) {
+                    items.push(item);
+                }
+            }
+            Node::new(Value::Seq(items), mark)
+        }
         Rule::DependsOn => merge_maps(path, loc, depends_on_map(base), depends_on_map(over), diags),
         Rule::Networks => merge_maps(path, loc, networks_map(base), networks_map(over), diags),
-        Rule::Unique(key) => match (base.value, over.value) {
-            (Value::Seq(mut items), Value::Seq(more)) => {
-                for item in more {
-                    let k = key(&item);
-                    match items.iter().position(|i| k.is_some() && key(i) == k) {
-                        Some(p) => items[p] = item,
-                        None => items.push(item),
-                    }
-                }
-                Node::new(Value::Seq(items), base.mark)
+        Rule::Build => merge_maps(path, loc, build_map(base), build_map(over), diags),
+        Rule::Logging => {
+            let driver = |n: &Node| n.get("driver").and_then(Node::as_str).map(str::to_string);
+            match (driver(&base), driver(&over)) {
+                (Some(a), Some(b)) if a != b => over,
+                _ => merge_maps(path, loc, base, over, diags),
             }
-            (_, value) => Node {
-                value,
-                mark: over.mark,
-                tag: Tag::None,
-            },
-        },
+        }
         Rule::Deep => match (&base.value, &over.value) {
             (Value::Map(_), Value::Map(_)) => merge_maps(path, loc, base, over, diags),
             (Value::Seq(_), Value::Seq(_)) => {
@@ -165,7 +201,8 @@ fn merge_maps(path: &Path, loc: &str, base: Node, over: Node, diags: &mut Diags)
             format!("{loc}.{key}")
         };
         match result.get_mut(&key) {
-            Some(old) => {
+            // Extensions are replaced whole, never merged.
+            Some(old) if !key.starts_with("x-") => {
                 if entry.node.is_empty() && !old.node.is_empty() && entry.node.tag == Tag::None {
                     lint_ignored_empty(&child_loc, &key, old, &entry, diags);
                 }
@@ -175,6 +212,7 @@ fn merge_maps(path: &Path, loc: &str, base: Node, over: Node, diags: &mut Diags)
                     old.node = merge(&path.child(&key), &child_loc, base, entry.node, diags);
                 }
             }
+            Some(old) => *old = entry,
             None => {
                 result.insert(key, entry);
             }
@@ -212,25 +250,72 @@ fn lint_ignored_empty(loc: &str, key: &str, old: &Entry, new: &Entry, diags: &mu
     );
 }
 
-/// `["A=1", "B"]` or `{A: 1, B: null}` as a mapping from key to value.
-pub fn to_key_map(node: Node) -> Node {
+/// compose-go's `convertIntoSequence`: a mapping becomes its `KEY=VALUE` items sorted (values
+/// printed as compose prints them, a list value giving one item per element, a null value
+/// just the key), a scalar a one-item sequence.
+fn to_sequence(node: Node) -> Vec<Node> {
+    match node.value {
+        Value::Seq(items) => items,
+        Value::Map(map) => {
+            let mut items: Vec<Node> = Vec::new();
+            for (k, e) in map {
+                let mark = e.key_mark;
+                let text = |n: &Node| match &n.value {
+                    Value::Scalar { text, quoted } => scalar_text(text, *quoted).unwrap_or_default(),
+                    _ => String::new(),
+                };
+                match &e.node.value {
+                    Value::Null => items.push(Node::string(k.clone(), mark)),
+                    Value::Seq(values) => {
+                        items.extend(values.iter().map(|v| Node::string(format!("{k}={}", text(v)), mark)))
+                    }
+                    _ => items.push(Node::string(format!("{k}={}", text(&e.node)), mark)),
+                }
+            }
+            items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+            items
+        }
+        Value::Scalar { .. } => vec![node],
+        Value::Null => Vec::new(),
+    }
+}
+
+fn default_dependency(m: Mark) -> Node {
+    let mut map = Map::new();
+    for (k, v) in [("condition", "service_started"), ("required", "true")] {
+        map.insert(
+            k.into(),
+            Entry {
+                key_mark: m,
+                node: Node::new(
+                    Value::Scalar {
+                        text: v.into(),
+                        quoted: false,
+                    },
+                    m,
+                ),
+            },
+        );
+    }
+    Node::new(Value::Map(map), m)
+}
+
+/// A list of names as a mapping from each name to `value(mark)`.
+fn names_to_map(node: Node, value: fn(Mark) -> Node) -> Node {
     let mark = node.mark;
     match node.value {
         Value::Seq(items) => {
             let mut map = Map::new();
             for item in items {
-                let Some(text) = item.as_str() else { continue };
-                let (k, v) = match text.split_once('=') {
-                    Some((k, v)) => (k.to_string(), Node::string(v, item.mark)),
-                    None => (text.to_string(), Node::new(Value::Null, item.mark)),
-                };
-                map.insert(
-                    k,
-                    Entry {
-                        key_mark: item.mark,
-                        node: v,
-                    },
-                );
+                if let Some(name) = item.as_str() {
+                    map.insert(
+                        name.to_string(),
+                        Entry {
+                            key_mark: item.mark,
+                            node: value(item.mark),
+                        },
+                    );
+                }
             }
             Node::new(Value::Map(map), mark)
         }
@@ -239,125 +324,148 @@ pub fn to_key_map(node: Node) -> Node {
 }
 
 fn depends_on_map(node: Node) -> Node {
-    let mark = node.mark;
-    let default = |m: Mark| {
-        let mut map = Map::new();
-        for (k, v) in [("condition", "service_started"), ("required", "true")] {
-            map.insert(
-                k.into(),
-                Entry {
-                    key_mark: m,
-                    node: Node::new(
-                        Value::Scalar {
-                            text: v.into(),
-                            quoted: false,
-                        },
-                        m,
-                    ),
-                },
-            );
-        }
-        Node::new(Value::Map(map), m)
-    };
-    match node.value {
-        Value::Seq(items) => {
-            let mut map = Map::new();
-            for item in items {
-                if let Some(name) = item.as_str() {
-                    map.insert(
-                        name.to_string(),
-                        Entry {
-                            key_mark: item.mark,
-                            node: default(item.mark),
-                        },
-                    );
-                }
-            }
-            Node::new(Value::Map(map), mark)
-        }
-        Value::Map(mut m) => {
-            for e in m.values_mut() {
-                if e.node.is_null() {
-                    e.node = default(e.key_mark);
-                }
-            }
-            Node::new(Value::Map(m), mark)
-        }
-        value => Node { value, ..node },
-    }
+    names_to_map(node, default_dependency)
 }
 
 fn networks_map(node: Node) -> Node {
-    let mark = node.mark;
-    match node.value {
-        Value::Seq(items) => {
+    names_to_map(node, |m| Node::new(Value::Null, m))
+}
+
+/// `build: ./dir` as `{context: ./dir}`.
+fn build_map(node: Node) -> Node {
+    match &node.value {
+        Value::Scalar { .. } => {
             let mut map = Map::new();
-            for item in items {
-                if let Some(name) = item.as_str() {
-                    map.insert(
-                        name.to_string(),
-                        Entry {
-                            key_mark: item.mark,
-                            node: Node::new(Value::Null, item.mark),
-                        },
-                    );
+            map.insert(
+                "context".into(),
+                Entry {
+                    key_mark: node.mark,
+                    node: node.clone(),
+                },
+            );
+            Node::new(Value::Map(map), node.mark)
+        }
+        _ => node,
+    }
+}
+
+/// compose-go's `EnforceUnicity`: in the sequences that identify their items, one item per
+/// identity, the last written standing where the first stood.
+fn enforce_unicity(node: &mut Node, path: &Path) {
+    match &mut node.value {
+        Value::Map(m) => {
+            for (k, e) in m.iter_mut() {
+                enforce_unicity(&mut e.node, &path.child(k));
+            }
+        }
+        Value::Seq(items) => {
+            let Some(identity) = identity(path) else { return };
+            let mut kept: Vec<Node> = Vec::with_capacity(items.len());
+            let mut seen: std::collections::HashMap<String, usize> = Default::default();
+            for item in std::mem::take(items) {
+                match identity(&item) {
+                    Some(k) => match seen.get(&k) {
+                        Some(&at) => kept[at] = item,
+                        None => {
+                            seen.insert(k, kept.len());
+                            kept.push(item);
+                        }
+                    },
+                    None => kept.push(item),
                 }
             }
-            Node::new(Value::Map(map), mark)
+            *items = kept;
         }
-        value => Node { value, ..node },
+        _ => {}
     }
 }
 
-fn scalar_key(n: &Node) -> Option<String> {
-    n.as_str().map(str::to_string)
-}
-
-fn port_key(n: &Node) -> Option<String> {
-    let scalar = |k: &str| n.get(k).and_then(Node::as_str).unwrap_or("").to_string();
-    match &n.value {
-        Value::Scalar { text, .. } => parse_port(text).ok().map(|p| {
-            format!(
-                "{}/{}/{}-{}/{}",
-                p.host_ip.unwrap_or_default(),
-                p.published.unwrap_or_default(),
-                p.target.0,
-                p.target.1,
-                p.protocol
-            )
-        }),
-        Value::Map(_) => {
-            let proto = n.get("protocol").and_then(Node::as_str).unwrap_or("tcp");
-            let t = scalar("target");
-            Some(format!("{}/{}/{t}-{t}/{proto}", scalar("host_ip"), scalar("published")))
-        }
-        _ => None,
+/// compose-go's `unique` indexers.
+fn identity(path: &Path) -> Option<fn(&Node) -> Option<String>> {
+    if !matches!(path, Path::ServiceKey(_) | Path::Nested(_)) {
+        return None;
     }
+    Some(match path.name() {
+        "annotations"
+        | "build.args"
+        | "build.additional_contexts"
+        | "build.tags"
+        | "build.labels"
+        | "cap_add"
+        | "cap_drop"
+        | "deploy.labels"
+        | "dns"
+        | "dns_opt"
+        | "dns_search"
+        | "environment"
+        | "labels"
+        | "links"
+        | "networks.*.aliases"
+        | "networks.*.link_local_ips"
+        | "networks.*.labels"
+        | "profiles"
+        | "sysctls"
+        | "tmpfs" => key_of,
+        "devices" => device_target,
+        "configs" => |n| mount_ref(n, ""),
+        "secrets" => |n| mount_ref(n, "/run/secrets"),
+        "env_file" => |n| n.get("path").unwrap_or(n).as_str().map(str::to_string),
+        "expose" => |n| n.as_str().map(str::to_string),
+        "ports" => port_key,
+        "volumes" => mount_target,
+        _ => return None,
+    })
 }
 
-fn mount_key(n: &Node) -> Option<String> {
+fn key_of(n: &Node) -> Option<String> {
+    let s = n.as_str()?;
+    Some(s.split_once('=').map_or(s, |(k, _)| k).to_string())
+}
+
+fn device_target(n: &Node) -> Option<String> {
     match &n.value {
-        Value::Scalar { text, .. } => parse_mount(text).ok().map(|m| m.target),
+        Value::Scalar { text, .. } => {
+            let parts: Vec<&str> = text.split(':').collect();
+            Some(parts.get(1).unwrap_or(&parts[0]).to_string())
+        }
         Value::Map(_) => n.get("target").and_then(Node::as_str).map(str::to_string),
         _ => None,
     }
 }
 
-fn file_ref_key(n: &Node, prefix: &str) -> Option<String> {
-    let target = |t: &str| {
-        if t.starts_with('/') {
-            t.to_string()
-        } else {
-            format!("{prefix}{t}")
-        }
-    };
+fn mount_ref(n: &Node, default_dir: &str) -> Option<String> {
     match &n.value {
-        Value::Scalar { text, .. } => Some(target(text)),
-        Value::Map(_) => n
-            .get("target")
-            .or_else(|| n.get("source"))
-            .and_then(Node::as_str)
-            .map(target),
+        Value::Scalar { text, .. } => Some(format!("{default_dir}/{text}")),
+        Value::Map(_) => match n.get("target").and_then(Node::as_str) {
+            Some(t) => Some(t.to_string()),
+            None => Some(format!("{default_dir}/{}", n.get("source").and_then(Node::as_str)?)),
+        },
+        _ => None,
+    }
+}
+
+/// A port as written (a string identifies itself), or `host:published:target/protocol`.
+fn port_key(n: &Node) -> Option<String> {
+    match &n.value {
+        Value::Scalar { text, .. } => Some(text.clone()),
+        Value::Map(_) => {
+            let get = |k: &str, d: &str| n.get(k).and_then(Node::as_str).unwrap_or(d).to_string();
+            Some(format!(
+                "{}:{}:{}/{}",
+                get("host_ip", "0.0.0.0"),
+                get("published", ""),
+                get("target", ""),
+                get("protocol", "tcp")
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn mount_target(n: &Node) -> Option<String> {
+    match &n.value {
+        Value::Scalar { text, .. } => parse_mount(text).ok().map(|m| m.target),
+        Value::Map(_) => n.get("target").and_then(Node::as_str).map(str::to_string),
         _ => None,
     }
 }
@@ -426,16 +534,14 @@ mod tests {
     }
 
     #[test]
-    fn environment_labels_and_build_args_merge_by_key() {
+    fn environment_labels_and_build_args_become_sequences_unique_by_key() {
         let (n, _) = merged(
-            "services:\n  web:\n    environment: [A=1, B=2]\n    labels: {x: '1'}\n    build: {args: [V=1]}\n",
-            "services:\n  web:\n    environment: {B: 3, C: 4}\n    labels: [y=2]\n    build: {args: {W: 2}}\n",
+            "services:\n  web:\n    environment: [A=1, B=2]\n    labels: {x: '1', z: 1.0}\n    build: {args: [V=1]}\n",
+            "services:\n  web:\n    environment: {B: 3, C: 4, D: null}\n    labels: [y=2]\n    build: {args: {W: 2}}\n",
         );
-        let env = svc(&n, "environment");
-        assert_eq!(keys(env), ["A", "B", "C"]);
-        assert_eq!(env.get("B").and_then(Node::as_str), Some("3"));
-        assert_eq!(keys(svc(&n, "labels")), ["x", "y"]);
-        assert_eq!(keys(svc(&n, "build").get("args").expect("args")), ["V", "W"]);
+        assert_eq!(texts(svc(&n, "environment")), ["A=1", "B=3", "C=4", "D"]);
+        assert_eq!(texts(svc(&n, "labels")), ["x=1", "z=1", "y=2"]);
+        assert_eq!(texts(svc(&n, "build").get("args").expect("args")), ["V=1", "W=2"]);
     }
 
     #[test]
@@ -451,9 +557,9 @@ mod tests {
             ["3000:3000", "127.0.0.1:80:80", "3001:3001", "80:80"]
         );
         assert_eq!(texts(svc(&n, "volumes")), ["db:/data", "./b:/a"]);
+        // Secrets are one per target: `s1` is /run/secrets/s1, the target `s1` another.
         let secrets = svc(&n, "secrets").as_seq().expect("seq");
-        assert_eq!(secrets.len(), 1);
-        assert_eq!(secrets[0].get("source").and_then(Node::as_str), Some("s2"));
+        assert_eq!(secrets.len(), 2);
         assert_eq!(svc(&n, "extra").as_seq().map(<[Node]>::len), Some(2));
     }
 
@@ -502,7 +608,7 @@ mod tests {
         let web = n.get("services").and_then(|s| s.get("web")).expect("web");
         assert!(web.get("depends_on").is_none());
         assert_eq!(texts(svc(&n, "ports")), ["81:81"]);
-        assert_eq!(keys(svc(&n, "environment")), ["B"]);
+        assert_eq!(texts(svc(&n, "environment")), ["B=2"]);
         assert!(diags.warnings.is_empty());
     }
 }

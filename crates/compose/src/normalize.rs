@@ -851,7 +851,28 @@ impl Normalizer<'_> {
                 _ => self.err(item, &key, "must be a port string or mapping"),
             }
         }
-        out
+        // One port per host address, published port, target and protocol (the last written,
+        // where the first stood), as compose keeps them: `80:80` and `0.0.0.0:80:80` are one.
+        let identity = |p: &Port| {
+            (
+                p.host_ip.clone().unwrap_or_else(|| "0.0.0.0".into()),
+                p.published.clone(),
+                p.target,
+                p.protocol.clone(),
+            )
+        };
+        let mut unique: Vec<Port> = Vec::with_capacity(out.len());
+        let mut seen = std::collections::HashMap::new();
+        for p in out {
+            match seen.get(&identity(&p)) {
+                Some(&at) => unique[at] = p,
+                None => {
+                    seen.insert(identity(&p), unique.len());
+                    unique.push(p);
+                }
+            }
+        }
+        unique
     }
 
     fn seq<'n>(&mut self, node: &'n Node, key: &str) -> Option<&'n [Node]> {
@@ -894,9 +915,11 @@ impl Normalizer<'_> {
                             }),
                             target: clean_path(&spec.target),
                             read_only: has("ro"),
-                            bind: bind.then_some(BindOptions {
+                            // compose records an SELinux label (`:z`, `:Z`) under `bind`
+                            // for named volumes too.
+                            bind: (bind || selinux.is_some()).then_some(BindOptions {
                                 propagation,
-                                create_host_path: true,
+                                create_host_path: bind,
                                 selinux,
                             }),
                             volume: (!bind).then(|| VolumeOptions {
