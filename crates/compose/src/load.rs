@@ -119,13 +119,13 @@ pub fn load_sources(
         files: sources.iter().map(|s| s.path.clone()).collect(),
         ..Default::default()
     };
-    let env = environment(env_sources, opts, &mut diags);
+    let mut env = environment(env_sources, opts, &mut diags);
 
-    // Each file on its own: parse, lint what was written, interpolate.
-    let mut unset: BTreeMap<String, Mark> = BTreeMap::new();
-    let mut merged: Option<Node> = None;
+    // Each file parsed; the project name decided (from the files' `name:` too) before
+    // anything is interpolated, since `${COMPOSE_PROJECT_NAME}` is the project's name.
+    let mut roots = Vec::new();
     for (i, src) in sources.iter().enumerate() {
-        let mut root = match yaml::parse(&src.text, i) {
+        let root = match yaml::parse(&src.text, i) {
             Ok(n) => n,
             Err(e) => {
                 diags.error_in(
@@ -138,20 +138,22 @@ pub fn load_sources(
             }
         };
         match &root.value {
-            Value::Map(_) => {}
-            Value::Null => {
-                diags.warn_in(Some(&src.path), None, "", "the file is empty");
-                continue;
-            }
-            _ => {
-                diags.error(
-                    root.mark,
-                    "",
-                    format!("a compose file is a mapping at the top, not {}", root.kind()),
-                );
-                continue;
-            }
+            Value::Map(_) => roots.push(root),
+            Value::Null => diags.warn_in(Some(&src.path), None, "", "the file is empty"),
+            _ => diags.error(
+                root.mark,
+                "",
+                format!("a compose file is a mapping at the top, not {}", root.kind()),
+            ),
         }
+    }
+    let name = project_name(&roots, project_dir, &env, opts, &mut diags);
+    env.insert("COMPOSE_PROJECT_NAME".into(), name.clone());
+
+    // Each file on its own: lint what was written, interpolate, merge.
+    let mut unset: BTreeMap<String, Mark> = BTreeMap::new();
+    let mut merged: Option<Node> = None;
+    for mut root in roots {
         lint_plain_secrets(&root, &mut diags);
         interpolate_tree(&mut root, &mut String::new(), &env, &mut diags, &mut unset);
         merged = Some(match merged {
@@ -176,7 +178,7 @@ pub fn load_sources(
         return Err(finish_err(diags));
     };
 
-    let project = build_project(&root, project_dir, &env, opts, &mut diags);
+    let project = build_project(&root, name, project_dir, &env, opts, &mut diags);
     diags.sort();
     match project {
         Some(p) if diags.errors.is_empty() => Ok(Loaded {
@@ -284,7 +286,7 @@ pub fn normalize_project_name(n: &str) -> String {
 }
 
 fn project_name(
-    root: &Node,
+    roots: &[Node],
     project_dir: &Path,
     env: &BTreeMap<String, String>,
     opts: &LoadOptions,
@@ -304,13 +306,19 @@ fn project_name(
         }
         return n.clone();
     }
-    // `name:` in a file is normalised as compose does (`MyApp` runs as `myapp`); only names
-    // given on the command line or in COMPOSE_PROJECT_NAME must already be valid.
-    if let Some(n) = root.get("name").and_then(Node::as_str) {
-        let normalized = normalize_project_name(n);
-        if !normalized.is_empty() {
-            return normalized;
-        }
+    // `name:` in a file (the last file that has one) is interpolated and normalised as compose
+    // does (`MyApp` runs as `myapp`); only names given on the command line or in
+    // COMPOSE_PROJECT_NAME must already be valid.
+    let lookup = |k: &str| env.get(k).cloned();
+    let from_files = roots
+        .iter()
+        .filter_map(|r| r.get("name")?.as_str())
+        .filter_map(|n| interpolate(n, &lookup, &mut Vec::new()).ok())
+        .filter(|n| !n.is_empty())
+        .last()
+        .map(|n| normalize_project_name(&n));
+    if let Some(n) = from_files.filter(|n| !n.is_empty()) {
+        return n;
     }
     let dir = project_dir
         .file_name()
@@ -330,6 +338,7 @@ fn project_name(
 
 fn build_project(
     root: &Node,
+    name: String,
     project_dir: &Path,
     env: &BTreeMap<String, String>,
     opts: &LoadOptions,
@@ -360,7 +369,6 @@ fn build_project(
             "is not supported by Sirius Deck yet: list the files with -f instead",
         );
     }
-    let name = project_name(root, project_dir, env, opts, diags);
     let mut project = Project {
         name: name.clone(),
         working_dir: project_dir.to_path_buf(),
