@@ -13,6 +13,7 @@
 
 mod diag;
 pub mod env;
+mod extend;
 pub mod goval;
 pub mod interp;
 mod load;

@@ -138,7 +138,7 @@ pub fn load_sources(
             }
         };
         match &root.value {
-            Value::Map(_) => roots.push(root),
+            Value::Map(_) => roots.push((src.path.clone(), root)),
             Value::Null => diags.warn_in(Some(&src.path), None, "", "the file is empty"),
             _ => diags.error(
                 root.mark,
@@ -147,15 +147,23 @@ pub fn load_sources(
             ),
         }
     }
-    let name = project_name(&roots, project_dir, &env, opts, &mut diags);
+    let name = project_name(roots.iter().map(|(_, r)| r), project_dir, &env, opts, &mut diags);
     env.insert("COMPOSE_PROJECT_NAME".into(), name.clone());
 
     // Each file on its own: lint what was written, interpolate, merge.
     let mut unset: BTreeMap<String, Mark> = BTreeMap::new();
     let mut merged: Option<Node> = None;
-    for mut root in roots {
+    for (path, mut root) in roots {
         lint_plain_secrets(&root, &mut diags);
         interpolate_tree(&mut root, &mut String::new(), &env, &mut diags, &mut unset);
+        let mut cx = crate::extend::Context {
+            diags: &mut diags,
+            env: &env,
+            unset: &mut unset,
+            included: Vec::new(),
+        };
+        crate::extend::apply_extends(&mut root, &path, &mut cx);
+        crate::extend::apply_include(&mut root, &path, project_dir, &mut cx);
         merged = Some(match merged {
             None => {
                 strip_resets(&mut root);
@@ -206,7 +214,7 @@ fn environment(env_sources: &[Source], opts: &LoadOptions, diags: &mut Diags) ->
 
 /// Interpolates every value (never a key). `path` is the dotted key of `node`, kept in one
 /// buffer and only turned into text for an error; items of `KEY=VALUE` lists are named by key.
-fn interpolate_tree(
+pub(crate) fn interpolate_tree(
     node: &mut Node,
     path: &mut String,
     env: &BTreeMap<String, String>,
@@ -285,8 +293,8 @@ pub fn normalize_project_name(n: &str) -> String {
     s.trim_start_matches(['-', '_']).to_string()
 }
 
-fn project_name(
-    roots: &[Node],
+fn project_name<'r>(
+    roots: impl Iterator<Item = &'r Node>,
     project_dir: &Path,
     env: &BTreeMap<String, String>,
     opts: &LoadOptions,
@@ -311,7 +319,6 @@ fn project_name(
     // COMPOSE_PROJECT_NAME must already be valid.
     let lookup = |k: &str| env.get(k).cloned();
     let from_files = roots
-        .iter()
         .filter_map(|r| r.get("name")?.as_str())
         .filter_map(|n| interpolate(n, &lookup, &mut Vec::new()).ok())
         .filter(|n| !n.is_empty())
@@ -360,13 +367,6 @@ fn build_project(
             v.key_mark,
             "version",
             "the attribute `version` is obsolete, it will be ignored; remove it",
-        );
-    }
-    if let Some(i) = top.get("include") {
-        diags.error(
-            i.key_mark,
-            "include",
-            "is not supported by Sirius Deck yet: list the files with -f instead",
         );
     }
     let mut project = Project {

@@ -22,6 +22,13 @@ pub fn merge_root(base: Node, over: Node, diags: &mut Diags) -> Node {
     merged
 }
 
+/// Merges service `over` into service `base` (`extends`), by the same rules.
+pub(crate) fn merge_service(base: Node, over: Node, diags: &mut Diags) -> Node {
+    let mut merged = merge(&Path::Service, "", base, over, diags);
+    enforce_unicity(&mut merged, &Path::Service);
+    merged
+}
+
 /// Drops `!reset` entries from the first file, where there is nothing to reset, and keeps one
 /// item per identity in its sequences (compose applies its uniqueness rules to every file).
 pub fn strip_resets(node: &mut Node) {

@@ -434,11 +434,8 @@ impl Normalizer<'_> {
                 "user" => s.user = self.string(n, &key),
                 "volumes" => s.volumes = self.mounts(n, &key),
                 "working_dir" => s.working_dir = self.string(n, &key),
-                "extends" | "include" => self.diags.error(
-                    e.key_mark,
-                    &key,
-                    "is not supported by Sirius Deck yet: merge the files with -f instead",
-                ),
+                // Applied before merging; what is left could not be (and was reported).
+                "extends" => {}
                 other if other.starts_with("x-") => {}
                 other if SERVICE_KEYS.contains(&other) => {
                     let value = match crate::shape::service_key(other) {

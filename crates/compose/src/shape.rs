@@ -204,7 +204,7 @@ pub fn to_json(node: &Node, shape: &Shape) -> Option<J> {
                 Value::Scalar { text, .. } => text.parse::<i64>().map(J::from).unwrap_or(J::String(text.clone())),
                 _ => return None,
             };
-            if matches!(shape, Int) && v == J::from(0) {
+            if matches!(shape, Int) && v == 0 {
                 return None;
             }
             v

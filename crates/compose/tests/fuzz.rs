@@ -82,6 +82,12 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         "\\",
         "\u{0}",
         "é",
+        "\n    extends: sirius-api\n",
+        "\n    extends: sirius-ui\n",
+        "extends: {service: sirius-postgres}",
+        "extends: {file: docker-compose.yaml, service: x}",
+        "\ninclude: [docker-compose.yaml]\n",
+        "\ninclude:\n  - path: [a.yaml]\n    project_directory: ..\n",
     ]);
     prop_oneof![
         (any::<usize>(), 0usize..40).prop_map(|(a, n)| Mutation::Delete(a, n)),

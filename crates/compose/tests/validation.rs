@@ -108,7 +108,7 @@ fn project_name_precedence_and_normalisation() {
 
 #[test]
 fn resource_names() {
-    let p = ok("services:\n  web:\n    image: x\n    volumes: [data:/d, ext:/e, named:/n]\nvolumes:\n  data:\n  ext: {external: true}\n  named: {name: custom}\nnetworks:\n  back: {}\n").project;
+    let p = ok("services:\n  web:\n    image: x\n    volumes: [data:/d, ext:/e, named:/n]\n    networks: [back]\nvolumes:\n  data:\n  ext: {external: true}\n  named: {name: custom}\nnetworks:\n  back: {}\n").project;
     assert_eq!(p.volumes["data"].name, "myapp_data");
     assert_eq!(p.volumes["ext"].name, "ext");
     assert_eq!(p.volumes["named"].name, "custom");
@@ -212,4 +212,66 @@ fn environment_list_entries_without_value_inherit() {
     let env = &l.project.services["web"].environment;
     assert_eq!(env["FROM_ENV"].as_deref(), Some("yes"));
     assert_eq!(env["MISSING"], None);
+}
+
+/// Files on disk for `extends` and `include`, in a fresh folder.
+fn on_disk(name: &str, files: &[(&str, &str)]) -> Result<Loaded, LoadError> {
+    let dir = std::env::temp_dir().join(format!("deck-compose-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (f, text) in files {
+        let p = dir.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+    }
+    let opts = LoadOptions {
+        files: vec![dir.join(files[0].0)],
+        ..Default::default()
+    };
+    let loaded = deck_compose::load(&opts);
+    std::fs::remove_dir_all(&dir).unwrap();
+    loaded
+}
+
+#[test]
+fn extends_chains_across_files_with_paths_from_each_file() {
+    let p = on_disk(
+        "extends",
+        &[
+            ("compose.yaml", "services:\n  web:\n    extends: {file: lib/base.yaml, service: base}\n    environment: {B: '2'}\n"),
+            ("lib/base.yaml", "services:\n  root:\n    image: x\n    environment: {A: '1', B: '1'}\n  base:\n    extends: root\n    build: ./app\n    volumes: ['./data:/data']\n"),
+        ],
+    )
+    .expect("loads")
+    .project;
+    let web = &p.services["web"];
+    assert_eq!(web.image.as_deref(), Some("x"));
+    assert_eq!(web.environment["A"].as_deref(), Some("1"));
+    assert_eq!(web.environment["B"].as_deref(), Some("2"));
+    assert!(web.build.as_ref().unwrap().context.ends_with("/lib/app"));
+    assert!(web.volumes[0].source.as_deref().unwrap().ends_with("/lib/data"));
+}
+
+#[test]
+fn extends_and_include_errors_name_file_line_and_key() {
+    let e = on_disk(
+        "cycle",
+        &[("compose.yaml", "services:\n  a:\n    image: x\n    extends: b\n  b:\n    image: x\n    extends: a\n  c:\n    extends: {file: nope.yaml, service: c}\n")],
+    )
+    .expect_err("refused");
+    let has = |key: &str, line: usize, text: &str| {
+        e.errors
+            .iter()
+            .any(|d| d.key == key && d.line == Some(line) && d.message.contains(text))
+    };
+    assert!(has("services.a.extends", 4, "extends cycle: a -> b -> a"), "{e}");
+    assert!(has("services.c.extends.file", 9, "cannot read"), "{e}");
+    let e = on_disk(
+        "include",
+        &[
+            ("compose.yaml", "include: [other.yaml]\nservices:\n  a: {image: x}\n"),
+            ("other.yaml", "include: [compose.yaml]\nservices:\n  a: {image: y}\n"),
+        ],
+    )
+    .expect_err("refused");
+    assert!(e.errors.iter().any(|d| d.message.contains("include cycle")), "{e}");
 }
