@@ -520,7 +520,6 @@ fn validate_references(
         .chain(project.disabled_services.keys())
         .map(String::as_str)
         .collect();
-    let mut drop = Vec::new();
     let mut seen_containers: BTreeMap<String, String> = BTreeMap::new();
     for (svc, s) in &project.services {
         let smark = service_marks.get(svc).copied().unwrap_or_default();
@@ -540,8 +539,6 @@ fn validate_references(
                             off.profiles.join(", ")
                         ),
                     );
-                } else {
-                    drop.push((svc.clone(), dep.clone()));
                 }
                 continue;
             }
@@ -597,11 +594,6 @@ fn validate_references(
                 &format!("services.{svc}.container_name"),
                 format!("container name '{cname}' is also used by service '{other}'"),
             );
-        }
-    }
-    for (svc, dep) in drop {
-        if let Some(s) = project.services.get_mut(&svc) {
-            s.depends_on.remove(&dep);
         }
     }
     // Cycles, reported once each, at the dependency that closes them.

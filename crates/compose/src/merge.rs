@@ -12,6 +12,7 @@
 
 use crate::diag::Diags;
 use crate::goval::scalar_text;
+use crate::normalize::clean_path;
 use crate::syntax::parse_mount;
 use crate::yaml::{Entry, Map, Mark, Node, Tag, Value};
 
@@ -471,8 +472,8 @@ fn port_key(n: &Node) -> Option<String> {
 
 fn mount_target(n: &Node) -> Option<String> {
     match &n.value {
-        Value::Scalar { text, .. } => parse_mount(text).ok().map(|m| m.target),
-        Value::Map(_) => n.get("target").and_then(Node::as_str).map(str::to_string),
+        Value::Scalar { text, .. } => parse_mount(text).ok().map(|m| clean_path(&m.target)),
+        Value::Map(_) => n.get("target").and_then(Node::as_str).map(clean_path),
         _ => None,
     }
 }

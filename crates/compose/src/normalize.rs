@@ -388,6 +388,7 @@ impl Normalizer<'_> {
         };
         let mut s = Service::default();
         let mut env_from_files: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let mut label_files: Vec<(String, Mark)> = Vec::new();
         for (k, e) in map {
             let n = &e.node;
             if n.tag == Tag::Reset {
@@ -415,6 +416,7 @@ impl Normalizer<'_> {
                 "image" => s.image = self.string(n, &key),
                 "init" => s.init = self.boolean(n, &key),
                 "labels" => s.labels = self.labels(n, &key),
+                "label_file" => label_files = self.strings(n, &key).into_iter().map(|f| (f, n.mark)).collect(),
                 "mem_limit" => s.mem_limit = self.bytes(n, &key),
                 "mem_reservation" => s.mem_reservation = self.bytes(n, &key),
                 "network_mode" => s.network_mode = self.string(n, &key),
@@ -468,6 +470,27 @@ impl Normalizer<'_> {
             env_from_files.insert(k, v);
         }
         s.environment = env_from_files;
+        // Labels from `label_file`s (KEY=VALUE lines), under those written in `labels`.
+        for (file, mark) in label_files {
+            let full = self.resolve_path(&file);
+            match std::fs::read_to_string(&full) {
+                Ok(text) => match parse_env_file(&text, &|_: &str| None, &mut Vec::new()) {
+                    Ok(vars) => {
+                        for (k, v) in vars {
+                            s.labels.entry(k).or_insert(v);
+                        }
+                    }
+                    Err(e) => self
+                        .diags
+                        .error_in(Some(&full), Some(e.line), e.key.as_deref().unwrap_or(""), e.message),
+                },
+                Err(e) => self.diags.error(
+                    mark,
+                    &format!("{path}.label_file"),
+                    format!("cannot read {}: {e}", full.display()),
+                ),
+            }
+        }
         implicit_dependencies(&mut s);
         if s.image.is_none() && s.build.is_none() {
             self.err(node, &path, "needs an image or a build section");
@@ -480,6 +503,7 @@ impl Normalizer<'_> {
 
     fn build(&mut self, node: &Node, key: &str) -> Option<Build> {
         let mut b = Build::default();
+        let mut written_dockerfile = false;
         match &node.value {
             Value::Scalar { text, .. } => b.context = self.context(text),
             Value::Map(m) => {
@@ -488,7 +512,10 @@ impl Normalizer<'_> {
                     let key = format!("{key}.{k}");
                     match k.as_str() {
                         "context" => b.context = self.string(n, &key).map(|c| self.context(&c)).unwrap_or_default(),
-                        "dockerfile" => b.dockerfile = self.string(n, &key),
+                        "dockerfile" => {
+                            b.dockerfile = self.string(n, &key);
+                            written_dockerfile = true;
+                        }
                         "dockerfile_inline" => b.dockerfile_inline = self.string(n, &key),
                         "target" => b.target = self.string(n, &key),
                         "args" => {
@@ -522,9 +549,25 @@ impl Normalizer<'_> {
                         | "ulimits"
                         | "provenance"
                         | "sbom" => {
-                            let value = match crate::shape::build_key(k) {
-                                Some(shape) => crate::shape::to_json(n, shape),
-                                None => Some(Self::to_json(n)),
+                            let value = match k.as_str() {
+                                "extra_hosts" => {
+                                    let hosts = self.extra_hosts(n, &key);
+                                    (!hosts.is_empty()).then(|| serde_json::json!(hosts))
+                                }
+                                "additional_contexts" => {
+                                    crate::shape::to_json(n, &crate::shape::MAPPING).map(|mut v| {
+                                        for c in v.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+                                            if let Some(s) = c.as_str().map(str::to_string) {
+                                                *c = serde_json::Value::String(self.context(&s));
+                                            }
+                                        }
+                                        v
+                                    })
+                                }
+                                _ => match crate::shape::build_key(k) {
+                                    Some(shape) => crate::shape::to_json(n, shape),
+                                    None => Some(Self::to_json(n)),
+                                },
                             };
                             if let Some(v) = value {
                                 b.extra.insert(k.clone(), v);
@@ -546,14 +589,19 @@ impl Normalizer<'_> {
         if b.context.is_empty() {
             b.context = self.project_dir.display().to_string();
         }
-        if b.dockerfile.is_none() && b.dockerfile_inline.is_none() {
+        if b.dockerfile.as_deref() == Some("") {
+            b.dockerfile = None; // written empty: the builder's default, printed as nothing
+        } else if !written_dockerfile && b.dockerfile_inline.is_none() {
             b.dockerfile = Some("Dockerfile".into());
+        }
+        if b.dockerfile.is_some() && b.dockerfile_inline.is_some() {
+            self.err(node, key, "has both dockerfile and dockerfile_inline: keep one");
         }
         Some(b)
     }
 
     fn context(&self, c: &str) -> String {
-        if c.contains("://") || c.starts_with("git@") {
+        if c.contains("://") || c.starts_with("git@") || c.starts_with("github.com/") || c.starts_with("service:") {
             c.to_string()
         } else {
             self.resolve_path(c).display().to_string()
@@ -721,7 +769,12 @@ impl Normalizer<'_> {
                 "cpus" => r.cpus = self.float(n, &key),
                 "memory" => r.memory = self.bytes(n, &key),
                 "pids" => r.pids = self.integer(n, &key),
-                "devices" | "generic_resources" => {
+                "devices" => {
+                    if let Some(v) = crate::shape::to_json(n, &crate::shape::DEVICE_REQUESTS) {
+                        r.extra.insert(k.clone(), v);
+                    }
+                }
+                "generic_resources" => {
                     r.extra.insert(k.clone(), Self::to_json(n));
                 }
                 other => self.diags.error(
@@ -754,6 +807,7 @@ impl Normalizer<'_> {
                                 "aliases" => sn.aliases = self.strings(&v.node, &format!("{key}.aliases")),
                                 "ipv4_address" => sn.ipv4_address = self.string(&v.node, &key),
                                 "ipv6_address" => sn.ipv6_address = self.string(&v.node, &key),
+                                other if other.starts_with("x-") || other == "gw_priority" => {}
                                 other => {
                                     sn.extra.insert(other.to_string(), Self::to_json(&v.node));
                                 }
@@ -1066,7 +1120,10 @@ impl Normalizer<'_> {
                         m.get("target").and_then(|t| self.string(&t.node, &key)),
                         m.get("uid").and_then(|u| self.string(&u.node, &key)),
                         m.get("gid").and_then(|g| self.string(&g.node, &key)),
-                        m.get("mode").and_then(|md| self.octal(&md.node, &key)),
+                        m.get("mode")
+                            .and_then(|md| crate::shape::to_json(&md.node, &crate::shape::Shape::FileMode))
+                            .and_then(|v| v.as_u64())
+                            .map(|v| v as u32),
                     )
                 }
                 _ => {
@@ -1115,6 +1172,14 @@ impl Normalizer<'_> {
                 })
                 .collect(),
         };
+        // `[::1]` is written for IPv6 addresses; compose keeps the address alone.
+        for h in &mut out {
+            if let Some((host, ip)) = h.split_once('=') {
+                if let Some(bare) = ip.strip_prefix('[').and_then(|i| i.strip_suffix(']')) {
+                    *h = format!("{host}={bare}");
+                }
+            }
+        }
         out.sort();
         out.dedup();
         out
@@ -1174,7 +1239,9 @@ impl Normalizer<'_> {
                     "internal" => n.internal = self.boolean(v, &key).unwrap_or(false),
                     "attachable" => n.attachable = self.boolean(v, &key).unwrap_or(false),
                     "labels" => n.labels = self.labels(v, &key),
-                    "ipam" => n.ipam = Self::to_json(v),
+                    "ipam" => {
+                        n.ipam = crate::shape::to_json(v, &crate::shape::IPAM).unwrap_or_default();
+                    }
                     "enable_ipv4" | "enable_ipv6" => {
                         n.extra.insert(k.clone(), Self::to_json(v));
                     }
@@ -1208,6 +1275,12 @@ impl Normalizer<'_> {
                         .diags
                         .error(e.key_mark, &key, format!("'{other}' is not a volume key")),
                 }
+            }
+        }
+        // A local volume that binds a host folder: the folder relative to the project.
+        if v.driver.as_deref() == Some("local") && v.driver_opts.get("o").map(String::as_str) == Some("bind") {
+            if let Some(device) = v.driver_opts.get_mut("device") {
+                *device = self.resolve_path(device).display().to_string();
             }
         }
         v.name = resource_name(project, name, explicit_name, v.external);
@@ -1264,7 +1337,10 @@ impl Normalizer<'_> {
                     }
                     "content" => o.content = self.string(n, &key),
                     "external" => o.external = self.external(n, &key, &mut explicit_name),
-                    "labels" | "driver" | "driver_opts" | "template_driver" => {}
+                    "labels" => o.labels = self.labels(n, &key),
+                    "driver" => o.driver = self.string(n, &key),
+                    "driver_opts" => o.driver_opts = self.labels(n, &key),
+                    "template_driver" => o.template_driver = self.string(n, &key),
                     other if other.starts_with("x-") => {}
                     other => self
                         .diags

@@ -49,8 +49,12 @@ pub enum Shape {
     Ulimit,
     /// `DeviceMapping`: `src[:dst[:perms]]`, or the long form.
     Device,
-    /// Passed through as YAML typed it.
-    Raw,
+    /// A device request's `count`: a number, or `all` (-1).
+    DeviceCount,
+    /// A file mode: a plain number as YAML reads it (`0440` octal), a quoted one in decimal.
+    FileMode,
+    /// A secret or config reference: a name (`{source: name}`) or the long form.
+    FileRefShort,
 }
 
 use Shape::*;
@@ -65,6 +69,7 @@ pub const SERVICE_HOOK: &[(&str, Shape)] = &[
     ("environment", MappingEq),
 ];
 
+// Go structs without JSON tags: their fields print capitalised (`Path`, `Rate`).
 const THROTTLE: &[(&str, Shape)] = &[("path", Str), ("rate", Bytes)];
 const WEIGHT: &[(&str, Shape)] = &[("path", Str), ("weight", Int)];
 
@@ -126,18 +131,47 @@ pub fn service_key(key: &str) -> Option<&'static Shape> {
     })
 }
 
+pub static DEVICE_REQUESTS: Shape = ListOf(&DEVICE_REQUEST);
+
 pub static DEVICE_REQUEST: Shape = Struct(&[
     ("capabilities", Strs),
     ("driver", Str),
-    ("count", Raw),
+    ("count", DeviceCount),
     ("device_ids", Strs),
     ("options", Mapping),
+]);
+
+pub static MAPPING: Shape = Mapping;
+
+/// A secret used by a build: its name, or the long form.
+pub static FILE_REF: Shape = Struct(&[
+    ("source", Str),
+    ("target", Str),
+    ("uid", Str),
+    ("gid", Str),
+    ("mode", FileMode),
+]);
+
+/// A network's `ipam` (compose knows no `options` there).
+pub static IPAM: Shape = StructValue(&[
+    ("driver", Str),
+    (
+        "config",
+        ListOf(&Struct(&[
+            ("subnet", Str),
+            ("ip_range", Str),
+            ("gateway", Str),
+            ("aux_addresses", Mapping),
+        ])),
+    ),
 ]);
 
 /// The untyped `build` keys.
 pub fn build_key(key: &str) -> Option<&'static Shape> {
     static ULIMITS: Shape = MapOf(&Ulimit);
+    static SECRETS: Shape = ListOf(&FileRefShort);
     Some(match key {
+        "secrets" => &SECRETS,
         "cache_from" | "cache_to" | "tags" | "platforms" => &StrList,
         "entitlements" => &Strs,
         "no_cache" | "pull" | "privileged" => &Bool,
@@ -186,6 +220,13 @@ pub fn empty_placement() -> J {
     J::Object(JMap::new())
 }
 
+fn capitalise(k: &str) -> String {
+    let mut c = k.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
 /// The JSON compose prints for `node` of type `shape`; `None` where Go omits it.
 pub fn to_json(node: &Node, shape: &Shape) -> Option<J> {
     let text = || match &node.value {
@@ -224,7 +265,11 @@ pub fn to_json(node: &Node, shape: &Shape) -> Option<J> {
             J::Bool(b)
         }
         Bytes => {
-            let n = parse_bytes(&text()?).ok()?;
+            let t = text()?;
+            if t.trim() == "-1" {
+                return Some(J::String("-1".into())); // unlimited (memswap_limit)
+            }
+            let n = parse_bytes(&t).ok()?;
             if n == 0 {
                 return None;
             }
@@ -294,7 +339,8 @@ pub fn to_json(node: &Node, shape: &Shape) -> Option<J> {
                 for (k, e) in map {
                     if let Some((_, s)) = fields.iter().find(|(f, _)| f == k) {
                         if let Some(v) = to_json(&e.node, s) {
-                            m.insert(k.clone(), v);
+                            let untagged = std::ptr::eq(*fields, THROTTLE) || std::ptr::eq(*fields, WEIGHT);
+                            m.insert(if untagged { capitalise(k) } else { k.clone() }, v);
                         }
                     }
                 }
@@ -322,6 +368,9 @@ pub fn to_json(node: &Node, shape: &Shape) -> Option<J> {
             }
             J::Object(m)
         }
+        ListOf(inner) if std::ptr::eq(*inner, &DEVICE_REQUEST) && node.as_str() == Some("all") => {
+            J::Array(vec![serde_json::json!({"count": -1})])
+        }
         ListOf(inner) => {
             let items: Vec<J> = node.as_seq()?.iter().filter_map(|n| to_json(n, inner)).collect();
             if items.is_empty() {
@@ -330,7 +379,8 @@ pub fn to_json(node: &Node, shape: &Shape) -> Option<J> {
             J::Array(items)
         }
         Ulimit => match &node.value {
-            Value::Scalar { .. } => to_json(node, &Int)?,
+            // `nofile: 0` is Go's zero value: printed as an empty mapping.
+            Value::Scalar { .. } => to_json(node, &Int).unwrap_or_else(|| J::Object(JMap::new())),
             _ => to_json(node, &Struct(&[("soft", Int), ("hard", Int)]))?,
         },
         Device => match &node.value {
@@ -351,7 +401,22 @@ pub fn to_json(node: &Node, shape: &Shape) -> Option<J> {
             }
             _ => to_json(node, &Struct(&[("source", Str), ("target", Str), ("permissions", Str)]))?,
         },
-        Raw => crate::normalize::Normalizer::to_json(node),
+        FileMode => match &node.value {
+            Value::Scalar { text, quoted: true } => J::from(text.trim().parse::<u64>().ok()?),
+            Value::Scalar { text, quoted: false } => match resolve_plain(text) {
+                GoScalar::Int(i) => J::from(i as i64),
+                _ => return None,
+            },
+            _ => return None,
+        },
+        FileRefShort => match &node.value {
+            Value::Scalar { .. } => serde_json::json!({ "source": text()? }),
+            _ => to_json(node, &FILE_REF)?,
+        },
+        DeviceCount => match text()?.as_str() {
+            "all" => J::from(-1),
+            t => J::from(t.parse::<i64>().ok()?),
+        },
     };
     Some(out)
 }

@@ -96,9 +96,7 @@ pub struct MountSpec {
 impl MountSpec {
     /// A source that is a path (and not a volume name) makes a bind mount.
     pub fn is_bind(&self) -> bool {
-        self.source
-            .as_deref()
-            .is_some_and(|s| s.starts_with(['/', '.', '~']) || s.contains('/'))
+        self.source.as_deref().is_some_and(|s| s.starts_with(['/', '.', '~']))
     }
 }
 
