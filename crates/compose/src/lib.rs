@@ -21,6 +21,7 @@ pub mod merge;
 pub mod model;
 mod normalize;
 mod output;
+mod schema;
 pub mod secrets;
 mod shape;
 pub mod syntax;

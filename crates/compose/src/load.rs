@@ -187,6 +187,7 @@ pub fn load_sources(
     };
 
     let project = build_project(&root, name, project_dir, &env, opts, &mut diags);
+    crate::schema::validate(&root, &mut diags);
     diags.sort();
     match project {
         Some(p) if diags.errors.is_empty() => Ok(Loaded {
