@@ -63,6 +63,9 @@ pub(crate) fn validate(root: &Node, diags: &mut Diags) {
             return;
         }
     };
+    if validator().is_valid(&json) {
+        return; // the common case, and much faster than collecting errors
+    }
     for error in validator().iter_errors(&json) {
         let (segments, message) = explain(&error);
         let (mut mark, mut key) = locate(root, &segments);
