@@ -21,6 +21,7 @@ ensure_docker
 "$ROOT/scripts/base-image.sh"
 log "building the app for the window tests"
 cargo build --locked -p sirius-deck-app
+ensure_compose_v2
 log "cargo test"
 cargo test --locked --workspace
 log "the TypeScript bindings, the command list and the window's capability match the Rust code"

@@ -152,7 +152,7 @@ fn resolve(
                 return None;
             }
             for e in other_services.values_mut() {
-                rebase_service(&mut e.node, &other_dir);
+                rebase_service(&mut e.node, &other_dir, false);
             }
             resolve(&reference, &mut other_services, &path, chain, cx)
         }
@@ -359,7 +359,7 @@ fn rebase_project(root: &mut Node, dir: &Path) {
     let Some(map) = root.as_map_mut() else { return };
     if let Some(services) = map.get_mut("services").and_then(|e| e.node.as_map_mut()) {
         for e in services.values_mut() {
-            rebase_service(&mut e.node, dir);
+            rebase_service(&mut e.node, dir, true);
         }
     }
     for section in ["secrets", "configs"] {
@@ -374,8 +374,9 @@ fn rebase_project(root: &mut Node, dir: &Path) {
 }
 
 /// Relative paths of a service (build context, env files, label files, bind sources, watch
-/// paths, `extends.file`) made absolute against `dir`.
-fn rebase_service(service: &mut Node, dir: &Path) {
+/// paths, `extends.file`) made absolute against `dir`; with `default_context`, a build without
+/// a context gets `dir`.
+fn rebase_service(service: &mut Node, dir: &Path, default_context: bool) {
     let Some(m) = service.as_map_mut() else { return };
     for (k, e) in m.iter_mut() {
         let n = &mut e.node;
@@ -383,8 +384,20 @@ fn rebase_service(service: &mut Node, dir: &Path) {
             "build" => match &mut n.value {
                 Value::Scalar { .. } => rebase_scalar(n, dir),
                 Value::Map(b) => {
-                    if let Some(c) = b.get_mut("context") {
-                        rebase_scalar(&mut c.node, dir);
+                    match b.get_mut("context") {
+                        Some(c) => rebase_scalar(&mut c.node, dir),
+                        // An included project's default context is its own folder.
+                        None if default_context => {
+                            let mark = n.mark;
+                            b.insert(
+                                "context".into(),
+                                Entry {
+                                    key_mark: mark,
+                                    node: Node::string(dir.display().to_string(), mark),
+                                },
+                            );
+                        }
+                        None => {}
                     }
                     if let Some(Value::Map(ac)) = b.get_mut("additional_contexts").map(|e| &mut e.node.value) {
                         ac.values_mut().for_each(|e| rebase_scalar(&mut e.node, dir));

@@ -125,8 +125,8 @@ pub fn load_sources(
     // anything is interpolated, since `${COMPOSE_PROJECT_NAME}` is the project's name.
     let mut roots = Vec::new();
     for (i, src) in sources.iter().enumerate() {
-        let root = match yaml::parse(&src.text, i) {
-            Ok(n) => n,
+        let documents = match yaml::parse_documents(&src.text, i) {
+            Ok(d) => d,
             Err(e) => {
                 diags.error_in(
                     Some(&src.path),
@@ -137,14 +137,20 @@ pub fn load_sources(
                 continue;
             }
         };
-        match &root.value {
-            Value::Map(_) => roots.push((src.path.clone(), root)),
-            Value::Null => diags.warn_in(Some(&src.path), None, "", "the file is empty"),
-            _ => diags.error(
-                root.mark,
-                "",
-                format!("a compose file is a mapping at the top, not {}", root.kind()),
-            ),
+        if documents.iter().all(Node::is_null) {
+            diags.warn_in(Some(&src.path), None, "", "the file is empty");
+        }
+        // Each document of a file is read as one more override file, as compose reads it.
+        for root in documents {
+            match &root.value {
+                Value::Map(_) => roots.push((src.path.clone(), root)),
+                Value::Null => {}
+                _ => diags.error(
+                    root.mark,
+                    "",
+                    format!("a compose file is a mapping at the top, not {}", root.kind()),
+                ),
+            }
         }
     }
     let name = project_name(roots.iter().map(|(_, r)| r), project_dir, &env, opts, &mut diags);

@@ -178,6 +178,14 @@ impl Service {
         self.limits().and_then(|l| l.cpus).or(self.cpus)
     }
 
+    /// A whole number among the untyped keys: `scale`, `pids_limit`, `deploy.replicas`.
+    pub fn extra_i64(&self, key: &str) -> Option<i64> {
+        match key.split_once('.') {
+            Some(("deploy", k)) => self.deploy.as_ref()?.extra.get(k)?.as_i64(),
+            _ => self.extra.get(key)?.as_i64(),
+        }
+    }
+
     fn limits(&self) -> Option<&ResourceSpec> {
         self.deploy.as_ref().and_then(|d| d.resources.limits.as_ref())
     }

@@ -183,6 +183,88 @@ impl Normalizer<'_> {
         join_clean(self.project_dir, Path::new(p))
     }
 
+    /// The rules compose checks across keys of one service.
+    fn consistency(&mut self, s: &Service, node: &Node, path: &str) {
+        let limits = s.deploy.as_ref().and_then(|d| d.resources.limits.as_ref());
+        let replicas = s.extra_i64("deploy.replicas");
+        let scale = s.extra_i64("scale");
+        let mut conflicts = Vec::new();
+        if let (Some(a), Some(b)) = (s.cpus, limits.and_then(|l| l.cpus)) {
+            if (a - b).abs() > f64::EPSILON {
+                conflicts.push(("cpus", "deploy.resources.limits.cpus"));
+            }
+        }
+        if let (Some(a), Some(b)) = (s.mem_limit, limits.and_then(|l| l.memory)) {
+            if a != b {
+                conflicts.push(("mem_limit", "deploy.resources.limits.memory"));
+            }
+        }
+        if let (Some(a), Some(b)) = (s.extra_i64("pids_limit"), limits.and_then(|l| l.pids)) {
+            if a != b {
+                conflicts.push(("pids_limit", "deploy.resources.limits.pids"));
+            }
+        }
+        if let (Some(a), Some(b)) = (scale, replicas) {
+            if a != b {
+                conflicts.push(("scale", "deploy.replicas"));
+            }
+        }
+        for (a, b) in conflicts {
+            self.err(
+                node,
+                path,
+                format!("sets '{a}' and '{b}' to different values: keep one"),
+            );
+        }
+        if s.container_name.is_some() && replicas.or(scale).is_some_and(|n| n > 1) {
+            self.err(
+                node,
+                &format!("{path}.container_name"),
+                "a fixed container name allows one container, but more replicas are asked for: remove one of them",
+            );
+        }
+        if s.network_mode.is_some() && s.networks.keys().any(|n| n != "default") {
+            self.err(
+                node,
+                &format!("{path}.networks"),
+                "cannot be used with network_mode: keep one",
+            );
+        }
+        let platforms = s
+            .build
+            .as_ref()
+            .and_then(|b| b.extra.get("platforms"))
+            .and_then(|p| p.as_array());
+        if let (Some(platform), Some(list)) = (s.extra.get("platform").and_then(|p| p.as_str()), platforms) {
+            if !list.iter().any(|p| p.as_str() == Some(platform)) {
+                self.err(
+                    node,
+                    &format!("{path}.build.platforms"),
+                    format!("must include the service's platform '{platform}'"),
+                );
+            }
+        }
+        for key in [
+            "cpu_count",
+            "cpu_period",
+            "cpu_quota",
+            "cpu_rt_period",
+            "cpu_rt_runtime",
+            "cpu_shares",
+            "oom_score_adj",
+            "pids_limit",
+            "scale",
+        ] {
+            if let Some(v) = s.extra.get(key).filter(|v| !v.is_number()) {
+                self.err(
+                    node,
+                    &format!("{path}.{key}"),
+                    format!("must be a whole number, not {v}"),
+                );
+            }
+        }
+    }
+
     /// `develop.watch[].path` relative to the project directory, as compose prints it.
     fn resolve_watch_paths(&self, develop: &mut serde_json::Value) {
         let rules = develop.get_mut("watch").and_then(|w| w.as_array_mut());
@@ -491,6 +573,7 @@ impl Normalizer<'_> {
                 ),
             }
         }
+        self.consistency(&s, node, &path);
         implicit_dependencies(&mut s);
         if s.image.is_none() && s.build.is_none() {
             self.err(node, &path, "needs an image or a build section");
@@ -624,6 +707,14 @@ impl Normalizer<'_> {
                 _ => (self.string(item, &key), true),
             };
             let Some(path) = path else { continue };
+            if let Some(format) = item.get("format").and_then(Node::as_str).filter(|f| !f.is_empty()) {
+                self.err(
+                    item,
+                    &key,
+                    format!("env_file format '{format}' is not supported: remove `format:`"),
+                );
+                continue;
+            }
             let full = self.resolve_path(&path);
             match std::fs::read_to_string(&full) {
                 Ok(text) => {

@@ -166,6 +166,14 @@ const MAX_NODES: usize = 2_000_000;
 
 /// Parses the first document of `src`. An empty file gives `Value::Null`.
 pub fn parse(src: &str, file: usize) -> Result<Node, YamlError> {
+    Ok(parse_documents(src, file)?
+        .into_iter()
+        .next()
+        .unwrap_or(Node::new(Value::Null, Mark { file, line: 1 })))
+}
+
+/// Every document of `src` (`---` separated); compose reads each as one more override file.
+pub fn parse_documents(src: &str, file: usize) -> Result<Vec<Node>, YamlError> {
     let events = match scan(src) {
         Err(e) if e.message == "invalid indentation" => {
             relax_flow_indentation(src).and_then(|s| scan(&s).ok()).ok_or(e)?
@@ -178,7 +186,7 @@ pub fn parse(src: &str, file: usize) -> Result<Node, YamlError> {
 fn scan(src: &str) -> Result<Vec<(Event, Marker)>, YamlError> {
     let mut events = Events::default();
     let mut parser = Parser::new_from_str(src);
-    parser.load(&mut events, false).map_err(|e| YamlError {
+    parser.load(&mut events, true).map_err(|e| YamlError {
         line: e.marker().line(),
         message: e.info().to_string(),
     })?;
@@ -313,11 +321,15 @@ impl Builder {
         }
     }
 
-    fn build(mut self, events: Vec<(Event, Marker)>) -> Result<Node, YamlError> {
+    fn build(mut self, events: Vec<(Event, Marker)>) -> Result<Vec<Node>, YamlError> {
+        let mut documents = Vec::new();
         for (ev, m) in events {
             let mark = self.mark(&m);
             match ev {
-                Event::DocumentEnd => break,
+                Event::DocumentEnd => {
+                    documents.extend(self.root.take());
+                    self.anchors.clear();
+                }
                 Event::Scalar(text, style, anchor, tag) => {
                     let tag = convert_tag(tag);
                     let quoted = style != TScalarStyle::Plain || tag == Tag::Str;
@@ -395,13 +407,8 @@ impl Builder {
                 Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
             }
         }
-        Ok(self.root.unwrap_or(Node::new(
-            Value::Null,
-            Mark {
-                file: self.file,
-                line: 1,
-            },
-        )))
+        documents.extend(self.root.take());
+        Ok(documents)
     }
 
     fn count(&mut self, n: usize, mark: Mark) -> Result<(), YamlError> {
@@ -441,8 +448,17 @@ impl Builder {
             }) => match key.take() {
                 None => {
                     let name = match node.value {
+                        Value::Scalar { text, quoted: false }
+                            if text != "<<"
+                                && !matches!(crate::goval::resolve_plain(&text), crate::goval::GoScalar::Str(_)) =>
+                        {
+                            return Err(structure(
+                                node.mark,
+                                &format!("the key '{text}' is not a string (compose refuses it): quote it"),
+                            ))
+                        }
                         Value::Scalar { text, .. } => text,
-                        Value::Null => String::new(),
+                        Value::Null => return Err(structure(node.mark, "a mapping key is empty")),
                         _ => return Err(structure(node.mark, "a mapping key must be a plain value")),
                     };
                     *key = Some((name, node.mark));

@@ -220,15 +220,15 @@ fn on_disk(name: &str, files: &[(&str, &str)]) -> Result<Loaded, LoadError> {
     let _ = std::fs::remove_dir_all(&dir);
     for (f, text) in files {
         let p = dir.join(f);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, text).unwrap();
+        std::fs::create_dir_all(p.parent().expect("test setup")).expect("test setup");
+        std::fs::write(&p, text).expect("test setup");
     }
     let opts = LoadOptions {
         files: vec![dir.join(files[0].0)],
         ..Default::default()
     };
     let loaded = deck_compose::load(&opts);
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&dir).expect("test setup");
     loaded
 }
 
@@ -247,8 +247,12 @@ fn extends_chains_across_files_with_paths_from_each_file() {
     assert_eq!(web.image.as_deref(), Some("x"));
     assert_eq!(web.environment["A"].as_deref(), Some("1"));
     assert_eq!(web.environment["B"].as_deref(), Some("2"));
-    assert!(web.build.as_ref().unwrap().context.ends_with("/lib/app"));
-    assert!(web.volumes[0].source.as_deref().unwrap().ends_with("/lib/data"));
+    assert!(web.build.as_ref().expect("test setup").context.ends_with("/lib/app"));
+    assert!(web.volumes[0]
+        .source
+        .as_deref()
+        .expect("test setup")
+        .ends_with("/lib/data"));
 }
 
 #[test]
