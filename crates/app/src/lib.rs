@@ -21,8 +21,8 @@ pub use deck_engine::{Event, Op, Phase, Sink};
 pub use deck_error::Code;
 pub use error::{Error, Result};
 pub use lifecycle::{
-    build, control, down, drift, health, logs, near_memory_limit, ps, repair, up, usage, watch, DownSummary, PsRow,
-    RepairResult,
+    build, control, create, down, drift, health, logs, near_memory_limit, ps, repair, up, usage, watch, DownSummary,
+    PsRow, RepairResult,
 };
 pub use switch::switch;
 pub use target::{Stack, Target};

@@ -25,6 +25,12 @@ pub async fn up(app: &App, stack: &Stack, opts: UpOptions, sink: &Sink) -> Resul
     Ok(app.engine().await?.up(&stack.project, &opts, sink).await?)
 }
 
+/// Creates containers, networks and volumes without starting anything (`docker compose
+/// create`).
+pub async fn create(app: &App, stack: &Stack, opts: UpOptions, sink: &Sink) -> Result<UpSummary> {
+    up(app, stack, UpOptions { no_start: true, ..opts }, sink).await
+}
+
 #[derive(Clone, Debug, Serialize, TS)]
 #[ts(export)]
 pub struct DownSummary {

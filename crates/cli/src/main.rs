@@ -113,6 +113,9 @@ enum Command {
     /// Build (if needed), create and start the stack in dependency order; return when every
     /// service is ready.
     Up(commands::up::Args),
+    /// Create the stack's containers, networks and volumes (building images if needed) in
+    /// dependency order, without starting anything, as `docker compose create`.
+    Create(commands::create::Args),
     /// Stop and remove the stack's containers and networks, in reverse dependency order.
     /// Volumes are kept unless --volumes.
     Down(commands::down::Args),
@@ -182,6 +185,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Config(a) => commands::config::run(t, a),
         Command::Stacks => commands::stacks::run(),
         Command::Up(a) => commands::up::run(app, t, a).await,
+        Command::Create(a) => commands::create::run(app, t, a).await,
         Command::Down(a) => commands::down::run(app, t, a).await,
         Command::Ps(a) => commands::ps::run(app, t, a).await,
         Command::Watch(a) => commands::watch::run(app, t, a).await,

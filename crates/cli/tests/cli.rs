@@ -44,8 +44,8 @@ fn config_from_the_sirius_profile_as_json() {
         "ghcr.io/siriusscan/sirius-api:v1.0.0"
     );
     assert_eq!(
-        v["services"]["sirius-api"]["deploy"]["resources"]["limits"]["memory"],
-        1_073_741_824u64
+        v["services"]["sirius-api"]["deploy"]["resources"]["limits"]["memory"], "1073741824",
+        "sizes as compose prints them"
     );
     assert_eq!(
         v["services"]["sirius-api"]["environment"]["POSTGRES_PASSWORD"],

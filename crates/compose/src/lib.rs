@@ -14,7 +14,9 @@
 mod diag;
 pub mod env;
 mod extend;
+mod go_order;
 pub mod goval;
+mod hash;
 pub mod interp;
 mod load;
 pub mod merge;
@@ -28,6 +30,7 @@ pub mod syntax;
 pub mod yaml;
 
 pub use diag::{Diagnostic, LoadError, Severity};
+pub use hash::service_hash;
 pub use load::{load, load_sources, normalize_project_name, LoadOptions, Loaded, Source};
 pub use model::*;
 pub use output::{config_json, to_yaml};

@@ -90,6 +90,9 @@ pub async fn build_image(docker: &Docker, req: BuildRequest<'_>, sink: &Sink) ->
             build.context
         )));
     }
+    if let Some((key, why)) = crate::extra::unsupported_build(build).into_iter().next() {
+        return Err(failed(format!("{key}: {why}")));
+    }
     let dir = PathBuf::from(&build.context);
     if !dir.is_dir() {
         return Err(failed(format!("the build context {} does not exist", dir.display())));

@@ -184,9 +184,15 @@ impl Engine {
                 });
             }
 
-            let ours = labels.get(VERSION).is_some_and(|v| v.starts_with("sirius-deck"));
-            if ours {
-                let ok = labels.get(CONFIG_HASH).map(String::as_str) == Some(labels::config_hash(svc).as_str());
+            // Docker Compose 2.26 (compose-go 2.4.x) computes the same hash; other versions
+            // hash their own model, which cannot be compared.
+            let comparable = labels
+                .get(VERSION)
+                .is_some_and(|v| v.starts_with("sirius-deck") || v.starts_with("2.26"));
+            if comparable {
+                let ids = crate::container_ids(&self.docker, project, &crate::spec::referenced_services(svc)).await;
+                let expected = labels::config_hash(&crate::spec::resolve_references(svc, &ids, false));
+                let ok = labels.get(CONFIG_HASH) == Some(&expected);
                 findings.push(found(
                     "config",
                     Some(ok),

@@ -1,7 +1,6 @@
 //! The labels `docker compose` v2 puts on what it creates, and Sirius Deck's own.
 
 use deck_compose::{Project, Service};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 pub const PROJECT: &str = "com.docker.compose.project";
@@ -26,11 +25,11 @@ pub const EXPECTED_IMAGE_LABEL: &str = "dev.siriusdeck.expected-image";
 
 pub const COMPOSE_VERSION: &str = concat!("sirius-deck-", env!("CARGO_PKG_VERSION"));
 
-/// A hash of everything in the service's configuration that shapes its container.
+/// The hash of everything in the service's configuration that shapes its container: the same
+/// as `docker compose` computes for the same service, so neither tool recreates what the other
+/// made (`deck_compose::service_hash`).
 pub fn config_hash(service: &Service) -> String {
-    let json = serde_json::to_vec(service).unwrap_or_default();
-    let digest = Sha256::digest(&json);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    deck_compose::service_hash(service)
 }
 
 pub fn container_labels(

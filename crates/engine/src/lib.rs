@@ -7,6 +7,7 @@ mod build;
 mod down;
 mod drift;
 mod event;
+mod extra;
 mod incidents;
 mod labels;
 mod observe;
@@ -160,4 +161,21 @@ impl Engine {
         let v = self.docker.client_version();
         format!("{}.{}", v.major_version, v.minor_version)
     }
+}
+
+/// The container ids of `services`' containers that exist (for references to them).
+pub(crate) async fn container_ids(
+    docker: &Docker,
+    project: &deck_compose::Project,
+    services: &[String],
+) -> std::collections::HashMap<String, String> {
+    let mut ids = std::collections::HashMap::new();
+    for s in services {
+        if let Ok(c) = docker.inspect_container(&project.container_name(s), None).await {
+            if let Some(id) = c.id {
+                ids.insert(s.clone(), id);
+            }
+        }
+    }
+    ids
 }

@@ -136,6 +136,14 @@ pub async fn check(
                 }
             }
         }
+        for (key, why) in crate::extra::unsupported(svc) {
+            problem(name, format!("services.{name}.{key}: {why}"));
+        }
+        if let Some(b) = &svc.build {
+            for (key, why) in crate::extra::unsupported_build(b) {
+                problem(name, format!("services.{name}.{key}: {why}"));
+            }
+        }
         let cname = project.container_name(name);
         if let Some(h) = names.get(&cname) {
             if !ours(h) {

@@ -2,8 +2,9 @@
 
 use crate::labels;
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountTmpfsOptions, MountType,
-    MountVolumeOptions, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, Ipam, IpamConfig, Mount,
+    MountTmpfsOptions, MountType, MountVolumeOptions, NetworkingConfig, PortBinding, RestartPolicy,
+    RestartPolicyNameEnum,
 };
 use deck_compose::{FileRef, MountType as ComposeMount, Project, Service};
 use std::collections::HashMap;
@@ -21,27 +22,145 @@ fn nanos(d: Option<Duration>) -> Option<i64> {
     d.map(|d| d.as_nanos().min(i64::MAX as u128) as i64)
 }
 
-/// The network a container is created on; the others are connected after creation (API 1.41
-/// takes one network at creation).
-pub fn networks(project: &Project, service: &Service) -> Vec<(String, EndpointSettings)> {
-    service
+/// The services whose containers `service` refers to: `network_mode`, `ipc`, `pid`
+/// (`service:x`) and `volumes_from`.
+pub fn referenced_services(service: &Service) -> Vec<String> {
+    let text = |k: &str| service.extra.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let mut out: Vec<String> = [service.network_mode.clone(), text("ipc"), text("pid")]
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.strip_prefix("service:").map(str::to_string))
+        .collect();
+    for v in service
+        .extra
+        .get("volumes_from")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+    {
+        if let Some(v) = v.as_str().filter(|v| !v.starts_with("container:")) {
+            out.push(v.split(':').next().unwrap_or_default().to_string());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `service` with its references to other services' containers resolved to their ids, as
+/// compose resolves them before it hashes and creates (`container:<id>`; `volumes_from` by id).
+/// With `keep_mode`, a `volumes_from` mode (`:ro`) is kept, which compose drops: the hash is
+/// computed without it (as compose's), the container gets it.
+pub fn resolve_references(service: &Service, ids: &HashMap<String, String>, keep_mode: bool) -> Service {
+    let mut s = service.clone();
+    let resolve = |m: &str| match m.strip_prefix("service:").and_then(|n| ids.get(n)) {
+        Some(id) => format!("container:{id}"),
+        None => m.to_string(),
+    };
+    s.network_mode = s.network_mode.as_deref().map(resolve);
+    for k in ["ipc", "pid"] {
+        if let Some(serde_json::Value::String(m)) = s.extra.get_mut(k) {
+            *m = resolve(m);
+        }
+    }
+    if let Some(serde_json::Value::Array(list)) = s.extra.get_mut("volumes_from") {
+        for v in list.iter_mut() {
+            let Some(text) = v.as_str() else { continue };
+            let resolved = match text.strip_prefix("container:") {
+                Some(c) => c.to_string(),
+                None => {
+                    let (svc, mode) = text.split_once(':').map_or((text, None), |(s, m)| (s, Some(m)));
+                    let id = ids.get(svc).cloned().unwrap_or_else(|| svc.to_string());
+                    match mode {
+                        Some(m) if keep_mode => format!("{id}:{m}"),
+                        _ => id,
+                    }
+                }
+            };
+            *v = serde_json::Value::String(resolved);
+        }
+    }
+    s
+}
+
+/// A network's `ipam` (in compose's shape) as the engine's.
+pub fn ipam(v: &serde_json::Value) -> Ipam {
+    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    Ipam {
+        driver: text(v, "driver"),
+        config: v.get("config").and_then(|c| c.as_array()).map(|pools| {
+            pools
+                .iter()
+                .map(|p| IpamConfig {
+                    subnet: text(p, "subnet"),
+                    ip_range: text(p, "ip_range"),
+                    gateway: text(p, "gateway"),
+                    auxiliary_addresses: p.get("aux_addresses").and_then(|a| a.as_object()).map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                            .collect()
+                    }),
+                })
+                .collect()
+        }),
+        options: None,
+    }
+}
+
+/// The networks of a container, highest `priority` first (as compose connects them): the
+/// first one at creation, the others connected after (API 1.41 takes one at creation). Each
+/// as compose sets it: the container's name and its service's as aliases before the written
+/// ones, its fixed addresses, driver options and `links`.
+pub fn networks(project: &Project, name: &str, service: &Service) -> Vec<(String, EndpointSettings)> {
+    let links = links(project, service);
+    let mut list: Vec<(i64, String, EndpointSettings)> = service
         .networks
         .iter()
         .filter_map(|(key, sn)| {
             let net = project.networks.get(key)?;
-            let mut aliases = vec![];
+            let mut settings = EndpointSettings {
+                aliases: Some(vec![project.container_name(name), name.to_string()]),
+                links: links.clone(),
+                ..Default::default()
+            };
+            let mut priority = 0;
             if let Some(sn) = sn {
-                aliases.extend(sn.aliases.iter().cloned());
+                // Written as a mapping: compose sends an (empty) address configuration.
+                settings.ipam_config = Some(EndpointIpamConfig::default());
+                let aliases = settings.aliases.get_or_insert_with(Vec::new);
+                for a in &sn.aliases {
+                    if !aliases.contains(a) {
+                        aliases.push(a.clone());
+                    }
+                }
+                let link_local: Option<Vec<String>> = sn.extra.get("link_local_ips").and_then(|v| {
+                    v.as_array()
+                        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                });
+                if sn.ipv4_address.is_some() || sn.ipv6_address.is_some() || link_local.is_some() {
+                    settings.ipam_config = Some(EndpointIpamConfig {
+                        ipv4_address: sn.ipv4_address.clone(),
+                        ipv6_address: sn.ipv6_address.clone(),
+                        link_local_ips: link_local,
+                    });
+                }
+                settings.driver_opts = sn.extra.get("driver_opts").and_then(|o| o.as_object()).map(|m| {
+                    m.iter()
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()),
+                            )
+                        })
+                        .collect()
+                });
+                priority = sn.extra.get("priority").and_then(|p| p.as_i64()).unwrap_or(0);
             }
-            Some((
-                net.name.clone(),
-                EndpointSettings {
-                    aliases: Some(aliases),
-                    ..Default::default()
-                },
-            ))
+            Some((priority, net.name.clone(), settings))
         })
-        .collect()
+        .collect();
+    list.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    list.into_iter().map(|(_, name, s)| (name, s)).collect()
 }
 
 fn secret_binds(project: &Project, refs: &[FileRef], binds: &mut Vec<String>) -> Result<(), String> {
@@ -121,11 +240,9 @@ pub fn container_body(
     secret_binds(project, &service.configs, &mut binds)?;
 
     let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    let mut exposed: Vec<String> = service
-        .expose
-        .iter()
-        .map(|e| if e.contains('/') { e.clone() } else { format!("{e}/tcp") })
-        .collect();
+    // `expose` entries go to the engine as written (it reads `9000` as 9000/tcp), as compose
+    // sends them.
+    let mut exposed: Vec<String> = service.expose.clone();
     for p in &service.ports {
         let key = format!("{}/{}", p.target, p.protocol);
         exposed.push(key.clone());
@@ -159,13 +276,14 @@ pub fn container_body(
     });
 
     let reservations = service.deploy.as_ref().and_then(|d| d.resources.reservations.as_ref());
+    let nets = networks(project, name, service);
     let host_config = HostConfig {
-        binds: Some(binds),
-        mounts: Some(mounts),
+        binds: (!binds.is_empty()).then_some(binds),
+        mounts: (!mounts.is_empty()).then_some(mounts),
         port_bindings: Some(port_bindings),
         restart_policy,
-        cap_add: Some(service.cap_add.clone()),
-        cap_drop: Some(service.cap_drop.clone()),
+        cap_add: (!service.cap_add.is_empty()).then(|| service.cap_add.clone()),
+        cap_drop: (!service.cap_drop.is_empty()).then(|| service.cap_drop.clone()),
         privileged: Some(service.privileged),
         readonly_rootfs: Some(service.read_only),
         init: service.init,
@@ -190,7 +308,7 @@ pub fn container_body(
         network_mode: service
             .network_mode
             .clone()
-            .or_else(|| networks(project, service).first().map(|(n, _)| n.clone())),
+            .or_else(|| nets.first().map(|(n, _)| n.clone())),
         ..Default::default()
     };
 
@@ -207,14 +325,11 @@ pub fn container_body(
         start_interval: nanos(h.start_interval),
     });
 
-    let networking_config = networks(project, service)
-        .into_iter()
-        .next()
-        .map(|(net, settings)| NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(net, with_name_alias(settings, name))])),
-        });
+    let networking_config = nets.into_iter().next().map(|(net, settings)| NetworkingConfig {
+        endpoints_config: Some(HashMap::from([(net, settings)])),
+    });
 
-    Ok(ContainerCreateBody {
+    let mut body = ContainerCreateBody {
         image: Some(image_ref(project, name, service)),
         cmd: service.command.clone(),
         entrypoint: service.entrypoint.clone(),
@@ -238,14 +353,33 @@ pub fn container_body(
         host_config: Some(host_config),
         networking_config,
         ..Default::default()
-    })
+    };
+    crate::extra::apply(project, service, &mut body);
+    Ok(body)
 }
 
-/// Every container answers to its service name on the stack's networks.
-pub fn with_name_alias(mut settings: EndpointSettings, service: &str) -> EndpointSettings {
-    let list = settings.aliases.get_or_insert_with(Vec::new);
-    if !list.iter().any(|a| a == service) {
-        list.insert(0, service.to_string());
+/// `links: [svc, svc:alias]` and `external_links` as compose writes them on each network: the
+/// linked service's container under the alias, `<service>-1` and its own name.
+fn links(project: &Project, service: &Service) -> Option<Vec<String>> {
+    let list = |key: &str| -> Vec<String> {
+        service
+            .extra
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for l in list("links") {
+        let (svc, alias) = l.split_once(':').unwrap_or((l.as_str(), l.as_str()));
+        let cname = project.container_name(svc);
+        out.push(format!("{cname}:{alias}"));
+        out.push(format!("{cname}:{svc}-1"));
+        out.push(format!("{cname}:{}-{svc}-1", project.name));
     }
-    settings
+    for l in list("external_links") {
+        let (c, alias) = l.split_once(':').unwrap_or((l.as_str(), l.as_str()));
+        out.push(format!("{c}:{alias}"));
+    }
+    (!out.is_empty()).then_some(out)
 }

@@ -31,6 +31,9 @@ pub struct UpOptions {
     pub remove_orphans: bool,
     /// Only these services (and what they depend on); empty: all.
     pub services: Vec<String>,
+    /// Create containers, networks and volumes (in dependency order) but start nothing, as
+    /// `docker compose create`.
+    pub no_start: bool,
 }
 
 #[derive(Clone, Debug, Serialize, ts_rs::TS)]
@@ -143,6 +146,7 @@ impl Engine {
                 name: name.clone(),
                 image_id: image_ids.get(name).cloned().unwrap_or_default(),
                 one_shot: one_shots.contains(name),
+                no_start: opts.no_start,
                 env: opts.env.clone(),
                 deadline_after: opts.wait_timeout.unwrap_or_else(|| default_wait(&project, name)),
                 sink: sink.clone(),
@@ -208,6 +212,9 @@ impl Engine {
                         attachable: Some(net.attachable),
                         options: Some(net.driver_opts.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
                         labels: Some(labels),
+                        ipam: Some(spec::ipam(&net.ipam)),
+                        enable_ipv6: net.extra.get("enable_ipv6").and_then(|v| v.as_bool()),
+                        enable_ipv4: net.extra.get("enable_ipv4").and_then(|v| v.as_bool()),
                         ..Default::default()
                     };
                     self.docker
@@ -418,6 +425,7 @@ struct ServiceJob {
     name: String,
     image_id: String,
     one_shot: bool,
+    no_start: bool,
     env: Option<String>,
     deadline_after: Duration,
     sink: Sink,
@@ -446,7 +454,9 @@ impl ServiceJob {
     ) -> Result<Phase, Option<FailureReport>> {
         let name = &self.name;
         for (dep, condition, required, mut rx) in deps {
+            let no_start = self.no_start;
             let wanted = |s: &State| match condition {
+                _ if no_start => *s == State::Ready, // created is all there is
                 Condition::ServiceStarted => matches!(s, State::Started | State::Ready),
                 _ => *s == State::Ready,
             };
@@ -464,8 +474,14 @@ impl ServiceJob {
         };
         let svc = &self.project.services[name];
         let cname = self.project.container_name(name);
+        let ids = crate::container_ids(&self.docker, &self.project, &spec::referenced_services(svc)).await;
+        let svc = &spec::resolve_references(svc, &ids, true);
         let mut body =
             spec::container_body(&self.project, name, svc, self.env.as_deref()).map_err(|e| Some(fail(e)))?;
+        if let Some(l) = body.labels.as_mut() {
+            let as_compose = spec::resolve_references(&self.project.services[name], &ids, false);
+            l.insert(CONFIG_HASH.into(), labels::config_hash(&as_compose));
+        }
         if let Some(l) = body.labels.as_mut() {
             l.insert(labels::IMAGE.into(), self.image_id.clone());
         }
@@ -507,6 +523,10 @@ impl ServiceJob {
                 self.create(&cname, body).await?;
                 self.sink.service(name, Phase::Created, None);
             }
+        }
+        if self.no_start {
+            self.sink.service(name, Phase::Ready, Some("created".into()));
+            return Ok(Phase::Ready);
         }
         if !running {
             self.sink.service(name, Phase::Starting, None);
@@ -581,10 +601,10 @@ impl ServiceJob {
             .map_err(|e| fail(format!("creating {cname}: {e}")))?;
         // API 1.41 attaches one network at creation; the others are connected here.
         let svc = &self.project.services[&self.name];
-        for (net, settings) in spec::networks(&self.project, svc).into_iter().skip(1) {
+        for (net, settings) in spec::networks(&self.project, &self.name, svc).into_iter().skip(1) {
             let req = NetworkConnectRequest {
                 container: cname.to_string(),
-                endpoint_config: Some(spec::with_name_alias(settings, &self.name)),
+                endpoint_config: Some(settings),
             };
             self.docker
                 .connect_network(&net, req)

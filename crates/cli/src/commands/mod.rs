@@ -5,6 +5,7 @@ pub mod backup_settings;
 pub mod backups;
 pub mod build;
 pub mod config;
+pub mod create;
 pub mod down;
 pub mod logs;
 pub mod ps;
