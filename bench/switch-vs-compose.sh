@@ -1,49 +1,42 @@
 #!/usr/bin/env bash
 # A dev -> prod switch of the running lab stack (images of both environments built), until
 # every service of prod is ready:
-#   bench/switch-vs-compose.sh ours     sirius-deck switch prod --no-backup (preflight, target
-#                                       proof of every image, down in reverse order, up with
-#                                       fast readiness, drift check of every container)
-#   bench/switch-vs-compose.sh theirs   docker-compose -f base -f dev down, then -f base -f prod
-#                                       up -d, then wait until every health check reports
-#                                       healthy and the migration has exited 0
-# Each run first brings dev up (not timed: it is the same command for both, run by this script
-# before the clock starts) and then times only the switch. The switch-only time is appended to
-# bench/results/switch-<which>.txt; time the whole command with any tool (hyperfine,
-# /usr/bin/time) to include the set-up.
-#
-# Debian's docker-compose (1.29) rejects the top-level `name:` key, so it reads a copy of the
-# base file without that line, with -p sirius-lab.
+#   bench/switch-vs-compose.sh ours     sirius-deck switch prod --no-backup: preflight, target
+#                                       proof of every image, the services that differ between
+#                                       dev and prod recreated in dependency order while the
+#                                       others keep running, drift check of every container
+#   bench/switch-vs-compose.sh full     the same with --full-restart: dev down in reverse order,
+#                                       prod up (the switch before services were kept)
+#   bench/switch-vs-compose.sh compose  Docker Compose 2.26 (`$COMPOSE_V2`): -f base -f prod
+#                                       up -d --wait over the running dev stack
+# Each run first brings dev up (not timed: the same for all three, run by this script before the
+# clock starts) and then times only the switch, appended (ms) to
+# bench/results/switch-<which>.txt; time the whole command with any benchmark tool, e.g.
+#   hyperfine 'bench/switch-vs-compose.sh ours' 'bench/switch-vs-compose.sh compose'
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DECK="$ROOT/target/release/sirius-deck"
-which="${1:?usage: $0 ours|theirs}"
+which="${1:?usage: $0 ours|full|compose}"
+source "$ROOT/scripts/lib.sh" >/dev/null
+ensure_compose_v2 >/dev/null
 LAB="$("$DECK" stacks | awk -F'\t' '$1 ~ /^sirius-lab/ {sub("project: ", "", $4); print $4}')"
 mkdir -p "$ROOT/bench/results"
 
-source "$ROOT/bench/lib.sh"
-
 # Set-up, not timed: dev running.
-ids="$(docker ps -aq --filter label=com.docker.compose.project=sirius-lab)"
-if [ -n "$ids" ]; then docker rm -f $ids >/dev/null; fi
-"$DECK" --stack sirius-lab --env dev up >/dev/null 2>&1
-
-base="$(mktemp --suffix=.yaml)"
-trap 'rm -f "$base"' EXIT
-sed '/^name: sirius-lab$/d' "$LAB/docker-compose.yaml" > "$base"
-compose() { docker-compose -p sirius-lab --project-directory "$LAB" -f "$base" "$@"; }
+"$DECK" --stack sirius-lab --env dev up >/dev/null 2>&1 || {
+    "$DECK" --stack sirius-lab down >/dev/null 2>&1
+    "$DECK" --stack sirius-lab --env dev up >/dev/null 2>&1
+}
 
 start=$(date +%s%N)
 case "$which" in
-    ours)
-        "$DECK" --stack sirius-lab switch prod --no-backup >/dev/null 2>&1
+    ours) "$DECK" --stack sirius-lab switch prod --no-backup >/dev/null 2>&1 ;;
+    full) "$DECK" --stack sirius-lab switch prod --no-backup --full-restart >/dev/null 2>&1 ;;
+    compose)
+        "$COMPOSE_V2" -p sirius-lab --project-directory "$LAB" -f "$LAB/docker-compose.yaml" \
+            -f "$LAB/docker-compose.prod.yaml" up -d --wait >/dev/null 2>&1
         ;;
-    theirs)
-        compose -f "$LAB/docker-compose.dev.yaml" down >/dev/null 2>&1
-        compose -f "$LAB/docker-compose.prod.yaml" up -d >/dev/null 2>&1
-        until [ "$(lab_ready_count)" -eq 7 ]; do sleep 0.2; done
-        ;;
-    *) echo "usage: $0 ours|theirs" >&2; exit 2 ;;
+    *) echo "usage: $0 ours|full|compose" >&2; exit 2 ;;
 esac
 end=$(date +%s%N)
 echo "$(( (end - start) / 1000000 ))" >> "$ROOT/bench/results/switch-$which.txt"

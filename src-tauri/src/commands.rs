@@ -7,7 +7,7 @@ use deck_app::{
     StackSummary, StackView, Target,
 };
 use deck_backup::{RestoreSummary, Settings};
-use deck_engine::{Action, LogLine, ServiceDrift, UpOptions, UpSummary};
+use deck_engine::{Action, LogLine, PlannedChange, ServiceDrift, UpOptions, UpSummary};
 use deck_switch::{SwitchOptions, SwitchSummary};
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -143,6 +143,13 @@ commands! {
     async fn stack_switch(shell: State<'_, Shell>; stack: String, to: String, options: SwitchOptions; on_event: Event) -> SwitchSummary {
         let s = target(&stack, &to)?.load()?;
         streamed(on_event, async |sink| deck_app::switch(app(&shell), &s, &to, &options, sink).await).await
+    }
+
+    /// What a switch to `to` would do to each service (kept running, recreated, created,
+    /// removed), changing nothing.
+    async fn stack_switch_plan(shell: State<'_, Shell>; stack: String, to: String, options: SwitchOptions;) -> Vec<PlannedChange> {
+        let s = target(&stack, &to)?.load()?;
+        deck_app::switch_plan(app(&shell), &s, &to, &options).await
     }
 
     /// Whether each service runs what environment `env` asks for.

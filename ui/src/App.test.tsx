@@ -300,6 +300,22 @@ describe("the window", () => {
     await waitFor(() => expect(backend.calls).toContain("switch lab prod no-cache"));
   });
 
+  it("the switch's menu says what the switch keeps running and what it recreates", async () => {
+    const backend = fake();
+    render(<App backend={backend} />);
+    await screen.findByTestId("node-db");
+    const menu = document.querySelector("details.switch-options") as HTMLDetailsElement;
+    menu.open = true;
+    fireEvent(menu, new Event("toggle"));
+    const plan = await screen.findByTestId("switch-plan");
+    expect(plan.textContent).toContain("Kept running");
+    expect(plan.textContent).toContain("postgres");
+    expect(plan.textContent).toContain("api (its configuration differs)");
+    expect(backend.calls).toContain("switch-plan prod");
+    fireEvent.click(screen.getByTestId("switch-full-restart"));
+    expect((await screen.findByTestId("switch-plan")).textContent).toContain("Every service is stopped");
+  });
+
   it("building nothing reaches the core as the switch's option", async () => {
     const backend = fake();
     render(<App backend={backend} />);

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { apiError, errorText, type Backend } from "./backend";
 import type { Action } from "./bindings/Action";
+import type { PlannedChange } from "./bindings/PlannedChange";
 import type { SwitchOptions } from "./bindings/SwitchOptions";
 import { Backups } from "./Backups";
 import { Diagram } from "./Diagram";
@@ -8,6 +9,33 @@ import { LogView } from "./LogView";
 import { useOperation } from "./operation";
 import { CONDITION_LABEL, nodeStatus } from "./state";
 import { useDrift, useStackStore } from "./store";
+
+const CHANGE_LABEL: Record<PlannedChange["change"], string> = {
+  kept: "Kept running",
+  recreated: "Recreated",
+  created: "Created",
+  removed: "Removed",
+};
+
+/// What a switch will do to each service, grouped: kept running, recreated, created, removed.
+function SwitchPlan({ plan, fullRestart }: { plan: PlannedChange[] | null; fullRestart: boolean }) {
+  if (plan === null) return <p className="switch-plan muted">Working out what changes…</p>;
+  if (fullRestart) return <p className="switch-plan" data-testid="switch-plan">Every service is stopped, then started again.</p>;
+  return (
+    <dl className="switch-plan" data-testid="switch-plan">
+      {(Object.keys(CHANGE_LABEL) as PlannedChange["change"][]).map((c) => {
+        const items = plan.filter((p) => p.change === c);
+        if (items.length === 0) return null;
+        return (
+          <div key={c}>
+            <dt>{CHANGE_LABEL[c]}</dt>
+            <dd>{items.map((p) => (p.reason ? `${p.service} (${p.reason})` : p.service)).join(", ")}</dd>
+          </div>
+        );
+      })}
+    </dl>
+  );
+}
 
 export function App({ backend }: { backend: Backend }) {
   const [state, dispatch] = useStackStore(backend);
@@ -17,7 +45,9 @@ export function App({ backend }: { backend: Backend }) {
   const [health, setHealth] = useState<string[]>([]);
   // The switch's options as the user set them; unset ones are the core's defaults (a safety
   // backup into prod).
-  const [switchOpts, setSwitchOpts] = useState<SwitchOptions>({ backup: null, no_cache: false, no_build: false, rollback: true });
+  const [switchOpts, setSwitchOpts] = useState<SwitchOptions>({ backup: null, no_cache: false, no_build: false, rollback: true, full_restart: false });
+  // What the switch would do to each service, asked when its menu opens (changes nothing).
+  const [switchPlan, setSwitchPlan] = useState<PlannedChange[] | null>(null);
   const { stacks, stack, env, opened, containers, engineDown, usage, drift, selected, notice } = state;
   const view = opened?.view ?? null;
   const busy = op.busy;
@@ -129,8 +159,15 @@ export function App({ backend }: { backend: Backend }) {
           </button>
         )}
         {otherEnv && (
-          <details className="switch-options">
-            <summary title="Options of the switch">⋯</summary>
+          <details
+            className="switch-options"
+            onToggle={(e) => {
+              if (!(e.currentTarget as HTMLDetailsElement).open) return;
+              setSwitchPlan(null);
+              backend.call("stack_switch_plan", { stack, to: otherEnv, options: switchOpts }).then(setSwitchPlan, () => setSwitchPlan([]));
+            }}
+          >
+            <summary title="Options of the switch, and what it will do">⋯</summary>
             <div className="switch-menu">
               <label>
                 <input type="checkbox" data-testid="switch-backup" checked={backupFirst} onChange={(e) => setSwitchOpts((o) => ({ ...o, backup: e.target.checked }))} /> Back up the data first
@@ -141,6 +178,10 @@ export function App({ backend }: { backend: Backend }) {
               <label title="Use the images there are; refused before anything changes when one is missing or not proven to come from the right target">
                 <input type="checkbox" data-testid="switch-no-build" checked={switchOpts.no_build} onChange={(e) => setSwitchOpts((o) => ({ ...o, no_build: e.target.checked, no_cache: false }))} /> Build nothing
               </label>
+              <label title="Stop the whole old environment and start the new one, instead of keeping the services that are the same in both running">
+                <input type="checkbox" data-testid="switch-full-restart" checked={switchOpts.full_restart} onChange={(e) => setSwitchOpts((o) => ({ ...o, full_restart: e.target.checked }))} /> Full restart
+              </label>
+              <SwitchPlan plan={switchPlan} fullRestart={switchOpts.full_restart} />
             </div>
           </details>
         )}

@@ -7,6 +7,7 @@ import type { Event } from "./bindings/Event";
 import type { FocusService } from "./bindings/FocusService";
 import type { LogLine } from "./bindings/LogLine";
 import type { OpenedStack } from "./bindings/OpenedStack";
+import type { PlannedChange } from "./bindings/PlannedChange";
 import type { ServiceDrift } from "./bindings/ServiceDrift";
 import type { Stacks } from "./bindings/Stacks";
 import type { StateEvent } from "./bindings/StateEvent";
@@ -35,6 +36,10 @@ export class FakeBackend implements Backend {
   backupError: unknown = null;
   newSet: BackupSet | null = null;
   driftResult: ServiceDrift[] = [];
+  switchPlan: PlannedChange[] = [
+    { service: "postgres", change: "kept", reason: null },
+    { service: "api", change: "recreated", reason: "its configuration differs" },
+  ];
   switchError: unknown = null;
 
   constructor(
@@ -117,7 +122,11 @@ export class FakeBackend implements Backend {
       this.calls.push(`switch ${stack} ${to}${backup ? " backup" : ""}${options.no_cache ? " no-cache" : ""}${options.no_build ? " no-build" : ""}`);
       this.upEvents.forEach(onEvent);
       if (this.switchError) throw this.switchError;
-      return { from: "dev", to, safety: "2026-11-28T08-00-00Z-safety", built: [], rebuilt_no_cache: ["api"], drift: this.driftResult, elapsed_ms: 12000 };
+      return { from: "dev", to, safety: "2026-11-28T08-00-00Z-safety", built: [], rebuilt_no_cache: ["api"], plan: this.switchPlan, drift: this.driftResult, elapsed_ms: 12000 };
+    },
+    stack_switch_plan: async ({ to, options }) => {
+      this.calls.push(`switch-plan ${to}${options.full_restart ? " full-restart" : ""}`);
+      return this.switchPlan;
     },
     stack_drift: async ({ stack, env }) => {
       this.calls.push(`drift ${stack} ${env}`);

@@ -24,7 +24,7 @@ pub use lifecycle::{
     build, control, create, down, drift, health, logs, near_memory_limit, ps, repair, up, usage, watch, DownSummary,
     PsRow, RepairResult,
 };
-pub use switch::switch;
+pub use switch::{switch, switch_plan};
 pub use target::{Stack, Target};
 pub use view::{stacks, view, Edge, ServiceNode, StackSummary, StackView};
 

@@ -3,22 +3,33 @@
 use crate::error::Result;
 use crate::target::Stack;
 use crate::App;
-use deck_engine::Sink;
+use deck_backup::Backups;
+use deck_engine::{PlannedChange, Sink};
 use deck_switch::{SwitchOptions, SwitchSummary, Switcher};
 
 /// Switches the stack's profile to environment `to`: checked first, a safety backup (by default
-/// into prod), images built with the right target, the old environment down and the new one
-/// up, rolled back when it does not come up; then the proof of what each container runs
-/// (`SwitchSummary::drifted`).
+/// into prod), images built with the right target, the services whose configuration differs
+/// recreated in dependency order while the others keep running (or, with `full_restart`, the
+/// old environment down and the new one up), rolled back when it does not come up; then the
+/// proof of what each container runs (`SwitchSummary::drifted`).
 pub async fn switch(app: &App, stack: &Stack, to: &str, opts: &SwitchOptions, sink: &Sink) -> Result<SwitchSummary> {
+    let backups = app.backups_of().await?;
+    Ok(switcher(app, stack, to, &backups).await?.switch(to, opts, sink).await?)
+}
+
+/// What a switch to `to` would do to each service (kept, recreated, created, removed),
+/// changing nothing.
+pub async fn switch_plan(app: &App, stack: &Stack, to: &str, opts: &SwitchOptions) -> Result<Vec<PlannedChange>> {
+    let backups = app.backups_of().await?;
+    Ok(switcher(app, stack, to, &backups).await?.plan(to, opts).await?)
+}
+
+async fn switcher<'a>(app: &'a App, stack: &'a Stack, to: &str, backups: &'a Backups) -> Result<Switcher<'a>> {
     let profile = stack.require_profile("switch")?;
     profile.env(to)?;
-    let engine = app.engine().await?;
-    let backups = app.backups_of().await?;
-    let switcher = Switcher {
-        engine,
-        backups: &backups,
+    Ok(Switcher {
+        engine: app.engine().await?,
+        backups,
         profile,
-    };
-    Ok(switcher.switch(to, opts, sink).await?)
+    })
 }

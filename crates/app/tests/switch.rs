@@ -53,6 +53,33 @@ async fn dev_to_prod_to_dev_runs_the_right_targets_and_keeps_data() {
     let app = app(&backups);
     start_dev(&app).await;
     assert_runs("dev");
+    // The data services are the same in dev and prod: they keep running through both switches,
+    // with a client connected to PostgreSQL all along.
+    let data = ["sirius-postgres", "sirius-rabbitmq", "sirius-valkey"];
+    let started: Vec<String> = data.iter().map(|c| started_at(c)).collect();
+    let _held = Proc(
+        std::process::Command::new("docker")
+            .args(["exec", "-e", "PGAPPNAME=held-across-switches", "sirius-postgres"])
+            .args(["psql", "-U", "postgres", "-d", "sirius", "-c", "select pg_sleep(600)"])
+            .spawn()
+            .expect("a held psql session"),
+    );
+    let held = || psql("select count(*) from pg_stat_activity where application_name = 'held-across-switches'");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while held() != "1" {
+        assert!(std::time::Instant::now() < deadline, "the psql session did not connect");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let kept = |summary: &deck_switch::SwitchSummary| -> Vec<String> {
+        summary
+            .plan
+            .iter()
+            .filter(|p| p.change == deck_engine::Change::Kept)
+            .map(|p| p.service.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
 
     // The core's default: into prod, the data is backed up first.
     let summary = deck_app::switch(
@@ -69,6 +96,13 @@ async fn dev_to_prod_to_dev_runs_the_right_targets_and_keeps_data() {
     assert!(summary.drifted().is_empty(), "{:?}", summary.drift);
     assert_runs("prod");
     assert_eq!(psql("select v from before_switch"), "kept across switches");
+    assert_eq!(kept(&summary), data, "{:?}", summary.plan);
+    assert_eq!(
+        data.iter().map(|c| started_at(c)).collect::<Vec<_>>(),
+        started,
+        "data services kept running"
+    );
+    assert_eq!(held(), "1", "the psql session is still connected");
     assert_no_drift(&app, &lab_stack("prod")).await;
     // Without a named environment, the stack follows the one that runs.
     let running = Target::profile("sirius-lab", None)
@@ -83,6 +117,13 @@ async fn dev_to_prod_to_dev_runs_the_right_targets_and_keeps_data() {
     assert!(summary.safety.is_none(), "no backup by default out of prod");
     assert_runs("dev");
     assert_eq!(psql("select v from before_switch"), "kept across switches");
+    assert_eq!(kept(&summary), data, "{:?}", summary.plan);
+    assert_eq!(
+        data.iter().map(|c| started_at(c)).collect::<Vec<_>>(),
+        started,
+        "data services kept running"
+    );
+    assert_eq!(held(), "1", "the psql session is still connected");
     assert_no_drift(&app, &lab_stack("dev")).await;
 }
 

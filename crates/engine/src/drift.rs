@@ -216,8 +216,15 @@ impl Engine {
             }
 
             if let Some(env) = env {
+                let same_config = findings.iter().any(|f| f.check == "config" && f.ok == Some(true));
                 findings.push(match labels.get(ENV_LABEL) {
                     Some(e) if e == env => found("env", Some(true), format!("created for {e}")),
+                    // Kept through a switch: what it runs is what this environment asks for.
+                    Some(e) if same_config => found(
+                        "env",
+                        Some(true),
+                        format!("kept from {e}: its configuration is the same in {env}"),
+                    ),
                     Some(e) => found("env", Some(false), format!("left over from the {e} environment")),
                     None => found("env", None, "no environment recorded on the container".into()),
                 });

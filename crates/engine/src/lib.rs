@@ -11,6 +11,7 @@ mod extra;
 mod incidents;
 mod labels;
 mod observe;
+mod plan;
 mod preflight;
 mod readiness;
 mod spec;
@@ -23,6 +24,7 @@ pub use event::{Event, FailureReport, Op, Phase, Planned, ResourceAction, Resour
 pub use incidents::{notify_desktop, Incident, IncidentKind, IncidentTracker, IncidentWatch, Observed, TrackerConfig};
 pub use labels::{ENV_LABEL, EXPECTED_IMAGE_LABEL, TARGET_LABEL};
 pub use observe::{ContainerAction, StackChange, Watch};
+pub use plan::{Change, PlannedChange};
 pub use preflight::Problem;
 pub use spec::image_ref;
 pub use status::{Action, ContainerState, ContainerStatus, Health, LogLine, ServiceStatus, Usage, UsageWatch};

@@ -8,10 +8,10 @@
 
 use deck_backup::{Backups, Stack};
 use deck_compose::{load, Project};
-use deck_engine::{DownOptions, Engine, EngineError, ServiceDrift, Sink, UpOptions, Verdict};
+use deck_engine::{Change, DownOptions, Engine, EngineError, PlannedChange, ServiceDrift, Sink, UpOptions, Verdict};
 use deck_stack::Profile;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 /// Free space builds need in Docker's data folder.
@@ -30,6 +30,9 @@ pub struct SwitchOptions {
     pub no_build: bool,
     /// Go back to the previous environment when the new one does not come up.
     pub rollback: bool,
+    /// Stop the whole old environment and start the new one (the behaviour before services
+    /// whose configuration is the same in both were kept running).
+    pub full_restart: bool,
 }
 
 impl Default for SwitchOptions {
@@ -39,6 +42,7 @@ impl Default for SwitchOptions {
             no_cache: false,
             no_build: false,
             rollback: true,
+            full_restart: false,
         }
     }
 }
@@ -53,6 +57,8 @@ pub struct SwitchSummary {
     /// Images built, and those rebuilt without cache because their target was not proven.
     pub built: Vec<String>,
     pub rebuilt_no_cache: Vec<String>,
+    /// What happened to each service: kept running, recreated, created, removed.
+    pub plan: Vec<PlannedChange>,
     pub drift: Vec<ServiceDrift>,
     #[ts(type = "number")]
     pub elapsed_ms: u64,
@@ -107,6 +113,33 @@ pub enum SwitchError {
     Backup(#[from] deck_backup::BackupError),
 }
 
+/// One line saying what a switch keeps running and what it replaces.
+pub fn describe(plan: &[PlannedChange], to: &str) -> String {
+    let of = |c: Change| -> String {
+        let names: Vec<&str> = plan
+            .iter()
+            .filter(|p| p.change == c)
+            .map(|p| p.service.as_str())
+            .collect();
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        }
+    };
+    let mut line = format!(
+        "switching to {to}: keeping {} running; recreating {}",
+        of(Change::Kept),
+        of(Change::Recreated)
+    );
+    for (c, what) in [(Change::Created, "creating"), (Change::Removed, "removing")] {
+        if plan.iter().any(|p| p.change == c) {
+            line.push_str(&format!("; {what} {}", of(c)));
+        }
+    }
+    line
+}
+
 /// Loads one environment of a profile; every error with its file and line.
 pub fn load_env(profile: &Profile, env: &str) -> Result<Project, SwitchError> {
     let opts = profile
@@ -122,17 +155,17 @@ pub fn load_env(profile: &Profile, env: &str) -> Result<Project, SwitchError> {
     })
 }
 
-/// The environment the stack's containers were created for (the most common one), if any run.
+/// The environment the stack runs: the one the most recently started container was created
+/// for (a switch keeps the services whose configuration is the same in both environments, with
+/// the label of the environment that created them, and recreates the others).
 pub async fn current_env(engine: &Engine, project: &str) -> Result<Option<String>, EngineError> {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for c in engine.containers(project).await?.into_values() {
-        if c.state == deck_engine::ContainerState::Running {
-            if let Some(e) = c.env {
-                *counts.entry(e).or_default() += 1;
-            }
-        }
-    }
-    Ok(counts.into_iter().max_by_key(|(_, n)| *n).map(|(e, _)| e))
+    Ok(engine
+        .containers(project)
+        .await?
+        .into_values()
+        .filter(|c| c.state == deck_engine::ContainerState::Running && c.env.is_some())
+        .max_by(|a, b| a.started_at.cmp(&b.started_at))
+        .and_then(|c| c.env))
 }
 
 /// What each service with a build needs before the switch: nothing (its image is proven to
@@ -173,6 +206,58 @@ pub struct Switcher<'a> {
 }
 
 impl Switcher<'_> {
+    /// What each service with a build needs (one entry per image).
+    async fn build_needs(&self, target: &Project, no_cache: bool) -> BTreeMap<String, BuildNeed> {
+        let mut plan: BTreeMap<String, BuildNeed> = BTreeMap::new();
+        for (name, svc) in &target.services {
+            let Some(build) = &svc.build else { continue };
+            let image = deck_engine::image_ref(target, name, svc);
+            if plan
+                .keys()
+                .any(|n| deck_engine::image_ref(target, n, &target.services[n]) == image)
+            {
+                continue; // One build per image.
+            }
+            let present = self.engine.docker().inspect_image(&image).await.is_ok();
+            let recorded = self.engine.image_target(&image).await;
+            plan.insert(
+                name.clone(),
+                build_need(present, recorded.as_deref(), build.target.as_deref(), no_cache),
+            );
+        }
+        plan
+    }
+
+    /// What a switch to `to` would do to each service, changing nothing (`switch --dry-run`).
+    pub async fn plan(&self, to: &str, opts: &SwitchOptions) -> Result<Vec<PlannedChange>, SwitchError> {
+        let target = load_env(self.profile, to)?;
+        if opts.full_restart {
+            return Ok(target
+                .startup_order()
+                .into_iter()
+                .map(|service| PlannedChange {
+                    service,
+                    change: Change::Recreated,
+                    reason: Some("full restart".into()),
+                })
+                .collect());
+        }
+        let needs = self.build_needs(&target, opts.no_cache).await;
+        // Every service whose image is built first, not only the one the build is planned for.
+        let built_images: BTreeSet<String> = needs
+            .iter()
+            .filter(|(_, n)| **n != BuildNeed::Reuse)
+            .map(|(s, _)| deck_engine::image_ref(&target, s, &target.services[s]))
+            .collect();
+        let rebuilt: BTreeSet<String> = target
+            .services
+            .iter()
+            .filter(|(n, s)| built_images.contains(&deck_engine::image_ref(&target, n, s)))
+            .map(|(n, _)| n.clone())
+            .collect();
+        Ok(self.engine.plan(&target, &rebuilt).await?)
+    }
+
     pub async fn switch(&self, to: &str, opts: &SwitchOptions, progress: &Sink) -> Result<SwitchSummary, SwitchError> {
         let started = Instant::now();
         if opts.no_build && opts.no_cache {
@@ -203,23 +288,7 @@ impl Switcher<'_> {
             .into_iter()
             .map(|p| p.to_string())
             .collect();
-        let mut plan: BTreeMap<String, BuildNeed> = BTreeMap::new();
-        for (name, svc) in &target.services {
-            let Some(build) = &svc.build else { continue };
-            let image = deck_engine::image_ref(&target, name, svc);
-            if plan
-                .keys()
-                .any(|n| deck_engine::image_ref(&target, n, &target.services[n]) == image)
-            {
-                continue; // One build per image.
-            }
-            let present = engine.docker().inspect_image(&image).await.is_ok();
-            let recorded = engine.image_target(&image).await;
-            plan.insert(
-                name.clone(),
-                build_need(present, recorded.as_deref(), build.target.as_deref(), opts.no_cache),
-            );
-        }
+        let plan = self.build_needs(&target, opts.no_cache).await;
         let builds: Vec<&String> = plan
             .iter()
             .filter(|(_, n)| **n != BuildNeed::Reuse)
@@ -301,26 +370,42 @@ impl Switcher<'_> {
             engine.build(&target, &rebuilt, &no_cache, progress).await?;
         }
 
-        // Old environment down (volumes kept), new one up.
-        if let Some(prev) = &previous {
-            progress.step(format!("stopping {} (volumes kept)", from.as_deref().unwrap_or("?")));
-            engine
-                .down(&prev.name, Some(prev), &DownOptions::default(), progress)
-                .await?;
+        // What changes: services whose configuration and image are the same in both
+        // environments keep running, untouched; the others are recreated in dependency order
+        // (or, with a full restart, the old environment goes down first, volumes kept).
+        let plan = engine.plan(&target, &BTreeSet::new()).await?;
+        let up_opts = UpOptions {
+            remove_orphans: true,
+            ..up_opts
+        };
+        if opts.full_restart {
+            if let Some(prev) = &previous {
+                progress.step(format!("stopping {} (volumes kept)", from.as_deref().unwrap_or("?")));
+                engine
+                    .down(&prev.name, Some(prev), &DownOptions::default(), progress)
+                    .await?;
+            }
+            progress.step(format!("starting {to}"));
+        } else {
+            progress.step(describe(&plan, to));
         }
-        progress.step(format!("starting {to}"));
         if let Err(e) = engine.up(&target, &up_opts, progress).await {
             let reason = e.to_string();
             let (Some(prev), Some(from), true) = (&previous, &from, opts.rollback) else {
                 return Err(SwitchError::Failed { to: to.into(), reason });
             };
             progress.step(format!("{to} did not come up: rolling back to {from}"));
+            let full_restart = opts.full_restart;
             let back = async {
-                engine
-                    .down(&target.name, Some(&target), &DownOptions::default(), progress)
-                    .await?;
+                if full_restart {
+                    engine
+                        .down(&target.name, Some(&target), &DownOptions::default(), progress)
+                        .await?;
+                }
+                // What was kept is the same in both: only the recreated services go back.
                 let opts = UpOptions {
                     env: Some(from.clone()),
+                    remove_orphans: true,
                     ..Default::default()
                 };
                 engine.up(prev, &opts, progress).await
@@ -352,6 +437,7 @@ impl Switcher<'_> {
             safety,
             built,
             rebuilt_no_cache: rebuilt,
+            plan,
             drift,
             elapsed_ms: started.elapsed().as_millis() as u64,
         })

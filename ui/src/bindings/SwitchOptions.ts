@@ -17,4 +17,9 @@ no_build: boolean,
 /**
  * Go back to the previous environment when the new one does not come up.
  */
-rollback: boolean, };
+rollback: boolean, 
+/**
+ * Stop the whole old environment and start the new one (the behaviour before services
+ * whose configuration is the same in both were kept running).
+ */
+full_restart: boolean, };

@@ -8,6 +8,7 @@ import type { DownSummary } from "./DownSummary";
 import type { Event } from "./Event";
 import type { LogLine } from "./LogLine";
 import type { OpenedStack } from "./OpenedStack";
+import type { PlannedChange } from "./PlannedChange";
 import type { RepairResult } from "./RepairResult";
 import type { RestoreRequest } from "./RestoreRequest";
 import type { RestoreSummary } from "./RestoreSummary";
@@ -36,6 +37,7 @@ export interface Commands {
   backup_restore: { args: { stack: string; env: string; request: RestoreRequest; onEvent: Channel<Event> }; result: RestoreSummary };
   backup_settings_save: { args: { change: SettingsChange }; result: BackupSettings };
   stack_switch: { args: { stack: string; to: string; options: SwitchOptions; onEvent: Channel<Event> }; result: SwitchSummary };
+  stack_switch_plan: { args: { stack: string; to: string; options: SwitchOptions }; result: Array<PlannedChange> };
   stack_drift: { args: { stack: string; env: string }; result: Array<ServiceDrift> };
   service_repair: { args: { stack: string; env: string; service: string; onEvent: Channel<Event> }; result: RepairResult };
 }

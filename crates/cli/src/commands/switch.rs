@@ -22,6 +22,14 @@ pub struct Args {
     /// Leave the failed environment as it is instead of going back.
     #[arg(long)]
     no_rollback: bool,
+    /// Stop the whole old environment and start the new one, instead of keeping the services
+    /// whose configuration is the same in both running.
+    #[arg(long)]
+    full_restart: bool,
+    /// Print what the switch would do to each service (kept, recreated, created, removed) and
+    /// change nothing.
+    #[arg(long)]
+    dry_run: bool,
     /// One JSON object per progress step.
     #[arg(long)]
     json: bool,
@@ -34,7 +42,23 @@ pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
         no_cache: a.no_cache,
         no_build: a.no_build,
         rollback: !a.no_rollback,
+        full_restart: a.full_restart,
     };
+    if a.dry_run {
+        let plan = deck_app::switch_plan(app, &stack, &a.to, &opts).await?;
+        if a.json {
+            output::json(&plan);
+        } else {
+            for p in &plan {
+                let change = serde_json::to_value(p.change)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                println!("{:<24} {change:<10} {}", p.service, p.reason.as_deref().unwrap_or(""));
+            }
+        }
+        return Ok(());
+    }
     let summary = output::with_progress(a.json, async |sink| {
         deck_app::switch(app, &stack, &a.to, &opts, sink).await
     })
