@@ -332,7 +332,32 @@ impl Switcher<'_> {
         let wants_backup = opts.backup.unwrap_or(to == "prod");
         if let (true, Some(prev)) = (wants_backup, previous.as_ref()) {
             progress.step("taking a safety backup of the data first");
-            let coverage = deck_backup::coverage(prev, &self.profile.backup, &self.profile.path.display().to_string())?;
+            let mut coverage =
+                deck_backup::coverage(prev, &self.profile.backup, &self.profile.path.display().to_string())?;
+            if !opts.full_restart {
+                // A volume that could only be archived with its services stopped, when the switch
+                // keeps all of them running untouched: the switch cannot change it, and stopping
+                // them would drop their clients. Databases are dumped live either way.
+                let kept: BTreeSet<String> = self
+                    .plan(to, opts)
+                    .await?
+                    .into_iter()
+                    .filter(|p| p.change == Change::Kept)
+                    .map(|p| p.service)
+                    .collect();
+                let (untouched, covered): (Vec<_>, Vec<_>) = coverage.volumes.into_iter().partition(|v| {
+                    v.consistency != deck_stack::Consistency::Live
+                        && !v.users.is_empty()
+                        && v.users.iter().all(|u| kept.contains(u))
+                });
+                coverage.volumes = covered;
+                if !untouched.is_empty() {
+                    progress.step(format!(
+                        "not in the safety set (kept running, untouched by this switch): {}",
+                        untouched.iter().map(|v| v.key.as_str()).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            }
             let st = Stack {
                 project: prev,
                 stack: &self.profile.name,
