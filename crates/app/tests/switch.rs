@@ -70,15 +70,20 @@ async fn dev_to_prod_to_dev_runs_the_right_targets_and_keeps_data() {
         assert!(std::time::Instant::now() < deadline, "the psql session did not connect");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    let kept = |summary: &deck_switch::SwitchSummary| -> Vec<String> {
-        summary
+    // After each switch: the data is there, the data services were kept running untouched
+    // (planned so, and started when dev first started), the held session still connected.
+    let kept_running = |summary: &deck_switch::SwitchSummary| {
+        assert_eq!(psql("select v from before_switch"), "kept across switches");
+        let kept: std::collections::BTreeSet<&str> = summary
             .plan
             .iter()
             .filter(|p| p.change == deck_engine::Change::Kept)
-            .map(|p| p.service.clone())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect()
+            .map(|p| p.service.as_str())
+            .collect();
+        assert_eq!(kept.into_iter().collect::<Vec<_>>(), data, "{:?}", summary.plan);
+        let now: Vec<String> = data.iter().map(|c| started_at(c)).collect();
+        assert_eq!(now, started, "data services kept running");
+        assert_eq!(held(), "1", "the psql session is still connected");
     };
 
     // The core's default: into prod, the data is backed up first.
@@ -95,14 +100,7 @@ async fn dev_to_prod_to_dev_runs_the_right_targets_and_keeps_data() {
     assert!(summary.safety.is_some(), "a safety backup into prod");
     assert!(summary.drifted().is_empty(), "{:?}", summary.drift);
     assert_runs("prod");
-    assert_eq!(psql("select v from before_switch"), "kept across switches");
-    assert_eq!(kept(&summary), data, "{:?}", summary.plan);
-    assert_eq!(
-        data.iter().map(|c| started_at(c)).collect::<Vec<_>>(),
-        started,
-        "data services kept running"
-    );
-    assert_eq!(held(), "1", "the psql session is still connected");
+    kept_running(&summary);
     assert_no_drift(&app, &lab_stack("prod")).await;
     // Without a named environment, the stack follows the one that runs.
     let running = Target::profile("sirius-lab", None)
@@ -116,14 +114,7 @@ async fn dev_to_prod_to_dev_runs_the_right_targets_and_keeps_data() {
         .expect("switched to dev");
     assert!(summary.safety.is_none(), "no backup by default out of prod");
     assert_runs("dev");
-    assert_eq!(psql("select v from before_switch"), "kept across switches");
-    assert_eq!(kept(&summary), data, "{:?}", summary.plan);
-    assert_eq!(
-        data.iter().map(|c| started_at(c)).collect::<Vec<_>>(),
-        started,
-        "data services kept running"
-    );
-    assert_eq!(held(), "1", "the psql session is still connected");
+    kept_running(&summary);
     assert_no_drift(&app, &lab_stack("dev")).await;
 }
 
