@@ -59,10 +59,13 @@ fn read_file(path: &Path, at: Mark, key: &str, cx: &mut Context) -> Option<Node>
 
 /// Applies `extends` to every service of `root`, the file `file`.
 pub(crate) fn apply_extends(root: &mut Node, file: &Path, cx: &mut Context) {
-    let Some(services) = root.get("services").and_then(Node::as_map).cloned() else {
+    let Some(services) = root.get("services").and_then(Node::as_map) else {
         return;
     };
-    let mut services = services;
+    if !services.values().any(|e| e.node.get("extends").is_some()) {
+        return; // the common case: nothing to copy
+    }
+    let mut services = services.clone();
     let names: Vec<String> = services.keys().cloned().collect();
     for name in names {
         let mut chain = Vec::new();

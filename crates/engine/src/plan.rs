@@ -56,7 +56,11 @@ impl Engine {
                 .ok()
                 .and_then(|c| c.config?.labels)
                 .unwrap_or_default();
-            let ids = crate::container_ids(&self.docker, project, &spec::referenced_services(svc)).await;
+            // The containers it refers to, by id, from the listing above.
+            let ids = spec::referenced_services(svc)
+                .into_iter()
+                .filter_map(|r| Some((r.clone(), running.get(&r)?.id.clone())))
+                .collect();
             let expected = labels::config_hash(&spec::resolve_references(svc, &ids, false));
             let image = spec::image_ref(project, &name, svc);
             let image_id = self.docker.inspect_image(&image).await.ok().and_then(|i| i.id);
