@@ -5,6 +5,13 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 setup
 cd "$ROOT"
+# A one-off build (CI, a fresh clone) gains nothing from incremental data but its disk space.
+[ -n "${CI:-}" ] && export CARGO_INCREMENTAL=0
+free_gib=$(( $(df -Pk . | awk 'NR==2 {print $4}') / 1048576 ))
+if [ "$free_gib" -lt 12 ]; then
+    echo "warning: only ${free_gib} GiB free on $(df -P . | awk 'NR==2 {print $6}'): the build and the" \
+        "test images need about 12 GiB; free some space if the build fails while linking" >&2
+fi
 if ! command -v tauri-driver >/dev/null; then
     log "installing tauri-driver"
     cargo install tauri-driver --locked --version '^2'
