@@ -304,7 +304,7 @@ async fn the_window_drives_the_lab_stack() {
             .await
             .expect("status")
             .iter()
-            .all(|st| st.container.is_none()),
+            .all(|st| st.containers.is_empty()),
         "Down removed every container"
     );
 }

@@ -3,9 +3,12 @@
 //! - `docker compose create` and `sirius-deck create` make the same containers from
 //!   `tests/fixtures/create/compose.yaml` (every key that shapes a container), compared field
 //!   by field (`CONFIG`, `HOST_CONFIG`, and each network endpoint's aliases, links, addresses);
+//!   That includes a service with three replicas (`worker`: `<project>-worker-1..3`, numbered,
+//!   aliased and linked as compose does it);
 //! - interop both ways: after `sirius-deck up`, `docker compose up -d` recreates nothing; after
 //!   `docker compose up -d`, `sirius-deck up` recreates nothing and `ps` proves every service's
-//!   configuration (the same configuration hash as compose's).
+//!   configuration (the same configuration hash as compose's); scaled down by one tool, the
+//!   other keeps the replicas that stay, and scaled up again, the missing number comes back.
 //!
 //! Differences that are not differences (each compared after a normalisation):
 //! - a container's id in `container:<id>` (`network_mode`, `ipc`, `pid`) and `volumes_from`
@@ -31,7 +34,9 @@ const PROJECT: &str = "deckcreate";
 
 /// The two tests share the project: one at a time.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-const SERVICES: [&str; 3] = ["base", "sidecar", "linked"];
+/// Every container, by `<service>-<number>`.
+const CONTAINERS: [&str; 6] = ["base-1", "sidecar-1", "linked-1", "worker-1", "worker-2", "worker-3"];
+const SERVICES: [&str; 4] = ["base", "sidecar", "linked", "worker"];
 
 const CONFIG: &[&str] = &[
     "Cmd",
@@ -102,7 +107,13 @@ fn compose_v2() -> PathBuf {
 
 /// Runs one of the two tools on the fixture; its output, or a panic with its errors.
 fn run(tool: &Path, args: &[&str]) -> String {
+    run_with(tool, args, "3")
+}
+
+/// `run`, with `workers` replicas of `worker`.
+fn run_with(tool: &Path, args: &[&str], workers: &str) -> String {
     let out = Command::new(tool)
+        .env("WORKERS", workers)
         .args(["-p", PROJECT, "-f"])
         .arg(fixture().join("compose.yaml"))
         .args(args)
@@ -125,18 +136,20 @@ fn clean() {
         .output();
 }
 
-fn inspect(service: &str) -> Value {
+/// One container (`<service>-<number>`), `Null` when there is none.
+fn inspect(container: &str) -> Value {
     let out = Command::new("docker")
-        .args(["inspect", &format!("{PROJECT}-{service}-1")])
+        .args(["inspect", &format!("{PROJECT}-{container}")])
         .output()
         .expect("docker inspect");
-    serde_json::from_slice::<Value>(&out.stdout).expect("inspect JSON")[0].clone()
+    serde_json::from_slice::<Value>(&out.stdout).map_or(Value::Null, |v| v[0].clone())
 }
 
+/// The id of every container that exists, by `<service>-<number>`.
 fn ids() -> BTreeMap<String, String> {
-    SERVICES
+    CONTAINERS
         .iter()
-        .map(|s| (s.to_string(), inspect(s)["Id"].as_str().unwrap_or_default().to_string()))
+        .filter_map(|c| Some((c.to_string(), inspect(c)["Id"].as_str()?.to_string())))
         .collect()
 }
 
@@ -144,7 +157,7 @@ fn ids() -> BTreeMap<String, String> {
 fn containers() -> BTreeMap<String, Value> {
     let ids = ids();
     let mut out = BTreeMap::new();
-    for s in SERVICES {
+    for s in CONTAINERS {
         let c = inspect(s);
         let mut fields = serde_json::Map::new();
         for k in CONFIG {
@@ -154,12 +167,12 @@ fn containers() -> BTreeMap<String, Value> {
                 "Labels" => {
                     if let Value::Object(m) = &mut v {
                         m.retain(|k, _| k != "com.docker.compose.version" && !k.starts_with("dev.siriusdeck."));
-                        if s == "sidecar" {
+                        if s == "sidecar-1" {
                             m.remove("com.docker.compose.config-hash");
                         }
                     }
                 }
-                "Hostname" if s != "base" => v = Value::Null,
+                "Hostname" if s != "base-1" => v = Value::Null,
                 _ => {}
             }
             fields.insert(format!("Config.{k}"), v);
@@ -187,8 +200,8 @@ fn containers() -> BTreeMap<String, Value> {
             fields.insert(format!("Network.{net}.IPAMConfig"), e["IPAMConfig"].clone());
         }
         let mut v = Value::Object(fields);
-        for (svc, id) in &ids {
-            replace(&mut v, id, &format!("<{svc}>"));
+        for (container, id) in &ids {
+            replace(&mut v, id, &format!("<{}>", container.trim_end_matches("-1")));
         }
         out.insert(s.to_string(), v);
     }
@@ -230,7 +243,7 @@ fn sirius_deck_creates_the_containers_docker_compose_creates() {
     clean();
 
     let mut differences = Vec::new();
-    for s in SERVICES {
+    for s in CONTAINERS {
         let (a, b) = (&ours[s], &theirs[s]);
         for (k, theirs) in b.as_object().into_iter().flatten() {
             let mine = a.get(k).unwrap_or(&Value::Null);
@@ -238,7 +251,7 @@ fn sirius_deck_creates_the_containers_docker_compose_creates() {
                 continue;
             }
             // On purpose: compose drops `:ro` from `volumes_from`.
-            if s == "sidecar" && k == "HostConfig.VolumesFrom" && mine == &serde_json::json!(["<base>:ro"]) {
+            if s == "sidecar-1" && k == "HostConfig.VolumesFrom" && mine == &serde_json::json!(["<base>:ro"]) {
                 continue;
             }
             differences.push(format!("{s} {k}: ours {mine} compose {theirs}"));
@@ -253,7 +266,7 @@ fn sirius_deck_creates_the_containers_docker_compose_creates() {
         .values()
         .map(|v| v.as_object().map_or(0, |m| m.len()))
         .sum::<usize>();
-    println!("{compared} fields compared over {} containers", SERVICES.len());
+    println!("{compared} fields compared over {} containers", CONTAINERS.len());
     assert!(differences.is_empty(), "containers differ:\n{}", differences.join("\n"));
 }
 
@@ -293,5 +306,33 @@ fn each_tool_sees_the_others_containers_as_up_to_date() {
             .unwrap_or(Value::Null);
         assert_eq!(config["ok"], Value::Bool(true), "not proven: {row}");
     }
+
+    // Scaled down by Sirius Deck: the highest number goes, the others stay; docker compose
+    // then agrees; scaled up again, the missing number comes back.
+    let out = run_with(&deck, &["up", "--json"], "2");
+    let after = ids();
+    assert!(!after.contains_key("worker-3"), "worker-3 kept:\n{out}");
+    assert_eq!(
+        after.get("worker-1"),
+        before.get("worker-1"),
+        "worker-1 recreated:\n{out}"
+    );
+    assert_eq!(
+        after.get("worker-2"),
+        before.get("worker-2"),
+        "worker-2 recreated:\n{out}"
+    );
+    let out = run_with(&compose, &["up", "-d"], "2");
+    assert_eq!(ids(), after, "compose changed the scaled-down stack:\n{out}");
+    let out = run(&deck, &["up", "--json"]);
+    let again = ids();
+    assert!(again.contains_key("worker-3"), "worker-3 not created again:\n{out}");
+    assert_eq!(
+        again.get("worker-1"),
+        after.get("worker-1"),
+        "worker-1 recreated:\n{out}"
+    );
+    let labels = &inspect("worker-3")["Config"]["Labels"];
+    assert_eq!(labels["com.docker.compose.container-number"], "3", "{labels}");
     clean();
 }

@@ -46,7 +46,7 @@ async fn dev_and_prod_come_up_healthy_and_keep_data_across_down_and_up() {
         "next dev"
     );
     for status in engine.status(&dev).await.expect("status") {
-        let c = status.container.expect("every service has a container");
+        let c = status.first().cloned().expect("every service has a container");
         if status.service == "sirius-migrate" {
             assert_eq!((c.state, c.exit_code), (ContainerState::Exited, Some(0)));
         } else {
@@ -86,7 +86,7 @@ async fn dev_and_prod_come_up_healthy_and_keep_data_across_down_and_up() {
         .await
         .expect("status")
         .iter()
-        .all(|s| s.container.is_none()));
+        .all(|s| s.containers.is_empty()));
     assert!(engine
         .project_volumes(&dev.name)
         .await
@@ -117,7 +117,7 @@ async fn dev_and_prod_come_up_healthy_and_keep_data_across_down_and_up() {
     let ui = status
         .iter()
         .find(|s| s.service == "sirius-ui")
-        .and_then(|s| s.container.clone())
+        .and_then(|s| s.first().cloned())
         .expect("ui");
     assert_eq!(
         (ui.build_target.as_deref(), ui.env.as_deref()),
@@ -177,7 +177,7 @@ async fn a_health_check_that_never_passes_fails_at_its_timeout_with_a_report() {
     let api = status
         .iter()
         .find(|s| s.service == "sirius-api")
-        .and_then(|s| s.container.clone())
+        .and_then(|s| s.first().cloned())
         .expect("api");
     assert_eq!(api.state, ContainerState::Running);
     engine

@@ -6,7 +6,7 @@ import type { Layer } from "./bindings/Layer";
 import type { ServiceNode } from "./bindings/ServiceNode";
 import type { StackView } from "./bindings/StackView";
 import { FakeBackend } from "./fake";
-import { applyState, envBadge, imageTag, layout, nodeStatus } from "./state";
+import { applyState, envBadge, imageTag, layout, nodeStatus, replicasOf, serviceStatus } from "./state";
 
 beforeAll(() => {
   // React Flow measures its container; jsdom has no layout.
@@ -31,6 +31,7 @@ const svc = (name: string, layer: Layer, extra: Partial<ServiceNode> = {}): Serv
   depends_on: [],
   has_healthcheck: true,
   one_shot: false,
+  replicas: 1,
   memory_limit: 536870912,
   cpu_limit: 0.5,
   ...extra,
@@ -53,6 +54,8 @@ const view: StackView = { stack: "lab", env: "dev", project: "lab", services, di
 const container = (extra: Partial<ContainerStatus> = {}): ContainerStatus => ({
   name: "x",
   id: "c0ffee",
+  service: "x",
+  number: 1,
   state: "running",
   health: "healthy",
   image: "lab/x:dev",
@@ -66,6 +69,10 @@ const container = (extra: Partial<ContainerStatus> = {}): ContainerStatus => ({
   started_at: null,
   ...extra,
 });
+
+/** A snapshot's containers, from the first replica of each service. */
+const snap = (byService: Record<string, ContainerStatus>): Record<string, ContainerStatus> =>
+  Object.fromEntries(Object.entries(byService).map(([service, c]) => [`lab-${service}-1`, { ...c, service, name: `lab-${service}-1` }]));
 
 function fake() {
   return new FakeBackend(
@@ -101,6 +108,21 @@ describe("node status", () => {
     expect(nodeStatus(s, container(), "failed").status).toBe("failed");
   });
 
+  it("a replicated service shows its worst replica and how many are up", () => {
+    const worker = svc("worker", "processing", { replicas: 3 });
+    const replica = (n: number, extra: Partial<ContainerStatus> = {}) => container({ service: "worker", name: `lab-worker-${n}`, number: n, ...extra });
+    const all = { "lab-worker-1": replica(1), "lab-worker-2": replica(2, { state: "exited", exit_code: 1 }), "lab-worker-3": replica(3) };
+    expect(replicasOf(all, "worker").map((c) => c.number)).toEqual([1, 2, 3]);
+    const info = serviceStatus(worker, all);
+    expect(info.status).toBe("exited");
+    expect(info.label).toBe("exited (1) · 2/3 up");
+    expect(info.container?.name).toBe("lab-worker-2");
+    // Scaled down to one of three: the count says so even when that one is healthy.
+    expect(serviceStatus(worker, { "lab-worker-1": replica(1) }).label).toBe("healthy · 1/3 up");
+    // One replica: the plain state, as before.
+    expect(serviceStatus(services[0], snap({ db: container() })).label).toBe("healthy");
+  });
+
   it("badges, tags and layers", () => {
     expect(envBadge(services[0], container({ build_target: "runner" }))).toBe("prod");
     expect(envBadge(services[0], undefined)).toBe("dev");
@@ -112,14 +134,14 @@ describe("node status", () => {
   });
 
   it("applies snapshots and container changes of its own stack only", () => {
-    let c = applyState({}, { kind: "snapshot", stack: "lab", containers: { db: container() } }, "lab");
-    expect(Object.keys(c)).toEqual(["db"]);
-    c = applyState(c, { kind: "container", stack: "lab", service: "db", action: "die", time_ns: null, exit_code: null, status: container({ state: "exited", exit_code: 1 }) }, "lab");
-    expect(c.db.state).toBe("exited");
-    c = applyState(c, { kind: "container", stack: "other", service: "db", action: "destroy", time_ns: null, exit_code: null, status: null }, "lab");
-    expect(c.db).toBeDefined();
-    c = applyState(c, { kind: "container", stack: "lab", service: "db", action: "destroy", time_ns: null, exit_code: null, status: null }, "lab");
-    expect(c.db).toBeUndefined();
+    let c = applyState({}, { kind: "snapshot", stack: "lab", containers: snap({ db: container() }) }, "lab");
+    expect(Object.keys(c)).toEqual(["lab-db-1"]);
+    c = applyState(c, { kind: "container", stack: "lab", service: "db", container: "lab-db-1", number: 1, action: "die", time_ns: null, exit_code: null, status: container({ service: "db", name: "lab-db-1", state: "exited", exit_code: 1 }) }, "lab");
+    expect(c["lab-db-1"].state).toBe("exited");
+    c = applyState(c, { kind: "container", stack: "other", service: "db", container: "lab-db-1", number: 1, action: "destroy", time_ns: null, exit_code: null, status: null }, "lab");
+    expect(c["lab-db-1"]).toBeDefined();
+    c = applyState(c, { kind: "container", stack: "lab", service: "db", container: "lab-db-1", number: 1, action: "destroy", time_ns: null, exit_code: null, status: null }, "lab");
+    expect(c["lab-db-1"]).toBeUndefined();
   });
 });
 
@@ -130,10 +152,10 @@ describe("the window", () => {
     const db = await screen.findByTestId("node-db");
     expect(db.dataset.status).toBe("planned");
     expect(screen.getByTestId("diagram").className).toContain("diagram-planned");
-    act(() => backend.push({ kind: "snapshot", stack: "lab", containers: { db: container(), api: container({ health: "starting" }) } }));
+    act(() => backend.push({ kind: "snapshot", stack: "lab", containers: snap({ db: container(), api: container({ health: "starting" }) }) }));
     await waitFor(() => expect(screen.getByTestId("node-db").dataset.status).toBe("healthy"));
     expect(screen.getByTestId("node-api").dataset.status).toBe("starting");
-    act(() => backend.push({ kind: "container", stack: "lab", service: "db", action: "die", time_ns: null, exit_code: null, status: container({ state: "exited", exit_code: 0 }) }));
+    act(() => backend.push({ kind: "container", stack: "lab", service: "db", container: "lab-db-1", number: 1, action: "die", time_ns: null, exit_code: null, status: container({ service: "db", name: "lab-db-1", state: "exited", exit_code: 0 }) }));
     await waitFor(() => expect(screen.getByTestId("node-db").dataset.status).toBe("exited"));
   });
 
@@ -160,7 +182,7 @@ describe("the window", () => {
   it("the side panel drives the selected service", async () => {
     const backend = fake();
     render(<App backend={backend} />);
-    act(() => backend.push({ kind: "snapshot", stack: "lab", containers: { api: container() } }));
+    act(() => backend.push({ kind: "snapshot", stack: "lab", containers: snap({ api: container() }) }));
     fireEvent.click(await screen.findByTestId("node-api"));
     const panel = await screen.findByTestId("panel");
     expect(panel.textContent).toContain("db (healthy)");
@@ -175,10 +197,10 @@ describe("the window", () => {
     const backend = fake();
     render(<App backend={backend} />);
     await screen.findByTestId("node-api");
-    act(() => backend.push({ kind: "snapshot", stack: "lab", containers: { api: container(), db: container() } }));
+    act(() => backend.push({ kind: "snapshot", stack: "lab", containers: snap({ api: container(), db: container() }) }));
     act(() => {
-      backend.usage({ stack: "lab", service: "api", cpu_percent: 25, memory_bytes: 128 * 1048576, near_memory_limit: false });
-      backend.usage({ stack: "lab", service: "db", cpu_percent: 5, memory_bytes: 500 * 1048576, near_memory_limit: true });
+      backend.usage({ stack: "lab", service: "api", container: "lab-api-1", cpu_percent: 25, memory_bytes: 128 * 1048576, near_memory_limit: false });
+      backend.usage({ stack: "lab", service: "db", container: "lab-db-1", cpu_percent: 5, memory_bytes: 500 * 1048576, near_memory_limit: true });
     });
     const api = await screen.findByTestId("node-api");
     await waitFor(() => expect(api.querySelector("[data-testid='gauge-cpu']")?.getAttribute("data-value")).toBe("0.50"), { timeout: 4000 });
@@ -271,7 +293,7 @@ describe("the window", () => {
       { service: "db", verdict: "match", summary: "", findings: [{ check: "image", ok: true, message: "" }], fix: null },
     ];
     render(<App backend={backend} />);
-    act(() => backend.push({ kind: "snapshot", stack: "lab", containers: { api: container(), db: container() } }));
+    act(() => backend.push({ kind: "snapshot", stack: "lab", containers: snap({ api: container(), db: container() }) }));
     await waitFor(() => expect(screen.getByTestId("node-api").dataset.drift).toBe("drift"), { timeout: 3000 });
     expect(screen.getByTestId("node-db").dataset.drift).toBe("match");
     expect(screen.getByTestId("drift-api").getAttribute("title")).toContain("built from target development");

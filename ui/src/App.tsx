@@ -7,13 +7,14 @@ import { Backups } from "./Backups";
 import { Diagram } from "./Diagram";
 import { LogView } from "./LogView";
 import { useOperation } from "./operation";
-import { CONDITION_LABEL, nodeStatus } from "./state";
+import { CONDITION_LABEL, nodeStatus, replicasOf, serviceStatus } from "./state";
 import { useDrift, useStackStore } from "./store";
 
 const CHANGE_LABEL: Record<PlannedChange["change"], string> = {
   kept: "Kept running",
   recreated: "Recreated",
   created: "Created",
+  scaled: "Scaled",
   removed: "Removed",
 };
 
@@ -113,9 +114,12 @@ export function App({ backend }: { backend: Backend }) {
   const current = stacks?.stacks.find((s) => s.name === stack);
   const planned = Object.keys(containers).length === 0;
   const selectedSvc = view?.services.find((s) => s.name === selected);
-  const selectedContainer = selected ? containers[selected] : undefined;
   // Phases of the operation in flight (kept afterwards only for what failed or was skipped).
   const phases = busy ? op.progress.phases : Object.fromEntries(Object.entries(op.progress.phases).filter(([, p]) => p === "failed" || p === "skipped"));
+  const selectedInfo = selectedSvc ? serviceStatus(selectedSvc, containers, phases[selectedSvc.name]) : undefined;
+  const selectedContainer = selectedInfo?.container;
+  const selectedReplicas = selectedSvc ? replicasOf(containers, selectedSvc.name) : [];
+  const selectedUsage = selectedContainer ? usage[selectedContainer.name] : undefined;
 
   return (
     <div className="app">
@@ -260,7 +264,21 @@ export function App({ backend }: { backend: Backend }) {
             </div>
             <dl>
               <dt>State</dt>
-              <dd data-testid="panel-state">{nodeStatus(selectedSvc, selectedContainer, phases[selectedSvc.name]).label}</dd>
+              <dd data-testid="panel-state">{selectedInfo?.label}</dd>
+              {(selectedSvc.replicas > 1 || selectedReplicas.length > 1) && (
+                <>
+                  <dt>Replicas</dt>
+                  <dd data-testid="panel-replicas">
+                    <ul className="replicas">
+                      {selectedReplicas.map((c) => (
+                        <li key={c.name}>
+                          {c.name}: {nodeStatus(selectedSvc, c).label}
+                        </li>
+                      ))}
+                    </ul>
+                  </dd>
+                </>
+              )}
               <dt>Image</dt>
               <dd>{selectedContainer?.image ?? selectedSvc.image ?? "-"}</dd>
               <dt>Build target</dt>
@@ -314,11 +332,11 @@ export function App({ backend }: { backend: Backend }) {
                 Restart
               </button>
             </div>
-            {usage[selectedSvc.name] && (
+            {selectedUsage && (
               <>
-                <h3>Resource use (last minute)</h3>
-                <Chart label="CPU %" values={usage[selectedSvc.name].cpu} limit={selectedSvc.cpu_limit ? selectedSvc.cpu_limit * 100 : null} />
-                <Chart label="Memory" values={usage[selectedSvc.name].memory} limit={selectedSvc.memory_limit} bytes />
+                <h3>Resource use (last minute{selectedReplicas.length > 1 ? `, ${selectedContainer?.name}` : ""})</h3>
+                <Chart label="CPU %" values={selectedUsage.cpu} limit={selectedSvc.cpu_limit ? selectedSvc.cpu_limit * 100 : null} />
+                <Chart label="Memory" values={selectedUsage.memory} limit={selectedSvc.memory_limit} bytes />
               </>
             )}
             <h3>Last health checks</h3>

@@ -3,7 +3,7 @@ import { useEffect, useMemo } from "react";
 import type { Phase } from "./bindings/Phase";
 import type { ServiceDrift } from "./bindings/ServiceDrift";
 import type { ServiceNode } from "./bindings/ServiceNode";
-import { CONDITION_LABEL, envBadge, fraction, imageTag, LAYERS, layout, nodeStatus, type Containers, type UsageHistory } from "./state";
+import { CONDITION_LABEL, envBadge, fraction, imageTag, LAYERS, layout, serviceStatus, type Containers, type UsageHistory } from "./state";
 
 type ServiceData = {
   svc: ServiceNode;
@@ -141,8 +141,8 @@ export function Diagram(props: {
     selectable: false,
   }));
   const nodes: Node<ServiceData>[] = services.map((svc) => {
-    const c = containers[svc.name];
-    const info = nodeStatus(svc, c, progress[svc.name]);
+    const info = serviceStatus(svc, containers, progress[svc.name]);
+    const c = info.container;
     return {
       id: svc.name,
       type: "service",
@@ -160,9 +160,9 @@ export function Diagram(props: {
         ports: svc.ports,
         selected: svc.name === selected,
         onSelect,
-        cpu: c?.state === "running" ? usage[svc.name]?.cpu.at(-1) : undefined,
-        memory: c?.state === "running" ? usage[svc.name]?.memory.at(-1) : undefined,
-        nearLimit: usage[svc.name]?.nearLimit,
+        cpu: c?.state === "running" ? usage[c.name]?.cpu.at(-1) : undefined,
+        memory: c?.state === "running" ? usage[c.name]?.memory.at(-1) : undefined,
+        nearLimit: c ? usage[c.name]?.nearLimit : undefined,
         drift: drift?.[svc.name],
       },
       draggable: false,

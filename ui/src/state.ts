@@ -86,7 +86,29 @@ export function layout(services: ServiceNode[]): Record<string, { x: number; y: 
   return out;
 }
 
+/** The stack's containers by container name (a service has one per replica). */
 export type Containers = Record<string, ContainerStatus>;
+
+/** A service's containers, lowest replica number first. */
+export function replicasOf(containers: Containers, service: string): ContainerStatus[] {
+  return Object.values(containers)
+    .filter((c) => c.service === service)
+    .sort((a, b) => a.number - b.number);
+}
+
+/** Worst first: the node of a replicated service shows its worst replica. */
+const SEVERITY: NodeStatus[] = ["failed", "exited", "unhealthy", "starting", "progress", "planned", "running", "healthy", "completed"];
+
+/** What a service's node shows: its worst replica's state (so a failing one is never hidden),
+ * and how many of the replicas asked for are up when there are several. */
+export function serviceStatus(svc: ServiceNode, containers: Containers, phase?: Phase): NodeInfo & { container?: ContainerStatus } {
+  const list = replicasOf(containers, svc.name);
+  const infos = list.map((c) => ({ ...nodeStatus(svc, c, phase), container: c }));
+  const worst = infos.sort((a, b) => SEVERITY.indexOf(a.status) - SEVERITY.indexOf(b.status))[0] ?? nodeStatus(svc, undefined, phase);
+  if (svc.replicas <= 1 && list.length <= 1) return worst;
+  const up = infos.filter((i) => i.status === "healthy" || i.status === "running" || i.status === "completed").length;
+  return { ...worst, label: `${worst.label} · ${up}/${svc.replicas} up` };
+}
 
 /** Applies a live state event for `stack` (events of other stacks are ignored). */
 export function applyState(current: Containers, e: StateEvent, stack: string): Containers {
@@ -96,8 +118,8 @@ export function applyState(current: Containers, e: StateEvent, stack: string): C
       return { ...e.containers } as Containers;
     case "container": {
       const next = { ...current };
-      if (e.status) next[e.service] = e.status;
-      else delete next[e.service];
+      if (e.status) next[e.container] = e.status;
+      else delete next[e.container];
       return next;
     }
     case "engineDown":

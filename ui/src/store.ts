@@ -17,6 +17,7 @@ export interface StackState {
   opened: OpenedStack | null;
   containers: Containers;
   engineDown: string | null;
+  /** Recent resource use by container name. */
   usage: Record<string, UsageHistory>;
   drift: Record<string, ServiceDrift>;
   selected: string | null;
@@ -73,7 +74,7 @@ export function reduce(s: StackState, a: StackAction): StackState {
     case "usage": {
       const usage = { ...s.usage };
       for (const e of a.batch) {
-        if (e.stack === s.stack) usage[e.service] = addSample(usage[e.service], e.cpu_percent, e.memory_bytes, e.near_memory_limit);
+        if (e.stack === s.stack) usage[e.container] = addSample(usage[e.container], e.cpu_percent, e.memory_bytes, e.near_memory_limit);
       }
       return { ...s, usage };
     }

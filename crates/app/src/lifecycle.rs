@@ -5,8 +5,8 @@ use crate::error::{Error, Result};
 use crate::target::Stack;
 use crate::App;
 use deck_engine::{
-    Action, ContainerState, DownOptions, Fix, IncidentWatch, LogLine, ServiceDrift, ServiceStatus, Sink, TrackerConfig,
-    UpOptions, UpSummary, UsageWatch, Verdict,
+    Action, ContainerState, ContainerStatus, DownOptions, Fix, IncidentWatch, LogLine, ServiceDrift, ServiceStatus,
+    Sink, TrackerConfig, UpOptions, UpSummary, UsageWatch, Verdict,
 };
 use deck_error::Code;
 use serde::Serialize;
@@ -115,13 +115,13 @@ pub async fn usage(app: &App, stack: &Stack) -> Result<UsageWatch> {
         .watch_usage(stack.project.name.clone(), std::time::Duration::from_secs(5)))
 }
 
-/// One service as `ps` shows it.
+/// One container as `ps` shows it (one row per replica), or a service without one.
 #[derive(Clone, Debug, Serialize, TS)]
 #[ts(export)]
 pub struct PsRow {
-    #[serde(flatten)]
-    #[ts(flatten)]
-    pub status: ServiceStatus,
+    pub service: String,
+    /// `None`: the service has no container (not started yet, or taken down).
+    pub container: Option<ContainerStatus>,
     /// Percent of one core.
     pub cpu_percent: Option<f64>,
     pub cpu_limit: Option<f64>,
@@ -131,7 +131,7 @@ pub struct PsRow {
     pub memory_limit: Option<u64>,
     /// At 90% of its memory limit or more.
     pub near_memory_limit: bool,
-    /// Whether it runs what its environment asks for.
+    /// Whether its service runs what its environment asks for.
     pub drift: Option<ServiceDrift>,
 }
 
@@ -145,30 +145,37 @@ pub fn near_memory_limit(stack: &Stack, service: &str, memory: u64) -> bool {
     limit.is_some_and(|l| memory as f64 >= NEAR_MEMORY_LIMIT * l as f64)
 }
 
-/// Each service: state, health, image, target, one CPU and memory sample against its limits,
-/// and whether it runs what its environment asks for.
+/// Each container (each service without one): state, health, image, target, one CPU and
+/// memory sample against its limits, and whether its service runs what its environment asks
+/// for.
 pub async fn ps(app: &App, stack: &Stack) -> Result<Vec<PsRow>> {
     let engine = app.engine().await?;
     let status = engine.status(&stack.project).await?;
     let drift = engine.drift(&stack.project, stack.env.as_deref()).await?;
     let mut rows = Vec::new();
-    for s in status {
-        let usage = match s.container.as_ref().filter(|c| c.state == ContainerState::Running) {
-            Some(c) => engine.usage(&c.id).await,
-            None => None,
+    for ServiceStatus { service, containers } in status {
+        let containers: Vec<Option<ContainerStatus>> = match containers.is_empty() {
+            true => vec![None],
+            false => containers.into_iter().map(Some).collect(),
         };
-        let svc = stack.project.services.get(&s.service);
-        let memory_limit = svc.and_then(|x| x.memory_limit());
-        let memory_bytes = usage.map(|u| u.1);
-        rows.push(PsRow {
-            cpu_percent: usage.map(|u| u.0),
-            cpu_limit: svc.and_then(|x| x.cpu_limit()),
-            memory_bytes,
-            memory_limit,
-            near_memory_limit: memory_bytes.is_some_and(|m| near_memory_limit(stack, &s.service, m)),
-            drift: drift.iter().find(|d| d.service == s.service).cloned(),
-            status: s,
-        });
+        for container in containers {
+            let usage = match container.as_ref().filter(|c| c.state == ContainerState::Running) {
+                Some(c) => engine.usage(&c.id).await,
+                None => None,
+            };
+            let svc = stack.project.services.get(&service);
+            let memory_bytes = usage.map(|u| u.1);
+            rows.push(PsRow {
+                cpu_percent: usage.map(|u| u.0),
+                cpu_limit: svc.and_then(|x| x.cpu_limit()),
+                memory_bytes,
+                memory_limit: svc.and_then(|x| x.memory_limit()),
+                near_memory_limit: memory_bytes.is_some_and(|m| near_memory_limit(stack, &service, m)),
+                drift: drift.iter().find(|d| d.service == service).cloned(),
+                service: service.clone(),
+                container,
+            });
+        }
     }
     Ok(rows)
 }

@@ -65,6 +65,8 @@ pub struct ServiceNode {
     pub depends_on: Vec<Edge>,
     pub has_healthcheck: bool,
     pub one_shot: bool,
+    /// How many containers it runs (`scale` / `deploy.replicas`).
+    pub replicas: u32,
     #[ts(type = "number | null")]
     pub memory_limit: Option<u64>,
     pub cpu_limit: Option<f64>,
@@ -123,6 +125,7 @@ pub fn view(target: &Target) -> Result<(StackView, Option<Stack>)> {
                 layer: layers.get(&name).copied().unwrap_or(Layer::Processing),
                 image: s.image.clone(),
                 build_target: s.build.as_ref().and_then(|b| b.target.clone()),
+                replicas: s.replicas(),
                 ports: s
                     .ports
                     .iter()

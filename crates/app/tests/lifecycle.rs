@@ -66,18 +66,18 @@ async fn the_lab_stack_runs_through_the_api() {
     let rows = deck_app::ps(&app, &stack).await.expect("ps");
     assert_eq!(rows.len(), 7);
     for r in &rows {
-        let c = r.status.container.as_ref().expect("a container");
-        if r.status.service == "sirius-migrate" {
+        let c = r.container.as_ref().expect("a container");
+        if r.service == "sirius-migrate" {
             assert_eq!((c.state, c.exit_code), (ContainerState::Exited, Some(0)));
         } else {
-            assert_eq!(c.state, ContainerState::Running, "{}", r.status.service);
-            assert!(r.memory_bytes.is_some(), "{}", r.status.service);
+            assert_eq!(c.state, ContainerState::Running, "{}", r.service);
+            assert!(r.memory_bytes.is_some(), "{}", r.service);
         }
         let verdict = r.drift.as_ref().map(|d| d.verdict);
         assert!(
             verdict.is_some() && verdict != Some(Verdict::Drift),
             "{}: {:?}",
-            r.status.service,
+            r.service,
             r.drift
         );
     }

@@ -235,7 +235,7 @@ async fn a_stack_started_by_docker_compose_is_checked_as_far_as_its_labels_allow
 
     for row in deck_app::ps(&app, &prod).await.expect("ps") {
         let d = row.drift.expect("a verdict");
-        assert_eq!(d.verdict, Verdict::Unproven, "{}: {d:?}", row.status.service);
+        assert_eq!(d.verdict, Verdict::Unproven, "{}: {d:?}", row.service);
         let config = d
             .findings
             .iter()
@@ -249,7 +249,7 @@ async fn a_stack_started_by_docker_compose_is_checked_as_far_as_its_labels_allow
             .iter()
             .find(|f| f.check == "image")
             .expect("an image finding");
-        assert_eq!(image.ok, Some(true), "{}: {image:?}", row.status.service);
+        assert_eq!(image.ok, Some(true), "{}: {image:?}", row.service);
     }
     deck_app::down(&app, &prod, false, &Sink::none()).await.expect("down");
 }

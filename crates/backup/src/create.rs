@@ -211,9 +211,10 @@ impl Backups {
             .await
             .unwrap_or_default()
             .into_iter()
-            .map(|(s, c)| {
+            .filter(|c| c.number == 1)
+            .map(|c| {
                 (
-                    s,
+                    c.service,
                     ImageInfo {
                         image: c.image,
                         id: c.image_id,
@@ -341,14 +342,21 @@ impl Backups {
         if !paused.is_empty() {
             let writers: BTreeSet<String> = paused.iter().flat_map(|(v, _)| v.writers.iter().cloned()).collect();
             for s in &writers {
-                let c = project.container_name(s);
-                if docker::is_running(docker, &c).await {
+                let mut running = Vec::new();
+                for c in self.engine.replica_names(&project.name, s).await? {
+                    if docker::is_running(docker, &c).await {
+                        running.push(c);
+                    }
+                }
+                if !running.is_empty() {
                     journal.paused.push(s.clone());
                     journal.save(partial)?;
-                    docker
-                        .pause_container(&c)
-                        .await
-                        .map_err(|e| BackupError::Failed(format!("pausing {s}: {e}")))?;
+                    for c in &running {
+                        docker
+                            .pause_container(c)
+                            .await
+                            .map_err(|e| BackupError::Failed(format!("pausing {c}: {e}")))?;
+                    }
                     progress.service(s, Phase::Paused, Some("while its volume is archived".into()));
                 }
             }
@@ -367,7 +375,7 @@ impl Backups {
             affected.extend(writers);
             let mut running = Vec::new();
             for s in project.startup_order().into_iter().rev() {
-                if affected.contains(&s) && docker::is_running(docker, &project.container_name(&s)).await {
+                if affected.contains(&s) && self.any_running(&project.name, &s).await? {
                     running.push(s);
                 }
             }
@@ -388,20 +396,31 @@ impl Backups {
     pub(crate) async fn stop(&self, st: &Stack<'_>, services: &[String], progress: &Sink) -> Result<(), BackupError> {
         for s in services {
             progress.service(s, Phase::Stopping, None);
-            let c = st.project.container_name(s);
-            match self
-                .engine
-                .docker()
-                .stop_container(&c, None::<bollard::query_parameters::StopContainerOptions>)
-                .await
-            {
-                Ok(()) => {}
-                Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => {}
-                Err(e) => return Err(BackupError::Failed(format!("stopping {s}: {e}"))),
+            for c in self.engine.replica_names(&st.project.name, s).await? {
+                match self
+                    .engine
+                    .docker()
+                    .stop_container(&c, None::<bollard::query_parameters::StopContainerOptions>)
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => {}
+                    Err(e) => return Err(BackupError::Failed(format!("stopping {c}: {e}"))),
+                }
             }
             progress.service(s, Phase::Stopped, None);
         }
         Ok(())
+    }
+
+    /// Whether any container of the service runs.
+    pub(crate) async fn any_running(&self, project: &str, service: &str) -> Result<bool, BackupError> {
+        for c in self.engine.replica_names(project, service).await? {
+            if docker::is_running(self.engine.docker(), &c).await {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     async fn unpause(
@@ -412,15 +431,17 @@ impl Backups {
         progress: &Sink,
     ) -> Result<(), BackupError> {
         while let Some(s) = journal.paused.first().cloned() {
-            let c = st.project.container_name(&s);
-            match self.engine.docker().unpause_container(&c).await {
-                Ok(()) => progress.service(&s, Phase::Unpaused, None),
-                // Not paused any more (someone else unpaused or restarted it).
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 409 | 404, ..
-                }) => {}
-                Err(e) => return Err(BackupError::Failed(format!("unpausing {s}: {e}"))),
+            for c in self.engine.replica_names(&st.project.name, &s).await? {
+                match self.engine.docker().unpause_container(&c).await {
+                    Ok(()) => {}
+                    // Not paused any more (someone else unpaused or restarted it).
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 409 | 404, ..
+                    }) => {}
+                    Err(e) => return Err(BackupError::Failed(format!("unpausing {c}: {e}"))),
+                }
             }
+            progress.service(&s, Phase::Unpaused, None);
             journal.paused.remove(0);
             journal.save(partial)?;
         }

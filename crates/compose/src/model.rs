@@ -37,12 +37,19 @@ pub struct Project {
 }
 
 impl Project {
-    /// The container name of a service: `container_name`, or `<project>-<service>-1`.
+    /// The container name of a service's first replica: `container_name`, or
+    /// `<project>-<service>-1`.
     pub fn container_name(&self, service: &str) -> String {
+        self.replica_name(service, 1)
+    }
+
+    /// The container name of a service's replica `number` (from 1): `container_name` (which
+    /// allows one replica), or `<project>-<service>-<number>`, as compose names them.
+    pub fn replica_name(&self, service: &str, number: u32) -> String {
         self.services
             .get(service)
             .and_then(|s| s.container_name.clone())
-            .unwrap_or_else(|| format!("{}-{service}-1", self.name))
+            .unwrap_or_else(|| format!("{}-{service}-{number}", self.name))
     }
 
     /// Services that others wait on to complete successfully: they run once, then exit.
@@ -176,6 +183,16 @@ impl Service {
     /// The CPU limit: `deploy.resources.limits.cpus`, else `cpus`.
     pub fn cpu_limit(&self) -> Option<f64> {
         self.limits().and_then(|l| l.cpus).or(self.cpus)
+    }
+
+    /// How many containers the service runs: `scale`, else `deploy.replicas`, else 1 (the
+    /// loader refuses the two when they differ, or above 1 with a `container_name`).
+    pub fn replicas(&self) -> u32 {
+        let n = self
+            .extra_i64("scale")
+            .or(self.extra_i64("deploy.replicas"))
+            .unwrap_or(1);
+        n.clamp(0, u32::MAX as i64) as u32
     }
 
     /// A whole number among the untyped keys: `scale`, `pids_limit`, `deploy.replicas`.

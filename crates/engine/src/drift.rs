@@ -10,7 +10,6 @@ use crate::up::short_id;
 use crate::{Context, Engine, EngineError};
 use deck_compose::Project;
 use serde::Serialize;
-use std::collections::HashMap;
 use ts_rs::TS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
@@ -31,7 +30,7 @@ pub enum Verdict {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 #[ts(export)]
 pub struct Finding {
-    /// image, target, config or env.
+    /// image, target, config, env or replicas.
     pub check: String,
     /// `None`: could not be checked (the message says why).
     pub ok: Option<bool>,
@@ -118,121 +117,149 @@ impl Engine {
         img.config?.labels?.get(TARGET_LABEL).cloned()
     }
 
-    /// Checks every service of `project` against what runs, for environment `env`.
+    /// Checks every service of `project` against what runs, for environment `env`: each of
+    /// its containers (a replicated service's findings name the container), and their number.
     pub async fn drift(&self, project: &Project, env: Option<&str>) -> Result<Vec<ServiceDrift>, EngineError> {
-        let ids: HashMap<String, String> = self
-            .containers(&project.name)
-            .await?
-            .into_iter()
-            .map(|(service, c)| (service, c.id))
-            .collect();
+        let mut running = crate::by_service(&self.containers(&project.name).await?);
         let mut out = Vec::new();
         for (name, svc) in &project.services {
-            let Some(id) = ids.get(name) else {
+            let containers = running.remove(name).unwrap_or_default();
+            if containers.is_empty() {
                 out.push(ServiceDrift::new(name, Verdict::Absent, vec![], None));
                 continue;
-            };
-            let c = self
-                .docker
-                .inspect_container(id, None)
-                .await
-                .context(|| format!("inspecting the container of {name}"))?;
-            let labels = c.config.as_ref().and_then(|cfg| cfg.labels.clone()).unwrap_or_default();
-            let running_image = c.image.clone().unwrap_or_default();
+            }
+            let replicated = containers.len() > 1 || svc.replicas() > 1;
             let mut findings = Vec::new();
-
-            let wanted = image_ref(project, name, svc);
-            match self.docker.inspect_image(&wanted).await {
-                Ok(img) => {
-                    let want_id = img.id.unwrap_or_default();
-                    findings.push(if want_id == running_image {
-                        found("image", Some(true), format!("runs {wanted} ({})", short_id(&want_id)))
-                    } else {
-                        found(
-                            "image",
-                            Some(false),
-                            format!(
-                                "runs image {}, but {wanted} is {}",
-                                short_id(&running_image),
-                                short_id(&want_id)
-                            ),
-                        )
-                    });
+            for container in &containers {
+                let mut own = self.container_drift(project, name, container, env).await?;
+                if replicated {
+                    for f in &mut own {
+                        f.message = format!("{}: {}", container.name, f.message);
+                    }
                 }
-                Err(_) => findings.push(found(
-                    "image",
-                    None,
-                    format!("{wanted} is not on this machine, so the image cannot be compared"),
-                )),
+                findings.extend(own);
             }
-
-            if let Some(target) = svc.build.as_ref().and_then(|b| b.target.as_ref()) {
-                findings.push(match self.image_target(&running_image).await {
-                    Some(t) if &t == target => found("target", Some(true), format!("built from target {t}")),
-                    Some(t) => found(
-                        "target",
-                        Some(false),
-                        format!("its image was built from target {t}, the environment asks for {target}"),
-                    ),
-                    None => found(
-                        "target",
-                        None,
-                        format!(
-                            "its image has no build-target label (built outside Sirius Deck): cannot prove it comes from target {target}"
-                        ),
-                    ),
-                });
-            }
-
-            // Docker Compose 2.26 (compose-go 2.4.x) computes the same hash; other versions
-            // hash their own model, which cannot be compared.
-            let comparable = labels
-                .get(VERSION)
-                .is_some_and(|v| v.starts_with("sirius-deck") || v.starts_with("2.26"));
-            if comparable {
-                let ids = crate::container_ids(&self.docker, project, &crate::spec::referenced_services(svc)).await;
-                let expected = labels::config_hash(&crate::spec::resolve_references(svc, &ids, false));
-                let ok = labels.get(CONFIG_HASH) == Some(&expected);
+            if replicated {
+                let (have, want) = (containers.len(), svc.replicas() as usize);
                 findings.push(found(
-                    "config",
-                    Some(ok),
-                    if ok {
-                        "configuration as in the files".into()
-                    } else {
-                        "its configuration differs from the files (changed since it was created)".into()
-                    },
+                    "replicas",
+                    Some(have == want),
+                    format!("{have} of {want} replicas"),
                 ));
-            } else {
-                findings.push(found(
-                    "config",
-                    None,
-                    format!(
-                        "created by {}: its configuration hash is computed differently, so it cannot be compared",
-                        labels
-                            .get(VERSION)
-                            .map_or("another tool".to_string(), |v| format!("docker compose {v}"))
-                    ),
-                ));
-            }
-
-            if let Some(env) = env {
-                let same_config = findings.iter().any(|f| f.check == "config" && f.ok == Some(true));
-                findings.push(match labels.get(ENV_LABEL) {
-                    Some(e) if e == env => found("env", Some(true), format!("created for {e}")),
-                    // Kept through a switch: what it runs is what this environment asks for.
-                    Some(e) if same_config => found(
-                        "env",
-                        Some(true),
-                        format!("kept from {e}: its configuration is the same in {env}"),
-                    ),
-                    Some(e) => found("env", Some(false), format!("left over from the {e} environment")),
-                    None => found("env", None, "no environment recorded on the container".into()),
-                });
             }
             let (verdict, fix) = judge(&findings, svc.build.is_some());
             out.push(ServiceDrift::new(name, verdict, findings, fix));
         }
         Ok(out)
+    }
+
+    /// The findings of one container of service `name`.
+    async fn container_drift(
+        &self,
+        project: &Project,
+        name: &str,
+        container: &crate::ContainerStatus,
+        env: Option<&str>,
+    ) -> Result<Vec<Finding>, EngineError> {
+        let svc = &project.services[name];
+        let c = self
+            .docker
+            .inspect_container(&container.id, None)
+            .await
+            .context(|| format!("inspecting {}", container.name))?;
+        let labels = c.config.as_ref().and_then(|cfg| cfg.labels.clone()).unwrap_or_default();
+        let running_image = c.image.clone().unwrap_or_default();
+        let mut findings = Vec::new();
+
+        let wanted = image_ref(project, name, svc);
+        match self.docker.inspect_image(&wanted).await {
+            Ok(img) => {
+                let want_id = img.id.unwrap_or_default();
+                findings.push(if want_id == running_image {
+                    found("image", Some(true), format!("runs {wanted} ({})", short_id(&want_id)))
+                } else {
+                    found(
+                        "image",
+                        Some(false),
+                        format!(
+                            "runs image {}, but {wanted} is {}",
+                            short_id(&running_image),
+                            short_id(&want_id)
+                        ),
+                    )
+                });
+            }
+            Err(_) => findings.push(found(
+                "image",
+                None,
+                format!("{wanted} is not on this machine, so the image cannot be compared"),
+            )),
+        }
+
+        if let Some(target) = svc.build.as_ref().and_then(|b| b.target.as_ref()) {
+            findings.push(match self.image_target(&running_image).await {
+                Some(t) if &t == target => found("target", Some(true), format!("built from target {t}")),
+                Some(t) => found(
+                    "target",
+                    Some(false),
+                    format!("its image was built from target {t}, the environment asks for {target}"),
+                ),
+                None => found(
+                    "target",
+                    None,
+                    format!(
+                        "its image has no build-target label (built outside Sirius Deck): cannot prove it comes from target {target}"
+                    ),
+                ),
+            });
+        }
+
+        // Docker Compose 2.26 (compose-go 2.4.x) computes the same hash; other versions
+        // hash their own model, which cannot be compared.
+        let comparable = labels
+            .get(VERSION)
+            .is_some_and(|v| v.starts_with("sirius-deck") || v.starts_with("2.26"));
+        if comparable {
+            let ids = crate::container_ids(&self.docker, project, &crate::spec::referenced_services(svc)).await;
+            let expected = labels::config_hash(&crate::spec::resolve_references(svc, &ids, false));
+            let ok = labels.get(CONFIG_HASH) == Some(&expected);
+            findings.push(found(
+                "config",
+                Some(ok),
+                if ok {
+                    "configuration as in the files".into()
+                } else {
+                    "its configuration differs from the files (changed since it was created)".into()
+                },
+            ));
+        } else {
+            findings.push(found(
+                "config",
+                None,
+                format!(
+                    "created by {}: its configuration hash is computed differently, so it cannot be compared",
+                    labels
+                        .get(VERSION)
+                        .map_or("another tool".to_string(), |v| format!("docker compose {v}"))
+                ),
+            ));
+        }
+
+        if let Some(env) = env {
+            let same_config = findings.iter().any(|f| f.check == "config" && f.ok == Some(true));
+            findings.push(match labels.get(ENV_LABEL) {
+                Some(e) if e == env => found("env", Some(true), format!("created for {e}")),
+                // Kept through a switch: what it runs is what this environment asks for.
+                Some(e) if same_config => found(
+                    "env",
+                    Some(true),
+                    format!("kept from {e}: its configuration is the same in {env}"),
+                ),
+                Some(e) => found("env", Some(false), format!("left over from the {e} environment")),
+                None => found("env", None, "no environment recorded on the container".into()),
+            });
+        }
+        Ok(findings)
     }
 
     /// The one-click fix of a drifted service: rebuild its image without cache (when it builds

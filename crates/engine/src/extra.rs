@@ -22,12 +22,20 @@ use std::collections::HashMap;
 pub fn unsupported(service: &Service) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut no = |key: &str, why: &str| out.push((key.to_string(), why.to_string()));
-    let replicas = service.extra_i64("deploy.replicas").or(service.extra_i64("scale"));
-    if replicas.is_some_and(|n| n > 1) {
-        no(
-            "deploy.replicas",
-            "more than one container per service is not supported yet: use 1",
-        );
+    if service.replicas() > 1 {
+        for p in &service.ports {
+            if p.published.as_deref().is_some_and(|h| !h.contains('-')) {
+                no(
+                    "ports",
+                    &format!(
+                        "host port {} can be published by one container only, but the service runs {} replicas: give a range (e.g. `8080-8082:{}`) or leave the host port out",
+                        p.published.as_deref().unwrap_or_default(),
+                        service.replicas(),
+                        p.target
+                    ),
+                );
+            }
+        }
     }
     for key in ["post_start", "pre_stop"] {
         if service.extra.contains_key(key) {

@@ -36,6 +36,8 @@ pub enum IncidentKind {
 #[ts(export)]
 pub struct Incident {
     pub service: String,
+    /// The container, when the service runs several replicas (which one it is about).
+    pub container: Option<String>,
     #[serde(flatten)]
     pub kind: IncidentKind,
     /// When the engine reported the event that raised it (ns since the epoch), if known.
@@ -50,7 +52,7 @@ impl Incident {
 
     /// A short title and a body for a notification.
     pub fn text(&self, stack: &str) -> (String, String) {
-        let s = &self.service;
+        let s = self.container.as_ref().unwrap_or(&self.service);
         match &self.kind {
             IncidentKind::Unhealthy { output } => (
                 format!("{s} is unhealthy ({stack})"),
@@ -111,6 +113,7 @@ impl Default for TrackerConfig {
     }
 }
 
+/// What the tracker remembers of one container.
 #[derive(Default)]
 struct ServiceState {
     open: bool,
@@ -126,8 +129,11 @@ struct ServiceState {
 pub struct IncidentTracker {
     config: TrackerConfig,
     one_shots: BTreeSet<String>,
+    /// Containers (by name) that someone asked to stop.
     expected_stops: BTreeSet<String>,
+    /// By container name.
     services: BTreeMap<String, ServiceState>,
+    /// The last status of each container, by name.
     known: BTreeMap<String, ContainerStatus>,
 }
 
@@ -158,19 +164,28 @@ impl IncidentTracker {
             StackChange::EngineDown { .. } => Vec::new(),
             StackChange::Container {
                 service,
+                container,
+                number,
                 action,
                 status,
                 time_ns,
                 exit_code,
             } => {
                 if let Some(s) = status {
-                    self.known.insert(service.clone(), (**s).clone());
+                    self.known.insert(container.clone(), (**s).clone());
                 } else {
-                    self.known.remove(service);
+                    self.known.remove(container);
                 }
-                let mut out = self.on_event(service, *action, status.as_deref(), *exit_code, now);
+                // Which replica, when the service runs several.
+                let replicated = *number > 1
+                    || self
+                        .known
+                        .values()
+                        .any(|c| c.service == *service && c.name != *container);
+                let mut out = self.on_event(service, container, *action, status.as_deref(), *exit_code, now);
                 for i in &mut out {
                     i.event_time_ns = *time_ns;
+                    i.container = replicated.then(|| container.clone());
                 }
                 out
             }
@@ -180,6 +195,7 @@ impl IncidentTracker {
     fn on_event(
         &mut self,
         service: &str,
+        container: &str,
         action: ContainerAction,
         status: Option<&ContainerStatus>,
         exit_code: Option<i64>,
@@ -191,20 +207,21 @@ impl IncidentTracker {
         // reports a kill before the die. A crash or the kernel's OOM killer does not.
         let expected = match action {
             A::Kill | A::Stop => {
-                self.expected_stops.insert(service.to_string());
+                self.expected_stops.insert(container.to_string());
                 false
             }
             A::Start => {
-                self.expected_stops.remove(service);
+                self.expected_stops.remove(container);
                 false
             }
-            A::Die => self.expected_stops.contains(service),
+            A::Die => self.expected_stops.contains(container),
             _ => false,
         };
         let one_shot = self.one_shots.contains(service);
-        let state = self.services.entry(service.to_string()).or_default();
+        let state = self.services.entry(container.to_string()).or_default();
         let incident = |kind| Incident {
             service: service.to_string(),
+            container: None,
             kind,
             event_time_ns: None,
         };
@@ -348,8 +365,12 @@ impl crate::Engine {
     /// Adds what the engine knows to an incident: an unhealthy service's last health check output.
     pub async fn describe(&self, project: &deck_compose::Project, incident: &mut Incident) {
         if let IncidentKind::Unhealthy { output } = &mut incident.kind {
+            let container = incident
+                .container
+                .clone()
+                .unwrap_or_else(|| project.container_name(&incident.service));
             *output = self
-                .health_log(project, &incident.service)
+                .container_health_log(&container)
                 .await
                 .ok()
                 .and_then(|log| log.last().cloned())
@@ -411,6 +432,8 @@ mod tests {
         ContainerStatus {
             name: "c".into(),
             id: "id".into(),
+            service: "s".into(),
+            number: 1,
             state: parse(state),
             health: health.map(parse),
             image: "i".into(),
@@ -428,6 +451,8 @@ mod tests {
     fn ev(service: &str, action: &str, s: Option<ContainerStatus>) -> StackChange {
         StackChange::Container {
             service: service.into(),
+            container: service.into(),
+            number: 1,
             action: ContainerAction::parse(action).expect("an action that matters"),
             status: s.map(Box::new),
             time_ns: None,
@@ -439,12 +464,16 @@ mod tests {
         match ev(service, "die", s) {
             StackChange::Container {
                 service,
+                container,
+                number,
                 action,
                 status,
                 time_ns,
                 ..
             } => StackChange::Container {
                 service,
+                container,
+                number,
                 action,
                 status,
                 time_ns,
@@ -511,6 +540,39 @@ mod tests {
         );
         assert_eq!(kinds(t.observe(&healthy, now)), vec![IncidentKind::Recovered]);
         assert!(t.observe(&healthy, now).is_empty(), "recovered once");
+    }
+
+    #[test]
+    fn each_replica_has_its_own_incidents_named_by_its_container() {
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []);
+        let now = Instant::now();
+        let replica = |n: u32, action: &str, health: &str| {
+            let name = format!("lab-api-{n}");
+            let mut s = status("running", Some(health), None, false);
+            (s.name, s.service) = (name.clone(), "api".into());
+            StackChange::Container {
+                service: "api".into(),
+                container: name,
+                number: n,
+                action: ContainerAction::parse(action).expect("an action that matters"),
+                status: Some(Box::new(s)),
+                time_ns: None,
+                exit_code: None,
+            }
+        };
+        assert!(t.observe(&replica(1, "start", "healthy"), now).is_empty());
+        let out = t.observe(&replica(2, "health_status: unhealthy", "unhealthy"), now);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].container.as_deref(), Some("lab-api-2"));
+        assert_eq!(out[0].text("lab").0, "lab-api-2 is unhealthy (lab)");
+        // The other replica failing is another incident, not the same one again.
+        let out = t.observe(&replica(1, "health_status: unhealthy", "unhealthy"), now);
+        assert_eq!(
+            out.iter().map(|i| i.container.as_deref()).collect::<Vec<_>>(),
+            vec![Some("lab-api-1")]
+        );
+        let out = t.observe(&replica(2, "health_status: healthy", "healthy"), now);
+        assert_eq!(kinds(out), vec![IncidentKind::Recovered]);
     }
 
     #[test]

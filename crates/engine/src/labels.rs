@@ -35,6 +35,7 @@ pub fn config_hash(service: &Service) -> String {
 pub fn container_labels(
     project: &Project,
     name: &str,
+    number: u32,
     service: &Service,
     env: Option<&str>,
 ) -> HashMap<String, String> {
@@ -54,7 +55,7 @@ pub fn container_labels(
     for (k, v) in [
         (PROJECT, project.name.clone()),
         (SERVICE, name.to_string()),
-        (NUMBER, "1".to_string()),
+        (NUMBER, number.to_string()),
         (ONEOFF, "False".to_string()),
         (CONFIG_HASH, config_hash(service)),
         (CONFIG_FILES, files.join(",")),

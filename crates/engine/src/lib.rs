@@ -27,7 +27,9 @@ pub use observe::{ContainerAction, StackChange, Watch};
 pub use plan::{Change, PlannedChange};
 pub use preflight::Problem;
 pub use spec::image_ref;
-pub use status::{Action, ContainerState, ContainerStatus, Health, LogLine, ServiceStatus, Usage, UsageWatch};
+pub use status::{
+    by_name, by_service, Action, ContainerState, ContainerStatus, Health, LogLine, ServiceStatus, Usage, UsageWatch,
+};
 pub use up::{UpOptions, UpSummary};
 
 use bollard::Docker;
@@ -162,6 +164,44 @@ impl Engine {
     pub fn api_version(&self) -> String {
         let v = self.docker.client_version();
         format!("{}.{}", v.major_version, v.minor_version)
+    }
+}
+
+impl Engine {
+    /// The names of a service's containers (one per replica, lowest number first; any state).
+    pub async fn replica_names(&self, project: &str, service: &str) -> Result<Vec<String>, EngineError> {
+        let filters = std::collections::HashMap::from([(
+            "label".to_string(),
+            vec![
+                format!("{}={project}", labels::PROJECT),
+                format!("{}={service}", labels::SERVICE),
+                format!("{}=False", labels::ONEOFF),
+            ],
+        )]);
+        let list = self
+            .docker
+            .list_containers(Some(bollard::query_parameters::ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .context(|| format!("listing the containers of {service}"))?;
+        let mut out: Vec<(u32, String)> = list
+            .into_iter()
+            .map(|c| {
+                let number = c
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(labels::NUMBER))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1);
+                let name = c.names.and_then(|n| n.first().cloned()).unwrap_or_default();
+                (number, name.trim_start_matches('/').to_string())
+            })
+            .collect();
+        out.sort();
+        Ok(out.into_iter().map(|(_, n)| n).collect())
     }
 }
 

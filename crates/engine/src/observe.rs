@@ -2,7 +2,7 @@
 //! periodic reconcile as a safety net and a reconnect when the engine goes away.
 
 use crate::labels::{self, SERVICE};
-use crate::status::ContainerStatus;
+use crate::status::{by_name, ContainerStatus};
 use crate::Engine;
 use bollard::query_parameters::EventsOptions;
 use futures_util::StreamExt;
@@ -15,14 +15,17 @@ use tokio::sync::mpsc;
 #[serde(tag = "kind", rename_all = "camelCase")]
 #[ts(export)]
 pub enum StackChange {
-    /// Every container of the stack, by service: at the start, after a reconnect, at each
-    /// reconcile.
+    /// Every container of the stack, by container name: at the start, after a reconnect, at
+    /// each reconcile.
     Snapshot {
         containers: BTreeMap<String, ContainerStatus>,
     },
-    /// One service's container changed; `status` is `None` when it was removed.
+    /// One container of a service changed; `status` is `None` when it was removed.
     Container {
         service: String,
+        /// The container's name, and which replica of the service it is (from 1).
+        container: String,
+        number: u32,
         action: ContainerAction,
         status: Option<Box<ContainerStatus>>,
         /// When the engine saw it (ns since the epoch).
@@ -130,7 +133,13 @@ impl Engine {
             }));
             match self.containers(&project).await {
                 Ok(containers) => {
-                    if tx.send(StackChange::Snapshot { containers }).await.is_err() {
+                    if tx
+                        .send(StackChange::Snapshot {
+                            containers: by_name(containers),
+                        })
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -158,14 +167,17 @@ impl Engine {
                             let actor = msg.actor.unwrap_or_default();
                             let attrs = actor.attributes.unwrap_or_default();
                             let Some(service) = attrs.get(SERVICE).cloned() else { continue };
+                            let container = attrs.get("name").cloned().unwrap_or_default();
+                            let number = attrs.get(labels::NUMBER).and_then(|n| n.parse().ok()).unwrap_or(1);
                             let status = if action == ContainerAction::Destroy {
                                 None
                             } else {
-                                self.container_status(&actor.id.unwrap_or_default()).await.map(|(_, s)| Box::new(s))
+                                self.container_status(&actor.id.unwrap_or_default()).await.map(Box::new)
                             };
                             let time_ns = msg.time_nano;
                             let exit_code = attrs.get("exitCode").and_then(|c| c.parse().ok());
-                            if tx.send(StackChange::Container { service, action, status, time_ns, exit_code }).await.is_err() {
+                            let change = StackChange::Container { service, container, number, action, status, time_ns, exit_code };
+                            if tx.send(change).await.is_err() {
                                 return;
                             }
                         }
@@ -180,7 +192,7 @@ impl Engine {
                     },
                     _ = reconcile.tick() => match self.containers(&project).await {
                         Ok(containers) => {
-                            if tx.send(StackChange::Snapshot { containers }).await.is_err() {
+                            if tx.send(StackChange::Snapshot { containers: by_name(containers) }).await.is_err() {
                                 return;
                             }
                         }

@@ -7,7 +7,7 @@ use crate::labels::{self, CONFIG_HASH};
 use crate::{spec, Engine, EngineError};
 use deck_compose::Project;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use ts_rs::TS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
@@ -20,6 +20,8 @@ pub enum Change {
     Recreated,
     /// No container yet: created.
     Created,
+    /// Replicas added or removed; those that stay are kept untouched.
+    Scaled,
     /// Not in the project any more: stopped and removed.
     Removed,
 }
@@ -37,29 +39,23 @@ impl Engine {
     /// The plan of `up` for `project`. `rebuilt`: services whose image will be built first (so
     /// whatever runs now is not it).
     pub async fn plan(&self, project: &Project, rebuilt: &BTreeSet<String>) -> Result<Vec<PlannedChange>, EngineError> {
-        let running = self.containers(&project.name).await?;
+        let running = crate::by_service(&self.containers(&project.name).await?);
         let mut out: Vec<PlannedChange> = Vec::new();
         for name in project.startup_order() {
             let svc = &project.services[&name];
-            let Some(current) = running.get(&name) else {
+            let current = running.get(&name).map(Vec::as_slice).unwrap_or_default();
+            if current.is_empty() {
                 out.push(PlannedChange {
                     service: name,
                     change: Change::Created,
                     reason: None,
                 });
                 continue;
-            };
-            let labels = self
-                .docker
-                .inspect_container(&current.id, None)
-                .await
-                .ok()
-                .and_then(|c| c.config?.labels)
-                .unwrap_or_default();
+            }
             // The containers it refers to, by id, from the listing above.
             let ids = spec::referenced_services(svc)
                 .into_iter()
-                .filter_map(|r| Some((r.clone(), running.get(&r)?.id.clone())))
+                .filter_map(|r| Some((r.clone(), running.get(&r)?.first()?.id.clone())))
                 .collect();
             let expected = labels::config_hash(&spec::resolve_references(svc, &ids, false));
             let image = spec::image_ref(project, &name, svc);
@@ -68,30 +64,40 @@ impl Engine {
             let follows = spec::referenced_services(svc)
                 .into_iter()
                 .find(|r| out.iter().any(|p| &p.service == r && p.change != Change::Kept));
-            let reason = if labels.get(CONFIG_HASH) != Some(&expected) {
+            let mut differs = false;
+            for c in current.iter().take(svc.replicas() as usize) {
+                let hash = self
+                    .docker
+                    .inspect_container(&c.id, None)
+                    .await
+                    .ok()
+                    .and_then(|c| c.config?.labels?.remove(CONFIG_HASH));
+                differs |= hash.as_ref() != Some(&expected);
+            }
+            let reason = if differs {
                 Some("its configuration differs".to_string())
             } else if rebuilt.contains(&name) {
                 Some(format!("its image {image} is built first"))
-            } else if image_id.as_deref() != Some(current.image_id.as_str()) {
+            } else if current.iter().any(|c| image_id.as_deref() != Some(c.image_id.as_str())) {
                 Some(format!("it runs another image than {image}"))
             } else {
                 follows.map(|r| format!("it shares {r}'s container, which is replaced"))
             };
+            let (have, want) = (current.len(), svc.replicas() as usize);
+            let change = match &reason {
+                Some(_) => Change::Recreated,
+                None if have != want => Change::Scaled,
+                None => Change::Kept,
+            };
+            let reason = reason.or_else(|| (have != want).then(|| format!("from {have} to {want} replicas")));
             out.push(PlannedChange {
                 service: name,
-                change: if reason.is_some() {
-                    Change::Recreated
-                } else {
-                    Change::Kept
-                },
+                change,
                 reason,
             });
         }
-        let gone: BTreeMap<&String, _> = running
-            .iter()
-            .filter(|(s, _)| !project.services.contains_key(*s))
-            .collect();
-        out.extend(gone.into_keys().map(|s| PlannedChange {
+        let gone: BTreeSet<&String> = running.keys().filter(|s| !project.services.contains_key(*s)).collect();
+        out.extend(gone.into_iter().map(|s| PlannedChange {
             service: s.clone(),
             change: Change::Removed,
             reason: None,

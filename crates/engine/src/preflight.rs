@@ -144,9 +144,9 @@ pub async fn check(
                 problem(name, format!("services.{name}.{key}: {why}"));
             }
         }
-        let cname = project.container_name(name);
-        if let Some(h) = names.get(&cname) {
-            if !ours(h) {
+        for number in 1..=svc.replicas() {
+            let cname = project.replica_name(name, number);
+            if let Some(h) = names.get(&cname).filter(|h| !ours(h)) {
                 problem(
                     name,
                     format!(

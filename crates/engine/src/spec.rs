@@ -107,19 +107,19 @@ pub fn ipam(v: &serde_json::Value) -> Ipam {
     }
 }
 
-/// The networks of a container, highest `priority` first (as compose connects them): the
-/// first one at creation, the others connected after (API 1.41 takes one at creation). Each
-/// as compose sets it: the container's name and its service's as aliases before the written
-/// ones, its fixed addresses, driver options and `links`.
-pub fn networks(project: &Project, name: &str, service: &Service) -> Vec<(String, EndpointSettings)> {
-    let links = links(project, service);
+/// The networks of replica `number` of a service, highest `priority` first (as compose connects
+/// them): the first one at creation, the others connected after (API 1.41 takes one at
+/// creation). Each as compose sets it: the container's name and its service's as aliases
+/// before the written ones, its fixed addresses, driver options and `links`.
+pub fn networks(project: &Project, name: &str, number: u32, service: &Service) -> Vec<(String, EndpointSettings)> {
+    let links = links(project, service, number);
     let mut list: Vec<(i64, String, EndpointSettings)> = service
         .networks
         .iter()
         .filter_map(|(key, sn)| {
             let net = project.networks.get(key)?;
             let mut settings = EndpointSettings {
-                aliases: Some(vec![project.container_name(name), name.to_string()]),
+                aliases: Some(vec![project.replica_name(name, number), name.to_string()]),
                 links: links.clone(),
                 ..Default::default()
             };
@@ -185,11 +185,12 @@ fn secret_binds(project: &Project, refs: &[FileRef], binds: &mut Vec<String>) ->
     Ok(())
 }
 
-/// The create body for a service's container. `env` is the stack environment (dev, prod) to
-/// record on it.
+/// The create body for replica `number` (from 1) of a service. `env` is the stack environment
+/// (dev, prod) to record on it.
 pub fn container_body(
     project: &Project,
     name: &str,
+    number: u32,
     service: &Service,
     env: Option<&str>,
 ) -> Result<ContainerCreateBody, String> {
@@ -276,7 +277,7 @@ pub fn container_body(
     });
 
     let reservations = service.deploy.as_ref().and_then(|d| d.resources.reservations.as_ref());
-    let nets = networks(project, name, service);
+    let nets = networks(project, name, number, service);
     let host_config = HostConfig {
         binds: (!binds.is_empty()).then_some(binds),
         mounts: (!mounts.is_empty()).then_some(mounts),
@@ -340,7 +341,7 @@ pub fn container_body(
                 .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
                 .collect(),
         ),
-        labels: Some(labels::container_labels(project, name, service, env)),
+        labels: Some(labels::container_labels(project, name, number, service, env)),
         hostname: service.hostname.clone(),
         user: service.user.clone(),
         working_dir: service.working_dir.clone(),
@@ -358,9 +359,11 @@ pub fn container_body(
     Ok(body)
 }
 
-/// `links: [svc, svc:alias]` and `external_links` as compose writes them on each network: the
-/// linked service's container under the alias, `<service>-1` and its own name.
-fn links(project: &Project, service: &Service) -> Option<Vec<String>> {
+/// `links: [svc, svc:alias]` and `external_links` as compose writes them on each network of
+/// replica `number`: each container of the linked service under the alias, and under
+/// `<service>-<number>` and `<project>-<service>-<number>` (compose numbers them after the
+/// linking container, not the linked one).
+fn links(project: &Project, service: &Service, number: u32) -> Option<Vec<String>> {
     let list = |key: &str| -> Vec<String> {
         service
             .extra
@@ -372,10 +375,13 @@ fn links(project: &Project, service: &Service) -> Option<Vec<String>> {
     let mut out = Vec::new();
     for l in list("links") {
         let (svc, alias) = l.split_once(':').unwrap_or((l.as_str(), l.as_str()));
-        let cname = project.container_name(svc);
-        out.push(format!("{cname}:{alias}"));
-        out.push(format!("{cname}:{svc}-1"));
-        out.push(format!("{cname}:{}-{svc}-1", project.name));
+        let replicas = project.services.get(svc).map_or(1, Service::replicas);
+        for n in 1..=replicas {
+            let cname = project.replica_name(svc, n);
+            out.push(format!("{cname}:{alias}"));
+            out.push(format!("{cname}:{svc}-{number}"));
+            out.push(format!("{cname}:{}-{svc}-{number}", project.name));
+        }
     }
     for l in list("external_links") {
         let (c, alias) = l.split_once(':').unwrap_or((l.as_str(), l.as_str()));

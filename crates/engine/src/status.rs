@@ -82,6 +82,9 @@ impl std::fmt::Display for Health {
 pub struct ContainerStatus {
     pub name: String,
     pub id: String,
+    /// The service it runs, and which of the service's replicas it is (from 1).
+    pub service: String,
+    pub number: u32,
     pub state: ContainerState,
     /// `None` without a health check.
     pub health: Option<Health>,
@@ -106,32 +109,55 @@ pub struct ContainerStatus {
 #[ts(export)]
 pub struct ServiceStatus {
     pub service: String,
-    /// `None`: the service has no container (not started yet, or taken down).
-    pub container: Option<ContainerStatus>,
+    /// Its containers, one per replica, lowest number first; empty when it has none (not
+    /// started yet, or taken down).
+    pub containers: Vec<ContainerStatus>,
+}
+
+impl ServiceStatus {
+    /// The first replica's container.
+    pub fn first(&self) -> Option<&ContainerStatus> {
+        self.containers.first()
+    }
+}
+
+/// Containers grouped by service, in the order given.
+pub fn by_service(containers: &[ContainerStatus]) -> BTreeMap<String, Vec<ContainerStatus>> {
+    let mut out: BTreeMap<String, Vec<ContainerStatus>> = BTreeMap::new();
+    for c in containers {
+        out.entry(c.service.clone()).or_default().push(c.clone());
+    }
+    out
+}
+
+/// Containers by name.
+pub fn by_name(containers: Vec<ContainerStatus>) -> BTreeMap<String, ContainerStatus> {
+    containers.into_iter().map(|c| (c.name.clone(), c)).collect()
 }
 
 impl Engine {
     /// The status of each service of the project, and of containers of the project that are not
     /// in its files any more.
     pub async fn status(&self, project: &Project) -> Result<Vec<ServiceStatus>, EngineError> {
-        let mut by_service = self.containers(&project.name).await?;
+        let mut grouped = by_service(&self.containers(&project.name).await?);
         let mut out: Vec<ServiceStatus> = project
             .services
             .keys()
             .map(|s| ServiceStatus {
                 service: s.clone(),
-                container: by_service.remove(s),
+                containers: grouped.remove(s).unwrap_or_default(),
             })
             .collect();
-        out.extend(by_service.into_iter().map(|(s, c)| ServiceStatus {
-            service: s,
-            container: Some(c),
-        }));
+        out.extend(
+            grouped
+                .into_iter()
+                .map(|(service, containers)| ServiceStatus { service, containers }),
+        );
         Ok(out)
     }
 
-    /// The containers labelled with the project, by service.
-    pub async fn containers(&self, project_name: &str) -> Result<BTreeMap<String, ContainerStatus>, EngineError> {
+    /// The containers of the project's services, by service, then replica number.
+    pub async fn containers(&self, project_name: &str) -> Result<Vec<ContainerStatus>, EngineError> {
         let list = self
             .docker
             .list_containers(Some(ListContainersOptions {
@@ -141,17 +167,16 @@ impl Engine {
             }))
             .await
             .context(|| "listing containers".into())?;
-        let mut out = BTreeMap::new();
+        let mut out = Vec::new();
         for c in list {
-            if let Some((service, status)) = self.container_status(&c.id.unwrap_or_default()).await {
-                out.insert(service, status);
-            }
+            out.extend(self.container_status(&c.id.unwrap_or_default()).await);
         }
+        out.sort_by(|a, b| a.service.cmp(&b.service).then(a.number.cmp(&b.number)));
         Ok(out)
     }
 
-    /// One container's status and its service, or `None` when it is gone or not a service's.
-    pub async fn container_status(&self, id: &str) -> Option<(String, ContainerStatus)> {
+    /// One container's status, or `None` when it is gone or not a service's.
+    pub async fn container_status(&self, id: &str) -> Option<ContainerStatus> {
         let i = self.docker.inspect_container(id, None).await.ok()?;
         let labels = i.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
         let service = labels.get(SERVICE).cloned()?;
@@ -189,6 +214,8 @@ impl Engine {
         let status = ContainerStatus {
             name: i.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
             id: i.id.clone().unwrap_or_default(),
+            number: labels.get(labels::NUMBER).and_then(|n| n.parse().ok()).unwrap_or(1),
+            service,
             state: ContainerState::from_engine(state.status),
             health: Health::from_engine(state.health.and_then(|h| h.status)),
             image: labels
@@ -205,7 +232,7 @@ impl Engine {
             oom_killed: state.oom_killed.unwrap_or(false),
             started_at: state.started_at,
         };
-        Some((service, status))
+        Some(status)
     }
 }
 
@@ -220,32 +247,64 @@ pub enum Action {
 }
 
 impl Engine {
-    /// Starts, stops or restarts the container of one service.
+    /// Starts, stops or restarts the containers of one service (each of its replicas).
     pub async fn control(&self, project: &Project, service: &str, action: Action) -> Result<(), EngineError> {
-        let name = project.container_name(service);
-        let what = || format!("{action:?} {name}").to_lowercase();
-        match action {
-            Action::Start => self.docker.start_container(&name, None).await.context(what),
-            // Without a timeout the engine uses the container's own (its stop_grace_period).
-            Action::Stop => self
-                .docker
-                .stop_container(&name, None::<bollard::query_parameters::StopContainerOptions>)
-                .await
-                .context(what),
-            Action::Restart => self
-                .docker
-                .restart_container(&name, None::<bollard::query_parameters::RestartContainerOptions>)
-                .await
-                .context(what),
+        let mut names: Vec<String> = self
+            .containers(&project.name)
+            .await?
+            .into_iter()
+            .filter(|c| c.service == service)
+            .map(|c| c.name)
+            .collect();
+        if names.is_empty() {
+            names.push(project.container_name(service)); // the engine says it does not exist
         }
+        let each = names.iter().map(|name| async move {
+            let what = || format!("{action:?} {name}").to_lowercase();
+            match action {
+                Action::Start => self.docker.start_container(name, None).await.context(what),
+                // Without a timeout the engine uses the container's own (its stop_grace_period).
+                Action::Stop => self
+                    .docker
+                    .stop_container(name, None::<bollard::query_parameters::StopContainerOptions>)
+                    .await
+                    .context(what),
+                Action::Restart => self
+                    .docker
+                    .restart_container(name, None::<bollard::query_parameters::RestartContainerOptions>)
+                    .await
+                    .context(what),
+            }
+        });
+        futures_util::future::try_join_all(each).await.map(|_| ())
     }
 }
 
 impl Engine {
-    /// The last outputs of a service's health check as Docker recorded them, oldest first.
+    /// The last outputs of a service's health check as Docker recorded them, oldest first;
+    /// each line starts with the container's name when the service runs several replicas.
     pub async fn health_log(&self, project: &Project, service: &str) -> Result<Vec<String>, EngineError> {
-        let name = project.container_name(service);
-        let inspect = match self.docker.inspect_container(&name, None).await {
+        let names: Vec<(u32, String)> = self
+            .containers(&project.name)
+            .await?
+            .into_iter()
+            .filter(|c| c.service == service)
+            .map(|c| (c.number, c.name))
+            .collect();
+        let mut out = Vec::new();
+        for (_, name) in &names {
+            let lines = self.container_health_log(name).await?;
+            match names.len() {
+                1 => out.extend(lines),
+                _ => out.extend(lines.into_iter().map(|l| format!("{name}: {l}"))),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last outputs of one container's health check, oldest first.
+    pub async fn container_health_log(&self, name: &str) -> Result<Vec<String>, EngineError> {
+        let inspect = match self.docker.inspect_container(name, None).await {
             Ok(i) => i,
             Err(e) if crate::is_not_found(&e) => return Ok(Vec::new()),
             Err(e) => {
@@ -296,10 +355,11 @@ impl Engine {
         use futures_util::StreamExt;
         let containers = self.containers(&project.name).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
-        for (service, c) in containers {
-            if !services.is_empty() && !services.contains(&service) {
+        for c in containers {
+            if !services.is_empty() && !services.contains(&c.service) {
                 continue;
             }
+            let service = c.service.clone();
             let opts = bollard::query_parameters::LogsOptions {
                 follow,
                 stdout: true,
@@ -357,6 +417,8 @@ impl Engine {
 #[ts(export)]
 pub struct Usage {
     pub service: String,
+    /// The container (one of the service's replicas).
+    pub container: String,
     /// Percent of one core.
     pub cpu_percent: f64,
     #[ts(type = "number")]
@@ -418,10 +480,8 @@ impl Engine {
             loop {
                 if let Ok(containers) = engine.containers(&project_name).await {
                     streams.retain(|_, t| !t.is_finished());
-                    for (service, c) in containers
-                        .into_iter()
-                        .filter(|(_, c)| c.state == ContainerState::Running)
-                    {
+                    for c in containers.into_iter().filter(|c| c.state == ContainerState::Running) {
+                        let (service, container) = (c.service.clone(), c.name.clone());
                         if streams.contains_key(&c.id) {
                             continue;
                         }
@@ -444,6 +504,7 @@ impl Engine {
                                         if tx
                                             .send(Usage {
                                                 service: service.clone(),
+                                                container: container.clone(),
                                                 cpu_percent,
                                                 memory_bytes,
                                             })

@@ -419,6 +419,16 @@ pub(crate) fn short_id(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
 }
 
+/// One container of a service, as listed.
+struct Existing {
+    id: String,
+    name: String,
+    number: u32,
+    hash: String,
+    image: String,
+    running: bool,
+}
+
 struct ServiceJob {
     docker: Docker,
     project: Arc<Project>,
@@ -473,114 +483,190 @@ impl ServiceJob {
             logs: vec![],
         };
         let svc = &self.project.services[name];
-        let cname = self.project.container_name(name);
         let ids = crate::container_ids(&self.docker, &self.project, &spec::referenced_services(svc)).await;
-        let svc = &spec::resolve_references(svc, &ids, true);
-        let mut body =
-            spec::container_body(&self.project, name, svc, self.env.as_deref()).map_err(|e| Some(fail(e)))?;
-        if let Some(l) = body.labels.as_mut() {
-            let as_compose = spec::resolve_references(&self.project.services[name], &ids, false);
-            l.insert(CONFIG_HASH.into(), labels::config_hash(&as_compose));
-        }
-        if let Some(l) = body.labels.as_mut() {
-            l.insert(labels::IMAGE.into(), self.image_id.clone());
-        }
-        let hash = body
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(CONFIG_HASH))
-            .cloned()
-            .unwrap_or_default();
+        let resolved = spec::resolve_references(svc, &ids, true);
+        let hash = labels::config_hash(&spec::resolve_references(svc, &ids, false));
 
-        let existing = match self.docker.inspect_container(&cname, None).await {
-            Ok(c) => Some(c),
-            Err(e) if is_not_found(&e) => None,
-            Err(e) => return Err(Some(fail(format!("inspecting {cname}: {e}")))),
-        };
-        let mut running = false;
-        match existing {
-            Some(c)
-                if c.config
-                    .as_ref()
-                    .and_then(|cfg| cfg.labels.as_ref())
-                    .and_then(|l| l.get(CONFIG_HASH))
-                    == Some(&hash)
-                    && c.image.as_deref() == Some(self.image_id.as_str()) =>
-            {
-                running = c.state.and_then(|s| s.running).unwrap_or(false);
-                self.sink.service(name, Phase::Unchanged, None);
+        // The service's containers, lowest number first: the first `replicas` are kept (or
+        // recreated when their configuration changed), the rest removed, the missing ones
+        // created with the next numbers (as compose scales).
+        let wanted = svc.replicas();
+        let mut existing = self.existing().await.map_err(|e| Some(fail(e)))?;
+        existing.sort_by_key(|c| c.number);
+        let surplus = existing.split_off((wanted as usize).min(existing.len()));
+        for c in &surplus {
+            crate::stop_container(&self.docker, &c.id).await;
+            crate::remove_container(&self.docker, &c.id)
+                .await
+                .map_err(|e| Some(fail(format!("removing {} (scaling down): {e}", c.name))))?;
+            self.sink.service(
+                name,
+                Phase::Removed,
+                Some(format!("{} (scaled down to {wanted})", c.name)),
+            );
+        }
+        let replicated = wanted > 1 || !surplus.is_empty();
+        let which = |cname: &str| replicated.then(|| cname.to_string());
+        let mut containers = Vec::new();
+        let mut next = existing.iter().map(|c| c.number).max().unwrap_or(0) + 1;
+        for i in 0..wanted as usize {
+            let (number, old) = match existing.get(i) {
+                Some(c) => (c.number, Some(c)),
+                None => {
+                    next += 1;
+                    (next - 1, None)
+                }
+            };
+            let cname = old.map_or_else(|| self.project.replica_name(name, number), |c| c.name.clone());
+            let mut running = false;
+            match old {
+                Some(c) if c.hash == hash && c.image == self.image_id => {
+                    running = c.running;
+                    self.sink.service(name, Phase::Unchanged, which(&cname));
+                }
+                old => {
+                    let mut body = spec::container_body(&self.project, name, number, &resolved, self.env.as_deref())
+                        .map_err(|e| Some(fail(e)))?;
+                    if let Some(l) = body.labels.as_mut() {
+                        l.insert(CONFIG_HASH.into(), hash.clone());
+                        l.insert(labels::IMAGE.into(), self.image_id.clone());
+                    }
+                    if let Some(c) = old {
+                        crate::stop_container(&self.docker, &c.id).await;
+                        crate::remove_container(&self.docker, &c.id)
+                            .await
+                            .map_err(|e| Some(fail(format!("removing the old container {cname}: {e}"))))?;
+                    }
+                    self.create(&cname, number, body).await?;
+                    let phase = if old.is_some() {
+                        Phase::Recreated
+                    } else {
+                        Phase::Created
+                    };
+                    self.sink.service(name, phase, which(&cname));
+                }
             }
-            Some(c) => {
-                let id = c.id.unwrap_or_default();
-                crate::stop_container(&self.docker, &id).await;
-                crate::remove_container(&self.docker, &id)
-                    .await
-                    .map_err(|e| Some(fail(format!("removing the old container {cname}: {e}"))))?;
-                self.create(&cname, body).await?;
-                self.sink.service(name, Phase::Recreated, None);
-            }
-            None => {
-                self.create(&cname, body).await?;
-                self.sink.service(name, Phase::Created, None);
-            }
+            containers.push((cname, running));
         }
         if self.no_start {
             self.sink.service(name, Phase::Ready, Some("created".into()));
             return Ok(Phase::Ready);
         }
-        if !running {
-            self.sink.service(name, Phase::Starting, None);
-            self.docker
-                .start_container(&cname, None)
-                .await
-                .map_err(|e| Some(fail(format!("starting {cname}: {e}"))))?;
+        for (cname, running) in &containers {
+            if !running {
+                self.sink.service(name, Phase::Starting, which(cname));
+                self.docker
+                    .start_container(cname, None)
+                    .await
+                    .map_err(|e| Some(fail(format!("starting {cname}: {e}"))))?;
+            }
         }
         self.state.send_replace(State::Started);
         self.sink.service(name, Phase::Started, None);
 
         let deadline = Instant::now() + self.deadline_after;
+        let waits = containers
+            .iter()
+            .map(|(cname, _)| self.wait_ready(&resolved, cname, which(cname), deadline));
+        let how = futures_util::future::try_join_all(waits).await.map_err(Some)?;
+        let how = match (how.first(), how.len()) {
+            (None, _) => format!(
+                "no container ({} set to 0)",
+                if svc.extra.contains_key("scale") {
+                    "scale"
+                } else {
+                    "deploy.replicas"
+                }
+            ),
+            (Some(h), 1) => h.to_string(),
+            (Some(h), n) => format!("{n} replicas {h}"),
+        };
+        self.sink.service(name, Phase::Ready, Some(how));
+        Ok(Phase::Ready)
+    }
+
+    /// Waits until one container of the service is ready as its dependents ask: completed for
+    /// a one-shot, healthy with a health check, running otherwise. How it was found ready.
+    async fn wait_ready(
+        &self,
+        svc: &deck_compose::Service,
+        cname: &str,
+        which: Option<String>,
+        deadline: Instant,
+    ) -> Result<&'static str, FailureReport> {
+        let name = &self.name;
         match &svc.healthcheck {
             _ if self.one_shot => {
-                self.sink.service(name, Phase::WaitingExit, None);
-                readiness::wait_exit(&self.docker, name, &cname, deadline)
-                    .await
-                    .map_err(Some)?;
-                self.sink
-                    .service(name, Phase::Ready, Some("completed successfully".into()));
+                self.sink.service(name, Phase::WaitingExit, which);
+                readiness::wait_exit(&self.docker, name, cname, deadline).await?;
+                Ok("completed successfully")
             }
             Some(hc) if !hc.is_disabled() => {
-                self.sink.service(name, Phase::WaitingHealth, None);
+                self.sink.service(name, Phase::WaitingHealth, which.clone());
                 let sink = self.sink.clone();
-                let via = readiness::wait_healthy(&self.docker, name, &cname, hc, deadline, |docker_status| {
-                    sink.service(
-                        name,
-                        Phase::WaitingHealth,
-                        Some(format!(
-                            "docker health: {}",
-                            if docker_status.is_empty() {
-                                "none"
-                            } else {
-                                docker_status
-                            }
-                        )),
-                    );
+                let via = readiness::wait_healthy(&self.docker, name, cname, hc, deadline, |docker_status| {
+                    let status = if docker_status.is_empty() {
+                        "none"
+                    } else {
+                        docker_status
+                    };
+                    let on = which.as_ref().map(|c| format!("{c}: ")).unwrap_or_default();
+                    sink.service(name, Phase::WaitingHealth, Some(format!("{on}docker health: {status}")));
                 })
-                .await
-                .map_err(Some)?;
-                let how = match via {
+                .await?;
+                Ok(match via {
                     Via::Probe => "healthy (health check passed in the container)",
                     Via::Docker => "healthy (docker)",
-                };
-                self.sink.service(name, Phase::Ready, Some(how.into()));
+                })
             }
-            _ => self.sink.service(name, Phase::Ready, Some("running".into())),
+            _ => Ok("running"),
         }
-        Ok(Phase::Ready)
+    }
+
+    /// The service's containers in this project (not one-off runs).
+    async fn existing(&self) -> Result<Vec<Existing>, String> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![
+                format!("{}={}", labels::PROJECT, self.project.name),
+                format!("{SERVICE}={}", self.name),
+                format!("{}=False", labels::ONEOFF),
+            ],
+        )]);
+        let list = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| format!("listing the containers of {}: {e}", self.name))?;
+        Ok(list
+            .into_iter()
+            .map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                Existing {
+                    id: c.id.unwrap_or_default(),
+                    name: c
+                        .names
+                        .and_then(|n| n.first().cloned())
+                        .unwrap_or_default()
+                        .trim_start_matches('/')
+                        .to_string(),
+                    number: labels.get(labels::NUMBER).and_then(|n| n.parse().ok()).unwrap_or(1),
+                    hash: labels.get(CONFIG_HASH).cloned().unwrap_or_default(),
+                    image: c.image_id.unwrap_or_default(),
+                    running: c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING),
+                }
+            })
+            .collect())
     }
 
     async fn create(
         &self,
         cname: &str,
+        number: u32,
         body: bollard::models::ContainerCreateBody,
     ) -> Result<(), Option<FailureReport>> {
         let fail = |reason: String| {
@@ -601,7 +687,10 @@ impl ServiceJob {
             .map_err(|e| fail(format!("creating {cname}: {e}")))?;
         // API 1.41 attaches one network at creation; the others are connected here.
         let svc = &self.project.services[&self.name];
-        for (net, settings) in spec::networks(&self.project, &self.name, svc).into_iter().skip(1) {
+        for (net, settings) in spec::networks(&self.project, &self.name, number, svc)
+            .into_iter()
+            .skip(1)
+        {
             let req = NetworkConnectRequest {
                 container: cname.to_string(),
                 endpoint_config: Some(settings),

@@ -132,7 +132,11 @@ pub fn describe(plan: &[PlannedChange], to: &str) -> String {
         of(Change::Kept),
         of(Change::Recreated)
     );
-    for (c, what) in [(Change::Created, "creating"), (Change::Removed, "removing")] {
+    for (c, what) in [
+        (Change::Scaled, "scaling"),
+        (Change::Created, "creating"),
+        (Change::Removed, "removing"),
+    ] {
         if plan.iter().any(|p| p.change == c) {
             line.push_str(&format!("; {what} {}", of(c)));
         }
@@ -162,7 +166,7 @@ pub async fn current_env(engine: &Engine, project: &str) -> Result<Option<String
     Ok(engine
         .containers(project)
         .await?
-        .into_values()
+        .into_iter()
         .filter(|c| c.state == deck_engine::ContainerState::Running && c.env.is_some())
         .max_by(|a, b| a.started_at.cmp(&b.started_at))
         .and_then(|c| c.env))

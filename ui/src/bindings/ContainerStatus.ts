@@ -2,7 +2,11 @@
 import type { ContainerState } from "./ContainerState";
 import type { Health } from "./Health";
 
-export type ContainerStatus = { name: string, id: string, state: ContainerState, 
+export type ContainerStatus = { name: string, id: string, 
+/**
+ * The service it runs, and which of the service's replicas it is (from 1).
+ */
+service: string, number: number, state: ContainerState, 
 /**
  * `None` without a health check.
  */

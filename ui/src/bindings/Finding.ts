@@ -5,7 +5,7 @@
  */
 export type Finding = { 
 /**
- * image, target, config or env.
+ * image, target, config, env or replicas.
  */
 check: string, 
 /**

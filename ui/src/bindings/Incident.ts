@@ -2,6 +2,10 @@
 
 export type Incident = { service: string, 
 /**
+ * The container, when the service runs several replicas (which one it is about).
+ */
+container: string | null, 
+/**
  * When the engine reported the event that raised it (ns since the epoch), if known.
  */
 event_time_ns: number | null, } & ({ "kind": "unhealthy", output: string | null, } | { "kind": "exited", code: number, } | { "kind": "out_of_memory" } | { "kind": "restart_loop", restarts: number, } | { "kind": "flapping", times: number, } | { "kind": "recovered" });

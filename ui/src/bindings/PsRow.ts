@@ -3,9 +3,13 @@ import type { ContainerStatus } from "./ContainerStatus";
 import type { ServiceDrift } from "./ServiceDrift";
 
 /**
- * One service as `ps` shows it.
+ * One container as `ps` shows it (one row per replica), or a service without one.
  */
-export type PsRow = { 
+export type PsRow = { service: string, 
+/**
+ * `None`: the service has no container (not started yet, or taken down).
+ */
+container: ContainerStatus | null, 
 /**
  * Percent of one core.
  */
@@ -15,10 +19,6 @@ cpu_percent: number | null, cpu_limit: number | null, memory_bytes: number | nul
  */
 near_memory_limit: boolean, 
 /**
- * Whether it runs what its environment asks for.
+ * Whether its service runs what its environment asks for.
  */
-drift: ServiceDrift | null, service: string, 
-/**
- * `None`: the service has no container (not started yet, or taken down).
- */
-container: ContainerStatus | null, };
+drift: ServiceDrift | null, };

@@ -2,4 +2,8 @@
 import type { Edge } from "./Edge";
 import type { Layer } from "./Layer";
 
-export type ServiceNode = { name: string, layer: Layer, image: string | null, build_target: string | null, ports: Array<string>, depends_on: Array<Edge>, has_healthcheck: boolean, one_shot: boolean, memory_limit: number | null, cpu_limit: number | null, };
+export type ServiceNode = { name: string, layer: Layer, image: string | null, build_target: string | null, ports: Array<string>, depends_on: Array<Edge>, has_healthcheck: boolean, one_shot: boolean, 
+/**
+ * How many containers it runs (`scale` / `deploy.replicas`).
+ */
+replicas: number, memory_limit: number | null, cpu_limit: number | null, };

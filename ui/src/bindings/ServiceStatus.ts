@@ -3,6 +3,7 @@ import type { ContainerStatus } from "./ContainerStatus";
 
 export type ServiceStatus = { service: string, 
 /**
- * `None`: the service has no container (not started yet, or taken down).
+ * Its containers, one per replica, lowest number first; empty when it has none (not
+ * started yet, or taken down).
  */
-container: ContainerStatus | null, };
+containers: Array<ContainerStatus>, };

@@ -2,7 +2,11 @@
 import type { ContainerAction } from "./ContainerAction";
 import type { ContainerStatus } from "./ContainerStatus";
 
-export type StackChange = { "kind": "snapshot", containers: { [key in string]?: ContainerStatus }, } | { "kind": "container", service: string, action: ContainerAction, status: ContainerStatus | null, 
+export type StackChange = { "kind": "snapshot", containers: { [key in string]?: ContainerStatus }, } | { "kind": "container", service: string, 
+/**
+ * The container's name, and which replica of the service it is (from 1).
+ */
+container: string, number: number, action: ContainerAction, status: ContainerStatus | null, 
 /**
  * When the engine saw it (ns since the epoch).
  */

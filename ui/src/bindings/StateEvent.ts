@@ -5,7 +5,11 @@ import type { ContainerStatus } from "./ContainerStatus";
 /**
  * Live state of the open stack (event `stack-state`).
  */
-export type StateEvent = { stack: string, } & ({ "kind": "snapshot", containers: { [key in string]?: ContainerStatus }, } | { "kind": "container", service: string, action: ContainerAction, status: ContainerStatus | null, 
+export type StateEvent = { stack: string, } & ({ "kind": "snapshot", containers: { [key in string]?: ContainerStatus }, } | { "kind": "container", service: string, 
+/**
+ * The container's name, and which replica of the service it is (from 1).
+ */
+container: string, number: number, action: ContainerAction, status: ContainerStatus | null, 
 /**
  * When the engine saw it (ns since the epoch).
  */

@@ -5,6 +5,10 @@
  */
 export type Usage = { service: string, 
 /**
+ * The container (one of the service's replicas).
+ */
+container: string, 
+/**
  * Percent of one core.
  */
 cpu_percent: number, memory_bytes: number, };

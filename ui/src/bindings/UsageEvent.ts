@@ -9,6 +9,10 @@ export type UsageEvent = { stack: string,
  */
 near_memory_limit: boolean, service: string, 
 /**
+ * The container (one of the service's replicas).
+ */
+container: string, 
+/**
  * Percent of one core.
  */
 cpu_percent: number, memory_bytes: number, };

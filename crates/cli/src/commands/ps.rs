@@ -25,9 +25,9 @@ fn mib(b: u64) -> String {
 }
 
 fn cells(r: &PsRow) -> [String; 11] {
-    let Some(c) = &r.status.container else {
+    let Some(c) = &r.container else {
         let mut row: [String; 11] = std::array::from_fn(|_| "-".to_string());
-        row[0] = r.status.service.clone();
+        row[0] = r.service.clone();
         row[1] = "not created".into();
         return row;
     };
@@ -42,7 +42,12 @@ fn cells(r: &PsRow) -> [String; 11] {
         _ => "-".into(),
     };
     [
-        r.status.service.clone(),
+        // A replica other than the first is named by its number, as compose names it.
+        if c.number > 1 {
+            format!("{}-{}", r.service, c.number)
+        } else {
+            r.service.clone()
+        },
         c.state.to_string(),
         c.health.map_or("-".into(), |h| h.to_string()),
         c.image.clone(),
