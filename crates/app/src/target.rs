@@ -140,14 +140,20 @@ impl Stack {
 
     pub fn require_service(&self, service: &str) -> Result<()> {
         if self.project.services.contains_key(service) {
-            Ok(())
-        } else {
-            Err(Error::invalid(format!(
+            return Ok(());
+        }
+        Err(Error::invalid(match self.project.disabled_services.get(service) {
+            Some(d) => format!(
+                "service '{service}' is in profile {}, which is not active: add --profile {}",
+                d.profiles.join(", "),
+                d.profiles.first().map_or("", String::as_str)
+            ),
+            None => format!(
                 "no service '{service}' in {}; it has: {}",
                 self.project.name,
                 self.project.services.keys().cloned().collect::<Vec<_>>().join(", ")
-            )))
-        }
+            ),
+        }))
     }
 
     /// What a backup of this stack covers, and the stack as the backup crate sees it.

@@ -88,10 +88,31 @@ async fn round_trip_brings_back_rows_and_files_with_every_service_healthy() {
     );
     assert_ne!(rows(), before);
 
+    // A client of the database from outside the stack, left connected: the restore
+    // disconnects it instead of failing to drop the database.
+    let mut held = Proc(
+        std::process::Command::new("docker")
+            .args(["exec", "-e", "PGAPPNAME=held-through-restore", "sirius-postgres"])
+            .args(["psql", "-U", "postgres", "-d", "sirius", "-c", "select pg_sleep(600)"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("a held psql session"),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while psql("select count(*) from pg_stat_activity where application_name = 'held-through-restore'") != "1" {
+        assert!(std::time::Instant::now() < deadline, "the psql session did not connect");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
     let restored = deck_app::restore(&app, &stack, &restore_request(&set.id, &[]), &Sink::none())
         .await
-        .expect("restored");
+        .expect("restored, with a client connected to the database");
     assert!(restored.safety.is_some(), "a safety set was taken first");
+    assert!(
+        held.0.try_wait().expect("psql's state").is_some(),
+        "the outside client was disconnected"
+    );
     assert_eq!(rows(), before);
     assert_eq!(file_sum("sirius-valkey", "/data/blob.bin"), blob);
     assert_eq!(file_sum("sirius-valkey", "/data/other.txt"), "missing");

@@ -44,7 +44,7 @@ impl Backups {
         progress: &Sink,
         cancel: &CancellationToken,
     ) -> Result<SetInfo, BackupError> {
-        let _lock = store::lock(&self.dir(&st.project.name))?;
+        let _lock = store::lock(&self.dir(&st.project.name), &st.project.name)?;
         self.recover_locked(st, progress).await?;
         let set = self
             .take(st, Kind::Manual, progress, cancel)
@@ -57,7 +57,7 @@ impl Backups {
     /// Takes a safety set of what exists now (before a restore or an environment switch), then
     /// applies the retention rule; `None` when there is no data yet.
     pub async fn safety(&self, st: &Stack<'_>, progress: &Sink) -> Result<Option<SetInfo>, BackupError> {
-        let _lock = store::lock(&self.dir(&st.project.name))?;
+        let _lock = store::lock(&self.dir(&st.project.name), &st.project.name)?;
         self.recover_locked(st, progress).await?;
         let set = self.take(st, Kind::Safety, progress, &CancellationToken::new()).await?;
         self.prune(&st.project.name, progress)?;
@@ -68,7 +68,7 @@ impl Backups {
     /// run again, incomplete sets and helper containers are removed, and a killed restore is
     /// rolled back to its safety set.
     pub async fn recover(&self, st: &Stack<'_>, progress: &Sink) -> Result<(), BackupError> {
-        let _lock = store::lock(&self.dir(&st.project.name))?;
+        let _lock = store::lock(&self.dir(&st.project.name), &st.project.name)?;
         self.recover_locked(st, progress).await
     }
 

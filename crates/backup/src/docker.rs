@@ -19,6 +19,8 @@ use tokio::io::AsyncWriteExt;
 /// Where a helper mounts its volume.
 pub const MOUNT: &str = "/sirius-deck-volume";
 pub const HELPER_LABEL: &str = "dev.siriusdeck.helper";
+/// The process that made a helper.
+pub const HELPER_PID_LABEL: &str = "dev.siriusdeck.helper.pid";
 const STDERR_KEEP: usize = 8 * 1024;
 
 fn docker_err(what: String) -> impl FnOnce(bollard::errors::Error) -> BackupError {
@@ -208,7 +210,9 @@ where
 /// Creates (does not start) a helper container from `image` with `volume` mounted at MOUNT;
 /// started, it empties the volume.
 pub async fn create_helper(docker: &Docker, image: &str, volume: &str) -> Result<String, BackupError> {
-    let name = format!("sirius-deck-helper-{volume}");
+    // Named after this process too: backups of other stacks may run beside this one.
+    let pid = std::process::id();
+    let name = format!("sirius-deck-helper-{volume}-{pid}");
     remove_helper(docker, &name).await;
     let body = ContainerCreateBody {
         image: Some(image.to_string()),
@@ -221,7 +225,10 @@ pub async fn create_helper(docker: &Docker, image: &str, volume: &str) -> Result
         ]),
         cmd: Some(vec![]),
         user: Some("0:0".into()),
-        labels: Some(HashMap::from([(HELPER_LABEL.to_string(), volume.to_string())])),
+        labels: Some(HashMap::from([
+            (HELPER_LABEL.to_string(), volume.to_string()),
+            (HELPER_PID_LABEL.to_string(), pid.to_string()),
+        ])),
         host_config: Some(HostConfig {
             binds: Some(vec![format!("{volume}:{MOUNT}")]),
             network_mode: Some("none".into()),
@@ -254,7 +261,8 @@ pub async fn remove_helper(docker: &Docker, name: &str) {
         .await;
 }
 
-/// Removes helpers left by an interrupted run.
+/// Removes helpers left by an interrupted run: those whose process is gone (a helper of a
+/// backup that runs now, of another stack, is left alone).
 pub async fn remove_stale_helpers(docker: &Docker) {
     let list = docker
         .list_containers(Some(ListContainersOptions {
@@ -265,7 +273,9 @@ pub async fn remove_stale_helpers(docker: &Docker) {
         .await
         .unwrap_or_default();
     for c in list {
-        if let Some(id) = c.id {
+        let pid = c.labels.as_ref().and_then(|l| l.get(HELPER_PID_LABEL));
+        let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if let (Some(id), false) = (c.id, alive) {
             remove_helper(docker, &id).await;
         }
     }

@@ -61,14 +61,27 @@ impl<R: Read> Read for HashReader<R> {
 struct CountReader<R> {
     inner: R,
     count: u64,
+    /// How many zero bytes the stream read so far ends with.
+    trailing_zeros: u64,
 }
 
 impl<R: Read> Read for CountReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count += n as u64;
+        let read = &buf[..n];
+        match read.iter().rposition(|b| *b != 0) {
+            Some(last) => self.trailing_zeros = (n - 1 - last) as u64,
+            None => self.trailing_zeros += n as u64,
+        }
         Ok(n)
     }
+}
+
+/// The top folder of a volume's archive: the engine names members after the folder the helper
+/// mounts the volume at, and a restore writes them back there.
+fn volume_top() -> &'static str {
+    crate::docker::MOUNT.trim_start_matches('/')
 }
 
 fn workers() -> u32 {
@@ -147,6 +160,7 @@ pub fn read_zstd(
             let mut counted = CountReader {
                 inner: BufReader::with_capacity(CHUNK, file),
                 count: 0,
+                trailing_zeros: 0,
             };
             let mut dec = zstd::stream::read::Decoder::new(&mut counted)?;
             loop {
@@ -227,13 +241,31 @@ fn check_content<R: Read>(
         progress,
     })
     .map_err(|e| e.to_string())?;
-    let mut raw = CountReader { inner: dec, count: 0 };
+    let mut raw = CountReader {
+        inner: dec,
+        count: 0,
+        trailing_zeros: 0,
+    };
+    // Where the last member's data ends: the end-of-archive blocks follow.
+    let mut members_end = None;
     match item.kind {
         ItemKind::Volume => {
             let mut archive = tar::Archive::new(&mut raw);
+            let mut end = 0;
             for entry in archive.entries().map_err(|e| format!("not a tar archive: {e}"))? {
-                entry.map_err(|e| format!("damaged tar archive: {e}"))?;
+                let entry = entry.map_err(|e| format!("damaged tar archive: {e}"))?;
+                let path = entry.path().map_err(|e| format!("damaged tar archive: {e}"))?;
+                let path = path.strip_prefix(".").unwrap_or(&path);
+                if !path.starts_with(volume_top()) {
+                    return Err(format!(
+                        "the archive holds {}, outside its volume's folder {}/: a restore would not write it into the volume",
+                        path.display(),
+                        volume_top()
+                    ));
+                }
+                end = entry.raw_file_position() + entry.size().div_ceil(512) * 512;
             }
+            members_end = Some(end);
         }
         ItemKind::Database => {
             let mut magic = [0u8; 5];
@@ -245,6 +277,13 @@ fn check_content<R: Read>(
         }
     }
     std::io::copy(&mut raw, &mut std::io::sink()).map_err(|e| format!("damaged zstd stream: {e}"))?;
+    if let Some(end) = members_end {
+        // tar ends with two zero blocks; an archive cut off after a whole member has none.
+        let after = raw.count.saturating_sub(end);
+        if after < 1024 || raw.trailing_zeros < after {
+            return Err("the archive has no end-of-archive blocks after its last member: it was cut off".into());
+        }
+    }
     if raw.count != item.raw_size {
         return Err(format!(
             "holds {} bytes once decompressed, the manifest says {}",
@@ -258,15 +297,43 @@ fn check_content<R: Read>(
 mod tests {
     use super::*;
 
-    fn tar_bytes() -> Vec<u8> {
+    fn tar_of(paths: &[&str]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         let data = b"known file content\n".repeat(1000);
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, "v/file.txt", &data[..]).expect("append");
+        for p in paths {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, p, &data[..]).expect("append");
+        }
         b.into_inner().expect("tar")
+    }
+
+    fn tar_bytes() -> Vec<u8> {
+        tar_of(&["sirius-deck-volume/file.txt", "sirius-deck-volume/sub/other.txt"])
+    }
+
+    #[tokio::test]
+    async fn an_archive_outside_its_folder_or_cut_off_does_not_verify() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = |n: &str| {
+            let d = tmp.path().join(n);
+            std::fs::create_dir(&d).expect("mkdir");
+            d
+        };
+        let (path, item) = write(&dir("outside"), tar_of(&["sirius-deck-volume/a", "elsewhere/b"])).await;
+        let e = verify_file(&path, &item, &mut |_| {}).expect_err("outside");
+        assert!(e.contains("outside its volume's folder"), "{e}");
+        // Cut off right after the first member: whole members, no end-of-archive blocks.
+        let whole = tar_bytes();
+        let first_end = 512 + (19 * 1000usize).div_ceil(512) * 512;
+        let (path, item) = write(&dir("cut"), whole[..first_end].to_vec()).await;
+        let e = verify_file(&path, &item, &mut |_| {}).expect_err("cut off");
+        assert!(e.contains("cut off"), "{e}");
+        // Cut off inside the end blocks.
+        let (path, item) = write(&dir("half-end"), whole[..whole.len() - 1024 + 512].to_vec()).await;
+        assert!(verify_file(&path, &item, &mut |_| {}).is_err());
     }
 
     async fn write(dir: &Path, content: Vec<u8>) -> (PathBuf, Item) {

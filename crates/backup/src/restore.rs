@@ -9,6 +9,7 @@ use crate::manifest::{Item, ItemKind, Kind};
 use crate::plan::{self, Coverage};
 use crate::store::{self, SetInfo};
 use crate::{verify_set, BackupError, Backups, Stack};
+use bytes::Bytes;
 use deck_engine::{Event, Op, Planned, Sink};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -74,7 +75,7 @@ impl Backups {
     ) -> Result<RestoreSummary, BackupError> {
         let started = Instant::now();
         let root = self.dir(&st.project.name);
-        let _lock = store::lock(&root)?;
+        let _lock = store::lock(&root, &st.project.name)?;
         self.recover_locked(st, progress).await?;
         let set = store::find(&root, wanted)?;
         let items = self.check_restore(st, &set, &opts.only, progress).await?;
@@ -398,6 +399,37 @@ impl Backups {
                 } else {
                     "postgres"
                 };
+                // `--clean --create` drops the database, which PostgreSQL refuses while any
+                // client is connected to it: the stack's own are stopped, others (a psql left
+                // open, an admin tool) are disconnected, as the restore replaces their data.
+                if let Some(db) = &i.database {
+                    let sql = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                               WHERE datname = :'db' AND pid <> pg_backend_pid();\n";
+                    let input = futures_util::stream::iter([Ok(Bytes::from_static(sql.as_bytes()))]);
+                    docker::exec_in(
+                        docker,
+                        &container,
+                        docker::pg_command(&[
+                            "psql",
+                            "--no-password",
+                            "-X",
+                            "-q",
+                            "-v",
+                            "ON_ERROR_STOP=1",
+                            "-v",
+                            &format!("db={db}"),
+                            "-U",
+                            &user,
+                            "-d",
+                            maintenance,
+                        ]),
+                        input,
+                    )
+                    .await
+                    .map_err(|e| {
+                        BackupError::Failed(format!("disconnecting the other clients of {}: {e}", i.describe()))
+                    })?;
+                }
                 let count = progress.bytes(op, &i.id(), Some(i.size));
                 count(0);
                 let stream = Box::pin(crate::pipe::read_zstd(set.path.join(&i.file), count));

@@ -86,12 +86,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
     sync_dir(dir)
 }
 
-/// An exclusive lock on a stack's backups (one backup or restore at a time), held until dropped.
-pub struct Lock(#[allow(dead_code)] std::fs::File);
+/// An exclusive lock on a stack's backups and restores, held until dropped: one at a time per
+/// stack (whatever folder each writes to, since they stop, pause and read the same services
+/// and volumes), and one at a time per backup folder.
+pub struct Lock(#[allow(dead_code)] Vec<std::fs::File>);
 
-pub fn lock(dir: &Path) -> Result<Lock, BackupError> {
+pub fn lock(dir: &Path, project: &str) -> Result<Lock, BackupError> {
+    let stacks = stack_locks_dir()?;
+    let stack = lock_file(&stacks, &format!("{project}.lock"))?;
+    let folder = lock_file(dir, LOCK_FILE)?;
+    Ok(Lock(vec![stack, folder]))
+}
+
+/// Where the per-stack locks live: one private folder per user on this machine.
+fn stack_locks_dir() -> Result<PathBuf, BackupError> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("sirius-deck-locks-{uid}"));
+    create_private_dir(&dir)?;
+    Ok(dir)
+}
+
+fn lock_file(dir: &Path, name: &str) -> Result<std::fs::File, BackupError> {
     create_private_dir(dir)?;
-    let path = dir.join(LOCK_FILE);
+    let path = dir.join(name);
     let f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -100,8 +118,8 @@ pub fn lock(dir: &Path) -> Result<Lock, BackupError> {
         .open(&path)
         .map_err(io_err(&path))?;
     match f.try_lock() {
-        Ok(()) => Ok(Lock(f)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(BackupError::Busy(dir.display().to_string())),
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(BackupError::Busy(path.display().to_string())),
         Err(std::fs::TryLockError::Error(source)) => Err(BackupError::Io { path, source }),
     }
 }

@@ -169,3 +169,36 @@ fn help_lists_the_exit_statuses() {
         assert!(help.contains(line), "{line} missing from:\n{help}");
     }
 }
+
+/// `up` and `build` of a service the files do not run: refused before anything changes, with
+/// what the files have (needs the engine, which the test command starts).
+#[test]
+fn up_of_a_service_the_files_do_not_run_is_refused() {
+    let dir = std::env::temp_dir().join(format!("deck-cli-unknown-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let file = dir.join("compose.yaml");
+    std::fs::write(
+        &file,
+        "services:\n  db: {image: no-such-image-deck}\n  tools: {image: no-such-image-deck, profiles: [debug]}\n",
+    )
+    .expect("write");
+    let f = file.to_str().expect("utf8");
+    for (cmd, service, needle) in [
+        ("up", "no-such", "no service 'no-such' in deck-unknown; it has: db"),
+        ("build", "no-such", "no service 'no-such' in deck-unknown; it has: db"),
+        (
+            "up",
+            "tools",
+            "service 'tools' is in profile debug, which is not active: add --profile debug",
+        ),
+    ] {
+        let out = deck(&["-f", f, "-p", "deck-unknown", cmd, service]);
+        let stderr = text(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{cmd} {service}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{cmd} {service}: {needle} missing from:\n{stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

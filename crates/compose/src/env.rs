@@ -22,6 +22,7 @@ pub fn parse_env_file(
     unset: &mut Vec<String>,
 ) -> Result<IndexMap<String, String>, EnvError> {
     let mut vars: IndexMap<String, String> = IndexMap::new();
+    let mut total = 0usize;
     let src = src.strip_prefix('\u{feff}').unwrap_or(src);
     let chars: Vec<char> = src.chars().collect();
     let mut i = 0;
@@ -149,10 +150,23 @@ pub fn parse_env_file(
                 interpolate(v, &lookup_with_file, unset).map_err(|e| interp_err(&key, line_start, e))?
             }
         };
+        total += key.len() + value.len();
+        if total > MAX_TOTAL {
+            return Err(err(
+                line_start,
+                format!(
+                    "the variables grow past {} MiB after interpolation: does each one refer to the one before it twice?",
+                    MAX_TOTAL >> 20
+                ),
+            ));
+        }
         vars.insert(key, value);
     }
     Ok(vars)
 }
+
+/// All of a file's variables together, after interpolation, may not be larger than this.
+const MAX_TOTAL: usize = 16 << 20;
 
 fn interp_err(key: &str, line: usize, e: InterpError) -> EnvError {
     EnvError {

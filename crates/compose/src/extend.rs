@@ -31,7 +31,7 @@ pub(crate) struct Context<'a> {
 /// Reads, parses and interpolates a file that a compose file refers to. The file is added to
 /// the diagnostics' files so that marks in it name it.
 fn read_file(path: &Path, at: Mark, key: &str, cx: &mut Context) -> Option<Node> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::load::read_text(path) {
         Ok(t) => t,
         Err(e) => {
             cx.diags.error(at, key, format!("cannot read {}: {e}", path.display()));
@@ -252,7 +252,7 @@ pub(crate) fn apply_include(root: &mut Node, file: &Path, project_dir: &Path, cx
         };
         let mut env = cx.env.clone();
         for p in &env_paths {
-            match std::fs::read_to_string(p) {
+            match crate::load::read_text(p) {
                 Ok(text) => {
                     let lookup = |k: &str| cx.env.get(k).cloned();
                     match parse_env_file(&text, &lookup, &mut Vec::new()) {

@@ -26,15 +26,35 @@ impl std::fmt::Display for InterpError {
     }
 }
 
+/// Defaults inside defaults deeper than this are refused (real files nest two or three).
+pub const MAX_NESTING: usize = 32;
+/// A value longer than this after interpolation is refused.
+pub const MAX_VALUE: usize = 1 << 20;
+
 /// Interpolates `s`. Variables that are unset and have no default become empty; their names
-/// are pushed onto `unset` so that the caller can warn about them.
+/// are pushed onto `unset` so that the caller can warn about them. Errors never quote the text
+/// (it may hold a secret).
 pub fn interpolate(
     s: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
     unset: &mut Vec<String>,
 ) -> Result<String, InterpError> {
+    nested(s, lookup, unset, 0)
+}
+
+fn nested(
+    s: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    unset: &mut Vec<String>,
+    depth: usize,
+) -> Result<String, InterpError> {
     if !s.contains('$') {
         return Ok(s.to_string());
+    }
+    if depth > MAX_NESTING {
+        return Err(InterpError::Invalid {
+            reason: format!("defaults nested deeper than {MAX_NESTING} levels"),
+        });
     }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -48,10 +68,13 @@ pub fn interpolate(
             }
             Some('{') => {
                 let body_len = closing_brace(&after[1..]).ok_or_else(|| InterpError::Invalid {
-                    reason: format!("'${{' without a closing '}}' in \"{s}\""),
+                    reason: format!(
+                        "'${{' at character {} has no closing '}}'",
+                        s[..s.len() - after.len()].chars().count()
+                    ),
                 })?;
                 let body = &after[1..1 + body_len];
-                out.push_str(&braced(body, lookup, unset)?);
+                out.push_str(&braced(body, lookup, unset, depth)?);
                 rest = &after[1 + body_len + 1..];
             }
             Some(c) if c == '_' || c.is_ascii_alphabetic() => {
@@ -71,6 +94,11 @@ pub fn interpolate(
         }
     }
     out.push_str(rest);
+    if out.len() > MAX_VALUE {
+        return Err(InterpError::Invalid {
+            reason: format!("the value grows past {} MiB", MAX_VALUE >> 20),
+        });
+    }
     Ok(out)
 }
 
@@ -101,12 +129,18 @@ fn closing_brace(s: &str) -> Option<usize> {
     None
 }
 
-fn braced(body: &str, lookup: &dyn Fn(&str) -> Option<String>, unset: &mut Vec<String>) -> Result<String, InterpError> {
+fn braced(
+    body: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    unset: &mut Vec<String>,
+    depth: usize,
+) -> Result<String, InterpError> {
+    let interpolate = |s: &str, unset: &mut Vec<String>| nested(s, lookup, unset, depth + 1);
     let len = name_len(body);
     let name = &body[..len];
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(InterpError::Invalid {
-            reason: format!("'${{{body}}}' does not start with a variable name"),
+            reason: "'${' is not followed by a variable name".into(),
         });
     }
     let op = &body[len..];
@@ -124,19 +158,19 @@ fn braced(body: &str, lookup: &dyn Fn(&str) -> Option<String>, unset: &mut Vec<S
             String::new()
         })),
         "" => Err(InterpError::Invalid {
-            reason: format!("unknown operator in '${{{body}}}' (use :-, -, :?, ?, :+ or +)"),
+            reason: format!("unknown operator after '${{{name}' (use :-, -, :?, ?, :+ or +)"),
         }),
         ":-" if non_empty => Ok(value.unwrap_or_default()),
         "-" if set => Ok(value.unwrap_or_default()),
-        ":-" | "-" => interpolate(word, lookup, unset),
+        ":-" | "-" => interpolate(word, unset),
         ":?" if non_empty => Ok(value.unwrap_or_default()),
         "?" if set => Ok(value.unwrap_or_default()),
         ":?" | "?" => Err(InterpError::Required {
             var: name.to_string(),
-            message: interpolate(word, lookup, unset)?,
+            message: interpolate(word, unset)?,
         }),
-        ":+" if non_empty => interpolate(word, lookup, unset),
-        "+" if set => interpolate(word, lookup, unset),
+        ":+" if non_empty => interpolate(word, unset),
+        "+" if set => interpolate(word, unset),
         _ => Ok(String::new()),
     }
 }

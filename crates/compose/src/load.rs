@@ -70,7 +70,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
             return Err(finish_err(diags));
         }
     };
-    let read = |p: &Path, diags: &mut Diags| match std::fs::read_to_string(p) {
+    let read = |p: &Path, diags: &mut Diags| match read_text(p) {
         Ok(text) => Some(Source {
             path: p.to_path_buf(),
             text,
@@ -276,6 +276,24 @@ pub(crate) fn interpolate_tree(
         }
         Value::Null => {}
     }
+}
+
+/// Files larger than this are refused (compose files, `.env` files, `env_file`s are a few KB).
+pub const MAX_FILE: u64 = 8 << 20;
+
+/// Reads a text file the load needs, at most `MAX_FILE` bytes: something larger (or endless,
+/// as `/dev/zero`) is refused before it fills the memory.
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(MAX_FILE + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(std::io::Error::other(format!(
+            "it is larger than {} MiB: is it the right file?",
+            MAX_FILE >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text"))
 }
 
 const TOP_LEVEL_KEYS: &[&str] = &[
@@ -603,42 +621,47 @@ fn validate_references(
             );
         }
     }
-    // Cycles, reported once each, at the dependency that closes them.
+    // Cycles, reported once each, at the dependency that closes them. Depth-first without
+    // recursion: a long chain of services must not exhaust the stack.
     let mut state: BTreeMap<&str, u8> = BTreeMap::new();
     let mut reported = BTreeSet::new();
-    fn visit<'a>(
-        n: &'a str,
-        project: &'a Project,
-        state: &mut BTreeMap<&'a str, u8>,
-        stack: &mut Vec<&'a str>,
-        found: &mut Vec<Vec<String>>,
-    ) {
-        state.insert(n, 1);
-        stack.push(n);
-        if let Some(s) = project.services.get(n) {
-            for dep in s.depends_on.keys() {
-                if !project.services.contains_key(dep) {
-                    continue;
+    let deps_of = |n: &str| -> Vec<&str> {
+        project.services.get(n).map_or_else(Vec::new, |s| {
+            s.depends_on
+                .keys()
+                .filter(|d| project.services.contains_key(*d))
+                .map(String::as_str)
+                .collect()
+        })
+    };
+    let mut found: Vec<Vec<String>> = Vec::new();
+    for root in project.services.keys() {
+        if state.contains_key(root.as_str()) {
+            continue;
+        }
+        state.insert(root, 1);
+        let mut path: Vec<(&str, Vec<&str>, usize)> = vec![(root, deps_of(root), 0)];
+        while let Some((n, deps, i)) = path.last_mut() {
+            let n = *n;
+            let Some(&dep) = deps.get(*i) else {
+                state.insert(n, 2);
+                path.pop();
+                continue;
+            };
+            *i += 1;
+            match state.get(dep) {
+                Some(1) => {
+                    let start = path.iter().position(|p| p.0 == dep).unwrap_or(0);
+                    let mut cycle: Vec<String> = path[start..].iter().map(|p| p.0.to_string()).collect();
+                    cycle.push(dep.to_string());
+                    found.push(cycle);
                 }
-                match state.get(dep.as_str()) {
-                    Some(1) => {
-                        let start = stack.iter().position(|x| x == dep).unwrap_or(0);
-                        let mut cycle: Vec<String> = stack[start..].iter().map(|s| s.to_string()).collect();
-                        cycle.push(dep.clone());
-                        found.push(cycle);
-                    }
-                    Some(_) => {}
-                    None => visit(dep, project, state, stack, found),
+                Some(_) => {}
+                None => {
+                    state.insert(dep, 1);
+                    path.push((dep, deps_of(dep), 0));
                 }
             }
-        }
-        stack.pop();
-        state.insert(n, 2);
-    }
-    let mut found = Vec::new();
-    for name in project.services.keys() {
-        if !state.contains_key(name.as_str()) {
-            visit(name, project, &mut state, &mut Vec::new(), &mut found);
         }
     }
     for cycle in found {

@@ -62,31 +62,47 @@ impl Project {
             .collect()
     }
 
-    /// Services in an order where every service comes after what it depends on (names
-    /// break ties, so the order is stable). The loader has already refused cycles.
+    /// Services in an order where every service comes after what it depends on: by level (the
+    /// longest chain of dependencies below it), names breaking ties, so the order is stable. The
+    /// loader has already refused cycles (a service in one would be left out).
     pub fn startup_order(&self) -> Vec<String> {
-        let mut order = Vec::with_capacity(self.services.len());
-        let mut done = std::collections::BTreeSet::new();
-        while order.len() < self.services.len() {
-            let before = order.len();
-            for (name, svc) in &self.services {
-                if !done.contains(name.as_str())
-                    && svc
-                        .depends_on
-                        .keys()
-                        .all(|d| done.contains(d.as_str()) || !self.services.contains_key(d))
-                {
-                    order.push(name.clone());
-                }
-            }
-            for n in &order[before..] {
-                done.insert(n.clone());
-            }
-            if order.len() == before {
-                break; // a cycle: cannot happen after validation
+        use std::collections::{BTreeMap, VecDeque};
+        let mut waiting: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (name, svc) in &self.services {
+            let deps: Vec<&str> = svc
+                .depends_on
+                .keys()
+                .filter(|d| self.services.contains_key(*d))
+                .map(String::as_str)
+                .collect();
+            waiting.insert(name, deps.len());
+            for d in deps {
+                dependents.entry(d).or_default().push(name);
             }
         }
-        order
+        let mut level: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut ready: VecDeque<&str> = waiting.iter().filter(|(_, n)| **n == 0).map(|(s, _)| *s).collect();
+        while let Some(s) = ready.pop_front() {
+            let l = *level.entry(s).or_insert(0);
+            for &d in dependents.get(s).map(Vec::as_slice).unwrap_or_default() {
+                let dl = level.entry(d).or_insert(0);
+                *dl = (*dl).max(l + 1);
+                if let Some(n) = waiting.get_mut(d) {
+                    *n -= 1;
+                    if *n == 0 {
+                        ready.push_back(d);
+                    }
+                }
+            }
+        }
+        let mut order: Vec<(usize, &str)> = waiting
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(s, _)| (level.get(s).copied().unwrap_or(0), *s))
+            .collect();
+        order.sort();
+        order.into_iter().map(|(_, s)| s.to_string()).collect()
     }
 }
 

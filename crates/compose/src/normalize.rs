@@ -555,7 +555,7 @@ impl Normalizer<'_> {
         // Labels from `label_file`s (KEY=VALUE lines), under those written in `labels`.
         for (file, mark) in label_files {
             let full = self.resolve_path(&file);
-            match std::fs::read_to_string(&full) {
+            match crate::load::read_text(&full) {
                 Ok(text) => match parse_env_file(&text, &|_: &str| None, &mut Vec::new()) {
                     Ok(vars) => {
                         for (k, v) in vars {
@@ -716,7 +716,7 @@ impl Normalizer<'_> {
                 continue;
             }
             let full = self.resolve_path(&path);
-            match std::fs::read_to_string(&full) {
+            match crate::load::read_text(&full) {
                 Ok(text) => {
                     let env = self.env;
                     let lookup = |k: &str| env.get(k).cloned();

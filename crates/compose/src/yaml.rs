@@ -7,7 +7,7 @@
 //! tags are kept for the merge step.
 
 use indexmap::IndexMap;
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag as YamlTag};
+use yaml_rust2::parser::{Event, Parser, Tag as YamlTag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// Where a node came from: the index of its file in the load and its line (1-based).
@@ -142,13 +142,15 @@ impl Node {
         }
     }
 
-    /// The number of nodes in this tree, to bound alias expansion.
-    fn size(&self) -> usize {
-        1 + match &self.value {
-            Value::Seq(s) => s.iter().map(Node::size).sum(),
-            Value::Map(m) => m.values().map(|e| e.node.size()).sum(),
-            _ => 0,
-        }
+    /// About how many bytes the node takes in memory, with everything below it.
+    fn weight(&self) -> usize {
+        NODE_BYTES
+            + match &self.value {
+                Value::Seq(s) => s.iter().map(Node::weight).sum(),
+                Value::Map(m) => m.iter().map(|(k, e)| k.len() + e.node.weight()).sum(),
+                Value::Scalar { text, .. } => text.len(),
+                Value::Null => 0,
+            }
     }
 }
 
@@ -161,8 +163,11 @@ pub struct YamlError {
 
 /// Deeper nesting than this is refused (compose files are a few levels deep).
 const MAX_DEPTH: usize = 128;
-/// Alias expansion beyond this many nodes is refused ("billion laughs").
-const MAX_NODES: usize = 2_000_000;
+/// A document that grows past this many bytes in memory (through aliases: the "billion
+/// laughs", of many nodes or of long strings) is refused.
+const MAX_BYTES: usize = 64 << 20;
+/// What one node costs beside its text, about.
+const NODE_BYTES: usize = 64;
 
 /// Parses the first document of `src`. An empty file gives `Value::Null`.
 pub fn parse(src: &str, file: usize) -> Result<Node, YamlError> {
@@ -183,14 +188,35 @@ pub fn parse_documents(src: &str, file: usize) -> Result<Vec<Node>, YamlError> {
     Builder::new(file).build(events)
 }
 
+/// The parser's events, pulled one at a time (its own `load` recurses once per level of
+/// nesting, so a small file of deep nesting would overflow the stack before any check): nesting
+/// deeper than `MAX_DEPTH` is refused as it is met.
 fn scan(src: &str) -> Result<Vec<(Event, Marker)>, YamlError> {
-    let mut events = Events::default();
+    let mut events = Vec::new();
     let mut parser = Parser::new_from_str(src);
-    parser.load(&mut events, true).map_err(|e| YamlError {
-        line: e.marker().line(),
-        message: e.info().to_string(),
-    })?;
-    Ok(events.0)
+    let mut depth = 0usize;
+    loop {
+        let (ev, mark) = parser.next_token().map_err(|e| YamlError {
+            line: e.marker().line(),
+            message: e.info().to_string(),
+        })?;
+        match ev {
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(YamlError {
+                        line: mark.line(),
+                        message: format!("nesting deeper than {MAX_DEPTH} levels"),
+                    });
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            Event::StreamEnd => break,
+            _ => {}
+        }
+        events.push((ev, mark));
+    }
+    Ok(events)
 }
 
 /// Go's YAML parser (and so compose) accepts flow collections whose later lines are indented
@@ -260,15 +286,6 @@ fn relax_flow_indentation(src: &str) -> Option<String> {
     changed.then_some(out)
 }
 
-#[derive(Default)]
-struct Events(Vec<(Event, Marker)>);
-
-impl MarkedEventReceiver for Events {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
-        self.0.push((ev, mark));
-    }
-}
-
 enum Frame {
     Seq {
         node: Node,
@@ -288,7 +305,8 @@ struct Builder {
     file: usize,
     stack: Vec<Frame>,
     anchors: std::collections::HashMap<usize, (Node, usize)>,
-    nodes: usize,
+    /// What the document takes so far (`weight`), aliases expanded.
+    bytes: usize,
     root: Option<Node>,
 }
 
@@ -309,7 +327,7 @@ impl Builder {
             file,
             stack: Vec::new(),
             anchors: Default::default(),
-            nodes: 0,
+            bytes: 0,
             root: None,
         }
     }
@@ -342,11 +360,13 @@ impl Builder {
                     self.complete(node, anchor, mark)?;
                 }
                 Event::Alias(id) => {
-                    let (node, size) = self.anchors.get(&id).cloned().ok_or(YamlError {
+                    let weight = self.anchors.get(&id).map(|a| a.1).ok_or(YamlError {
                         line: mark.line,
                         message: "alias refers to an unknown anchor".into(),
                     })?;
-                    self.count(size, mark)?;
+                    // Counted before it is copied.
+                    self.count(weight, mark)?;
+                    let node = self.anchors[&id].0.clone();
                     self.complete(node, 0, mark)?;
                 }
                 Event::SequenceStart(anchor, tag) => {
@@ -411,12 +431,15 @@ impl Builder {
         Ok(documents)
     }
 
-    fn count(&mut self, n: usize, mark: Mark) -> Result<(), YamlError> {
-        self.nodes += n;
-        if self.nodes > MAX_NODES {
+    fn count(&mut self, bytes: usize, mark: Mark) -> Result<(), YamlError> {
+        self.bytes += bytes;
+        if self.bytes > MAX_BYTES {
             return Err(structure(
                 mark,
-                "aliases expand to too many nodes (more than 2,000,000); is an anchor referring to itself?",
+                &format!(
+                    "aliases make the file grow past {} MiB in memory: an anchor used over and over inside others?",
+                    MAX_BYTES >> 20
+                ),
             ));
         }
         Ok(())
@@ -424,7 +447,7 @@ impl Builder {
 
     fn push(&mut self, frame: Frame, mark: Mark) -> Result<(), YamlError> {
         if self.stack.len() >= MAX_DEPTH {
-            return Err(structure(mark, "nesting deeper than 128 levels"));
+            return Err(structure(mark, &format!("nesting deeper than {MAX_DEPTH} levels")));
         }
         self.stack.push(frame);
         Ok(())
@@ -432,10 +455,10 @@ impl Builder {
 
     fn complete(&mut self, node: Node, anchor: usize, mark: Mark) -> Result<(), YamlError> {
         if anchor != 0 {
-            let size = node.size();
-            self.anchors.insert(anchor, (node.clone(), size));
+            let weight = node.weight();
+            self.anchors.insert(anchor, (node.clone(), weight));
         }
-        self.count(1, mark)?;
+        self.count(NODE_BYTES, mark)?;
         match self.stack.last_mut() {
             None => {
                 if self.root.is_none() {
@@ -590,7 +613,7 @@ mod tests {
             ));
         }
         let err = parse(&bomb, 0).expect_err("bomb refused");
-        assert!(err.message.contains("too many nodes"));
+        assert!(err.message.contains("grow past"), "{}", err.message);
         assert!(parse(&"[".repeat(10_000), 0).is_err());
     }
 }

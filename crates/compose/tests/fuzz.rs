@@ -185,3 +185,83 @@ fn pathological_inputs() {
         String::new(),
     );
 }
+
+/// The hostile inputs of issue 13, each a small file: refused with an error, or loaded, never a
+/// crash (a stack overflow aborts the whole process, failing every test here). Their time and
+/// memory in a release build: `bench/hostile-inputs.sh`.
+pub fn hostile_inputs() -> Vec<(&'static str, String, String)> {
+    let mut cases = Vec::new();
+    // 10,000 nested block sequences (20 KB).
+    cases.push((
+        "nested sequences",
+        format!(
+            "services:\n  a:\n    image: x\n    command:\n      {}x\n",
+            "- ".repeat(10_000)
+        ),
+        String::new(),
+    ));
+    // 10,000 nested flow mappings.
+    cases.push((
+        "nested flow mappings",
+        format!(
+            "services:\n  a:\n    image: x\n    labels: {}x: y{}\n",
+            "{a: ".repeat(10_000),
+            "}".repeat(10_000)
+        ),
+        String::new(),
+    ));
+    // 30 KB of nested defaults, in the file and in .env.
+    let nested = format!("{}x{}", "${A:-".repeat(5_000), "}".repeat(5_000));
+    cases.push((
+        "nested interpolation",
+        format!("services:\n  a:\n    image: x\n    environment:\n      B: \"{nested}\"\n"),
+        format!("C={nested}\n"),
+    ));
+    // A 20,000-service depends_on chain.
+    let mut chain = String::from("services:\n  s0: {image: x}\n");
+    for i in 1..20_000 {
+        chain.push_str(&format!("  s{i}: {{image: x, depends_on: [s{}]}}\n", i - 1));
+    }
+    cases.push(("depends_on chain", chain, String::new()));
+    // An alias bomb of long strings: few nodes, many bytes.
+    let mut bomb = format!("x-a0: &a0 \"{}\"\n", "b".repeat(60_000));
+    for i in 1..8 {
+        bomb.push_str(&format!(
+            "x-a{i}: &a{i} [{}]\n",
+            vec![format!("*a{}", i - 1); 10].join(", ")
+        ));
+    }
+    bomb.push_str("services:\n  a: {image: x}\n");
+    cases.push(("alias bomb of bytes", bomb, String::new()));
+    // Each variable twice the one before it: 2^2000 bytes if nothing stops it.
+    let mut env = String::from("V0=xxxxxxxxxxxxxxxx\n");
+    for i in 1..2_000 {
+        env.push_str(&format!("V{i}=${{V{}}}${{V{}}}\n", i - 1, i - 1));
+    }
+    cases.push((
+        "doubling variables in .env",
+        "services:\n  a: {image: x, environment: [\"X=${V0}\"]}\n".into(),
+        env,
+    ));
+    cases
+}
+
+#[test]
+fn hostile_inputs_are_refused_or_loaded_never_a_crash() {
+    for (name, file, env) in hostile_inputs() {
+        let started = std::time::Instant::now();
+        try_load(file, String::new(), env);
+        println!("{name}: {:?}", started.elapsed());
+    }
+}
+
+#[test]
+fn an_endless_file_is_refused_before_it_fills_the_memory() {
+    let opts = deck_compose::LoadOptions {
+        files: vec!["/dev/zero".into()],
+        project_name: Some("p".into()),
+        ..Default::default()
+    };
+    let err = deck_compose::load(&opts).expect_err("refused");
+    assert!(err.to_string().contains("larger than 8 MiB"), "{err}");
+}
