@@ -39,7 +39,7 @@ for c in "$dir"/*/; do
     /usr/bin/time -f '%e %M' -o "$dir/time" "$bin" -f "$c/compose.yaml" config --format json >/dev/null 2>"$dir/err"
     rc=$?
     set -e
-    read -r secs kb <"$dir/time" || true
+    read -r secs kb < <(tail -1 "$dir/time") || true
     case $rc in
         0) outcome="loaded" ;;
         134|139) outcome="CRASH (rc $rc)" ;;
@@ -50,5 +50,5 @@ done
 set +e
 /usr/bin/time -f '%e %M' -o "$dir/time" "$bin" -f /dev/zero config >/dev/null 2>"$dir/err"
 set -e
-read -r secs kb <"$dir/time" || true
+read -r secs kb < <(tail -1 "$dir/time") || true
 printf '%-26s %8s %9s %10s  %s\n' "/dev/zero" "endless" "$secs" "$((kb / 1024))" "refused: $(grep -m1 -v '^\s*$' "$dir/err" | cut -c1-90)"
