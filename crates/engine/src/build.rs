@@ -1,6 +1,7 @@
 //! Image builds: the context as a tar stream to the engine's build API, output streamed back.
 
 use crate::event::Sink;
+use crate::ignore::DockerIgnore;
 use crate::labels::{ENV_LABEL, PROJECT, TARGET_LABEL};
 use crate::{Context, EngineError};
 use bollard::query_parameters::BuildImageOptions;
@@ -22,30 +23,20 @@ pub struct BuildRequest<'a> {
     pub no_cache: bool,
 }
 
-/// Patterns of a `.dockerignore` that this tar honours: whole names and `dir/` prefixes,
-/// `*.ext` suffixes; comments and negations are skipped.
-fn ignored(rel: &Path, patterns: &[String]) -> bool {
-    let s = rel.to_string_lossy();
-    patterns.iter().any(|p| {
-        let p = p.trim_start_matches("./").trim_end_matches('/');
-        if let Some(ext) = p.strip_prefix("*.") {
-            s.ends_with(&format!(".{ext}"))
-        } else {
-            s == p || s.starts_with(&format!("{p}/")) || p == "**" || (p.starts_with("**/") && s.ends_with(&p[3..]))
-        }
-    })
-}
-
-fn context_tar(dir: &Path, inline: Option<&str>) -> Result<Vec<u8>, std::io::Error> {
-    let patterns: Vec<String> = std::fs::read_to_string(dir.join(".dockerignore"))
-        .map(|t| {
-            t.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with(['#', '!']))
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+/// The build context as a tar, without what its `.dockerignore` leaves out (Docker's own
+/// semantics, `crate::ignore`); `dockerfile` (relative to the context) is always sent.
+fn context_tar(dir: &Path, dockerfile: &str, inline: Option<&str>) -> Result<Vec<u8>, std::io::Error> {
+    let ignore = match std::fs::read_to_string(dir.join(".dockerignore")) {
+        Ok(text) => DockerIgnore::parse(&text).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: {e}", dir.join(".dockerignore").display()),
+            )
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => DockerIgnore::default(),
+        Err(e) => return Err(e),
+    }
+    .keeping(&[&crate::ignore::clean(dockerfile), ".dockerignore"]);
     let mut tar = tar::Builder::new(Vec::new());
     tar.follow_symlinks(false);
     let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
@@ -55,11 +46,17 @@ fn context_tar(dir: &Path, inline: Option<&str>) -> Result<Vec<u8>, std::io::Err
         for e in entries {
             let path = e.path();
             let rel = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
-            if ignored(&rel, &patterns) {
+            let rel_text = rel.to_string_lossy();
+            let is_dir = e.file_type()?.is_dir();
+            if ignore.excludes(&rel_text) {
+                // An excluded directory is still walked when an exception names something
+                // inside it (the directory itself is not sent), as the engine's own tar does.
+                if is_dir && ignore.enters(&rel_text) {
+                    stack.push(path);
+                }
                 continue;
             }
-            let ft = e.file_type()?;
-            if ft.is_dir() {
+            if is_dir {
                 tar.append_dir(&rel, &path)?;
                 stack.push(path);
             } else {
@@ -106,7 +103,8 @@ pub async fn build_image(docker: &Docker, req: BuildRequest<'_>, sink: &Sink) ->
     }
     let inline = build.dockerfile_inline.clone();
     let tar_dir = dir.clone();
-    let tar = tokio::task::spawn_blocking(move || context_tar(&tar_dir, inline.as_deref()))
+    let tar_dockerfile = dockerfile.clone();
+    let tar = tokio::task::spawn_blocking(move || context_tar(&tar_dir, &tar_dockerfile, inline.as_deref()))
         .await
         .map_err(|e| failed(e.to_string()))?
         .map_err(|e| failed(format!("reading the build context {}: {e}", dir.display())))?;
@@ -164,23 +162,4 @@ pub async fn build_image(docker: &Docker, req: BuildRequest<'_>, sink: &Sink) ->
         .await
         .context(|| format!("inspecting the image {} just built", req.image))?;
     Ok(inspect.id.unwrap_or_default())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dockerignore_patterns() {
-        let p: Vec<String> = ["node_modules", "*.log", "build/", "**/.git"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert!(ignored(Path::new("node_modules/x/y.js"), &p));
-        assert!(ignored(Path::new("a/debug.log"), &p));
-        assert!(ignored(Path::new("build/out"), &p));
-        assert!(ignored(Path::new("sub/.git"), &p));
-        assert!(!ignored(Path::new("src/main.rs"), &p));
-        assert!(!ignored(Path::new("node_modules2"), &p));
-    }
 }

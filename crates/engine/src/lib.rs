@@ -8,6 +8,7 @@ mod down;
 mod drift;
 mod event;
 mod extra;
+pub mod ignore;
 mod incidents;
 mod labels;
 mod observe;
