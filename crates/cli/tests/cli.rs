@@ -202,3 +202,36 @@ fn up_of_a_service_the_files_do_not_run_is_refused() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A secret from `.env` is masked wherever it lands in `config`'s output (a command, a health
+/// check, a label), not only in `environment`; an interpolation error does not echo it.
+#[test]
+fn config_masks_a_secret_wherever_it_is_used() {
+    let dir = std::env::temp_dir().join(format!("deck-cli-canary-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let canary = "canary-7f3a9c1e55";
+    std::fs::write(dir.join(".env"), format!("REDIS_PASSWORD={canary}\n")).expect(".env");
+    std::fs::write(
+        dir.join("compose.yaml"),
+        "services:\n  cache:\n    image: valkey\n    command: [\"valkey-server\", \"--requirepass\", \"${REDIS_PASSWORD}\"]\n    healthcheck:\n      test: [\"CMD-SHELL\", \"valkey-cli -a ${REDIS_PASSWORD} ping\"]\n    labels:\n      auth: \"pw=${REDIS_PASSWORD}\"\n",
+    )
+    .expect("compose");
+    let f = dir.join("compose.yaml");
+    let f = f.to_str().expect("utf8");
+    for format in ["yaml", "json"] {
+        let out = deck(&["-f", f, "config", "--format", format]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!all.contains(canary), "{format}: the secret is printed:\n{all}");
+        assert!(all.contains("********"), "{format}: nothing masked:\n{all}");
+    }
+    let shown = deck(&["-f", f, "config", "--show-secrets"]);
+    assert!(text(&shown.stdout).contains(canary), "--show-secrets shows it");
+    // A broken template in .env: the error says where, not what the value was.
+    std::fs::write(dir.join(".env"), format!("REDIS_PASSWORD=${{{canary}\n")).expect(".env");
+    let out = deck(&["-f", f, "config"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(!text(&out.stderr).contains(canary), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(".env"), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

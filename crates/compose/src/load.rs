@@ -405,6 +405,7 @@ fn build_project(
         configs: BTreeMap::new(),
         disabled_services: BTreeMap::new(),
         extensions: BTreeMap::new(),
+        secret_values: crate::secrets::values_of_secret_names(env),
     };
     let services_node = root.get("services");
     let mut n = Normalizer {

@@ -34,6 +34,11 @@ pub struct Project {
     /// Top-level `x-` keys, printed as written.
     #[serde(flatten)]
     pub extensions: Extra,
+    /// The values of the secret-looking variables the files were interpolated with (`.env`,
+    /// the environment): masked wherever they land in output (`command`, labels, a health
+    /// check...), not only in `environment`.
+    #[serde(skip)]
+    pub secret_values: Vec<String>,
 }
 
 impl Project {

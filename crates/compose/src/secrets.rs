@@ -95,10 +95,18 @@ fn vnode_is_item(section: &Node) -> bool {
 
 pub const MASK: &str = "********";
 
+/// The values (4 characters or more) of the variables whose names say they hold a secret.
+pub fn values_of_secret_names(env: &std::collections::BTreeMap<String, String>) -> Vec<String> {
+    env.iter()
+        .filter(|(k, v)| is_secret_name(k) && v.len() >= 4)
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
 /// Replaces secret values in a serialised project: values of secret-looking variables, the
 /// password part of URLs, and any other occurrence of those values.
 pub fn mask(project: &Project, value: &mut serde_json::Value) {
-    let mut known: Vec<String> = Vec::new();
+    let mut known: Vec<String> = project.secret_values.clone();
     for s in project.services.values() {
         let vars = s.environment.iter().chain(s.build.iter().flat_map(|b| b.args.iter()));
         for (k, v) in vars {

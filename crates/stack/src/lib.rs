@@ -233,6 +233,17 @@ pub fn find(name_or_path: &str) -> Result<Profile, StackError> {
     Ok(profile)
 }
 
+/// Whether a profile's file holds a secret: an env file (`.env`, `.env.*`), a file under a
+/// `secrets` folder, or one named like a secret (`db_password.txt`).
+fn holds_secret(rel: &Path) -> bool {
+    let name = rel.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let stem = name.split('.').next().unwrap_or_default();
+    name == ".env"
+        || name.starts_with(".env.")
+        || rel.components().any(|c| c.as_os_str() == "secrets")
+        || deck_compose::secrets::is_secret_name(stem)
+}
+
 /// Writes a built-in profile's files to `target`, leaving files that are already identical.
 fn write_out(dir: &Dir<'_>, target: &Path) -> Result<(), StackError> {
     let io = |path: &Path| {
@@ -254,9 +265,16 @@ fn write_out(dir: &Dir<'_>, target: &Path) -> Result<(), StackError> {
                     }
                     std::fs::write(&dest, f.contents()).map_err(io(&dest))?;
                 }
-                // Scripts keep their exec bit (include_dir does not record modes).
+                // Scripts keep their exec bit (include_dir does not record modes); what holds
+                // a secret is readable by its owner only.
                 use std::os::unix::fs::PermissionsExt;
-                let mode = if f.contents().starts_with(b"#!") { 0o755 } else { 0o644 };
+                let mode = if holds_secret(entry.path()) {
+                    0o600
+                } else if f.contents().starts_with(b"#!") {
+                    0o755
+                } else {
+                    0o644
+                };
                 let current = std::fs::metadata(&dest).map_err(io(&dest))?.permissions().mode() & 0o777;
                 if current != mode {
                     std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode)).map_err(io(&dest))?;
@@ -417,6 +435,26 @@ mod tests {
         assert_eq!(p.env("prod").expect("prod").files.len(), 2);
         assert_eq!(p.layers.get("sirius-ui"), Some(&Layer::Frontend));
         assert!(matches!(p.env("staging"), Err(StackError::UnknownEnv { .. })));
+    }
+
+    #[test]
+    fn written_out_secrets_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let p = find(DEFAULT_PROFILE).expect("built in");
+        let mode = |rel: &str| {
+            std::fs::metadata(p.project_dir.join(rel))
+                .expect("written out")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode(".env"), 0o600);
+        assert_eq!(mode("secrets/sirius_api_key.txt"), 0o600);
+        assert_eq!(mode("docker-compose.yaml"), 0o644);
+        assert_eq!(mode("sirius-postgres/entrypoint.sh"), 0o755);
+        assert!(holds_secret(Path::new("conf/db_password.txt")));
+        assert!(holds_secret(Path::new(".env.local")));
+        assert!(!holds_secret(Path::new("app/lab.py")));
     }
 
     #[test]
