@@ -68,12 +68,17 @@ fn interrupt_backup(backups: &Path, signal: &str) -> std::process::ExitStatus {
     status
 }
 
-fn running(container: &str) -> bool {
+/// Whether a container's state says `field` (Running, Paused).
+fn state_is(container: &str, field: &str) -> bool {
     let out = Command::new("docker")
-        .args(["inspect", "-f", "{{.State.Running}}", container])
+        .args(["inspect", "-f", &format!("{{{{.State.{field}}}}}"), container])
         .output()
         .expect("docker inspect");
     String::from_utf8_lossy(&out.stdout).trim() == "true"
+}
+
+fn running(container: &str) -> bool {
+    state_is(container, "Running")
 }
 
 #[tokio::test]
@@ -109,6 +114,26 @@ async fn a_backup_killed_midway_leaves_no_set_and_the_stack_running() {
     let listing = ok(deck(&backups, &["backups"]));
     assert!(listing.contains("incomplete"), "{listing}");
     exec_ok_after_recovery(&backups);
+
+    // Killed again, then the stack taken down on purpose: the next run cleans up but does not
+    // start the stack the user took down (and this backup, with nothing running, is refused).
+    let status = interrupt_backup(&backups, "-KILL");
+    assert!(!status.success());
+    ok(deck(&backups, &["down"]));
+    let out = deck(&backups, &["backup"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("taken down or started since"), "{text}");
+    assert!(
+        !running("sirius-postgres") && !running("sirius-api"),
+        "the stack was started again:\n{text}"
+    );
+    assert!(partials(&backups).is_empty(), "the incomplete set is removed");
+    assert_eq!(sets(&backups).len(), 1);
+    ok(deck(&backups, &["up"]));
 }
 
 fn exec_ok_after_recovery(backups: &Path) {
@@ -118,4 +143,79 @@ fn exec_ok_after_recovery(backups: &Path) {
     assert!(partials(backups).is_empty());
     assert_eq!(sets(backups).len(), 1);
     assert_all_healthy();
+}
+
+fn paused(container: &str) -> bool {
+    state_is(container, "Paused")
+}
+
+/// A tmpfs mounted over a folder for as long as it lives.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let s = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount");
+        assert!(s.success(), "mounting a tmpfs (the test runs as root)");
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The backup folder fills up while a service is paused for its volume: the service runs again,
+/// the error says the disk is full, no set is listed, and once there is room the next backup
+/// succeeds.
+#[tokio::test]
+async fn a_full_disk_while_a_service_is_paused_leaves_it_running() {
+    let _lock = exclusive().await;
+    let backups = backup_dir("full-disk");
+    let _ = Command::new("umount").arg(&backups).status();
+    fresh_lab(&backups);
+    // The lab with Valkey's volume archived paused (its 3 MB of random data fills the disk).
+    let profile = lab_copy("pause", "").join("profile.toml");
+    let text = std::fs::read_to_string(&profile).expect("profile");
+    std::fs::write(
+        &profile,
+        text.replace("valkey_data = \"live\"", "valkey_data = \"pause\""),
+    )
+    .expect("write");
+    let stack = profile.to_str().expect("utf8");
+    {
+        let _disk = Tmpfs::mount(&backups, "1m");
+        let out = deck(&backups, &["--stack", stack, "backup"]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{text}");
+        assert!(text.contains("No space left on device"), "{text}");
+        assert!(!text.contains("again failed"), "{text}");
+        assert!(!paused("sirius-valkey"), "Valkey left paused:\n{text}");
+        assert!(running("sirius-valkey"));
+        assert!(sets(&backups).is_empty());
+    }
+    // Docker's own health status of a container paused in its start period reads "unhealthy"
+    // until its next check passes (one interval, 10 s for Valkey): wait for that, then check.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !state_is("sirius-valkey", "Health.Status | eq \"healthy\"") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Valkey did not become healthy again"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    assert_all_healthy();
+    ok(deck(&backups, &["--stack", stack, "backup"]));
+    assert_eq!(sets(&backups).len(), 1);
+    assert!(!paused("sirius-valkey"));
 }

@@ -28,6 +28,11 @@ pub(crate) struct Journal {
     /// Services whose containers are paused.
     pub paused: Vec<String>,
     pub env: Option<String>,
+    /// The ids of the stopped services' containers when they were stopped: a later run starts
+    /// a service again only while one of them still exists, stopped (not after the user took
+    /// the stack down, or started it, in between).
+    #[serde(default)]
+    pub containers: BTreeMap<String, Vec<String>>,
 }
 
 impl Journal {
@@ -81,6 +86,8 @@ impl Backups {
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or_default();
+            let mut journal = journal;
+            self.keep_what_is_still_stopped(&mut journal, &id, progress).await;
             if !journal.stopped.is_empty() || !journal.paused.is_empty() {
                 progress.step(format!(
                     "an interrupted backup ({id}) left {} stopped or paused: starting them again",
@@ -92,7 +99,6 @@ impl Backups {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
-                let mut journal = journal;
                 self.release(st, &mut journal, &partial, progress).await?;
             }
             std::fs::remove_dir_all(&partial).map_err(store::io_err(&partial))?;
@@ -195,10 +201,15 @@ impl Backups {
         let items = match result {
             Ok(items) => items,
             Err(e) => {
-                let _ = std::fs::remove_dir_all(&partial);
                 return Err(match released {
-                    Ok(()) => e,
-                    Err(r) => BackupError::Failed(format!("{e}; and starting the stopped services again failed: {r}")),
+                    Ok(()) => {
+                        let _ = std::fs::remove_dir_all(&partial);
+                        e
+                    }
+                    // The journal stays, so that the next run starts them again.
+                    Err(r) => BackupError::Failed(format!(
+                        "{e}; and starting the stopped or paused services again failed: {r}. The next `sirius-deck backup` (or a backup from the window) tries again"
+                    )),
                 });
             }
         };
@@ -380,6 +391,15 @@ impl Backups {
                 }
             }
             journal.stopped = running.clone();
+            for s in &running {
+                let mut ids = Vec::new();
+                for c in self.engine.replica_names(&project.name, s).await? {
+                    if let Ok(i) = docker.inspect_container(&c, None).await {
+                        ids.extend(i.id);
+                    }
+                }
+                journal.containers.insert(s.clone(), ids);
+            }
             journal.save(partial)?;
             self.stop(st, &running, progress).await?;
             for (v, image) in stopped {
@@ -443,9 +463,43 @@ impl Backups {
             }
             progress.service(&s, Phase::Unpaused, None);
             journal.paused.remove(0);
-            journal.save(partial)?;
+            // Best effort: on a full disk the services must still run again. A journal that
+            // still lists them is harmless (unpausing or starting what runs changes nothing).
+            let _ = journal.save(partial);
         }
         Ok(())
+    }
+
+    /// Leaves out of an interrupted backup's journal the stopped services whose containers
+    /// are gone (the stack was taken down since) or run again (started since): what the user
+    /// did after the interruption stands.
+    async fn keep_what_is_still_stopped(&self, journal: &mut Journal, id: &str, progress: &Sink) {
+        if journal.containers.is_empty() {
+            return; // a journal from before the ids were recorded
+        }
+        let docker = self.engine.docker();
+        let mut gone = Vec::new();
+        let mut kept = Vec::new();
+        for s in std::mem::take(&mut journal.stopped) {
+            let mut still_stopped = false;
+            for c in journal.containers.get(&s).into_iter().flatten() {
+                if let Ok(i) = docker.inspect_container(c, None).await {
+                    still_stopped |= !i.state.and_then(|st| st.running).unwrap_or(false);
+                }
+            }
+            if still_stopped {
+                kept.push(s);
+            } else {
+                gone.push(s);
+            }
+        }
+        journal.stopped = kept;
+        if !gone.is_empty() {
+            progress.step(format!(
+                "an interrupted backup ({id}) had stopped {}; they were taken down or started since, so they are left as they are",
+                gone.join(", ")
+            ));
+        }
     }
 
     /// Runs again what the journal says is paused or stopped: stopped services are started in
@@ -469,7 +523,8 @@ impl Backups {
         let up = self.engine.up(st.project, &opts, progress).await;
         up?;
         journal.stopped.clear();
-        journal.save(partial)
+        let _ = journal.save(partial); // best effort, as above
+        Ok(())
     }
 
     async fn dump(
