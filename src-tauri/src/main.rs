@@ -14,23 +14,69 @@ use std::sync::Mutex;
 use tauri::Manager;
 use tauri_plugin_store::StoreExt;
 
+/// The window's log: readable by its owner only, and bounded. When it reaches `MAX_LOG`
+/// bytes it becomes `sirius-deck.log.1` (replacing the one before) and a new one starts.
+struct BoundedLog {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    written: u64,
+}
+
+const MAX_LOG: u64 = 5 << 20;
+
+impl BoundedLog {
+    fn open(path: std::path::PathBuf) -> std::io::Result<Self> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)?;
+        // A log from before this rule may be world-readable.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        let written = file.metadata()?.len();
+        Ok(BoundedLog { path, file, written })
+    }
+}
+
+impl std::io::Write for BoundedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.written + buf.len() as u64 > MAX_LOG {
+            let mut old = self.path.clone().into_os_string();
+            old.push(".1");
+            std::fs::rename(&self.path, &old)?;
+            *self = BoundedLog::open(self.path.clone())?;
+        }
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 fn init_logging(app: &tauri::App) {
     let Ok(dir) = app.path().app_log_dir() else { return };
     if std::fs::create_dir_all(&dir).is_err() {
         return;
     }
-    let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("sirius-deck.log"))
-    else {
+    let Ok(log) = BoundedLog::open(dir.join("sirius-deck.log")) else {
         return;
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SIRIUS_DECK_LOG").unwrap_or_else(|_| "info".into());
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("SIRIUS_DECK_LOG").unwrap_or_else(|_| "info".into());
+    // Below info, the Engine API client logs request and response bodies (the environment of a
+    // container, passwords included): never written, whatever level is asked for.
+    for quiet in ["bollard=info", "hyper=info", "hyper_util=info", "h2=info"] {
+        if let Ok(d) = quiet.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
-        .with_writer(Mutex::new(file))
+        .with_writer(Mutex::new(log))
         .try_init();
 }
 
@@ -117,5 +163,29 @@ mod tests {
     fn command_arguments_are_named_as_javascript_sends_them() {
         assert_eq!(crate::bridge::camel("on_event"), "onEvent");
         assert_eq!(crate::bridge::camel("stack"), "stack");
+    }
+
+    #[test]
+    fn the_log_is_private_and_bounded() {
+        use crate::{BoundedLog, MAX_LOG};
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("deck-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let path = dir.join("sirius-deck.log");
+        std::fs::write(&path, "from before\n").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let mut log = BoundedLog::open(path.clone()).expect("opens");
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        let line = vec![b'x'; 1 << 20];
+        for _ in 0..12 {
+            log.write_all(&line).expect("write");
+        }
+        let rotated = dir.join("sirius-deck.log.1");
+        assert!(std::fs::metadata(&path).expect("meta").len() <= MAX_LOG);
+        assert!(std::fs::metadata(&rotated).expect("meta").len() <= MAX_LOG);
+        assert_eq!(mode(&rotated), 0o600);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
