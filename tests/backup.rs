@@ -38,21 +38,38 @@ fn backup_dir(name: &str) -> PathBuf {
 /// Runs `backup --json` and sends `signal` once PostgreSQL's volume is being read (its
 /// services stopped), then waits for the command to end.
 fn interrupt_backup(backups: &Path, signal: &str) -> std::process::ExitStatus {
+    let (status, seen) = interrupt(backups, &["backup", "--json"], signal, |v| {
+        v["event"] == "bytes" && v["item"] == "volume:postgres_data" && v["done"].as_u64() > Some(0)
+    });
+    assert!(
+        seen.iter().any(|l| l.contains("\"stopped\"")),
+        "the backup was stopped while services were stopped: {seen:?}"
+    );
+    status
+}
+
+/// Runs a `--json` command and sends `signal` at the first progress event `at` accepts; its
+/// exit status and the events seen.
+fn interrupt(
+    backups: &Path,
+    args: &[&str],
+    signal: &str,
+    at: impl Fn(&serde_json::Value) -> bool,
+) -> (std::process::ExitStatus, Vec<String>) {
     let mut child = Command::new(cli())
-        .args(["backup", "--json"])
+        .args(args)
         .env("SIRIUS_DECK_BACKUP_DIR", backups)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("backup starts");
+        .expect("the command starts");
     let stdout = child.stdout.take().expect("stdout");
     let mut seen = Vec::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.expect("line");
         let v: serde_json::Value = serde_json::from_str(&line).expect("json progress");
-        let reading_pg = v["event"] == "bytes" && v["item"] == "volume:postgres_data" && v["done"].as_u64() > Some(0);
         seen.push(line);
-        if reading_pg {
+        if at(&v) {
             Command::new("kill")
                 .args([signal, &child.id().to_string()])
                 .status()
@@ -60,12 +77,7 @@ fn interrupt_backup(backups: &Path, signal: &str) -> std::process::ExitStatus {
             break;
         }
     }
-    let status = child.wait().expect("wait");
-    assert!(
-        seen.iter().any(|l| l.contains("\"stopped\"")),
-        "the backup was stopped while services were stopped: {seen:?}"
-    );
-    status
+    (child.wait().expect("wait"), seen)
 }
 
 /// Whether a container's state says `field` (Running, Paused).
@@ -218,4 +230,33 @@ async fn a_full_disk_while_a_service_is_paused_leaves_it_running() {
     ok(deck(&backups, &["--stack", stack, "backup"]));
     assert_eq!(sets(&backups).len(), 1);
     assert!(!paused("sirius-valkey"));
+}
+
+/// A restore killed after it stopped the stack; the user brings the stack up and writes a row;
+/// the next command finds the interrupted restore and rolls nothing back over that row.
+#[tokio::test]
+async fn an_interrupted_restore_is_not_rolled_back_over_newer_work() {
+    let _lock = exclusive().await;
+    let backups = backup_dir("interrupted-restore");
+    fresh_lab(&backups);
+    ok(deck(&backups, &["backup"]));
+    // Killed at the first service the restore itself stops (after its safety set, before any
+    // data is replaced).
+    let restoring = std::cell::Cell::new(false);
+    let (status, seen) = interrupt(&backups, &["restore", "latest", "--yes", "--json"], "-KILL", |v| {
+        if v["event"] == "plan" && v["op"] == "restore" {
+            restoring.set(true);
+        }
+        restoring.get() && v["event"] == "service" && v["phase"] == "stopped"
+    });
+    assert!(!status.success(), "{seen:?}");
+    ok(deck(&backups, &["up"]));
+    psql("insert into kept values (424242, 'written after the interrupted restore')");
+    let text = ok(deck(&backups, &["backup"]));
+    assert!(text.contains("nothing is rolled back"), "{text}");
+    assert_eq!(
+        psql("select v from kept where id = 424242"),
+        "written after the interrupted restore"
+    );
+    assert_all_healthy();
 }

@@ -53,6 +53,9 @@ pub struct RestoreSummary {
 struct Journal {
     set: String,
     safety: Option<String>,
+    /// When the restore began (seconds since the epoch; 0 in journals from before this field).
+    #[serde(default)]
+    started_unix: u64,
 }
 
 /// The major version in `pg_dump (PostgreSQL) 15.8 (Debian 15.8-0+deb12u1)`.
@@ -140,6 +143,7 @@ impl Backups {
         let journal = Journal {
             set: set.id.clone(),
             safety: safety.clone(),
+            started_unix: store::now_unix(),
         };
         store::write_atomic(&root.join(JOURNAL), &serde_json::to_vec(&journal).unwrap_or_default())?;
 
@@ -192,20 +196,51 @@ impl Backups {
         let Ok(bytes) = std::fs::read(&path) else {
             return Ok(());
         };
-        if let Ok(Journal { set, safety }) = serde_json::from_slice::<Journal>(&bytes) {
+        if let Ok(journal) = serde_json::from_slice::<Journal>(&bytes) {
+            let Journal { set, safety, .. } = &journal;
             match safety {
-                Some(safety) => {
-                    progress.step(format!(
-                        "a restore of set {set} was interrupted: rolling back to safety set {safety}"
-                    ));
-                    self.roll_back(st, &safety, progress).await?;
-                }
+                Some(safety) => match self.ran_since(st, &journal).await {
+                    // Rolling back now would throw away what was written since: say so instead.
+                    Some(since) => progress.step(format!(
+                        "a restore of set {set} was interrupted, and the stack has run since ({since}): nothing is rolled back, so what was written since is kept. The data from before that restore is in safety set {safety}: `sirius-deck restore {safety}` brings it back"
+                    )),
+                    None => {
+                        progress.step(format!(
+                            "a restore of set {set} was interrupted: rolling back to safety set {safety}"
+                        ));
+                        self.roll_back(st, safety, progress).await?;
+                    }
+                },
                 None => progress.step(format!(
                     "a restore of set {set} was interrupted, and it had no safety set: check the data"
                 )),
             }
         }
         std::fs::remove_file(&path).map_err(store::io_err(&path))
+    }
+
+    /// A container of the stack that started after an interrupted restore began, other than
+    /// the databases the restore starts itself: the stack was brought up since (and written
+    /// to, maybe). Its name and start time.
+    async fn ran_since(&self, st: &Stack<'_>, journal: &Journal) -> Option<String> {
+        let dbs: Vec<String> = self
+            .find(&st.project.name, &journal.set)
+            .map(|set| {
+                set.manifest
+                    .items
+                    .iter()
+                    .filter(|i| i.kind == ItemKind::Database)
+                    .map(|i| i.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let began = std::time::UNIX_EPOCH + std::time::Duration::from_secs(journal.started_unix);
+        let containers = self.engine.containers(&st.project.name).await.ok()?;
+        containers.into_iter().find_map(|c| {
+            let started = humantime::parse_rfc3339_weak(c.started_at.as_deref()?).ok()?;
+            (c.state == deck_engine::ContainerState::Running && !dbs.contains(&c.service) && started > began)
+                .then(|| format!("{} started at {}", c.name, c.started_at.unwrap_or_default()))
+        })
     }
 
     async fn roll_back(&self, st: &Stack<'_>, safety: &str, progress: &Sink) -> Result<(), BackupError> {
@@ -469,6 +504,12 @@ impl Backups {
 #[cfg(test)]
 mod tests {
     use super::pg_major;
+
+    #[test]
+    fn the_engines_start_times_are_read() {
+        let t = humantime::parse_rfc3339_weak("2026-11-29T19:37:24.584621899Z").expect("docker's StartedAt");
+        assert!(t > std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000));
+    }
 
     #[test]
     fn postgres_major_versions_are_read_from_tool_output() {
