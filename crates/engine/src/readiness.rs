@@ -34,13 +34,28 @@ pub fn probe_command(test: &[String]) -> Option<Vec<String>> {
     }
 }
 
+/// Why a probe could not run: the engine refused it (`message`), or could not be reached.
+pub struct ExecError {
+    pub message: String,
+    pub engine_lost: bool,
+}
+
+impl From<bollard::errors::Error> for ExecError {
+    fn from(e: bollard::errors::Error) -> Self {
+        ExecError {
+            engine_lost: crate::lost_connection(&e),
+            message: e.to_string(),
+        }
+    }
+}
+
 /// Runs a command in a container; its exit code and (bounded) output.
 pub async fn exec(
     docker: &Docker,
     container: &str,
     cmd: Vec<String>,
     timeout: Duration,
-) -> Result<(i64, String), String> {
+) -> Result<(i64, String), ExecError> {
     let created = docker
         .create_exec(
             container,
@@ -51,13 +66,10 @@ pub async fn exec(
                 ..Default::default()
             },
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let run = async {
         let mut out = String::new();
-        if let StartExecResults::Attached { mut output, .. } =
-            docker.start_exec(&created.id, None).await.map_err(|e| e.to_string())?
-        {
+        if let StartExecResults::Attached { mut output, .. } = docker.start_exec(&created.id, None).await? {
             while let Some(chunk) = output.next().await {
                 if let Ok(c) = chunk {
                     if out.len() < 4096 {
@@ -66,18 +78,13 @@ pub async fn exec(
                 }
             }
         }
-        Ok::<_, String>(out)
+        Ok::<_, ExecError>(out)
     };
     let out = match tokio::time::timeout(timeout, run).await {
         Ok(r) => r?,
         Err(_) => return Ok((-1, format!("health check timed out after {}s", timeout.as_secs_f32()))),
     };
-    let code = docker
-        .inspect_exec(&created.id)
-        .await
-        .map_err(|e| e.to_string())?
-        .exit_code
-        .unwrap_or(-1);
+    let code = docker.inspect_exec(&created.id).await?.exit_code.unwrap_or(-1);
     Ok((code, out.trim().to_string()))
 }
 
@@ -206,7 +213,12 @@ pub async fn wait_healthy(
                 } else {
                     out
                 }),
-                Err(e) => outputs.push(e),
+                // The engine went away: that is the failure, not the health check's output.
+                Err(e) if e.engine_lost => {
+                    let reason = format!("the Docker engine stopped answering: {}", e.message);
+                    return Err(report(docker, service, container, reason, outputs).await);
+                }
+                Err(e) => outputs.push(e.message),
             }
             outputs = last_n(outputs);
         }

@@ -371,7 +371,15 @@ impl Engine {
             let mut stream = self.docker.logs(&c.id, Some(opts));
             let tx = tx.clone();
             tokio::spawn(async move {
-                while let Some(Ok(chunk)) = stream.next().await {
+                loop {
+                    // Ends as soon as the receiver is dropped, not at the next line.
+                    let chunk = tokio::select! {
+                        next = stream.next() => match next {
+                            Some(Ok(chunk)) => chunk,
+                            _ => return,
+                        },
+                        _ = tx.closed() => return,
+                    };
                     let stderr = matches!(chunk, bollard::container::LogOutput::StdErr { .. });
                     for raw in chunk.to_string().lines() {
                         let (timestamp, line) = match raw.split_once(' ') {
