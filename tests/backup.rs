@@ -250,6 +250,8 @@ async fn an_interrupted_restore_is_not_rolled_back_over_newer_work() {
         restoring.get() && v["event"] == "service" && v["phase"] == "stopped"
     });
     assert!(!status.success(), "{seen:?}");
+    let listing = ok(deck(&backups, &["backups"]));
+    assert!(listing.contains("was interrupted"), "{listing}");
     ok(deck(&backups, &["up"]));
     psql("insert into kept values (424242, 'written after the interrupted restore')");
     let text = ok(deck(&backups, &["backup"]));

@@ -76,6 +76,13 @@ describe("Backups view", () => {
     expect((await screen.findByTestId("backup-error")).textContent).toContain("was undone");
   });
 
+  it("says that a restore was interrupted, and what the next run does about it", async () => {
+    const b = fake();
+    b.backupList = { ...b.backupList, interrupted_restore: "a restore of set 2026-11-28T06-00-00Z was interrupted: the next backup or restore rolls the data back" };
+    render(<Backups backend={b} stack="lab" env="dev" onClose={() => {}} />);
+    expect((await screen.findByTestId("interrupted-restore")).textContent).toContain("was interrupted");
+  });
+
   it("saves the settings", async () => {
     const b = fake();
     render(<Backups backend={b} stack="lab" env="dev" onClose={() => {}} />);

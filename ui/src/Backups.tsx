@@ -227,6 +227,11 @@ export function Backups({ backend, stack, env, onClose }: { backend: Backend; st
               <td colSpan={7}>{id}: incomplete (an interrupted backup); the next backup or restore cleans it up.</td>
             </tr>
           ))}
+          {list?.interrupted_restore && (
+            <tr className="warn" data-testid="interrupted-restore">
+              <td colSpan={7}>{list.interrupted_restore}</td>
+            </tr>
+          )}
         </tbody>
       </table>
 

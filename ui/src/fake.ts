@@ -27,6 +27,7 @@ export class FakeBackend implements Backend {
   backupList: BackupList = {
     sets: [],
     interrupted: [],
+    interrupted_restore: null,
     unreadable: [],
     covers: ["db:sirius-postgres", "volume:postgres_data"],
     settings: { dir: "/home/u/.local/share/sirius-deck/backups", keep: 10, max_age_days: null, keep_safety: 3 },

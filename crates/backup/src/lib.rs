@@ -15,7 +15,7 @@ mod store;
 
 pub use manifest::{Item, ItemKind, Kind, Manifest};
 pub use plan::{coverage, Coverage, Database, Volume};
-pub use restore::{RestoreOptions, RestoreSummary};
+pub use restore::{interrupted_restore, InterruptedRestore, RestoreOptions, RestoreSummary};
 pub use settings::Settings;
 pub use store::{Check, Listing, SetInfo};
 

@@ -58,6 +58,23 @@ struct Journal {
     started_unix: u64,
 }
 
+/// An interrupted restore found in a stack's backup folder: the set it was restoring, and the
+/// safety set taken before it.
+#[derive(Clone, Debug)]
+pub struct InterruptedRestore {
+    pub set: String,
+    pub safety: Option<String>,
+}
+
+/// The interrupted restore of the stack whose backup folder is `dir`, if there is one.
+pub fn interrupted_restore(dir: &std::path::Path) -> Option<InterruptedRestore> {
+    let journal: Journal = serde_json::from_slice(&std::fs::read(dir.join(JOURNAL)).ok()?).ok()?;
+    Some(InterruptedRestore {
+        set: journal.set,
+        safety: journal.safety,
+    })
+}
+
 /// The major version in `pg_dump (PostgreSQL) 15.8 (Debian 15.8-0+deb12u1)`.
 fn pg_major(version: &str) -> Option<u32> {
     version

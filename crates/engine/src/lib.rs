@@ -168,41 +168,67 @@ impl Engine {
     }
 }
 
+/// One container of a service, as the engine lists it.
+#[derive(Clone, Debug)]
+pub(crate) struct Replica {
+    pub id: String,
+    pub name: String,
+    pub number: u32,
+    /// Its configuration hash label.
+    pub hash: String,
+    pub image: String,
+    pub running: bool,
+}
+
+/// A service's containers (one per replica, any state; not one-off runs), lowest number first.
+pub(crate) async fn replicas(docker: &Docker, project: &str, service: &str) -> Result<Vec<Replica>, EngineError> {
+    let filters = std::collections::HashMap::from([(
+        "label".to_string(),
+        vec![
+            format!("{}={project}", labels::PROJECT),
+            format!("{}={service}", labels::SERVICE),
+            format!("{}=False", labels::ONEOFF),
+        ],
+    )]);
+    let list = docker
+        .list_containers(Some(bollard::query_parameters::ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        }))
+        .await
+        .context(|| format!("listing the containers of {service}"))?;
+    let mut out: Vec<Replica> = list
+        .into_iter()
+        .map(|c| {
+            let labels = c.labels.unwrap_or_default();
+            Replica {
+                id: c.id.unwrap_or_default(),
+                name: c
+                    .names
+                    .and_then(|n| n.first().cloned())
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_string(),
+                number: labels.get(labels::NUMBER).and_then(|n| n.parse().ok()).unwrap_or(1),
+                hash: labels.get(labels::CONFIG_HASH).cloned().unwrap_or_default(),
+                image: c.image_id.unwrap_or_default(),
+                running: c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING),
+            }
+        })
+        .collect();
+    out.sort_by_key(|r| r.number);
+    Ok(out)
+}
+
 impl Engine {
     /// The names of a service's containers (one per replica, lowest number first; any state).
     pub async fn replica_names(&self, project: &str, service: &str) -> Result<Vec<String>, EngineError> {
-        let filters = std::collections::HashMap::from([(
-            "label".to_string(),
-            vec![
-                format!("{}={project}", labels::PROJECT),
-                format!("{}={service}", labels::SERVICE),
-                format!("{}=False", labels::ONEOFF),
-            ],
-        )]);
-        let list = self
-            .docker
-            .list_containers(Some(bollard::query_parameters::ListContainersOptions {
-                all: true,
-                filters: Some(filters),
-                ..Default::default()
-            }))
-            .await
-            .context(|| format!("listing the containers of {service}"))?;
-        let mut out: Vec<(u32, String)> = list
+        Ok(replicas(&self.docker, project, service)
+            .await?
             .into_iter()
-            .map(|c| {
-                let number = c
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(labels::NUMBER))
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(1);
-                let name = c.names.and_then(|n| n.first().cloned()).unwrap_or_default();
-                (number, name.trim_start_matches('/').to_string())
-            })
-            .collect();
-        out.sort();
-        Ok(out.into_iter().map(|(_, n)| n).collect())
+            .map(|r| r.name)
+            .collect())
     }
 }
 

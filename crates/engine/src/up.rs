@@ -419,16 +419,6 @@ pub(crate) fn short_id(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
 }
 
-/// One container of a service, as listed.
-struct Existing {
-    id: String,
-    name: String,
-    number: u32,
-    hash: String,
-    image: String,
-    running: bool,
-}
-
 struct ServiceJob {
     docker: Docker,
     project: Arc<Project>,
@@ -491,8 +481,9 @@ impl ServiceJob {
         // recreated when their configuration changed), the rest removed, the missing ones
         // created with the next numbers (as compose scales).
         let wanted = svc.replicas();
-        let mut existing = self.existing().await.map_err(|e| Some(fail(e)))?;
-        existing.sort_by_key(|c| c.number);
+        let mut existing = crate::replicas(&self.docker, &self.project.name, name)
+            .await
+            .map_err(|e| Some(fail(e.to_string())))?;
         let surplus = existing.split_off((wanted as usize).min(existing.len()));
         for c in &surplus {
             crate::stop_container(&self.docker, &c.id).await;
@@ -621,46 +612,6 @@ impl ServiceJob {
             }
             _ => Ok("running"),
         }
-    }
-
-    /// The service's containers in this project (not one-off runs).
-    async fn existing(&self) -> Result<Vec<Existing>, String> {
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![
-                format!("{}={}", labels::PROJECT, self.project.name),
-                format!("{SERVICE}={}", self.name),
-                format!("{}=False", labels::ONEOFF),
-            ],
-        )]);
-        let list = self
-            .docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(filters),
-                ..Default::default()
-            }))
-            .await
-            .map_err(|e| format!("listing the containers of {}: {e}", self.name))?;
-        Ok(list
-            .into_iter()
-            .map(|c| {
-                let labels = c.labels.unwrap_or_default();
-                Existing {
-                    id: c.id.unwrap_or_default(),
-                    name: c
-                        .names
-                        .and_then(|n| n.first().cloned())
-                        .unwrap_or_default()
-                        .trim_start_matches('/')
-                        .to_string(),
-                    number: labels.get(labels::NUMBER).and_then(|n| n.parse().ok()).unwrap_or(1),
-                    hash: labels.get(CONFIG_HASH).cloned().unwrap_or_default(),
-                    image: c.image_id.unwrap_or_default(),
-                    running: c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING),
-                }
-            })
-            .collect())
     }
 
     async fn create(

@@ -12,6 +12,11 @@ sets: Array<BackupSet>,
  */
 interrupted: Array<string>, 
 /**
+ * A restore that was interrupted, and what the next backup or restore does about it, in
+ * words.
+ */
+interrupted_restore: string | null, 
+/**
  * Folders that are not readable sets, with why.
  */
 unreadable: Array<[string, string]>, 

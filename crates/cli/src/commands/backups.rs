@@ -55,4 +55,7 @@ fn print_list(list: &BackupList) {
     for id in &list.interrupted {
         println!("{id}: incomplete (an interrupted backup); the next backup or restore cleans it up");
     }
+    if let Some(text) = &list.interrupted_restore {
+        println!("{text}");
+    }
 }
