@@ -353,12 +353,14 @@ impl Backups {
         if !paused.is_empty() {
             let writers: BTreeSet<String> = paused.iter().flat_map(|(v, _)| v.writers.iter().cloned()).collect();
             for s in &writers {
-                let mut running = Vec::new();
-                for c in self.engine.replica_names(&project.name, s).await? {
-                    if docker::is_running(docker, &c).await {
-                        running.push(c);
-                    }
-                }
+                let running: Vec<String> = self
+                    .engine
+                    .replicas(&project.name, s)
+                    .await?
+                    .into_iter()
+                    .filter(|r| r.running)
+                    .map(|r| r.name)
+                    .collect();
                 if !running.is_empty() {
                     journal.paused.push(s.clone());
                     journal.save(partial)?;
@@ -392,13 +394,8 @@ impl Backups {
             }
             journal.stopped = running.clone();
             for s in &running {
-                let mut ids = Vec::new();
-                for c in self.engine.replica_names(&project.name, s).await? {
-                    if let Ok(i) = docker.inspect_container(&c, None).await {
-                        ids.extend(i.id);
-                    }
-                }
-                journal.containers.insert(s.clone(), ids);
+                let ids = self.engine.replicas(&project.name, s).await?.into_iter().map(|r| r.id);
+                journal.containers.insert(s.clone(), ids.collect());
             }
             journal.save(partial)?;
             self.stop(st, &running, progress).await?;
@@ -416,7 +413,13 @@ impl Backups {
     pub(crate) async fn stop(&self, st: &Stack<'_>, services: &[String], progress: &Sink) -> Result<(), BackupError> {
         for s in services {
             progress.service(s, Phase::Stopping, None);
-            for c in self.engine.replica_names(&st.project.name, s).await? {
+            for c in self
+                .engine
+                .replicas(&st.project.name, s)
+                .await?
+                .into_iter()
+                .map(|r| r.name)
+            {
                 match self
                     .engine
                     .docker()
@@ -435,12 +438,7 @@ impl Backups {
 
     /// Whether any container of the service runs.
     pub(crate) async fn any_running(&self, project: &str, service: &str) -> Result<bool, BackupError> {
-        for c in self.engine.replica_names(project, service).await? {
-            if docker::is_running(self.engine.docker(), &c).await {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        Ok(self.engine.replicas(project, service).await?.iter().any(|r| r.running))
     }
 
     async fn unpause(
@@ -451,7 +449,13 @@ impl Backups {
         progress: &Sink,
     ) -> Result<(), BackupError> {
         while let Some(s) = journal.paused.first().cloned() {
-            for c in self.engine.replica_names(&st.project.name, &s).await? {
+            for c in self
+                .engine
+                .replicas(&st.project.name, &s)
+                .await?
+                .into_iter()
+                .map(|r| r.name)
+            {
                 match self.engine.docker().unpause_container(&c).await {
                     Ok(()) => {}
                     // Not paused any more (someone else unpaused or restarted it).

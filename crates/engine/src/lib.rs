@@ -170,7 +170,7 @@ impl Engine {
 
 /// One container of a service, as the engine lists it.
 #[derive(Clone, Debug)]
-pub(crate) struct Replica {
+pub struct Replica {
     pub id: String,
     pub name: String,
     pub number: u32,
@@ -222,13 +222,10 @@ pub(crate) async fn replicas(docker: &Docker, project: &str, service: &str) -> R
 }
 
 impl Engine {
-    /// The names of a service's containers (one per replica, lowest number first; any state).
-    pub async fn replica_names(&self, project: &str, service: &str) -> Result<Vec<String>, EngineError> {
-        Ok(replicas(&self.docker, project, service)
-            .await?
-            .into_iter()
-            .map(|r| r.name)
-            .collect())
+    /// A service's containers (one per replica, any state), lowest number first, from one
+    /// listing (nothing inspected).
+    pub async fn replicas(&self, project: &str, service: &str) -> Result<Vec<Replica>, EngineError> {
+        replicas(&self.docker, project, service).await
     }
 }
 

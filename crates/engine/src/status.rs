@@ -249,12 +249,10 @@ pub enum Action {
 impl Engine {
     /// Starts, stops or restarts the containers of one service (each of its replicas).
     pub async fn control(&self, project: &Project, service: &str, action: Action) -> Result<(), EngineError> {
-        let mut names: Vec<String> = self
-            .containers(&project.name)
+        let mut names: Vec<String> = crate::replicas(&self.docker, &project.name, service)
             .await?
             .into_iter()
-            .filter(|c| c.service == service)
-            .map(|c| c.name)
+            .map(|r| r.name)
             .collect();
         if names.is_empty() {
             names.push(project.container_name(service)); // the engine says it does not exist
@@ -284,15 +282,13 @@ impl Engine {
     /// The last outputs of a service's health check as Docker recorded them, oldest first;
     /// each line starts with the container's name when the service runs several replicas.
     pub async fn health_log(&self, project: &Project, service: &str) -> Result<Vec<String>, EngineError> {
-        let names: Vec<(u32, String)> = self
-            .containers(&project.name)
+        let names: Vec<String> = crate::replicas(&self.docker, &project.name, service)
             .await?
             .into_iter()
-            .filter(|c| c.service == service)
-            .map(|c| (c.number, c.name))
+            .map(|r| r.name)
             .collect();
         let mut out = Vec::new();
-        for (_, name) in &names {
+        for name in &names {
             let lines = self.container_health_log(name).await?;
             match names.len() {
                 1 => out.extend(lines),
