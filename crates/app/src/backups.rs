@@ -102,31 +102,13 @@ pub async fn backup(app: &App, stack: &Stack, only: &[String], sink: &Sink) -> R
 pub struct BackupList {
     /// Newest first.
     pub sets: Vec<BackupSet>,
-    /// Ids of backups that were interrupted (cleaned up by the next backup or restore).
-    pub interrupted: Vec<String>,
-    /// A restore that was interrupted, and what the next backup or restore does about it, in
-    /// words.
-    pub interrupted_restore: Option<String>,
+    /// Backups, restores and switches that a killed run left unfinished.
+    pub interrupted: Vec<deck_backup::Interrupted>,
     /// Folders that are not readable sets, with why.
     pub unreadable: Vec<(String, String)>,
     /// What a backup of this stack covers.
     pub covers: Vec<String>,
     pub settings: Settings,
-}
-
-/// What an interrupted restore means for the user, in words (the CLI and the window say the
-/// same).
-fn interrupted_restore_text(r: &deck_backup::InterruptedRestore) -> String {
-    match &r.safety {
-        Some(safety) => format!(
-            "a restore of set {} was interrupted: the next backup or restore rolls the data back to safety set {safety}, unless the stack has run since (then nothing is rolled back, and `sirius-deck restore {safety}` brings the old data back)",
-            r.set
-        ),
-        None => format!(
-            "a restore of set {} was interrupted, without a safety set: check the data",
-            r.set
-        ),
-    }
 }
 
 /// The stack's sets, without connecting to the engine.
@@ -137,8 +119,7 @@ pub fn backups(app: &App, stack: &Stack) -> Result<BackupList> {
     let (sets, unreadable) = deck_backup::list_sets(&dir)?;
     Ok(BackupList {
         sets: sets.into_iter().map(Into::into).collect(),
-        interrupted: deck_backup::interrupted_sets(&dir),
-        interrupted_restore: deck_backup::interrupted_restore(&dir).map(|r| interrupted_restore_text(&r)),
+        interrupted: deck_backup::interrupted(&dir),
         unreadable,
         covers,
         settings,

@@ -8,6 +8,7 @@
 
 mod backups;
 mod error;
+mod interrupted;
 mod lifecycle;
 mod switch;
 mod target;
@@ -17,7 +18,9 @@ pub use backups::{
     backup, backups, restore, restore_plan, save_settings, settings, verify, BackupItem, BackupList, BackupSet,
     RestoreRequest, SettingsChange, Verified,
 };
+pub use deck_backup::{Choice, Interrupted, InterruptedOp, Resolution};
 pub use deck_engine::{Event, Op, Phase, Sink};
+pub use interrupted::{interrupted, recover};
 pub use deck_error::Code;
 pub use error::{Error, Result};
 pub use lifecycle::{
@@ -88,6 +91,12 @@ impl App {
             s.dir = d.clone();
         }
         Ok(s)
+    }
+
+    /// The stack's folder under the backup folder: its sets, and the journals of operations
+    /// in progress.
+    fn stack_dir(&self, stack: &Stack) -> Result<PathBuf> {
+        Ok(self.backup_settings()?.dir.join(&stack.project.name))
     }
 
     async fn backups_of(&self) -> Result<deck_backup::Backups> {

@@ -22,7 +22,12 @@ pub async fn up(app: &App, stack: &Stack, opts: UpOptions, sink: &Sink) -> Resul
         build: opts.build || opts.no_cache,
         ..opts
     };
-    Ok(app.engine().await?.up(&stack.project, &opts, sink).await?)
+    let whole = opts.services.is_empty() && !opts.no_start;
+    let summary = app.engine().await?.up(&stack.project, &opts, sink).await?;
+    if whole {
+        crate::interrupted::settle_switch(app, stack, sink, "up")?;
+    }
+    Ok(summary)
 }
 
 /// Creates containers, networks and volumes without starting anything (`docker compose
@@ -48,6 +53,7 @@ pub async fn down(app: &App, stack: &Stack, volumes: bool, sink: &Sink) -> Resul
     engine
         .down(name, Some(&stack.project), &DownOptions { volumes }, sink)
         .await?;
+    crate::interrupted::settle_switch(app, stack, sink, "down")?;
     let (volumes_removed, volumes_kept) = if volumes {
         (project_volumes, Vec::new())
     } else {

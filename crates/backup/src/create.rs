@@ -5,6 +5,7 @@
 //! the next one.
 
 use crate::docker::{self, MOUNT};
+use crate::interrupted::BACKUP_JOURNAL as JOURNAL;
 use crate::manifest::{self, ImageInfo, Item, ItemKind, Kind, Manifest, MANIFEST_FILE};
 use crate::plan::{self, Database, Volume};
 use crate::store::{self, SetInfo, PARTIAL_PREFIX};
@@ -18,8 +19,6 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-const JOURNAL: &str = "journal.json";
 
 /// What a backup in progress has stopped or paused, on disk.
 #[derive(Default, Serialize, Deserialize)]
@@ -79,15 +78,29 @@ impl Backups {
 
     pub(crate) async fn recover_locked(&self, st: &Stack<'_>, progress: &Sink) -> Result<(), BackupError> {
         docker::remove_stale_helpers(self.engine.docker()).await;
-        let root = self.dir(&st.project.name);
-        for id in interrupted(&root) {
-            let partial = root.join(format!("{PARTIAL_PREFIX}{id}"));
-            let journal: Journal = std::fs::read(partial.join(JOURNAL))
+        for id in interrupted(&self.dir(&st.project.name)) {
+            self.recover_backup(st, &id, true, progress).await?;
+        }
+        self.recover_restore(st, progress).await
+    }
+
+    /// Removes an interrupted backup's incomplete set; with `release`, first runs again the
+    /// services it stopped or paused that are still stopped or paused (not those the user took
+    /// down or started since).
+    pub(crate) async fn recover_backup(
+        &self,
+        st: &Stack<'_>,
+        id: &str,
+        release: bool,
+        progress: &Sink,
+    ) -> Result<(), BackupError> {
+        let partial = self.dir(&st.project.name).join(format!("{PARTIAL_PREFIX}{id}"));
+        if release {
+            let mut journal: Journal = std::fs::read(partial.join(JOURNAL))
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or_default();
-            let mut journal = journal;
-            self.keep_what_is_still_stopped(&mut journal, &id, progress).await;
+            self.keep_what_is_still_stopped(&mut journal, id, progress).await;
             if !journal.stopped.is_empty() || !journal.paused.is_empty() {
                 progress.step(format!(
                     "an interrupted backup ({id}) left {} stopped or paused: starting them again",
@@ -101,16 +114,23 @@ impl Backups {
                 ));
                 self.release(st, &mut journal, &partial, progress).await?;
             }
-            std::fs::remove_dir_all(&partial).map_err(store::io_err(&partial))?;
-            progress.step(format!("removed the incomplete set {id} left by an interrupted backup"));
         }
-        self.recover_restore(st, progress).await
+        std::fs::remove_dir_all(&partial).map_err(store::io_err(&partial))?;
+        progress.step(format!("removed the incomplete set {id} left by an interrupted backup"));
+        Ok(())
     }
 
     /// Deletes the sets that the retention rule no longer keeps.
     pub(crate) fn prune(&self, project: &str, progress: &Sink) -> Result<(), BackupError> {
         let (sets, _) = self.list(project)?;
+        // The sets an interrupted restore needs to be resumed or rolled back stay.
+        let needed: Vec<String> = crate::interrupted::restore_journal(&self.dir(project))
+            .map(|j| j.safety.into_iter().chain([j.set]).collect())
+            .unwrap_or_default();
         for id in store::retention(&sets, &self.settings, store::now_unix()) {
+            if needed.contains(&id) {
+                continue;
+            }
             let path = self.dir(project).join(&id);
             std::fs::remove_dir_all(&path).map_err(store::io_err(&path))?;
             progress.step(format!(

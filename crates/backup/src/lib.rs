@@ -6,6 +6,7 @@
 
 mod create;
 mod docker;
+mod interrupted;
 mod manifest;
 mod pipe;
 mod plan;
@@ -15,7 +16,10 @@ mod store;
 
 pub use manifest::{Item, ItemKind, Kind, Manifest};
 pub use plan::{coverage, Coverage, Database, Volume};
-pub use restore::{interrupted_restore, InterruptedRestore, RestoreOptions, RestoreSummary};
+pub use interrupted::{
+    begin_switch, end_switch, op_name, switch_journal, Choice, Interrupted, InterruptedOp, Resolution, SwitchJournal,
+};
+pub use restore::{RestoreOptions, RestoreSummary};
 pub use settings::Settings;
 pub use store::{Check, Listing, SetInfo};
 
@@ -157,9 +161,10 @@ pub fn find_set(dir: &Path, id: &str) -> Result<SetInfo, BackupError> {
     store::find(dir, id)
 }
 
-/// The ids of interrupted backups left in a stack's folder.
-pub fn interrupted_sets(dir: &Path) -> Vec<String> {
-    create::interrupted(dir)
+/// The operations a killed run left unfinished in a stack's folder (backups, restores,
+/// switches), oldest first, without connecting to the engine.
+pub fn interrupted(dir: &Path) -> Vec<Interrupted> {
+    interrupted::list(dir)
 }
 
 /// A path for messages: the user's home shown as `~`.

@@ -5,6 +5,7 @@
 //! the safety set; one that was killed is rolled back by the next run.
 
 use crate::docker;
+use crate::interrupted::{self, InterruptedOp, Resolution, RestoreJournal};
 use crate::manifest::{Item, ItemKind, Kind};
 use crate::plan::{self, Coverage};
 use crate::store::{self, SetInfo};
@@ -15,8 +16,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-const JOURNAL: &str = ".restore.json";
 
 #[derive(Clone, Debug, Deserialize, ts_rs::TS)]
 #[serde(default)]
@@ -46,33 +45,6 @@ pub struct RestoreSummary {
     pub safety: Option<String>,
     #[ts(type = "number")]
     pub elapsed_ms: u64,
-}
-
-/// A restore in progress, on disk, so that a killed one is rolled back.
-#[derive(Serialize, Deserialize)]
-struct Journal {
-    set: String,
-    safety: Option<String>,
-    /// When the restore began (seconds since the epoch; 0 in journals from before this field).
-    #[serde(default)]
-    started_unix: u64,
-}
-
-/// An interrupted restore found in a stack's backup folder: the set it was restoring, and the
-/// safety set taken before it.
-#[derive(Clone, Debug)]
-pub struct InterruptedRestore {
-    pub set: String,
-    pub safety: Option<String>,
-}
-
-/// The interrupted restore of the stack whose backup folder is `dir`, if there is one.
-pub fn interrupted_restore(dir: &std::path::Path) -> Option<InterruptedRestore> {
-    let journal: Journal = serde_json::from_slice(&std::fs::read(dir.join(JOURNAL)).ok()?).ok()?;
-    Some(InterruptedRestore {
-        set: journal.set,
-        safety: journal.safety,
-    })
 }
 
 /// The major version in `pg_dump (PostgreSQL) 15.8 (Debian 15.8-0+deb12u1)`.
@@ -157,41 +129,30 @@ impl Backups {
         } else {
             None
         };
-        let journal = Journal {
+        if let Some(old) = interrupted::restore_journal(&root) {
+            progress.step(format!(
+                "this restore replaces the interrupted restore of set {}{}",
+                old.set,
+                old.safety
+                    .map(|s| format!(" (its safety set {s} stays listed)"))
+                    .unwrap_or_default()
+            ));
+        }
+        let journal = RestoreJournal {
             set: set.id.clone(),
             safety: safety.clone(),
             started_unix: store::now_unix(),
-        };
-        store::write_atomic(&root.join(JOURNAL), &serde_json::to_vec(&journal).unwrap_or_default())?;
-
-        let applied = tokio::select! {
-            r = self.apply(st, &set, &items, Op::Restore, progress) => r,
-            _ = cancel.cancelled() => Err(BackupError::Cancelled),
-        };
-        let outcome = match applied {
-            Ok(()) => Ok(()),
-            Err(e) => match &safety {
-                None => Err(BackupError::Failed(format!(
-                    "the restore failed, and no safety set was taken to undo it: {e}"
-                ))),
-                Some(safety) => {
-                    progress.step(format!("the restore failed ({e}): rolling back to safety set {safety}"));
-                    match self.roll_back(st, safety, progress).await {
-                        Ok(()) => Err(BackupError::RolledBack {
-                            reason: e.to_string(),
-                            safety: safety.clone(),
-                        }),
-                        Err(r) => Err(BackupError::RollbackFailed {
-                            reason: e.to_string(),
-                            rollback: r.to_string(),
-                            safety: safety.clone(),
-                        }),
-                    }
-                }
+            items: if opts.only.is_empty() {
+                Vec::new()
+            } else {
+                items.iter().map(Item::id).collect()
             },
         };
-        let journal_path = root.join(JOURNAL);
-        std::fs::remove_file(&journal_path).map_err(store::io_err(&journal_path))?;
+        interrupted::write_restore_journal(&root, &journal)?;
+        let outcome = self
+            .apply_or_roll_back(st, &set, &items, safety.as_deref(), cancel, progress)
+            .await;
+        interrupted::end(&root, InterruptedOp::Restore)?;
         outcome?;
         self.prune(&st.project.name, progress)?;
         progress.send(Event::Done {
@@ -207,39 +168,79 @@ impl Backups {
         })
     }
 
-    /// Rolls back a restore that a killed run left half done.
-    pub(crate) async fn recover_restore(&self, st: &Stack<'_>, progress: &Sink) -> Result<(), BackupError> {
-        let path = self.dir(&st.project.name).join(JOURNAL);
-        let Ok(bytes) = std::fs::read(&path) else {
-            return Ok(());
+    /// Applies a verified set; when that fails, rolls back to the safety set (if one was
+    /// taken) and says which of the two happened.
+    async fn apply_or_roll_back(
+        &self,
+        st: &Stack<'_>,
+        set: &SetInfo,
+        items: &[Item],
+        safety: Option<&str>,
+        cancel: &CancellationToken,
+        progress: &Sink,
+    ) -> Result<(), BackupError> {
+        let applied = tokio::select! {
+            r = self.apply(st, set, items, Op::Restore, progress) => r,
+            _ = cancel.cancelled() => Err(BackupError::Cancelled),
         };
-        if let Ok(journal) = serde_json::from_slice::<Journal>(&bytes) {
-            let Journal { set, safety, .. } = &journal;
-            match safety {
-                Some(safety) => match self.ran_since(st, &journal).await {
-                    // Rolling back now would throw away what was written since: say so instead.
-                    Some(since) => progress.step(format!(
-                        "a restore of set {set} was interrupted, and the stack has run since ({since}): nothing is rolled back, so what was written since is kept. The data from before that restore is in safety set {safety}: `sirius-deck restore {safety}` brings it back"
-                    )),
-                    None => {
-                        progress.step(format!(
-                            "a restore of set {set} was interrupted: rolling back to safety set {safety}"
-                        ));
-                        self.roll_back(st, safety, progress).await?;
-                    }
-                },
-                None => progress.step(format!(
-                    "a restore of set {set} was interrupted, and it had no safety set: check the data"
-                )),
-            }
-        }
-        std::fs::remove_file(&path).map_err(store::io_err(&path))
+        let Err(e) = applied else { return Ok(()) };
+        let Some(safety) = safety else {
+            return Err(BackupError::Failed(format!(
+                "the restore failed, and no safety set was taken to undo it: {e}"
+            )));
+        };
+        progress.step(format!("the restore failed ({e}): rolling back to safety set {safety}"));
+        Err(match self.roll_back(st, safety, progress).await {
+            Ok(()) => BackupError::RolledBack {
+                reason: e.to_string(),
+                safety: safety.to_string(),
+            },
+            Err(r) => BackupError::RollbackFailed {
+                reason: e.to_string(),
+                rollback: r.to_string(),
+                safety: safety.to_string(),
+            },
+        })
     }
 
-    /// A container of the stack that started after an interrupted restore began, other than
-    /// the databases the restore starts itself: the stack was brought up since (and written
-    /// to, maybe). Its name and start time.
-    async fn ran_since(&self, st: &Stack<'_>, journal: &Journal) -> Option<String> {
+    /// Finishes a restore that a killed run left half done, but only while nothing has changed
+    /// since (its containers are still there, and none started since but the databases it
+    /// starts itself); otherwise leaves it for the user to choose, and says so.
+    pub(crate) async fn recover_restore(&self, st: &Stack<'_>, progress: &Sink) -> Result<(), BackupError> {
+        let root = self.dir(&st.project.name);
+        let Some(journal) = interrupted::restore_journal(&root) else {
+            return Ok(());
+        };
+        let set = &journal.set;
+        let ask = "nothing is done about it on its own, so nothing written since is replaced. Choose with `sirius-deck recover restore --resume`, `--roll-back` or `--discard` (or in the window)";
+        if let Some(changed) = self.changed_since(st, &journal).await {
+            progress.step(format!("a restore of set {set} was interrupted, and {changed} since: {ask}"));
+            return Ok(());
+        }
+        let checked = match store::find(&root, set) {
+            Ok(s) => self.check_restore(st, &s, &journal.items, progress).await.map(|i| (s, i)),
+            Err(e) => Err(e),
+        };
+        let (found, items) = match checked {
+            Ok(c) => c,
+            Err(e) => {
+                progress.step(format!("a restore of set {set} was interrupted, and it cannot be finished ({e}): {ask}"));
+                return Ok(());
+            }
+        };
+        progress.step(format!(
+            "a restore of set {set} was interrupted, and nothing has changed since: finishing it"
+        ));
+        let outcome = self
+            .apply_or_roll_back(st, &found, &items, journal.safety.as_deref(), &CancellationToken::new(), progress)
+            .await;
+        interrupted::end(&root, InterruptedOp::Restore)?;
+        outcome
+    }
+
+    /// What changed since an interrupted restore began, in words: the stack taken down, or a
+    /// container of it (other than the databases the restore starts itself) started since.
+    async fn changed_since(&self, st: &Stack<'_>, journal: &RestoreJournal) -> Option<String> {
         let dbs: Vec<String> = self
             .find(&st.project.name, &journal.set)
             .map(|set| {
@@ -252,12 +253,61 @@ impl Backups {
             })
             .unwrap_or_default();
         let began = std::time::UNIX_EPOCH + std::time::Duration::from_secs(journal.started_unix);
-        let containers = self.engine.containers(&st.project.name).await.ok()?;
+        let containers = match self.engine.containers(&st.project.name).await {
+            Ok(c) => c,
+            Err(e) => return Some(format!("the engine could not say what runs ({e})")),
+        };
+        if containers.is_empty() {
+            return Some("the stack was taken down".into());
+        }
         containers.into_iter().find_map(|c| {
             let started = humantime::parse_rfc3339_weak(c.started_at.as_deref()?).ok()?;
-            (c.state == deck_engine::ContainerState::Running && !dbs.contains(&c.service) && started > began)
-                .then(|| format!("{} started at {}", c.name, c.started_at.unwrap_or_default()))
+            (c.state == deck_engine::ContainerState::Running && !dbs.contains(&c.service) && started > began).then(
+                || {
+                    format!(
+                        "the stack has run since ({} started at {})",
+                        c.name,
+                        c.started_at.unwrap_or_default()
+                    )
+                },
+            )
         })
+    }
+
+    /// What the user chose for an interrupted restore.
+    pub(crate) async fn resolve_restore(
+        &self,
+        st: &Stack<'_>,
+        resolution: Resolution,
+        progress: &Sink,
+    ) -> Result<String, BackupError> {
+        let root = self.dir(&st.project.name);
+        let journal = interrupted::restore_journal(&root)
+            .ok_or_else(|| BackupError::Invalid("no restore of this stack was interrupted".into()))?;
+        let done = match resolution {
+            Resolution::Resume => {
+                let set = store::find(&root, &journal.set)?;
+                let items = self.check_restore(st, &set, &journal.items, progress).await?;
+                self.apply_or_roll_back(st, &set, &items, journal.safety.as_deref(), &CancellationToken::new(), progress)
+                    .await?;
+                format!("restored set {} again", journal.set)
+            }
+            Resolution::RollBack => {
+                let safety = journal.safety.as_deref().ok_or_else(|| {
+                    BackupError::Invalid(format!(
+                        "the restore of set {} took no safety set: there is nothing to roll back to",
+                        journal.set
+                    ))
+                })?;
+                let set = store::find(&root, safety)?;
+                self.check_restore(st, &set, &[], progress).await?;
+                self.roll_back(st, safety, progress).await?;
+                format!("rolled back to safety set {safety}, the data from before the restore")
+            }
+            Resolution::Discard => "left the data as it is".to_string(),
+        };
+        interrupted::end(&root, InterruptedOp::Restore)?;
+        Ok(done)
     }
 
     async fn roll_back(&self, st: &Stack<'_>, safety: &str, progress: &Sink) -> Result<(), BackupError> {

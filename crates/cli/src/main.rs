@@ -136,6 +136,9 @@ enum Command {
     /// Restore a set: verified first, a safety set of the current data taken, services using
     /// the data stopped, data replaced, everything started again; rolled back on failure.
     Restore(commands::restore::Args),
+    /// Show the backups, restores and switches that a killed run left unfinished, what each
+    /// left, and settle one: --resume, --roll-back or --discard.
+    Recover(commands::recover::Args),
     /// Show or change where backups go and how many are kept (saved for the CLI and the window).
     BackupSettings(commands::backup_settings::Args),
     /// Switch the running stack to another environment (dev, prod): checked first, safety
@@ -158,6 +161,7 @@ impl Command {
             Command::Backups(a) => a.dir.clone(),
             Command::Verify(a) => a.dir.clone(),
             Command::Restore(a) => a.dir.clone(),
+            Command::Recover(a) => a.dir.clone(),
             _ => None,
         }
     }
@@ -194,6 +198,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Backups(a) => commands::backups::run(app, t, a),
         Command::Verify(a) => commands::verify::run(app, t, a).await,
         Command::Restore(a) => commands::restore::run(app, t, a).await,
+        Command::Recover(a) => commands::recover::run(app, t, a).await,
         Command::BackupSettings(a) => commands::backup_settings::run(app, a),
         Command::Switch(a) => commands::switch::run(app, t, a).await,
         Command::Repair(a) => commands::repair::run(app, t, a).await,
@@ -212,6 +217,14 @@ pub fn load(target: &Target) -> Result<Stack> {
     let stack = target.load()?;
     print_diagnostics(&stack.warnings);
     Ok(stack)
+}
+
+/// Says on stderr which operations a killed run left unfinished on the stack, and how to
+/// settle them.
+pub fn warn_interrupted(app: &App, stack: &Stack) {
+    for i in deck_app::interrupted(app, stack).unwrap_or_default() {
+        eprintln!("sirius-deck: {}", i.describe());
+    }
 }
 
 /// Like `load`, following the environment that runs when none is named.

@@ -252,6 +252,8 @@ impl Sink {
     }
 
     pub fn send(&self, e: Event) {
+        #[cfg(debug_assertions)]
+        crash_point::boundary(&e);
         if let Some(tx) = &self.tx {
             let _ = tx.send(e);
         }
@@ -299,6 +301,35 @@ impl Sink {
                 done,
                 total,
             });
+        }
+    }
+}
+
+/// Crash points for the tests, in debug builds only (release builds have none): with
+/// `SIRIUS_DECK_KILL_AT=N` the process kills itself with SIGKILL at its Nth step boundary (every
+/// progress event is one, but build output and byte counts), after saying which on stderr.
+/// With `N` beyond the last boundary, the run ends normally.
+#[cfg(debug_assertions)]
+mod crash_point {
+    use super::Event;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+
+    static AT: OnceLock<Option<u64>> = OnceLock::new();
+    static PASSED: AtomicU64 = AtomicU64::new(0);
+
+    pub fn boundary(e: &Event) {
+        let Some(at) = *AT.get_or_init(|| std::env::var("SIRIUS_DECK_KILL_AT").ok()?.parse().ok()) else {
+            return;
+        };
+        if matches!(e, Event::Bytes { .. } | Event::BuildOutput { .. }) {
+            return;
+        }
+        let n = PASSED.fetch_add(1, Ordering::SeqCst) + 1;
+        if n == at {
+            let what = serde_json::to_string(e).unwrap_or_default();
+            eprintln!("sirius-deck: killed at crash point {n}: {what}");
+            let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
         }
     }
 }

@@ -271,8 +271,23 @@ impl Switcher<'_> {
         }
         let engine = self.engine;
         let target = load_env(self.profile, to)?;
-        let from = current_env(engine, &target.name).await?;
-        if from.as_deref() == Some(to) {
+        // A switch that a killed run left half done is finished (or undone) by switching to
+        // its target (or back to where it came from): the stack runs some of each.
+        let journal_dir = self.backups.dir(&target.name);
+        let pending = deck_backup::switch_journal(&journal_dir);
+        let from = match &pending {
+            Some(j) if j.to == to => j.from.clone(),
+            Some(j) => Some(j.to.clone()),
+            None => current_env(engine, &target.name).await?,
+        };
+        if let Some(j) = &pending {
+            progress.step(format!(
+                "a switch from {} to {} was interrupted: {}",
+                j.from.as_deref().unwrap_or("nothing running"),
+                j.to,
+                if j.to == to { "finishing it" } else { "going back" }
+            ));
+        } else if from.as_deref() == Some(to) {
             return Err(SwitchError::Invalid(format!("{} already runs {to}", self.profile.name)));
         }
         let previous = match &from {
@@ -403,6 +418,7 @@ impl Switcher<'_> {
         // environments keep running, untouched; the others are recreated in dependency order
         // (or, with a full restart, the old environment goes down first, volumes kept).
         let plan = engine.plan(&target, &BTreeSet::new()).await?;
+        deck_backup::begin_switch(&journal_dir, from.as_deref(), to)?;
         let up_opts = UpOptions {
             remove_orphans: true,
             ..up_opts
@@ -418,9 +434,11 @@ impl Switcher<'_> {
         } else {
             progress.step(describe(&plan, to));
         }
-        if let Err(e) = engine.up(&target, &up_opts, progress).await {
+        let up = engine.up(&target, &up_opts, progress).await;
+        if let Err(e) = up {
             let reason = e.to_string();
             let (Some(prev), Some(from), true) = (&previous, &from, opts.rollback) else {
+                deck_backup::end_switch(&journal_dir)?;
                 return Err(SwitchError::Failed { to: to.into(), reason });
             };
             progress.step(format!("{to} did not come up: rolling back to {from}"));
@@ -440,6 +458,7 @@ impl Switcher<'_> {
                 engine.up(prev, &opts, progress).await
             }
             .await;
+            deck_backup::end_switch(&journal_dir)?;
             return Err(match back {
                 Ok(_) => SwitchError::RolledBack {
                     from: from.clone(),
@@ -455,6 +474,7 @@ impl Switcher<'_> {
             });
         }
 
+        deck_backup::end_switch(&journal_dir)?;
         // Proof: every container against what the environment asks for.
         let drift = engine.drift(&target, Some(to)).await?;
         for d in drift.iter().filter(|d| d.verdict == Verdict::Drift) {

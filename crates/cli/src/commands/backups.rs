@@ -52,10 +52,7 @@ fn print_list(list: &BackupList) {
     for (id, why) in &list.unreadable {
         println!("{id}: not a usable set: {why}");
     }
-    for id in &list.interrupted {
-        println!("{id}: incomplete (an interrupted backup); the next backup or restore cleans it up");
-    }
-    if let Some(text) = &list.interrupted_restore {
-        println!("{text}");
+    for i in &list.interrupted {
+        println!("{}", i.describe());
     }
 }

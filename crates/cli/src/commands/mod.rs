@@ -9,6 +9,7 @@ pub mod create;
 pub mod down;
 pub mod logs;
 pub mod ps;
+pub mod recover;
 pub mod repair;
 pub mod restore;
 pub mod stacks;

@@ -12,6 +12,7 @@ pub struct Args {
 pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
     let stack = crate::load_running(app, target).await?;
     let rows = deck_app::ps(app, &stack).await?;
+    crate::warn_interrupted(app, &stack);
     if a.json {
         output::json(&rows);
     } else {

@@ -26,6 +26,7 @@ pub struct Args {
 
 pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
     let stack = crate::load(target)?;
+    crate::warn_interrupted(app, &stack);
     let opts = UpOptions {
         build: a.build,
         no_cache: a.no_cache,
