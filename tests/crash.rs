@@ -171,8 +171,20 @@ impl Crash {
             let at = stderr
                 .lines()
                 .find_map(|l| l.strip_prefix("sirius-deck: killed at crash point "))
-                .unwrap_or("?")
-                .to_string();
+                .and_then(|l| l.split_once(": "))
+                .and_then(|(_, e)| serde_json::from_str::<serde_json::Value>(e).ok())
+                .map(|e| {
+                    let field = |k: &str| e[k].as_str().map(|v| format!(" {v}")).unwrap_or_default();
+                    format!(
+                        "{}{}{}{}{}",
+                        field("event"),
+                        field("op"),
+                        field("service"),
+                        field("phase"),
+                        field("item")
+                    )
+                })
+                .unwrap_or_default();
             let action = ACTIONS[(point - 1) % ACTIONS.len()];
             let marker = 10_000 + point;
             match action {
@@ -234,7 +246,10 @@ impl Crash {
             assert_eq!(self.helpers_left(), Vec::<String>::new(), "point {point}: helpers");
             let left = self.interrupted();
             report.push(format!(
-                "{op:?} killed at {point} ({at}); then {action:?}; pending {waiting:?}; {next:?}: {}; {running} running; {sets} sets verified; still pending {left:?}",
+                "{} killed at {point} ({}); then {action:?}; interrupted {waiting:?}; {}: {}; {running} running; {sets} sets verified; left {left:?}",
+                op[0],
+                at.trim(),
+                next.join(" "),
                 if next_ok { "ok" } else { "refused: stack down" }
             ));
             // Back to the starting point for the next crash point.

@@ -4,6 +4,7 @@ use crate::error::Result;
 use crate::target::Stack;
 use crate::App;
 use deck_backup::Backups;
+use deck_compose::Project;
 use deck_engine::{PlannedChange, Sink};
 use deck_switch::{SwitchOptions, SwitchSummary, Switcher};
 
@@ -14,22 +15,49 @@ use deck_switch::{SwitchOptions, SwitchSummary, Switcher};
 /// proof of what each container runs (`SwitchSummary::drifted`).
 pub async fn switch(app: &App, stack: &Stack, to: &str, opts: &SwitchOptions, sink: &Sink) -> Result<SwitchSummary> {
     let backups = app.backups_of().await?;
-    Ok(switcher(app, stack, to, &backups).await?.switch(to, opts, sink).await?)
+    let load = loader(stack);
+    Ok(switcher(app, stack, to, &backups, &load).await?.switch(to, opts, sink).await?)
 }
 
 /// What a switch to `to` would do to each service (kept, recreated, created, removed),
 /// changing nothing.
 pub async fn switch_plan(app: &App, stack: &Stack, to: &str, opts: &SwitchOptions) -> Result<Vec<PlannedChange>> {
     let backups = app.backups_of().await?;
-    Ok(switcher(app, stack, to, &backups).await?.plan(to, opts).await?)
+    let load = loader(stack);
+    Ok(switcher(app, stack, to, &backups, &load).await?.plan(to, opts).await?)
 }
 
-async fn switcher<'a>(app: &'a App, stack: &'a Stack, to: &str, backups: &'a Backups) -> Result<Switcher<'a>> {
+/// Loads another environment of the stack as it was loaded itself (same project name, folder,
+/// env files and compose profiles).
+fn loader(stack: &Stack) -> impl Fn(&str) -> std::result::Result<Project, String> + Sync + '_ {
+    move |env| {
+        stack
+            .target
+            .load_env(stack.profile.clone(), Some(env.to_string()))
+            .map(|s| s.project)
+            .map_err(|e| {
+                let mut text = format!("the {env} environment: {}", e.message);
+                for d in &e.diagnostics {
+                    text.push_str(&format!("\n  {d}"));
+                }
+                text
+            })
+    }
+}
+
+async fn switcher<'a>(
+    app: &'a App,
+    stack: &'a Stack,
+    to: &str,
+    backups: &'a Backups,
+    load: &'a (dyn Fn(&str) -> std::result::Result<Project, String> + Sync),
+) -> Result<Switcher<'a>> {
     let profile = stack.require_profile("switch")?;
     profile.env(to)?;
     Ok(Switcher {
         engine: app.engine().await?,
         backups,
         profile,
+        load,
     })
 }

@@ -40,6 +40,9 @@ pub struct Stack {
     /// The environment of the profile that was loaded (none with -f files).
     pub env: Option<String>,
     pub profile: Option<Profile>,
+    /// What it was loaded from, so that another environment of it is loaded alike (with the
+    /// same project name, folder, env files and compose profiles).
+    pub(crate) target: Target,
 }
 
 impl Target {
@@ -101,6 +104,7 @@ impl Target {
             warnings: loaded.warnings,
             env,
             profile,
+            target: self.clone(),
         })
     }
 

@@ -542,6 +542,7 @@ impl Backups {
         let opts = deck_engine::UpOptions {
             env: journal.env.clone(),
             services: journal.stopped.clone(),
+            no_recreate: true,
             ..Default::default()
         };
         let up = self.engine.up(st.project, &opts, progress).await;

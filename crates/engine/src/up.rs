@@ -34,6 +34,9 @@ pub struct UpOptions {
     /// Create containers, networks and volumes (in dependency order) but start nothing, as
     /// `docker compose create`.
     pub no_start: bool,
+    /// Start the containers there are as they are, even when their configuration changed
+    /// (`docker compose up --no-recreate`): what a backup stopped runs again unchanged.
+    pub no_recreate: bool,
 }
 
 #[derive(Clone, Debug, Serialize, ts_rs::TS)]
@@ -147,6 +150,7 @@ impl Engine {
                 image_id: image_ids.get(name).cloned().unwrap_or_default(),
                 one_shot: one_shots.contains(name),
                 no_start: opts.no_start,
+                no_recreate: opts.no_recreate,
                 env: opts.env.clone(),
                 deadline_after: opts.wait_timeout.unwrap_or_else(|| default_wait(&project, name)),
                 sink: sink.clone(),
@@ -426,6 +430,7 @@ struct ServiceJob {
     image_id: String,
     one_shot: bool,
     no_start: bool,
+    no_recreate: bool,
     env: Option<String>,
     deadline_after: Duration,
     sink: Sink,
@@ -511,7 +516,7 @@ impl ServiceJob {
             let cname = old.map_or_else(|| self.project.replica_name(name, number), |c| c.name.clone());
             let mut running = false;
             match old {
-                Some(c) if c.hash == hash && c.image == self.image_id => {
+                Some(c) if self.no_recreate || (c.hash == hash && c.image == self.image_id) => {
                     running = c.running;
                     self.sink.service(name, Phase::Unchanged, which(&cname));
                 }

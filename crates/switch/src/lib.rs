@@ -7,7 +7,7 @@
 //! container runs.
 
 use deck_backup::{Backups, Stack};
-use deck_compose::{load, Project};
+use deck_compose::Project;
 use deck_engine::{Change, DownOptions, Engine, EngineError, PlannedChange, ServiceDrift, Sink, UpOptions, Verdict};
 use deck_stack::Profile;
 use serde::Serialize;
@@ -144,21 +144,6 @@ pub fn describe(plan: &[PlannedChange], to: &str) -> String {
     line
 }
 
-/// Loads one environment of a profile; every error with its file and line.
-pub fn load_env(profile: &Profile, env: &str) -> Result<Project, SwitchError> {
-    let opts = profile
-        .load_options(env, None)
-        .map_err(|e| SwitchError::Invalid(e.to_string()))?;
-    load(&opts).map(|l| l.project).map_err(|e| {
-        SwitchError::Invalid(format!(
-            "the {env} environment of {} has {} error(s):\n{}",
-            profile.name,
-            e.errors.len(),
-            e.errors.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n")
-        ))
-    })
-}
-
 /// The environment the stack runs: the one the most recently started container was created
 /// for (a switch keeps the services whose configuration is the same in both environments, with
 /// the label of the environment that created them, and recreates the others).
@@ -207,9 +192,16 @@ pub struct Switcher<'a> {
     pub engine: &'a Engine,
     pub backups: &'a Backups,
     pub profile: &'a Profile,
+    /// Loads one environment of the stack as its other commands do (same project name, folder
+    /// and env files); an error in words, with its files and lines.
+    pub load: &'a (dyn Fn(&str) -> Result<Project, String> + Sync),
 }
 
 impl Switcher<'_> {
+    fn load_env(&self, env: &str) -> Result<Project, SwitchError> {
+        (self.load)(env).map_err(SwitchError::Invalid)
+    }
+
     /// What each service with a build needs (one entry per image).
     async fn build_needs(&self, target: &Project, no_cache: bool) -> BTreeMap<String, BuildNeed> {
         let mut plan: BTreeMap<String, BuildNeed> = BTreeMap::new();
@@ -232,9 +224,27 @@ impl Switcher<'_> {
         plan
     }
 
+    /// Whether every service of `target` runs, as it asks: nothing to switch. (The newest
+    /// container's environment alone does not say so: one stopped, or left by an interrupted
+    /// run, still needs the switch.)
+    async fn runs_as_asked(&self, target: &Project) -> Result<bool, SwitchError> {
+        let containers = self.engine.containers(&target.name).await?;
+        let all_run = !containers.is_empty()
+            && containers
+                .iter()
+                .all(|c| c.state == deck_engine::ContainerState::Running);
+        Ok(all_run
+            && self
+                .engine
+                .plan(target, &BTreeSet::new())
+                .await?
+                .iter()
+                .all(|p| p.change == Change::Kept))
+    }
+
     /// What a switch to `to` would do to each service, changing nothing (`switch --dry-run`).
     pub async fn plan(&self, to: &str, opts: &SwitchOptions) -> Result<Vec<PlannedChange>, SwitchError> {
-        let target = load_env(self.profile, to)?;
+        let target = self.load_env(to)?;
         if opts.full_restart {
             return Ok(target
                 .startup_order()
@@ -270,7 +280,7 @@ impl Switcher<'_> {
             ));
         }
         let engine = self.engine;
-        let target = load_env(self.profile, to)?;
+        let target = self.load_env(to)?;
         // A switch that a killed run left half done is finished (or undone) by switching to
         // its target (or back to where it came from): the stack runs some of each.
         let journal_dir = self.backups.dir(&target.name);
@@ -287,11 +297,11 @@ impl Switcher<'_> {
                 j.to,
                 if j.to == to { "finishing it" } else { "going back" }
             ));
-        } else if from.as_deref() == Some(to) {
+        } else if from.as_deref() == Some(to) && self.runs_as_asked(&target).await? {
             return Err(SwitchError::Invalid(format!("{} already runs {to}", self.profile.name)));
         }
         let previous = match &from {
-            Some(f) => Some(load_env(self.profile, f).map_err(|e| {
+            Some(f) => Some(self.load_env(f).map_err(|e| {
                 SwitchError::Invalid(format!(
                     "the environment running now ({f}) cannot be loaded to roll back to: {e}"
                 ))
