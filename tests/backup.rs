@@ -255,7 +255,12 @@ async fn an_interrupted_restore_is_not_rolled_back_over_newer_work() {
     ok(deck(&backups, &["up"]));
     psql("insert into kept values (424242, 'written after the interrupted restore')");
     let text = ok(deck(&backups, &["backup"]));
-    assert!(text.contains("nothing is rolled back"), "{text}");
+    assert!(text.contains("nothing is done about it on its own"), "{text}");
+    // It waits for the user's choice, listed with what each does; discarding it keeps the row.
+    let waiting = ok(deck(&backups, &["recover"]));
+    assert!(waiting.contains("recover restore --roll-back"), "{waiting}");
+    ok(deck(&backups, &["recover", "--discard"]));
+    assert!(ok(deck(&backups, &["recover"])).contains("nothing of sirius-lab was interrupted"));
     assert_eq!(
         psql("select v from kept where id = 424242"),
         "written after the interrupted restore"

@@ -66,7 +66,17 @@ impl Crash {
 
     fn psql(&self, sql: &str) -> String {
         let out = Command::new("docker")
-            .args(["exec", &self.container("db"), "psql", "-U", "postgres", "-d", "crash", "-tAc", sql])
+            .args([
+                "exec",
+                &self.container("db"),
+                "psql",
+                "-U",
+                "postgres",
+                "-d",
+                "crash",
+                "-tAc",
+                sql,
+            ])
             .output()
             .expect("docker exec");
         assert!(
@@ -131,8 +141,7 @@ impl Crash {
 
     /// Every listed set reads back as written.
     fn sets_verify(&mut self) -> usize {
-        let v: serde_json::Value =
-            serde_json::from_str(&self.run(&["backups", "--json"])).expect("backups --json");
+        let v: serde_json::Value = serde_json::from_str(&self.run(&["backups", "--json"])).expect("backups --json");
         let sets = v["sets"].as_array().cloned().unwrap_or_default();
         for s in &sets {
             let id = s["id"].as_str().expect("id").to_string();
@@ -144,8 +153,7 @@ impl Crash {
     }
 
     fn interrupted(&self) -> Vec<String> {
-        let v: serde_json::Value =
-            serde_json::from_str(&self.run(&["recover", "--json"])).expect("recover --json");
+        let v: serde_json::Value = serde_json::from_str(&self.run(&["recover", "--json"])).expect("recover --json");
         v.as_array()
             .into_iter()
             .flatten()
@@ -194,9 +202,16 @@ impl Crash {
                 }
                 Action::WritesRows => {
                     self.run(&["up"]);
-                    self.psql(&format!("insert into kept values ({marker}, 'after crash point {point}')"));
+                    self.psql(&format!(
+                        "insert into kept values ({marker}, 'after crash point {point}')"
+                    ));
                     assert!(Command::new("docker")
-                        .args(["exec", &self.container("cache"), "touch", &format!("/data/after-{point}")])
+                        .args([
+                            "exec",
+                            &self.container("cache"),
+                            "touch",
+                            &format!("/data/after-{point}")
+                        ])
                         .status()
                         .expect("docker exec")
                         .success());
@@ -240,7 +255,10 @@ impl Crash {
                     format!("after crash point {point}"),
                     "point {point}: the row written after the kill is kept"
                 );
-                assert!(self.cache_file(&format!("after-{point}")), "point {point}: the file is kept");
+                assert!(
+                    self.cache_file(&format!("after-{point}")),
+                    "point {point}: the file is kept"
+                );
             }
             let sets = self.sets_verify();
             assert_eq!(self.helpers_left(), Vec::<String>::new(), "point {point}: helpers");
@@ -283,7 +301,18 @@ fn images() {
     static BUILT: std::sync::Once = std::sync::Once::new();
     BUILT.call_once(|| {
         let backups = std::env::temp_dir().join("sirius-deck-test-crash-build");
-        ok(deck(&backups, &["--stack", "sirius-lab", "-e", "prod", "build", "sirius-postgres", "sirius-valkey"]));
+        ok(deck(
+            &backups,
+            &[
+                "--stack",
+                "sirius-lab",
+                "-e",
+                "prod",
+                "build",
+                "sirius-postgres",
+                "sirius-valkey",
+            ],
+        ));
     });
 }
 
@@ -304,7 +333,12 @@ fn a_restore_killed_at_every_step() {
     let mut c = Crash::new("restore");
     c.start();
     let mut report = Vec::new();
-    let points = c.every_point(&["restore", "latest", "--yes", "--json"], &["backup"], &["up"], &mut report);
+    let points = c.every_point(
+        &["restore", "latest", "--yes", "--json"],
+        &["backup"],
+        &["up"],
+        &mut report,
+    );
     assert!(points >= 20, "a restore has its steps: {report:?}");
     c.finish(&report);
 }

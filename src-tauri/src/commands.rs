@@ -3,8 +3,8 @@
 
 use crate::live::{self, Shell};
 use deck_app::{
-    App, BackupList, BackupSet, DownSummary, Error, Event, RepairResult, RestoreRequest, SettingsChange, Sink, Stack,
-    StackSummary, StackView, Target,
+    App, BackupList, BackupSet, DownSummary, Error, Event, InterruptedOp, RepairResult, Resolution, RestoreRequest,
+    SettingsChange, Sink, Stack, StackSummary, StackView, Target,
 };
 use deck_backup::{RestoreSummary, Settings};
 use deck_engine::{Action, LogLine, PlannedChange, ServiceDrift, UpOptions, UpSummary};
@@ -34,8 +34,10 @@ pub struct OpenedStack {
 /// The window names stacks by their profile's name only, never by a path: what it can start is
 /// what the user put in the profiles folder (or what is built in).
 fn target(stack: &str, env: &str) -> Result<Target, Error> {
-    if stack.contains('/') || stack.ends_with(".toml") || stack.starts_with('.') {
-        return Err(Error::invalid(format!("'{stack}' is not the name of a stack profile")));
+    if !deck_stack::available().iter().any(|s| s == stack) {
+        return Err(Error::invalid(format!(
+            "'{stack}' is not the name of a stack profile: choose one from the list"
+        )));
     }
     Ok(Target::profile(stack, Some(env)))
 }
@@ -134,6 +136,13 @@ commands! {
     async fn backup_restore(shell: State<'_, Shell>; stack: String, env: String, request: RestoreRequest; on_event: Event) -> RestoreSummary {
         let s = load(&stack, &env)?;
         streamed(on_event, async |sink| deck_app::restore(app(&shell), &s, &request, sink).await).await
+    }
+
+    /// Settles an operation a killed run left unfinished, as the user chose; resolves to what
+    /// was done, in words.
+    async fn interrupted_resolve(shell: State<'_, Shell>; stack: String, env: String, op: InterruptedOp, resolution: Resolution; on_event: Event) -> String {
+        let s = load(&stack, &env)?;
+        streamed(on_event, async |sink| deck_app::recover(app(&shell), &s, op, resolution, sink).await).await
     }
 
     async fn backup_settings_save(;change: SettingsChange;) -> Settings {

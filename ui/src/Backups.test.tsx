@@ -76,11 +76,29 @@ describe("Backups view", () => {
     expect((await screen.findByTestId("backup-error")).textContent).toContain("was undone");
   });
 
-  it("says that a restore was interrupted, and what the next run does about it", async () => {
+  it("says that a restore was interrupted, what it left, and settles it as the user chooses", async () => {
     const b = fake();
-    b.backupList = { ...b.backupList, interrupted_restore: "a restore of set 2026-11-28T06-00-00Z was interrupted: the next backup or restore rolls the data back" };
+    b.backupList = {
+      ...b.backupList,
+      interrupted: [
+        {
+          op: "restore",
+          what: "2026-11-28T06-00-00Z",
+          began_unix: Date.now() / 1000 - 120,
+          state: "its data may be half replaced",
+          choices: [
+            { resolution: "resume", consequence: "restore set 2026-11-28T06-00-00Z again" },
+            { resolution: "roll_back", consequence: "restore safety set s1" },
+            { resolution: "discard", consequence: "keep the data as it is now" },
+          ],
+        },
+      ],
+    };
     render(<Backups backend={b} stack="lab" env="dev" onClose={() => {}} />);
-    expect((await screen.findByTestId("interrupted-restore")).textContent).toContain("was interrupted");
+    expect((await screen.findByTestId("interrupted-restore")).textContent).toContain("was interrupted (2m ago): its data may be half replaced");
+    fireEvent.click(screen.getByTestId("interrupted-restore-roll_back"));
+    await waitFor(() => expect(b.calls).toContain("recover lab restore roll_back"));
+    expect((await screen.findByText(/Done: rolled back/)).textContent).toContain("rolled back");
   });
 
   it("saves the settings", async () => {

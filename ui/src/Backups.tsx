@@ -4,6 +4,8 @@ import type { BackupList } from "./bindings/BackupList";
 import type { BackupSet } from "./bindings/BackupSet";
 import type { BackupSettings } from "./bindings/BackupSettings";
 import type { Event } from "./bindings/Event";
+import type { InterruptedOp } from "./bindings/InterruptedOp";
+import type { Resolution } from "./bindings/Resolution";
 import { OP_LABEL, useOperation } from "./operation";
 
 /** Bytes as a person reads them. */
@@ -17,6 +19,9 @@ export function human(b: number): string {
   }
   return u === 0 ? `${b} B` : `${v.toFixed(1)} ${units[u]}`;
 }
+
+const OP_NAME: Record<InterruptedOp, string> = { backup: "A backup", restore: "A restore of set", switch: "A switch" };
+const RESOLUTION_LABEL: Record<Resolution, string> = { resume: "Resume", roll_back: "Roll back", discard: "Discard" };
 
 export function age(unix: number, now = Date.now() / 1000): string {
   const s = Math.max(0, Math.floor(now - unix));
@@ -76,6 +81,9 @@ export function Backups({ backend, stack, env, onClose }: { backend: Backend; st
       true,
     );
   };
+
+  const settle = (op: InterruptedOp, resolution: Resolution) =>
+    work("recover", (onEvent) => backend.call("interrupted_resolve", { stack, env, op, resolution, onEvent }), (done) => `Done: ${done}.`);
 
   const saveSettings = async () => {
     if (!settings) return;
@@ -222,16 +230,28 @@ export function Backups({ backend, stack, env, onClose }: { backend: Backend; st
               </td>
             </tr>
           ))}
-          {list?.interrupted.map((id) => (
-            <tr key={id} className="muted">
-              <td colSpan={7}>{id}: incomplete (an interrupted backup); the next backup or restore cleans it up.</td>
+          {list?.interrupted.map((i) => (
+            <tr key={`${i.op}-${i.what}`} className="warn" data-testid={`interrupted-${i.op}`}>
+              <td colSpan={7}>
+                <p>
+                  {OP_NAME[i.op]} {i.what} was interrupted ({age(i.began_unix)}): {i.state}.
+                </p>
+                <div className="row-actions">
+                  {i.choices.map((c) => (
+                    <button
+                      key={c.resolution}
+                      data-testid={`interrupted-${i.op}-${c.resolution}`}
+                      title={c.consequence}
+                      onClick={() => settle(i.op, c.resolution)}
+                      disabled={busy !== null}
+                    >
+                      {RESOLUTION_LABEL[c.resolution]}: {c.consequence}
+                    </button>
+                  ))}
+                </div>
+              </td>
             </tr>
           ))}
-          {list?.interrupted_restore && (
-            <tr className="warn" data-testid="interrupted-restore">
-              <td colSpan={7}>{list.interrupted_restore}</td>
-            </tr>
-          )}
         </tbody>
       </table>
 

@@ -27,7 +27,6 @@ export class FakeBackend implements Backend {
   backupList: BackupList = {
     sets: [],
     interrupted: [],
-    interrupted_restore: null,
     unreadable: [],
     covers: ["db:sirius-postgres", "volume:postgres_data"],
     settings: { dir: "/home/u/.local/share/sirius-deck/backups", keep: 10, max_age_days: null, keep_safety: 3 },
@@ -95,6 +94,11 @@ export class FakeBackend implements Backend {
       if (!this.newSet) throw { code: "internal", message: "no set", diagnostics: [] };
       this.backupList = { ...this.backupList, sets: [this.newSet, ...this.backupList.sets] };
       return this.newSet;
+    },
+    interrupted_resolve: async ({ stack, op, resolution }) => {
+      this.calls.push(`recover ${stack} ${op} ${resolution}`);
+      this.backupList = { ...this.backupList, interrupted: [] };
+      return resolution === "roll_back" ? "rolled back to the safety set" : "done";
     },
     backup_cancel: async () => {
       this.calls.push("cancel backup");

@@ -14,7 +14,13 @@ pub fn interrupted(app: &App, stack: &Stack) -> Result<Vec<Interrupted>> {
 }
 
 /// Does what the user chose about an interrupted operation; returns what was done, in words.
-pub async fn recover(app: &App, stack: &Stack, op: InterruptedOp, resolution: Resolution, sink: &Sink) -> Result<String> {
+pub async fn recover(
+    app: &App,
+    stack: &Stack,
+    op: InterruptedOp,
+    resolution: Resolution,
+    sink: &Sink,
+) -> Result<String> {
     let found = interrupted(app, stack)?;
     let Some(it) = found.iter().find(|i| i.op == op) else {
         return Err(Error::invalid(format!(

@@ -20,9 +20,9 @@ pub use backups::{
 };
 pub use deck_backup::{Choice, Interrupted, InterruptedOp, Resolution};
 pub use deck_engine::{Event, Op, Phase, Sink};
-pub use interrupted::{interrupted, recover};
 pub use deck_error::Code;
 pub use error::{Error, Result};
+pub use interrupted::{interrupted, recover};
 pub use lifecycle::{
     build, control, create, down, drift, health, logs, near_memory_limit, ps, repair, up, usage, watch, DownSummary,
     PsRow, RepairResult,

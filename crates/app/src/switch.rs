@@ -16,7 +16,10 @@ use deck_switch::{SwitchOptions, SwitchSummary, Switcher};
 pub async fn switch(app: &App, stack: &Stack, to: &str, opts: &SwitchOptions, sink: &Sink) -> Result<SwitchSummary> {
     let backups = app.backups_of().await?;
     let load = loader(stack);
-    Ok(switcher(app, stack, to, &backups, &load).await?.switch(to, opts, sink).await?)
+    Ok(switcher(app, stack, to, &backups, &load)
+        .await?
+        .switch(to, opts, sink)
+        .await?)
 }
 
 /// What a switch to `to` would do to each service (kept, recreated, created, removed),

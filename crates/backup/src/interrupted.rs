@@ -201,7 +201,9 @@ pub fn list(dir: &Path) -> Vec<Interrupted> {
         if let Some(s) = &j.safety {
             choices.push(choice(
                 Resolution::RollBack,
-                format!("restore safety set {s}, the data from before the restore (anything written since is replaced)"),
+                format!(
+                    "restore safety set {s}, the data from before the restore (anything written since is replaced)"
+                ),
             ));
         }
         choices.push(choice(
@@ -233,10 +235,7 @@ pub fn list(dir: &Path) -> Vec<Interrupted> {
         if let Some(f) = &j.from {
             choices.push(choice(Resolution::RollBack, format!("every service back to {f}")));
         }
-        choices.push(choice(
-            Resolution::Discard,
-            "leave every container as it is now".into(),
-        ));
+        choices.push(choice(Resolution::Discard, "leave every container as it is now".into()));
         found.push(Interrupted {
             op: InterruptedOp::Switch,
             what: format!("{from} -> {}", j.to),
@@ -307,7 +306,8 @@ impl crate::Backups {
                 }
                 if resolution == Resolution::RollBack {
                     return Err(BackupError::Invalid(
-                        "a backup changes no data, so there is nothing to roll back: choose --resume or --discard".into(),
+                        "a backup changes no data, so there is nothing to roll back: choose --resume or --discard"
+                            .into(),
                     ));
                 }
                 for id in &ids {

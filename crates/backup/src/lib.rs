@@ -14,11 +14,11 @@ mod restore;
 mod settings;
 mod store;
 
-pub use manifest::{Item, ItemKind, Kind, Manifest};
-pub use plan::{coverage, Coverage, Database, Volume};
 pub use interrupted::{
     begin_switch, end_switch, op_name, switch_journal, Choice, Interrupted, InterruptedOp, Resolution, SwitchJournal,
 };
+pub use manifest::{Item, ItemKind, Kind, Manifest};
+pub use plan::{coverage, Coverage, Database, Volume};
 pub use restore::{RestoreOptions, RestoreSummary};
 pub use settings::Settings;
 pub use store::{Check, Listing, SetInfo};

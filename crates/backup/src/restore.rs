@@ -214,17 +214,24 @@ impl Backups {
         let set = &journal.set;
         let ask = "nothing is done about it on its own, so nothing written since is replaced. Choose with `sirius-deck recover restore --resume`, `--roll-back` or `--discard` (or in the window)";
         if let Some(changed) = self.changed_since(st, &journal).await {
-            progress.step(format!("a restore of set {set} was interrupted, and {changed} since: {ask}"));
+            progress.step(format!(
+                "a restore of set {set} was interrupted, and {changed} since: {ask}"
+            ));
             return Ok(());
         }
         let checked = match store::find(&root, set) {
-            Ok(s) => self.check_restore(st, &s, &journal.items, progress).await.map(|i| (s, i)),
+            Ok(s) => self
+                .check_restore(st, &s, &journal.items, progress)
+                .await
+                .map(|i| (s, i)),
             Err(e) => Err(e),
         };
         let (found, items) = match checked {
             Ok(c) => c,
             Err(e) => {
-                progress.step(format!("a restore of set {set} was interrupted, and it cannot be finished ({e}): {ask}"));
+                progress.step(format!(
+                    "a restore of set {set} was interrupted, and it cannot be finished ({e}): {ask}"
+                ));
                 return Ok(());
             }
         };
@@ -232,7 +239,14 @@ impl Backups {
             "a restore of set {set} was interrupted, and nothing has changed since: finishing it"
         ));
         let outcome = self
-            .apply_or_roll_back(st, &found, &items, journal.safety.as_deref(), &CancellationToken::new(), progress)
+            .apply_or_roll_back(
+                st,
+                &found,
+                &items,
+                journal.safety.as_deref(),
+                &CancellationToken::new(),
+                progress,
+            )
             .await;
         interrupted::end(&root, InterruptedOp::Restore)?;
         outcome
@@ -288,8 +302,15 @@ impl Backups {
             Resolution::Resume => {
                 let set = store::find(&root, &journal.set)?;
                 let items = self.check_restore(st, &set, &journal.items, progress).await?;
-                self.apply_or_roll_back(st, &set, &items, journal.safety.as_deref(), &CancellationToken::new(), progress)
-                    .await?;
+                self.apply_or_roll_back(
+                    st,
+                    &set,
+                    &items,
+                    journal.safety.as_deref(),
+                    &CancellationToken::new(),
+                    progress,
+                )
+                .await?;
                 format!("restored set {} again", journal.set)
             }
             Resolution::RollBack => {

@@ -56,7 +56,10 @@ pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
         (Some(Op::Restore), _) => InterruptedOp::Restore,
         (Some(Op::Switch), _) => InterruptedOp::Switch,
         (None, []) => {
-            return Err(Error::invalid(format!("nothing of {} was interrupted", stack.project.name)));
+            return Err(Error::invalid(format!(
+                "nothing of {} was interrupted",
+                stack.project.name
+            )));
         }
         (None, [one]) => one.op,
         (None, _) => {
