@@ -84,6 +84,9 @@ async fn the_window_drives_the_lab_stack() {
     let app = app_binary();
     let backups = std::env::temp_dir().join("sirius-deck-test-app-backups");
     let _ = std::fs::remove_dir_all(&backups);
+    // The window's own data (its store and its debug log) in a folder of this test's.
+    let data = std::env::temp_dir().join("sirius-deck-test-app-data");
+    let _ = std::fs::remove_dir_all(&data);
     let (_x, display) = xvfb();
     let (_bus, bus) = dbus();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -106,6 +109,8 @@ async fn the_window_drives_the_lab_stack() {
             .env("SIRIUS_DECK_BACKUP_DIR", &backups)
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
             .env("NO_AT_BRIDGE", "1")
+            .env("XDG_DATA_HOME", &data)
+            .env("SIRIUS_DECK_LOG", "debug")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -297,6 +302,22 @@ async fn the_window_drives_the_lab_stack() {
     });
     screenshot(&display, "09-down");
     tokio::task::block_in_place(|| s.close());
+    // The debug log of the whole session: private, and without the stack's secrets (the
+    // database password of its .env and the API key of its secret file).
+    let log = data.join("dev.siriusdeck.app/logs/sirius-deck.log");
+    let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    assert!(text.contains("DEBUG"), "debug logging was on:\n{text}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&log).expect("log").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the log is readable by its user only");
+    }
+    for secret in ["lab-postgres-password", "lab-api-key-not-a-secret"] {
+        assert!(
+            !text.contains(secret),
+            "the window's debug log shows a secret ({secret})"
+        );
+    }
     let project = lab("dev");
     assert!(
         engine

@@ -263,6 +263,10 @@ impl Crash {
             let sets = self.sets_verify();
             assert_eq!(self.helpers_left(), Vec::<String>::new(), "point {point}: helpers");
             let left = self.interrupted();
+            if matches!(action, Action::Nothing) {
+                // Nothing changed since the kill: the next command finished or undid it all.
+                assert_eq!(left, Vec::<String>::new(), "point {point}: settled on its own");
+            }
             report.push(format!(
                 "{} killed at {point} ({}); then {action:?}; interrupted {waiting:?}; {}: {}; {running} running; {sets} sets verified; left {left:?}",
                 op[0],
@@ -359,4 +363,191 @@ fn a_switch_killed_at_every_step() {
     assert!(points >= 5, "a switch has its steps: {report:?}");
     assert_eq!(c.env_of("cache"), "prod");
     c.finish(&report);
+}
+
+/// A canary secret, a value unique to this run, in each place a secret lives: `.env` (the
+/// database password), a file-backed secret, and the environment of the command (interpolated
+/// into a service's environment). Every command runs over the stack, errors included, and
+/// the service prints its secrets to its log and to its health check's output: the canaries
+/// appear in no output and no file of the backup folder.
+#[test]
+fn a_canary_secret_appears_in_no_output() {
+    images();
+    let run = std::process::id();
+    let canaries = [
+        format!("canary-env-file-{run}-q7"),
+        format!("canary-secret-file-{run}-x3"),
+        format!("canary-environment-{run}-k9"),
+    ];
+    let dir = std::env::temp_dir().join(format!("sirius-deck-test-canary-{run}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/crash"))
+        .arg(&dir)
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    std::fs::write(dir.join(".env"), format!("POSTGRES_PASSWORD={}\n", canaries[0])).expect(".env");
+    std::fs::write(dir.join("api_key.txt"), &canaries[1]).expect("secret file");
+    std::fs::write(
+        dir.join("compose.dev.yaml"),
+        r#"services:
+  cache:
+    environment:
+      MODE: dev
+      CACHE_TOKEN: ${CACHE_TOKEN:?}
+    secrets:
+      - api_key
+    entrypoint: ["sh", "-c", "echo token $$CACHE_TOKEN key $$(cat /run/secrets/api_key); exec valkey-server --dir /data"]
+    healthcheck:
+      test: ["CMD-SHELL", "echo checking with $$CACHE_TOKEN; valkey-cli ping"]
+      interval: 1s
+secrets:
+  api_key:
+    file: ./api_key.txt
+"#,
+    )
+    .expect("override");
+    let backups = dir.join("backups");
+    let project = "deck-crash-canary";
+    let deck = |args: &[&str]| -> Output {
+        Command::new(cli())
+            .arg("--stack")
+            .arg(&dir)
+            .args(["-p", project])
+            .args(args)
+            .env("SIRIUS_DECK_BACKUP_DIR", &backups)
+            .env("CACHE_TOKEN", &canaries[2])
+            .output()
+            .expect("sirius-deck runs")
+    };
+    let mut outputs = Vec::new();
+    let run_all = |list: &[&[&str]], must_succeed: bool| -> Vec<(String, Output)> {
+        let mut outputs = Vec::new();
+        for args in list {
+            let out = deck(args);
+            if must_succeed {
+                assert!(
+                    out.status.success(),
+                    "{args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            } else {
+                assert!(!out.status.success(), "{args:?} was to fail");
+            }
+            outputs.push((args.join(" "), out));
+        }
+        outputs
+    };
+    outputs.extend(run_all(&[&["down", "--volumes"], &["up"], &["up", "--json"]], true));
+    // The service has printed its secrets, and its health check too.
+    wait_for_log(project, &canaries[2]);
+    outputs.extend(run_all(
+        &[
+            &["config"],
+            &["config", "--format", "json"],
+            &["ps"],
+            &["ps", "--json"],
+            &["logs"],
+            &["logs", "--timestamps", "cache"],
+            &["backup"],
+            &["backup", "--json"],
+            &["backups"],
+            &["backups", "--json"],
+            &["verify", "latest"],
+            &["restore", "latest", "--yes", "--json"],
+            &["recover"],
+            &["switch", "--dry-run", "prod"],
+        ],
+        true,
+    ));
+    outputs.extend(run_all(
+        &[
+            &["restore", "no-such-set", "--yes"],
+            &["up", "no-such-service"],
+            &["logs", "no-such-service"],
+            &["--env", "no-such-env", "ps"],
+        ],
+        false,
+    ));
+    // `watch` while the service's health check fails (it prints the secret as it fails).
+    let mut watch = Command::new(cli())
+        .arg("--stack")
+        .arg(&dir)
+        .args(["-p", project, "watch", "--json"])
+        .env("CACHE_TOKEN", &canaries[2])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("watch");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let container = format!("{project}-cache-1");
+    let _ = Command::new("docker")
+        .args(["exec", &container, "sh", "-c", "valkey-cli shutdown nosave"])
+        .status();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let _ = watch.kill();
+    outputs.push(("watch --json".into(), watch.wait_with_output().expect("watch output")));
+    outputs.extend(run_all(&[&["down", "--volumes"]], true));
+
+    let mut seen = Vec::new();
+    for (what, out) in &outputs {
+        for stream in [&out.stdout, &out.stderr] {
+            let text = String::from_utf8_lossy(stream);
+            for c in &canaries {
+                if text.contains(c.as_str()) {
+                    seen.push(format!("{what}: {c}\n{text}"));
+                }
+            }
+        }
+    }
+    // The backup folder: manifests, journals and checks (the archives are compressed data).
+    for entry in walk(&backups) {
+        if entry.extension().is_some_and(|e| e == "zst") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap_or_default()).into_owned();
+        for c in &canaries {
+            if text.contains(c.as_str()) {
+                seen.push(format!("{}: {c}", entry.display()));
+            }
+        }
+    }
+    assert!(seen.is_empty(), "the canary was shown:\n{}", seen.join("\n\n"));
+    assert!(
+        outputs
+            .iter()
+            .any(|(w, o)| w == "logs" && String::from_utf8_lossy(&o.stdout).contains("token ********")),
+        "the service's log line is there, masked"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn wait_for_log(project: &str, needle: &str) {
+    let container = format!("{project}-cache-1");
+    for _ in 0..50 {
+        let out = Command::new("docker")
+            .args(["logs", &container])
+            .output()
+            .expect("docker logs");
+        if String::from_utf8_lossy(&out.stdout).contains(needle) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!("{container} never printed its secret");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

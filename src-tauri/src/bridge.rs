@@ -58,7 +58,14 @@ macro_rules! commands {
             $(#[$meta])*
             #[tauri::command]
             #[allow(clippy::too_many_arguments)]
-            async fn $name($($inj: $injty,)* $($arg: $argty,)* $($ch: tauri::ipc::Channel<$chty>,)*) -> Result<$ret, deck_app::Error> $body
+            async fn $name($($inj: $injty,)* $($arg: $argty,)* $($ch: tauri::ipc::Channel<$chty>,)*) -> Result<$ret, deck_app::Error> {
+                tracing::debug!(command = stringify!($name), "called");
+                let result: Result<$ret, deck_app::Error> = async move $body.await;
+                if let Err(e) = &result {
+                    tracing::debug!(command = stringify!($name), code = ?e.code, error = %e, "failed");
+                }
+                result
+            }
         )*
 
         /// The names of every command, in declaration order.

@@ -51,6 +51,7 @@ async fn streamed<T>(channel: Channel<Event>, work: impl AsyncFnOnce(&Sink) -> R
     let (sink, mut rx) = Sink::channel();
     let forward = tauri::async_runtime::spawn(async move {
         while let Some(e) = rx.recv().await {
+            tracing::debug!(event = ?e, "progress");
             let _ = channel.send(e);
         }
     });

@@ -47,9 +47,12 @@ impl std::io::Write for BoundedLog {
             std::fs::rename(&self.path, &old)?;
             *self = BoundedLog::open(self.path.clone())?;
         }
-        let n = self.file.write(buf)?;
-        self.written += n as u64;
-        Ok(n)
+        // Whole lines come here (one per event): what a stack holds secret is masked in them.
+        let line = String::from_utf8_lossy(buf);
+        let masked = deck_error::redact::text(&line);
+        self.file.write_all(masked.as_bytes())?;
+        self.written += masked.len() as u64;
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

@@ -23,7 +23,7 @@ impl Error {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
         Error {
             code,
-            message: message.into(),
+            message: deck_error::redact::text(&message.into()).into_owned(),
             diagnostics: Vec::new(),
         }
     }

@@ -76,9 +76,16 @@ pub(crate) struct RestoreJournal {
     /// When the restore began (seconds since the epoch; 0 in journals from before this field).
     #[serde(default)]
     pub started_unix: u64,
+    /// The same in milliseconds: the safety set taken just before starts services again
+    /// within the same second, and those starts are not the user's.
+    #[serde(default)]
+    pub started_ms: u64,
     /// The items restored (all of the set when empty).
     #[serde(default)]
     pub items: Vec<String>,
+    /// Every item was in place: only starting the stack again was left.
+    #[serde(default)]
+    pub applied: bool,
 }
 
 /// A switch in progress: written once its checks, safety set and builds are done, before the
@@ -101,6 +108,15 @@ pub(crate) fn restore_journal(dir: &Path) -> Option<RestoreJournal> {
 pub(crate) fn write_restore_journal(dir: &Path, j: &RestoreJournal) -> Result<(), BackupError> {
     store::create_private_dir(dir)?;
     store::write_atomic(&dir.join(RESTORE_JOURNAL), &serde_json::to_vec(j).unwrap_or_default())
+}
+
+/// Records that a restore has replaced every item (best effort: without it, a later run
+/// treats the restore as half done, which asks more than needed but loses nothing).
+pub(crate) fn mark_applied(dir: &Path) {
+    if let Some(mut j) = restore_journal(dir) {
+        j.applied = true;
+        let _ = write_restore_journal(dir, &j);
+    }
 }
 
 pub(crate) fn end(dir: &Path, op: InterruptedOp) -> Result<(), BackupError> {
@@ -185,7 +201,18 @@ pub fn list(dir: &Path) -> Vec<Interrupted> {
             ],
         });
     }
-    if let Some(j) = restore_journal(dir) {
+    if let Some(j) = restore_journal(dir).filter(|j| j.applied) {
+        found.push(Interrupted {
+            op: InterruptedOp::Restore,
+            what: j.set.clone(),
+            began_unix: j.started_unix,
+            state: "it had replaced the data in full; only starting the stack again was left, which the next backup or restore does".into(),
+            choices: vec![
+                choice(Resolution::Resume, "start the stack again".into()),
+                choice(Resolution::Discard, "leave every service as it is now".into()),
+            ],
+        });
+    } else if let Some(j) = restore_journal(dir) {
         let what = if j.items.is_empty() {
             "its data".to_string()
         } else {

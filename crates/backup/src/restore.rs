@@ -142,11 +142,15 @@ impl Backups {
             set: set.id.clone(),
             safety: safety.clone(),
             started_unix: store::now_unix(),
+            started_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
             items: if opts.only.is_empty() {
                 Vec::new()
             } else {
                 items.iter().map(Item::id).collect()
             },
+            applied: false,
         };
         interrupted::write_restore_journal(&root, &journal)?;
         let outcome = self
@@ -212,11 +216,23 @@ impl Backups {
             return Ok(());
         };
         let set = &journal.set;
+        if journal.applied {
+            // The data was replaced in full; only starting the stack was left.
+            if self.engine.containers(&st.project.name).await?.is_empty() {
+                progress.step(format!(
+                    "a restore of set {set} was interrupted after it had replaced the data; the stack was taken down since, and stays down"
+                ));
+            } else {
+                progress.step(format!(
+                    "a restore of set {set} was interrupted after it had replaced the data: starting the stack"
+                ));
+                self.start_all(st, progress).await?;
+            }
+            return interrupted::end(&root, InterruptedOp::Restore);
+        }
         let ask = "nothing is done about it on its own, so nothing written since is replaced. Choose with `sirius-deck recover restore --resume`, `--roll-back` or `--discard` (or in the window)";
         if let Some(changed) = self.changed_since(st, &journal).await {
-            progress.step(format!(
-                "a restore of set {set} was interrupted, and {changed} since: {ask}"
-            ));
+            progress.step(format!("a restore of set {set} was interrupted, and {changed}: {ask}"));
             return Ok(());
         }
         let checked = match store::find(&root, set) {
@@ -266,13 +282,17 @@ impl Backups {
                     .collect()
             })
             .unwrap_or_default();
-        let began = std::time::UNIX_EPOCH + std::time::Duration::from_secs(journal.started_unix);
+        let began = std::time::UNIX_EPOCH
+            + match journal.started_ms {
+                0 => std::time::Duration::from_secs(journal.started_unix),
+                ms => std::time::Duration::from_millis(ms),
+            };
         let containers = match self.engine.containers(&st.project.name).await {
             Ok(c) => c,
             Err(e) => return Some(format!("the engine could not say what runs ({e})")),
         };
         if containers.is_empty() {
-            return Some("the stack was taken down".into());
+            return Some("the stack was taken down since".into());
         }
         containers.into_iter().find_map(|c| {
             let started = humantime::parse_rfc3339_weak(c.started_at.as_deref()?).ok()?;
@@ -299,6 +319,10 @@ impl Backups {
         let journal = interrupted::restore_journal(&root)
             .ok_or_else(|| BackupError::Invalid("no restore of this stack was interrupted".into()))?;
         let done = match resolution {
+            Resolution::Resume if journal.applied => {
+                self.start_all(st, progress).await?;
+                "started the stack again".to_string()
+            }
             Resolution::Resume => {
                 let set = store::find(&root, &journal.set)?;
                 let items = self.check_restore(st, &set, &journal.items, progress).await?;
@@ -583,8 +607,16 @@ impl Backups {
                 });
             }
         }
-        // Everything runs again, in dependency order, each service waited for.
-        let all: Vec<String> = project.services.keys().cloned().collect();
+        if op == Op::Restore {
+            // Every item is in place: a run killed from here on has only the start left.
+            interrupted::mark_applied(&self.dir(&project.name));
+        }
+        self.start_all(st, progress).await
+    }
+
+    /// Everything runs again, in dependency order, each service waited for.
+    async fn start_all(&self, st: &Stack<'_>, progress: &Sink) -> Result<(), BackupError> {
+        let all: Vec<String> = st.project.services.keys().cloned().collect();
         self.start(st, &all, progress).await
     }
 }

@@ -7,7 +7,14 @@ use std::time::Instant;
 
 /// Prints a value as pretty JSON.
 pub fn json<T: Serialize>(v: &T) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    let text = serde_json::to_string_pretty(v).unwrap_or_default();
+    println!("{}", deck_error::redact::text(&text));
+}
+
+/// One value as one JSON line (event streams), secrets masked.
+pub fn json_line<T: Serialize>(v: &T) {
+    let text = serde_json::to_string(v).unwrap_or_default();
+    println!("{}", deck_error::redact::text(&text));
 }
 
 /// Bytes as a person reads them.

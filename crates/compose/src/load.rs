@@ -193,6 +193,11 @@ pub fn load_sources(
     };
 
     let project = build_project(&root, name, project_dir, &env, opts, &mut diags);
+    // Every output of the program masks what this project holds secret from now on.
+    deck_error::redact::register(crate::secrets::values_of_secret_names(&env));
+    if let Some(p) = &project {
+        deck_error::redact::register(crate::secrets::known(p));
+    }
     crate::schema::validate(&root, &mut diags);
     diags.sort();
     match project {

@@ -106,7 +106,26 @@ pub fn values_of_secret_names(env: &std::collections::BTreeMap<String, String>) 
 /// Replaces secret values in a serialised project: values of secret-looking variables, the
 /// password part of URLs, and any other occurrence of those values.
 pub fn mask(project: &Project, value: &mut serde_json::Value) {
+    mask_value(value, None, &known(project));
+}
+
+/// Every secret value a project holds: the values of secret-looking variables (in the env
+/// files and environment, and in services' `environment` and build args), the password part
+/// of URLs, and the contents of its file-backed secrets. Longest first.
+pub fn known(project: &Project) -> Vec<String> {
     let mut known: Vec<String> = project.secret_values.clone();
+    for def in project.secrets.values() {
+        if let Some(content) = &def.content {
+            known.push(content.trim().to_string());
+        }
+        let Some(file) = &def.file else { continue };
+        // A secret's file, as small as secrets are; anything else is not read.
+        if std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.len() <= 64 << 10) {
+            if let Ok(text) = std::fs::read_to_string(file) {
+                known.push(text.trim().to_string());
+            }
+        }
+    }
     for s in project.services.values() {
         let vars = s.environment.iter().chain(s.build.iter().flat_map(|b| b.args.iter()));
         for (k, v) in vars {
@@ -122,9 +141,10 @@ pub fn mask(project: &Project, value: &mut serde_json::Value) {
             }
         }
     }
+    known.retain(|k| k.len() >= 4);
     known.sort_by_key(|s| std::cmp::Reverse(s.len()));
     known.dedup();
-    mask_value(value, None, &known);
+    known
 }
 
 fn mask_value(v: &mut serde_json::Value, key: Option<&str>, known: &[String]) {

@@ -185,6 +185,40 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The event with the secrets of the loaded stacks masked in its free text (what services,
+    /// builds and health checks print).
+    fn redacted(self) -> Event {
+        use deck_error::redact::text;
+        let own = |s: String| text(&s).into_owned();
+        match self {
+            Event::Service {
+                service,
+                phase,
+                detail,
+                elapsed_ms,
+            } => Event::Service {
+                service,
+                phase,
+                detail: detail.map(own),
+                elapsed_ms,
+            },
+            Event::BuildOutput { service, line } => Event::BuildOutput {
+                service,
+                line: own(line),
+            },
+            Event::Failure(f) => Event::Failure(FailureReport {
+                reason: own(f.reason),
+                health_output: f.health_output.into_iter().map(own).collect(),
+                logs: f.logs.into_iter().map(own).collect(),
+                ..f
+            }),
+            Event::Step { message } => Event::Step { message: own(message) },
+            other => other,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, TS)]
 #[ts(export)]
 pub struct FailureReport {
@@ -255,6 +289,7 @@ impl Sink {
         #[cfg(debug_assertions)]
         crash_point::boundary(&e);
         if let Some(tx) = &self.tx {
+            let e = e.redacted();
             let _ = tx.send(e);
         }
     }

@@ -387,12 +387,29 @@ pub async fn notify_desktop(
     on_open: Option<Box<dyn FnOnce() + Send>>,
 ) -> Result<(), String> {
     let (title, body) = incident.text(stack);
+    let (title, body) = (
+        deck_error::redact::text(&title).into_owned(),
+        deck_error::redact::text(&body).into_owned(),
+    );
     let urgency = if incident.is_recovery() {
         notify_rust::Urgency::Normal
     } else {
         notify_rust::Urgency::Critical
     };
     let service = incident.service.clone();
+    // A notification that offers "Open" is waited on by a thread of its own until it is
+    // clicked or closed; a few at a time: past those, notifications only inform.
+    static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    const MAX_WAITING: usize = 4;
+    let on_open = on_open.filter(|_| {
+        WAITING
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| (n < MAX_WAITING).then_some(n + 1),
+            )
+            .is_ok()
+    });
     tokio::task::spawn_blocking(move || {
         let mut n = notify_rust::Notification::new();
         n.appname("Sirius Deck")
@@ -403,7 +420,16 @@ pub async fn notify_desktop(
         if on_open.is_some() {
             n.action("default", "Open");
         }
-        let handle = n.show().map_err(|e| e.to_string())?;
+        let release = || WAITING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        let handle = match n.show() {
+            Ok(h) => h,
+            Err(e) => {
+                if on_open.is_some() {
+                    release();
+                }
+                return Err(e.to_string());
+            }
+        };
         if let Some(open) = on_open {
             // Waits until the notification is clicked or closed, off the async runtime.
             std::thread::spawn(move || {
@@ -411,7 +437,8 @@ pub async fn notify_desktop(
                     if action == "default" {
                         open();
                     }
-                })
+                });
+                release();
             });
         }
         Ok(())

@@ -320,7 +320,7 @@ impl Engine {
                 format!(
                     "exit {}: {}",
                     r.exit_code.unwrap_or(-1),
-                    r.output.unwrap_or_default().trim()
+                    deck_error::redact::text(r.output.unwrap_or_default().trim())
                 )
             })
             .collect())
@@ -384,6 +384,7 @@ impl Engine {
                             }
                             _ => (None, raw.to_string()),
                         };
+                        let line = deck_error::redact::text(&line).into_owned();
                         if tx
                             .send(LogLine {
                                 service: service.clone(),

@@ -34,3 +34,80 @@ pub enum Code {
 pub trait Coded {
     fn code(&self) -> Code;
 }
+
+/// One redaction layer for every output of the program: the secret values of the stacks it has
+/// loaded (registered by the loader) are replaced by a mask wherever they would be shown, in
+/// progress events, errors, logs at every level, notifications, and the CLI's text and JSON.
+pub mod redact {
+    use std::borrow::Cow;
+    use std::sync::RwLock;
+
+    pub const MASK: &str = "********";
+
+    static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+    /// Adds secret values (shorter than 4 characters are ignored: they would mask ordinary
+    /// text).
+    pub fn register(values: impl IntoIterator<Item = String>) {
+        let Ok(mut known) = SECRETS.write() else { return };
+        for v in values {
+            let v = v.trim().to_string();
+            if v.chars().count() >= 4 && !known.contains(&v) {
+                known.push(v);
+            }
+        }
+        // The longest first, so that a secret containing another is masked whole.
+        known.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    /// The text with every registered secret masked.
+    pub fn text(s: &str) -> Cow<'_, str> {
+        let Ok(known) = SECRETS.read() else {
+            return Cow::Borrowed(s);
+        };
+        if !known.iter().any(|k| s.contains(k.as_str())) {
+            return Cow::Borrowed(s);
+        }
+        let mut out = s.to_string();
+        for k in known.iter() {
+            if out.contains(k.as_str()) {
+                out = out.replace(k.as_str(), MASK);
+            }
+        }
+        Cow::Owned(out)
+    }
+
+    /// Whether any registered secret is in the text.
+    pub fn holds_secret(s: &str) -> bool {
+        SECRETS
+            .read()
+            .map(|known| known.iter().any(|k| s.contains(k.as_str())))
+            .unwrap_or(false)
+    }
+
+    /// A value with every registered secret masked in its strings (through its JSON form; the
+    /// value itself when it holds none or does not read back).
+    pub fn value<T: serde::Serialize + serde::de::DeserializeOwned>(v: T) -> T {
+        let Ok(json) = serde_json::to_string(&v) else { return v };
+        if !holds_secret(&json) {
+            return v;
+        }
+        serde_json::from_str(&text(&json)).unwrap_or(v)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn registered_secrets_are_masked_longest_first() {
+            super::register([
+                "s3cret-value".to_string(),
+                "s3cret-value-longer".to_string(),
+                "ab".into(),
+            ]);
+            assert_eq!(super::text("x s3cret-value-longer y"), "x ******** y");
+            assert_eq!(super::text("pw=s3cret-value"), "pw=********");
+            assert_eq!(super::text("ab is too short to mask"), "ab is too short to mask");
+            assert!(super::holds_secret("..s3cret-value.."));
+        }
+    }
+}

@@ -38,7 +38,8 @@ pub fn run(target: &Target, a: Args) -> Result<()> {
     let value = deck_compose::config_json(&stack.project, a.show_secrets);
     match a.format {
         Format::Yaml => print!("{}", deck_compose::to_yaml(&value)),
-        Format::Json => crate::output::json(&value),
+        // Masked (or not, with --show-secrets) above, as asked.
+        Format::Json => println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default()),
     }
     Ok(())
 }

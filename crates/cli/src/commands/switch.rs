@@ -64,7 +64,7 @@ pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
     })
     .await?;
     if a.json {
-        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+        output::json_line(&summary);
     } else {
         output::print_drift(&summary.drift);
         eprintln!(

@@ -21,10 +21,14 @@ pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
     while let Some(event) = watch.events.recv().await {
         let Observed::Incident(incident) = event else { continue };
         if a.json {
-            println!("{}", serde_json::to_string(&incident).unwrap_or_default());
+            output::json_line(&incident);
         } else {
             let (title, body) = incident.text(stack.name());
-            println!("{}  {title}: {body}", output::clock());
+            println!(
+                "{}  {}",
+                output::clock(),
+                deck_error::redact::text(&format!("{title}: {body}"))
+            );
         }
         if a.notify {
             if let Err(e) = deck_engine::notify_desktop(stack.name(), &incident, None).await {
