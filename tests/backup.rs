@@ -162,27 +162,6 @@ fn paused(container: &str) -> bool {
 }
 
 /// A tmpfs mounted over a folder for as long as it lives.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(dir).expect("mkdir");
-        let s = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .expect("mount");
-        assert!(s.success(), "mounting a tmpfs (the test runs as root)");
-        Tmpfs(dir.to_path_buf())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 /// The backup folder fills up while a service is paused for its volume: the service runs again,
 /// the error says the disk is full, no set is listed, and once there is room the next backup
 /// succeeds.

@@ -551,3 +551,127 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Pages a file of `bytes` takes on a tmpfs.
+fn pages(bytes: u64) -> u64 {
+    bytes.div_ceil(4096)
+}
+
+/// The backup folder fills up at each stage of a backup and of a restore's safety set: a tmpfs
+/// sized to end inside each file in turn (the database dump, each volume's archive, the
+/// manifest). Every time: the command fails saying the disk is full, no set is listed but whole
+/// ones, nothing is left incomplete or stopped, and a restore has changed no data.
+#[test]
+fn a_full_disk_at_each_stage() {
+    images();
+    let mut c = Crash::new("disk");
+    c.start();
+    // Files big enough that the disk can be made to fill up inside each: a larger table, and
+    // 2 MB of random data in the other volume.
+    c.psql("insert into kept select g, md5(g::text) || md5((g * 7)::text) from generate_series(1001, 120000) g");
+    assert!(Command::new("docker")
+        .args([
+            "exec",
+            &c.container("cache"),
+            "sh",
+            "-c",
+            "head -c 2000000 /dev/urandom > /data/blob.bin"
+        ])
+        .status()
+        .expect("docker exec")
+        .success());
+    c.run(&["backup"]);
+    // The files of a set in the order a backup writes them, and their sizes.
+    let v: serde_json::Value = serde_json::from_str(&c.run(&["backups", "--json"])).expect("json");
+    let set_id = v["sets"][0]["id"].as_str().expect("a set").to_string();
+    let set_dir = c.backups.join(&c.project).join(&set_id);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(set_dir.join("manifest.json")).expect("manifest")).expect("json");
+    let mut files: Vec<(String, u64)> = manifest["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            (
+                i["file"].as_str().unwrap_or_default().to_string(),
+                i["size"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let manifest_size = std::fs::metadata(set_dir.join("manifest.json"))
+        .expect("manifest")
+        .len();
+    files.push(("manifest.json".into(), manifest_size));
+    let set_pages: u64 = files.iter().map(|(_, s)| pages(*s)).sum::<u64>() + 1;
+    let original = c.backups.clone();
+    let disk = std::env::temp_dir().join("sirius-deck-test-crash-disk-full");
+    let mut report = Vec::new();
+    for restore in [false, true] {
+        let mut before = 1; // the journal of the set being written
+        for (file, size) in &files {
+            if pages(*size) < 16 {
+                // Too small to end inside it reliably (sizes move by a page between runs).
+                before += pages(*size);
+                continue;
+            }
+            // Ends halfway through this file (a file of one page: right at its start).
+            let mut limit = before + pages(*size) / 2;
+            if restore {
+                limit += set_pages; // the set restored is on the same disk
+            }
+            before += pages(*size);
+            let _tmpfs = Tmpfs::mount(&disk, &format!("{}", limit * 4096));
+            c.backups = disk.clone();
+            if restore {
+                let dest = disk.join(&c.project);
+                std::fs::create_dir_all(&dest).expect("mkdir");
+                assert!(Command::new("cp")
+                    .arg("-a")
+                    .arg(&set_dir)
+                    .arg(&dest)
+                    .status()
+                    .expect("cp")
+                    .success());
+            }
+            let marker = 900_000 + report.len();
+            c.psql(&format!("insert into kept values ({marker}, 'before the full disk')"));
+            let args: &[&str] = if restore {
+                &["restore", &set_id, "--yes"]
+            } else {
+                &["backup"]
+            };
+            let out = c.command(args, None);
+            let text = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(!out.status.success(), "{args:?} with {limit} pages: {text}");
+            assert!(
+                text.contains("No space left on device"),
+                "{args:?} with {limit} pages: {text}"
+            );
+            let running = c.containers().iter().filter(|(_, r)| *r).count();
+            assert_eq!(running, 2, "{args:?} with {limit} pages left a service stopped: {text}");
+            assert_eq!(
+                c.psql(&format!("select v from kept where id = {marker}")),
+                "before the full disk",
+                "{args:?} with {limit} pages changed the data: {text}"
+            );
+            // (Verifying would write its result to the full disk: the set copied in is whole.)
+            let listed: serde_json::Value =
+                serde_json::from_str(&c.run(&["backups", "--json"])).expect("backups --json");
+            let sets = listed["sets"].as_array().map_or(0, Vec::len);
+            assert_eq!(sets, usize::from(restore), "{args:?}: only whole sets are listed");
+            assert_eq!(
+                c.interrupted(),
+                Vec::<String>::new(),
+                "{args:?}: nothing left half done"
+            );
+            assert_eq!(c.helpers_left(), Vec::<String>::new(), "{args:?}: helpers");
+            report.push(format!(
+                "{} with the disk full in {file} ({limit} pages): {}",
+                args[0],
+                text.lines().last().unwrap_or_default()
+            ));
+            c.backups = original.clone();
+        }
+    }
+    c.finish(&report);
+}

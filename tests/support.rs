@@ -349,3 +349,27 @@ pub fn rows() -> (String, String, String) {
         psql("select count(*) from findings"),
     )
 }
+
+/// A tmpfs of `size` (as `mount -o size=` reads it) mounted on `dir` until dropped: a disk that
+/// fills up on cue. The tests run as root.
+pub struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    pub fn mount(dir: &Path, size: &str) -> Tmpfs {
+        let _ = Command::new("umount").arg(dir).status();
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let s = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount");
+        assert!(s.success(), "mounting a tmpfs (the test runs as root)");
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}

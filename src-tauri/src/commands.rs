@@ -146,8 +146,41 @@ commands! {
         streamed(on_event, async |sink| deck_app::recover(app(&shell), &s, op, resolution, sink).await).await
     }
 
+    /// Saves the backup settings but the folder: the window sets that only through the
+    /// system's own dialog (`backup_folder_choose`), never from a path the page gives.
     async fn backup_settings_save(;change: SettingsChange;) -> Settings {
+        if change.dir.is_some() {
+            return Err(Error::invalid("the backup folder is chosen with Choose…, in the system's own dialog"));
+        }
         deck_app::save_settings(&change)
+    }
+
+    /// Asks the user for the backup folder in the system's own dialog, opened at the current
+    /// one; saves the choice. Resolves to the saved settings, or nothing when the dialog was
+    /// closed.
+    async fn backup_folder_choose(handle: AppHandle, shell: State<'_, Shell>;;) -> Option<Settings> {
+        use tauri_plugin_dialog::DialogExt;
+        let current = deck_app::settings(app(&shell))?.dir;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        handle
+            .dialog()
+            .file()
+            .set_title("Where Sirius Deck keeps backups")
+            .set_directory(&current)
+            .pick_folder(move |picked| {
+                let _ = tx.send(picked);
+            });
+        let Some(picked) = rx.await.ok().flatten() else {
+            return Ok(None);
+        };
+        let dir = picked
+            .into_path()
+            .map_err(|e| Error::invalid(format!("the folder chosen cannot be used: {e}")))?;
+        let change = SettingsChange {
+            dir: Some(dir.display().to_string()),
+            ..Default::default()
+        };
+        deck_app::save_settings(&change).map(Some)
     }
 
     async fn stack_switch(shell: State<'_, Shell>; stack: String, to: String, options: SwitchOptions; on_event: Event) -> SwitchSummary {

@@ -86,6 +86,7 @@ fn init_logging(app: &tauri::App) {
 fn main() {
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_store::Builder::default().build())
+        .plugin(tauri_plugin_dialog::init())
         .manage(Shell::default())
         .setup(|app| {
             init_logging(app);

@@ -101,6 +101,17 @@ describe("Backups view", () => {
     expect((await screen.findByText(/Done: rolled back/)).textContent).toContain("rolled back");
   });
 
+  it("takes the backup folder from the system's dialog only", async () => {
+    const b = fake();
+    render(<Backups backend={b} stack="lab" env="dev" onClose={() => {}} />);
+    const folder = await screen.findByLabelText("backup folder");
+    expect(folder.tagName).toBe("OUTPUT");
+    fireEvent.click(screen.getByTestId("choose-folder"));
+    await waitFor(() => expect(b.calls).toContain("choose folder"));
+    expect((await screen.findByText(/Backups now go to/)).textContent).toContain("/chosen/in/the/dialog");
+    expect(screen.getByLabelText("backup folder").textContent).toBe("/chosen/in/the/dialog");
+  });
+
   it("saves the settings", async () => {
     const b = fake();
     render(<Backups backend={b} stack="lab" env="dev" onClose={() => {}} />);

@@ -85,11 +85,25 @@ export function Backups({ backend, stack, env, onClose }: { backend: Backend; st
   const settle = (op: InterruptedOp, resolution: Resolution) =>
     work("recover", (onEvent) => backend.call("interrupted_resolve", { stack, env, op, resolution, onEvent }), (done) => `Done: ${done}.`);
 
+  /** The folder comes from the system's own dialog, opened by the app. */
+  const chooseFolder = async () => {
+    try {
+      const saved = await backend.call("backup_folder_choose", {});
+      if (!saved) return;
+      setSettings((s) => (s ? { ...s, dir: saved.dir } : saved));
+      setMessage(`Backups now go to ${saved.dir}.`);
+      setListError(null);
+      refresh();
+    } catch (e) {
+      setListError(apiError(e).message);
+    }
+  };
+
   const saveSettings = async () => {
     if (!settings) return;
     try {
       const saved = await backend.call("backup_settings_save", {
-        change: { dir: settings.dir, keep: settings.keep, max_age_days: settings.max_age_days ?? 0, keep_safety: settings.keep_safety },
+        change: { dir: null, keep: settings.keep, max_age_days: settings.max_age_days ?? 0, keep_safety: settings.keep_safety },
       });
       setSettings(saved);
       setMessage("Backup settings saved.");
@@ -259,7 +273,10 @@ export function Backups({ backend, stack, env, onClose }: { backend: Backend; st
         <details className="settings">
           <summary>Settings</summary>
           <label>
-            Folder <input aria-label="backup folder" value={settings.dir} onChange={(e) => setSettings({ ...settings, dir: e.target.value })} />
+            Folder <output aria-label="backup folder">{settings.dir}</output>{" "}
+            <button data-testid="choose-folder" onClick={chooseFolder} disabled={busy !== null}>
+              Choose…
+            </button>
           </label>
           <label>
             Keep the newest{" "}

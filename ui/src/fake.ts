@@ -95,6 +95,11 @@ export class FakeBackend implements Backend {
       this.backupList = { ...this.backupList, sets: [this.newSet, ...this.backupList.sets] };
       return this.newSet;
     },
+    backup_folder_choose: async () => {
+      this.calls.push("choose folder");
+      this.backupList = { ...this.backupList, settings: { ...this.backupList.settings, dir: "/chosen/in/the/dialog" } };
+      return this.backupList.settings;
+    },
     interrupted_resolve: async ({ stack, op, resolution }) => {
       this.calls.push(`recover ${stack} ${op} ${resolution}`);
       this.backupList = { ...this.backupList, interrupted: [] };

@@ -76,16 +76,20 @@ pub(crate) struct RestoreJournal {
     /// When the restore began (seconds since the epoch; 0 in journals from before this field).
     #[serde(default)]
     pub started_unix: u64,
-    /// The same in milliseconds: the safety set taken just before starts services again
-    /// within the same second, and those starts are not the user's.
-    #[serde(default)]
-    pub started_ms: u64,
     /// The items restored (all of the set when empty).
     #[serde(default)]
     pub items: Vec<String>,
     /// Every item was in place: only starting the stack again was left.
     #[serde(default)]
     pub applied: bool,
+    /// The services it stopped (written before it stopped them): while none runs again, nobody
+    /// has used the stack since.
+    #[serde(default)]
+    pub stopped: Vec<String>,
+    /// When each of their containers had last started, as the engine said before the stop: one
+    /// that runs with another start time was started again since.
+    #[serde(default)]
+    pub started: std::collections::BTreeMap<String, String>,
 }
 
 /// A switch in progress: written once its checks, safety set and builds are done, before the

@@ -124,7 +124,12 @@ impl Backups {
                 ..*st
             };
             self.take(&current, Kind::Safety, progress, &CancellationToken::new())
-                .await?
+                .await
+                .map_err(|e| {
+                    BackupError::Failed(format!(
+                        "nothing was changed: the safety set of the current data, taken first, could not be written: {e}"
+                    ))
+                })?
                 .map(|s| s.id)
         } else {
             None
@@ -142,19 +147,17 @@ impl Backups {
             set: set.id.clone(),
             safety: safety.clone(),
             started_unix: store::now_unix(),
-            started_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
             items: if opts.only.is_empty() {
                 Vec::new()
             } else {
                 items.iter().map(Item::id).collect()
             },
             applied: false,
+            stopped: Vec::new(),
+            started: Default::default(),
         };
-        interrupted::write_restore_journal(&root, &journal)?;
         let outcome = self
-            .apply_or_roll_back(st, &set, &items, safety.as_deref(), cancel, progress)
+            .apply_or_roll_back(st, &set, &items, &journal, cancel, progress)
             .await;
         interrupted::end(&root, InterruptedOp::Restore)?;
         outcome?;
@@ -172,19 +175,21 @@ impl Backups {
         })
     }
 
-    /// Applies a verified set; when that fails, rolls back to the safety set (if one was
-    /// taken) and says which of the two happened.
+    /// Applies a verified set, its journal written before the first service stops; when that
+    /// fails, rolls back to the safety set (if one was taken) and says which of the two
+    /// happened.
     async fn apply_or_roll_back(
         &self,
         st: &Stack<'_>,
         set: &SetInfo,
         items: &[Item],
-        safety: Option<&str>,
+        journal: &RestoreJournal,
         cancel: &CancellationToken,
         progress: &Sink,
     ) -> Result<(), BackupError> {
+        let safety = journal.safety.as_deref();
         let applied = tokio::select! {
-            r = self.apply(st, set, items, Op::Restore, progress) => r,
+            r = self.apply(st, set, items, Op::Restore, Some(journal), progress) => r,
             _ = cancel.cancelled() => Err(BackupError::Cancelled),
         };
         let Err(e) = applied else { return Ok(()) };
@@ -255,21 +260,15 @@ impl Backups {
             "a restore of set {set} was interrupted, and nothing has changed since: finishing it"
         ));
         let outcome = self
-            .apply_or_roll_back(
-                st,
-                &found,
-                &items,
-                journal.safety.as_deref(),
-                &CancellationToken::new(),
-                progress,
-            )
+            .apply_or_roll_back(st, &found, &items, &journal, &CancellationToken::new(), progress)
             .await;
         interrupted::end(&root, InterruptedOp::Restore)?;
         outcome
     }
 
-    /// What changed since an interrupted restore began, in words: the stack taken down, or a
-    /// container of it (other than the databases the restore starts itself) started since.
+    /// What changed since an interrupted restore stopped the stack, in words: the stack taken
+    /// down, or a service it had stopped running again (other than the databases it starts
+    /// itself). Data written since can only have come through those.
     async fn changed_since(&self, st: &Stack<'_>, journal: &RestoreJournal) -> Option<String> {
         let dbs: Vec<String> = self
             .find(&st.project.name, &journal.set)
@@ -282,11 +281,6 @@ impl Backups {
                     .collect()
             })
             .unwrap_or_default();
-        let began = std::time::UNIX_EPOCH
-            + match journal.started_ms {
-                0 => std::time::Duration::from_secs(journal.started_unix),
-                ms => std::time::Duration::from_millis(ms),
-            };
         let containers = match self.engine.containers(&st.project.name).await {
             Ok(c) => c,
             Err(e) => return Some(format!("the engine could not say what runs ({e})")),
@@ -294,17 +288,16 @@ impl Backups {
         if containers.is_empty() {
             return Some("the stack was taken down since".into());
         }
+        if journal.stopped.is_empty() {
+            return Some("its journal does not say what it had stopped".into());
+        }
         containers.into_iter().find_map(|c| {
-            let started = humantime::parse_rfc3339_weak(c.started_at.as_deref()?).ok()?;
-            (c.state == deck_engine::ContainerState::Running && !dbs.contains(&c.service) && started > began).then(
-                || {
-                    format!(
-                        "the stack has run since ({} started at {})",
-                        c.name,
-                        c.started_at.unwrap_or_default()
-                    )
-                },
-            )
+            let started_again = journal.started.get(&c.name) != c.started_at.as_ref();
+            (c.state == deck_engine::ContainerState::Running
+                && journal.stopped.contains(&c.service)
+                && !dbs.contains(&c.service)
+                && started_again)
+                .then(|| format!("the stack has run since ({} started again)", c.name))
         })
     }
 
@@ -326,15 +319,8 @@ impl Backups {
             Resolution::Resume => {
                 let set = store::find(&root, &journal.set)?;
                 let items = self.check_restore(st, &set, &journal.items, progress).await?;
-                self.apply_or_roll_back(
-                    st,
-                    &set,
-                    &items,
-                    journal.safety.as_deref(),
-                    &CancellationToken::new(),
-                    progress,
-                )
-                .await?;
+                self.apply_or_roll_back(st, &set, &items, &journal, &CancellationToken::new(), progress)
+                    .await?;
                 format!("restored set {} again", journal.set)
             }
             Resolution::RollBack => {
@@ -358,7 +344,7 @@ impl Backups {
     async fn roll_back(&self, st: &Stack<'_>, safety: &str, progress: &Sink) -> Result<(), BackupError> {
         let set = self.find(&st.project.name, safety)?;
         let items = set.manifest.items.clone();
-        self.apply(st, &set, &items, Op::Rollback, progress).await
+        self.apply(st, &set, &items, Op::Rollback, None, progress).await
     }
 
     /// Everything that can be known before a restore changes anything: the set is of this stack,
@@ -457,6 +443,7 @@ impl Backups {
         set: &SetInfo,
         items: &[Item],
         op: Op,
+        journal: Option<&RestoreJournal>,
         progress: &Sink,
     ) -> Result<(), BackupError> {
         let project = st.project;
@@ -490,6 +477,25 @@ impl Backups {
             .rev()
             .filter(|s| affected.contains(s))
             .collect();
+        // From here on the data changes: a run killed now leaves this journal, with what it
+        // stopped, so that the next run knows whether anyone has used the stack since.
+        if let Some(j) = journal {
+            let started = self
+                .engine
+                .containers(&project.name)
+                .await?
+                .into_iter()
+                .filter(|c| order.contains(&c.service))
+                .map(|c| (c.name, c.started_at.unwrap_or_default()))
+                .collect();
+            let j = RestoreJournal {
+                stopped: order.clone(),
+                started,
+                applied: false,
+                ..j.clone()
+            };
+            interrupted::write_restore_journal(&self.dir(&project.name), &j)?;
+        }
         self.stop(st, &order, progress).await?;
 
         for i in items.iter().filter(|i| i.kind == ItemKind::Volume) {

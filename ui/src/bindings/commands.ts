@@ -39,6 +39,7 @@ export interface Commands {
   backup_restore: { args: { stack: string; env: string; request: RestoreRequest; onEvent: Channel<Event> }; result: RestoreSummary };
   interrupted_resolve: { args: { stack: string; env: string; op: InterruptedOp; resolution: Resolution; onEvent: Channel<Event> }; result: string };
   backup_settings_save: { args: { change: SettingsChange }; result: BackupSettings };
+  backup_folder_choose: { args: {}; result: BackupSettings | null };
   stack_switch: { args: { stack: string; to: string; options: SwitchOptions; onEvent: Channel<Event> }; result: SwitchSummary };
   stack_switch_plan: { args: { stack: string; to: string; options: SwitchOptions }; result: Array<PlannedChange> };
   stack_drift: { args: { stack: string; env: string }; result: Array<ServiceDrift> };
