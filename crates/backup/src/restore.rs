@@ -2,7 +2,8 @@
 //! set of the current data first; then the services that use what is restored are stopped,
 //! volume contents replaced, databases restored (`pg_restore --clean --if-exists --create`),
 //! and everything started again in dependency order. A restore that fails is rolled back to
-//! the safety set; one that was killed is rolled back by the next run.
+//! the safety set; one that was killed is finished by the next run while nobody has used the
+//! stack since, and otherwise waits for the user's choice (`crate::interrupted`).
 
 use crate::docker;
 use crate::interrupted::{self, InterruptedOp, Resolution, RestoreJournal};
