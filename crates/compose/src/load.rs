@@ -194,9 +194,20 @@ pub fn load_sources(
 
     let project = build_project(&root, name, project_dir, &env, opts, &mut diags);
     // Every output of the program masks what this project holds secret from now on.
-    deck_error::redact::register(crate::secrets::values_of_secret_names(&env));
-    if let Some(p) = &project {
-        deck_error::redact::register(crate::secrets::known(p));
+    match &project {
+        Some(p) => deck_error::redact::register(crate::secrets::distinctive(p, crate::secrets::known(p))),
+        None => {
+            let others: Vec<&String> = env
+                .iter()
+                .filter(|(k, _)| !crate::secrets::is_secret_name(k))
+                .map(|(_, v)| v)
+                .collect();
+            deck_error::redact::register(
+                crate::secrets::values_of_secret_names(&env)
+                    .into_iter()
+                    .filter(|v| !others.iter().any(|o| o.contains(v.as_str()))),
+            );
+        }
     }
     crate::schema::validate(&root, &mut diags);
     diags.sort();

@@ -109,6 +109,29 @@ pub fn mask(project: &Project, value: &mut serde_json::Value) {
     mask_value(value, None, &known(project));
 }
 
+/// The secret values that can be masked in any output without masking something else: not a
+/// part of the project's name, a service's or container's name, an image, or a value that is
+/// not secret (a password `postgres` beside the user `postgres` would mask every
+/// `sirius-postgres`: it stays visible, and is still masked where its key says it is secret).
+pub fn distinctive(project: &Project, known: Vec<String>) -> Vec<String> {
+    let mut names: Vec<&str> = vec![project.name.as_str()];
+    for (name, s) in &project.services {
+        names.push(name);
+        names.extend(s.container_name.as_deref());
+        names.extend(s.image.as_deref());
+        names.extend(
+            s.environment
+                .iter()
+                .filter(|(k, _)| !is_secret_name(k))
+                .filter_map(|(_, v)| v.as_deref()),
+        );
+    }
+    known
+        .into_iter()
+        .filter(|k| !names.iter().any(|n| n.contains(k.as_str())))
+        .collect()
+}
+
 /// Every secret value a project holds: the values of secret-looking variables (in the env
 /// files and environment, and in services' `environment` and build args), the password part
 /// of URLs, and the contents of its file-backed secrets. Longest first.

@@ -279,3 +279,20 @@ fn extends_and_include_errors_name_file_line_and_key() {
     .expect_err("refused");
     assert!(e.errors.iter().any(|d| d.message.contains("include cycle")), "{e}");
 }
+
+/// Loading registers a stack's secrets with the one redaction layer, but not a weak one that is
+/// also an ordinary name of the stack (masking it would mask that name everywhere).
+#[test]
+fn loading_registers_distinctive_secrets_for_redaction() {
+    let compose = "services:\n  sirius-postgres:\n    image: postgres\n    environment:\n      POSTGRES_USER: postgres\n      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD}\n  api:\n    image: api\n    environment:\n      API_TOKEN: ${API_TOKEN}\n";
+    run(
+        &[("compose.yaml", compose)],
+        &[("POSTGRES_PASSWORD", "postgres"), ("API_TOKEN", "tok-7f3a9c-unique")],
+        LoadOptions::default(),
+    )
+    .expect("loads");
+    assert_eq!(
+        deck_error::redact::text("sirius-postgres got tok-7f3a9c-unique"),
+        "sirius-postgres got ********"
+    );
+}
