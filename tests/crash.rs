@@ -6,11 +6,16 @@
 //! user last asked. Each operation runs on its own copy of a small stack (tests/fixtures/crash),
 //! so the three run side by side.
 
+mod own_engine;
+
 use deck_tests::*;
+use own_engine::OwnEngine;
 use std::collections::BTreeSet;
+use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug)]
 enum Action {
@@ -28,6 +33,8 @@ struct Crash {
     verified: BTreeSet<String>,
     /// The environment every service runs after the next command (a switch's target).
     after_env: Option<&'static str>,
+    /// The test's own engine, when the crash point kills the engine instead of the command.
+    engine: Option<OwnEngine>,
 }
 
 impl Crash {
@@ -39,10 +46,31 @@ impl Crash {
             backups,
             verified: BTreeSet::new(),
             after_env: None,
+            engine: None,
         }
     }
 
-    fn command(&self, args: &[&str], kill_at: Option<usize>) -> Output {
+    /// `docker`, talking to the engine the stack runs on.
+    fn docker(&self) -> Command {
+        match &self.engine {
+            Some(e) => e.docker(),
+            None => Command::new("docker"),
+        }
+    }
+
+    /// Output of a `docker` command that must succeed.
+    fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker().args(args).output().expect("docker runs");
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// `sirius-deck` over the stack, on its engine.
+    fn deck(&self, args: &[&str]) -> Command {
         let stack = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/crash");
         let mut c = Command::new(cli());
         c.arg("--stack")
@@ -50,10 +78,19 @@ impl Crash {
             .args(["-p", &self.project])
             .args(args)
             .env("SIRIUS_DECK_BACKUP_DIR", &self.backups);
+        if let Some(e) = &self.engine {
+            c.env("DOCKER_HOST", e.host());
+            c.env("SIRIUS_DECK_KILL_PID", e.pid().to_string());
+        }
+        c
+    }
+
+    fn command(&self, args: &[&str], kill_at: Option<usize>) -> Output {
+        let mut c = self.deck(args);
         if let Some(k) = kill_at {
             c.env("SIRIUS_DECK_KILL_AT", k.to_string());
         }
-        c.output().expect("sirius-deck runs")
+        within(c, Duration::from_secs(300))
     }
 
     fn run(&self, args: &[&str]) -> String {
@@ -65,30 +102,11 @@ impl Crash {
     }
 
     fn psql(&self, sql: &str) -> String {
-        let out = Command::new("docker")
-            .args([
-                "exec",
-                &self.container("db"),
-                "psql",
-                "-U",
-                "postgres",
-                "-d",
-                "crash",
-                "-tAc",
-                sql,
-            ])
-            .output()
-            .expect("docker exec");
-        assert!(
-            out.status.success(),
-            "psql {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        self.docker_ok(&["exec", &self.container("db"), "psql", "-U", "postgres", "-d", "crash", "-tAc", sql])
     }
 
     fn cache_file(&self, name: &str) -> bool {
-        Command::new("docker")
+        self.docker()
             .args(["exec", &self.container("cache"), "test", "-f", &format!("/data/{name}")])
             .status()
             .is_ok_and(|s| s.success())
@@ -96,30 +114,22 @@ impl Crash {
 
     /// Containers of the stack: name and whether it runs.
     fn containers(&self) -> Vec<(String, bool)> {
-        let out = Command::new("docker")
-            .args([
-                "ps",
-                "-a",
-                "--filter",
-                &format!("label=com.docker.compose.project={}", self.project),
-                "--format",
-                "{{.Names}} {{.State}}",
-            ])
-            .output()
-            .expect("docker ps");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
+        self.docker_ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.project),
+            "--format",
+            "{{.Names}} {{.State}}",
+        ])
+        .lines()
             .filter_map(|l| l.split_once(' '))
             .map(|(n, s)| (n.to_string(), s == "running"))
             .collect()
     }
 
     fn helpers_left(&self) -> Vec<String> {
-        let out = Command::new("docker")
-            .args(["ps", "-a", "--format", "{{.Names}}"])
-            .output()
-            .expect("docker ps");
-        String::from_utf8_lossy(&out.stdout)
+        self.docker_ok(&["ps", "-a", "--format", "{{.Names}}"])
             .lines()
             .filter(|n| n.starts_with(&format!("sirius-deck-helper-{}_", self.project)))
             .map(str::to_string)
@@ -127,16 +137,12 @@ impl Crash {
     }
 
     fn env_of(&self, service: &str) -> String {
-        let out = Command::new("docker")
-            .args([
-                "inspect",
-                "-f",
-                "{{index .Config.Labels \"dev.siriusdeck.env\"}}",
-                &self.container(service),
-            ])
-            .output()
-            .expect("docker inspect");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        self.docker_ok(&[
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"dev.siriusdeck.env\"}}",
+            &self.container(service),
+        ])
     }
 
     /// Every listed set reads back as written.
@@ -167,19 +173,21 @@ impl Crash {
         let mut point = 1;
         loop {
             let out = self.command(op, Some(point));
-            if out.status.success() {
-                return point - 1;
-            }
             let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-            assert_eq!(
-                out.status.signal(),
-                Some(9),
-                "{op:?} failed before crash point {point} without being killed: {stderr}"
-            );
-            let at = stderr
-                .lines()
-                .find_map(|l| l.strip_prefix("sirius-deck: killed at crash point "))
-                .and_then(|l| l.split_once(": "))
+            let killed = if self.engine.is_some() {
+                "sirius-deck: killed process "
+            } else {
+                "sirius-deck: killed at crash point "
+            };
+            let Some(line) = stderr.lines().find_map(|l| l.strip_prefix(killed)) else {
+                assert!(
+                    out.status.success(),
+                    "{op:?} failed before crash point {point}: {stderr}"
+                );
+                return point - 1;
+            };
+            let at = line
+                .split_once(": ")
                 .and_then(|(_, e)| serde_json::from_str::<serde_json::Value>(e).ok())
                 .map(|e| {
                     let field = |k: &str| e[k].as_str().map(|v| format!(" {v}")).unwrap_or_default();
@@ -193,6 +201,26 @@ impl Crash {
                     )
                 })
                 .unwrap_or_default();
+            // What the command said when it ended (the engine gone under it: which request failed,
+            // and that the connection to the engine was lost).
+            let mut said = String::new();
+            if let Some(engine) = &mut self.engine {
+                if !out.status.success() {
+                    let error: Vec<&str> = stderr
+                        .lines()
+                        .filter(|l| !l.trim().is_empty() && !l.starts_with(killed))
+                        .map(str::trim)
+                        .collect();
+                    said = error.join(" ");
+                    assert!(
+                        said.contains("Docker engine"),
+                        "point {point}: {op:?} does not say the engine went away: {stderr}"
+                    );
+                }
+                engine.restart();
+            } else {
+                assert_eq!(out.status.signal(), Some(9), "{op:?} at crash point {point}: {stderr}");
+            }
             let action = ACTIONS[(point - 1) % ACTIONS.len()];
             let marker = 10_000 + point;
             match action {
@@ -205,16 +233,7 @@ impl Crash {
                     self.psql(&format!(
                         "insert into kept values ({marker}, 'after crash point {point}')"
                     ));
-                    assert!(Command::new("docker")
-                        .args([
-                            "exec",
-                            &self.container("cache"),
-                            "touch",
-                            &format!("/data/after-{point}")
-                        ])
-                        .status()
-                        .expect("docker exec")
-                        .success());
+                    self.docker_ok(&["exec", &self.container("cache"), "touch", &format!("/data/after-{point}")]);
                 }
                 Action::Down => {
                     self.run(&["down"]);
@@ -224,17 +243,22 @@ impl Crash {
             let next_out = self.command(next, None);
             let next_ok = next_out.status.success();
             let next_err = String::from_utf8_lossy(&next_out.stderr).into_owned();
+            // A stack is down after the user's `down`, and after the engine came back: without
+            // live restore, it stops every container it finds running. It runs again when the
+            // user starts it; the next command does not start it behind the user's back.
+            let left_down = matches!(action, Action::Down)
+                || (self.engine.is_some() && matches!(action, Action::Nothing));
             if !next_ok {
-                // Only a stack the user took down makes the next command refuse, and it says why.
+                // Only a stack that is down makes the next command refuse, and it says why.
                 assert!(
-                    matches!(action, Action::Down) && next_err.contains("not running"),
+                    left_down && next_err.contains("not running"),
                     "{next:?} after crash point {point} ({action:?}) failed: {next_err}"
                 );
             }
             // Every service as the user last asked: down stays down; otherwise everything runs.
             let containers = self.containers();
             let running = containers.iter().filter(|(_, r)| *r).count();
-            let stays_down = matches!(action, Action::Down) && !next_ok;
+            let stays_down = left_down && !next_ok;
             if stays_down {
                 assert_eq!(running, 0, "point {point}: the stack was taken down: {containers:?}");
             } else {
@@ -263,14 +287,16 @@ impl Crash {
             let sets = self.sets_verify();
             assert_eq!(self.helpers_left(), Vec::<String>::new(), "point {point}: helpers");
             let left = self.interrupted();
-            if matches!(action, Action::Nothing) {
+            if matches!(action, Action::Nothing) && next_ok {
                 // Nothing changed since the kill: the next command finished or undid it all.
                 assert_eq!(left, Vec::<String>::new(), "point {point}: settled on its own");
             }
             report.push(format!(
-                "{} killed at {point} ({}); then {action:?}; interrupted {waiting:?}; {}: {}; {running} running; {sets} sets verified; left {left:?}",
+                "{} {} at {point} ({}){}; then {action:?}; interrupted {waiting:?}; {}: {}; {running} running; {sets} sets verified; left {left:?}",
                 op[0],
+                if self.engine.is_some() { "lost its engine" } else { "killed" },
                 at.trim(),
+                if said.is_empty() { String::new() } else { format!(", said \"{said}\"") },
                 next.join(" "),
                 if next_ok { "ok" } else { "refused: stack down" }
             ));
@@ -281,6 +307,28 @@ impl Crash {
             self.run(reset);
             point += 1;
         }
+    }
+
+    /// The crash point just before a backup's set (`restore`: a restore's safety set) is done:
+    /// the step at which everything but its manifest is written. Counted on a run to its end.
+    fn step_before_done(&self, restore: bool, set: &str) -> usize {
+        let (args, op): (&[&str], _) = if restore {
+            (&["restore", set, "--yes", "--json"], "safety")
+        } else {
+            (&["backup", "--json"], "backup")
+        };
+        let events: Vec<serde_json::Value> = self
+            .run(args)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter(|e: &serde_json::Value| !matches!(e["event"].as_str(), Some("bytes" | "build_output")))
+            .collect();
+        let done = events
+            .iter()
+            .position(|e| e["event"] == "done" && e["op"] == op)
+            .expect("the set is done");
+        assert!(done > 0);
+        done // the crash points count from 1: this is the step before `done`
     }
 
     fn start(&mut self) {
@@ -318,6 +366,89 @@ fn images() {
             ],
         ));
     });
+}
+
+/// A command started with its output read as it comes.
+struct Captured {
+    child: std::process::Child,
+    what: String,
+    stdout: std::thread::JoinHandle<Vec<u8>>,
+    stderr: std::thread::JoinHandle<Vec<u8>>,
+}
+
+impl Captured {
+    fn spawn(mut c: Command) -> Captured {
+        let mut child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the command runs");
+        let read_all = |mut r: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut b = Vec::new();
+                let _ = r.read_to_end(&mut b);
+                b
+            })
+        };
+        Captured {
+            stdout: read_all(Box::new(child.stdout.take().expect("stdout"))),
+            stderr: read_all(Box::new(child.stderr.take().expect("stderr"))),
+            what: format!("{c:?}"),
+            child,
+        }
+    }
+
+    /// Waits for its end; fails the test if it still runs after `limit` (a command whose engine
+    /// went away must end, not hang).
+    fn wait(mut self, limit: Duration) -> Output {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("{} still ran after {limit:?}", self.what);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Output {
+            status,
+            stdout: self.stdout.join().expect("stdout"),
+            stderr: self.stderr.join().expect("stderr"),
+        }
+    }
+
+    /// Waits until it has stopped itself (`SIRIUS_DECK_STOP_AT`).
+    fn wait_stopped(&mut self) {
+        let stat = format!("/proc/{}/stat", self.child.id());
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let state = std::fs::read_to_string(&stat).unwrap_or_default();
+            if state.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('T')) {
+                return;
+            }
+            assert!(
+                self.child.try_wait().expect("wait").is_none() && Instant::now() < deadline,
+                "{} never reached its stop",
+                self.what
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn resume(&self) {
+        let sent = Command::new("kill")
+            .args(["-CONT", &self.child.id().to_string()])
+            .status()
+            .expect("kill -CONT");
+        assert!(sent.success());
+    }
+}
+
+fn within(c: Command, limit: Duration) -> Output {
+    Captured::spawn(c).wait(limit)
 }
 
 #[test]
@@ -569,17 +700,13 @@ fn a_full_disk_at_each_stage() {
     // Files big enough that the disk can be made to fill up inside each: a larger table, and
     // 2 MB of random data in the other volume.
     c.psql("insert into kept select g, md5(g::text) || md5((g * 7)::text) from generate_series(1001, 120000) g");
-    assert!(Command::new("docker")
-        .args([
-            "exec",
-            &c.container("cache"),
-            "sh",
-            "-c",
-            "head -c 2000000 /dev/urandom > /data/blob.bin"
-        ])
-        .status()
-        .expect("docker exec")
-        .success());
+    c.docker_ok(&[
+        "exec",
+        &c.container("cache"),
+        "sh",
+        "-c",
+        "head -c 2000000 /dev/urandom > /data/blob.bin",
+    ]);
     c.run(&["backup"]);
     // The files of a set in the order a backup writes them, and their sizes.
     let v: serde_json::Value = serde_json::from_str(&c.run(&["backups", "--json"])).expect("json");
@@ -609,13 +736,17 @@ fn a_full_disk_at_each_stage() {
     for restore in [false, true] {
         let mut before = 1; // the journal of the set being written
         for (file, size) in &files {
-            if pages(*size) < 16 {
+            let manifest = file == "manifest.json";
+            if pages(*size) < 16 && !manifest {
                 // Too small to end inside it reliably (sizes move by a page between runs).
                 before += pages(*size);
                 continue;
             }
-            // Ends halfway through this file (a file of one page: right at its start).
-            let mut limit = before + pages(*size) / 2;
+            // Ends halfway through this file. The manifest, written last, is too small for
+            // that: the command stops itself at the step before the set is done (counted on a
+            // run to its end), the disk is filled up, and it goes on.
+            let stop_at = manifest.then(|| c.step_before_done(restore, &set_id));
+            let mut limit = before + if manifest { 64 } else { pages(*size) / 2 };
             if restore {
                 limit += set_pages; // the set restored is on the same disk
             }
@@ -640,7 +771,23 @@ fn a_full_disk_at_each_stage() {
             } else {
                 &["backup"]
             };
-            let out = c.command(args, None);
+            let out = match stop_at {
+                None => c.command(args, None),
+                Some(n) => {
+                    let mut run = c.deck(args);
+                    run.env("SIRIUS_DECK_STOP_AT", n.to_string());
+                    let mut run = Captured::spawn(run);
+                    run.wait_stopped();
+                    let _ = Command::new("dd")
+                        .arg("if=/dev/zero")
+                        .arg(format!("of={}", disk.join("filler").display()))
+                        .arg("bs=64k")
+                        .stderr(Stdio::null())
+                        .status();
+                    run.resume();
+                    run.wait(Duration::from_secs(300))
+                }
+            };
             let text = String::from_utf8_lossy(&out.stderr).into_owned();
             assert!(!out.status.success(), "{args:?} with {limit} pages: {text}");
             assert!(
@@ -665,13 +812,146 @@ fn a_full_disk_at_each_stage() {
                 "{args:?}: nothing left half done"
             );
             assert_eq!(c.helpers_left(), Vec::<String>::new(), "{args:?}: helpers");
+            let filled = match stop_at {
+                None => format!("{limit} pages"),
+                Some(n) => {
+                    let at = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix(&format!("sirius-deck: stopped at crash point {n}: ")))
+                        .expect("it stopped where asked");
+                    format!("filled up at crash point {n}, {at}")
+                }
+            };
             report.push(format!(
-                "{} with the disk full in {file} ({limit} pages): {}",
+                "{} with the disk full in {file} ({filled}): {}",
                 args[0],
-                text.lines().last().unwrap_or_default()
+                text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or_default()
             ));
             c.backups = original.clone();
         }
     }
     c.finish(&report);
+}
+
+/// The images the crash stack runs, copied into each engine a test kills.
+const IMAGES: [&str; 2] = ["sirius-lab/sirius-postgres:latest", "sirius-lab/sirius-valkey:latest"];
+
+/// The crash stack with its data and a first set, on an engine of the test's own (`pool`: the
+/// second octet of its network addresses, one per test).
+fn on_own_engine(op: &str, pool: u8) -> Crash {
+    images();
+    let mut c = Crash::new(op);
+    c.engine = Some(OwnEngine::start(op, pool, &IMAGES));
+    c.start();
+    c
+}
+
+#[test]
+fn the_engine_killed_at_every_step_of_up() {
+    let mut c = on_own_engine("engine-up", 201);
+    c.run(&["down"]);
+    let mut report = Vec::new();
+    let points = c.every_point(&["up", "--json"], &["up"], &["down"], &mut report);
+    assert!(points >= 5, "an up has its steps: {report:?}");
+    c.finish(&report);
+}
+
+#[test]
+fn the_engine_killed_at_every_step_of_a_backup() {
+    let mut c = on_own_engine("engine-backup", 202);
+    let mut report = Vec::new();
+    let points = c.every_point(&["backup", "--json"], &["backup"], &["up"], &mut report);
+    assert!(points >= 10, "a backup has its steps: {report:?}");
+    c.finish(&report);
+}
+
+#[test]
+fn the_engine_killed_at_every_step_of_a_restore() {
+    let mut c = on_own_engine("engine-restore", 203);
+    let mut report = Vec::new();
+    let points = c.every_point(
+        &["restore", "latest", "--yes", "--json"],
+        &["backup"],
+        &["up"],
+        &mut report,
+    );
+    assert!(points >= 20, "a restore has its steps: {report:?}");
+    c.finish(&report);
+}
+
+#[test]
+fn the_engine_killed_at_every_step_of_a_switch() {
+    let mut c = on_own_engine("engine-switch", 204);
+    c.after_env = Some("prod");
+    let mut report = Vec::new();
+    let points = c.every_point(
+        &["switch", "prod", "--json"],
+        &["switch", "prod"],
+        &["-e", "dev", "up", "--remove-orphans"],
+        &mut report,
+    );
+    assert!(points >= 5, "a switch has its steps: {report:?}");
+    c.finish(&report);
+}
+
+/// `watch` while its engine is killed and comes back: it reports the services the engine
+/// stopped on its way back, then each crash after that, with its exit code (0 included).
+#[test]
+fn watch_reports_every_crash_after_its_engine_restarts() {
+    let mut c = on_own_engine("engine-watch", 205);
+    let mut watch = c
+        .deck(&["watch", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("watch");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = watch.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut pending: Vec<serde_json::Value> = Vec::new();
+    // Waits for an incident of `service` of this kind and exit code, in any order with the
+    // others not waited for yet.
+    let mut expect = |service: &str, kind: &str, code: Option<i64>| {
+        let matches = |i: &serde_json::Value| {
+            i["service"] == service && i["kind"] == kind && (code.is_none() || i["code"].as_i64() == code)
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(k) = pending.iter().position(matches) {
+                pending.remove(k);
+                return;
+            }
+            let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
+                panic!("watch never reported {service} {kind} {code:?}; it said:\n{}", seen.join("\n"));
+            };
+            seen.push(line.clone());
+            pending.push(serde_json::from_str(&line).expect("one JSON incident per line"));
+        }
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    let engine = c.engine.as_mut().expect("own engine");
+    let _ = Command::new("kill").args(["-9", &engine.pid().to_string()]).status();
+    engine.restart();
+    // The engine stopped both services on its way back (gracefully: exit code 0).
+    expect("db", "exited", Some(0));
+    expect("cache", "exited", Some(0));
+    c.run(&["up"]);
+    expect("db", "recovered", None);
+    // A crash: the database's main process killed from the host (no `docker kill`, so no stop
+    // was asked for). Then the cache's server shuts down cleanly, on its own: exit code 0.
+    let pid = c.docker_ok(&["inspect", "-f", "{{.State.Pid}}", &c.container("db")]);
+    assert!(Command::new("kill").args(["-9", &pid]).status().expect("kill").success());
+    expect("db", "exited", Some(137));
+    c.docker_ok(&["exec", &c.container("cache"), "valkey-cli", "shutdown", "nosave"]);
+    expect("cache", "exited", Some(0));
+    let _ = watch.kill();
+    let _ = watch.wait();
+    c.finish(&seen);
 }

@@ -306,7 +306,12 @@ impl Backups {
             elapsed_ms: started.elapsed().as_millis() as u64,
         });
         let set = store::read_set(&root.join(&id)).map_err(BackupError::Failed)?;
-        released?;
+        if let Err(r) = released {
+            return Err(BackupError::NotReleased {
+                set: id,
+                reason: r.to_string(),
+            });
+        }
         Ok(Some(set))
     }
 
@@ -388,7 +393,7 @@ impl Backups {
                         docker
                             .pause_container(c)
                             .await
-                            .map_err(|e| BackupError::Failed(format!("pausing {c}: {e}")))?;
+                            .map_err(|e| BackupError::Failed(format!("pausing {c}: {}", deck_engine::describe(&e))))?;
                     }
                     progress.service(s, Phase::Paused, Some("while its volume is archived".into()));
                 }
@@ -448,7 +453,7 @@ impl Backups {
                 {
                     Ok(()) => {}
                     Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => {}
-                    Err(e) => return Err(BackupError::Failed(format!("stopping {c}: {e}"))),
+                    Err(e) => return Err(BackupError::Failed(format!("stopping {c}: {}", deck_engine::describe(&e)))),
                 }
             }
             progress.service(s, Phase::Stopped, None);
@@ -482,7 +487,7 @@ impl Backups {
                     Err(bollard::errors::Error::DockerResponseServerError {
                         status_code: 409 | 404, ..
                     }) => {}
-                    Err(e) => return Err(BackupError::Failed(format!("unpausing {c}: {e}"))),
+                    Err(e) => return Err(BackupError::Failed(format!("unpausing {c}: {}", deck_engine::describe(&e)))),
                 }
             }
             progress.service(&s, Phase::Unpaused, None);
@@ -629,7 +634,7 @@ impl Backups {
                 &helper,
                 Some(bollard::query_parameters::DownloadFromContainerOptions { path: MOUNT.into() }),
             )
-            .map(|r| r.map_err(|e| e.to_string()));
+            .map(|r| r.map_err(|e| deck_engine::describe(&e)));
         let count = progress.bytes(op, &item_id, size);
         let written = pipe_write(Box::pin(stream), &partial.join(&file), &count).await;
         docker::remove_helper(docker, &helper).await;

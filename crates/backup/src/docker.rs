@@ -24,7 +24,7 @@ pub const HELPER_PID_LABEL: &str = "dev.siriusdeck.helper.pid";
 const STDERR_KEEP: usize = 8 * 1024;
 
 fn docker_err(what: String) -> impl FnOnce(bollard::errors::Error) -> BackupError {
-    move |e| BackupError::Failed(format!("{what}: {e}"))
+    move |e| BackupError::Failed(format!("{what}: {}", deck_engine::describe(&e)))
 }
 
 /// A shell that sets PGPASSWORD from the container's own environment (never from ours), then
@@ -145,7 +145,7 @@ pub async fn exec_out(docker: &Docker, container: &str, cmd: Vec<String>) -> Res
                 None
             }
             Ok(_) => None,
-            Err(e) => Some(Err(format!("reading the command's output: {e}"))),
+            Err(e) => Some(Err(format!("reading the command's output: {}", deck_engine::describe(&e)))),
         };
         std::future::ready(out)
     });
@@ -293,7 +293,7 @@ pub async fn empty_volume(docker: &Docker, helper: &str, volume: &str) -> Result
         match r {
             Ok(w) => code = w.status_code,
             Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => code = c,
-            Err(e) => return Err(BackupError::Failed(format!("emptying volume {volume}: {e}"))),
+            Err(e) => return Err(BackupError::Failed(format!("emptying volume {volume}: {}", deck_engine::describe(&e)))),
         }
     }
     if code != 0 {

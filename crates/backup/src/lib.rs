@@ -45,6 +45,9 @@ pub enum BackupError {
     Cancelled,
     #[error("{0}")]
     Failed(String),
+    /// The set was written and verified; what it stopped or paused did not start again.
+    #[error("backup set {set} was written and verified, but starting again the services it had stopped or paused failed (start them with `sirius-deck up`): {reason}")]
+    NotReleased { set: String, reason: String },
     #[error("the restore failed and was undone: the data is as it was before (safety set {safety}). Why it failed: {reason}")]
     RolledBack { reason: String, safety: String },
     #[error("the restore failed ({reason}) and undoing it failed too ({rollback}). The data from before the restore is in safety set {safety}: run `sirius-deck restore {safety}` once the cause is fixed")]
@@ -65,7 +68,10 @@ impl deck_error::Coded for BackupError {
             BackupError::Busy(_) => Code::Busy,
             BackupError::Cancelled => Code::Cancelled,
             BackupError::RolledBack { .. } => Code::RolledBack,
-            BackupError::Io { .. } | BackupError::Failed(_) | BackupError::RollbackFailed { .. } => Code::Failed,
+            BackupError::Io { .. }
+            | BackupError::Failed(_)
+            | BackupError::NotReleased { .. }
+            | BackupError::RollbackFailed { .. } => Code::Failed,
         }
     }
 }

@@ -127,9 +127,14 @@ impl Backups {
             self.take(&current, Kind::Safety, progress, &CancellationToken::new())
                 .await
                 .map_err(|e| {
-                    BackupError::Failed(format!(
-                        "nothing was changed: the safety set of the current data, taken first, could not be written: {e}"
-                    ))
+                    BackupError::Failed(match e {
+                        BackupError::NotReleased { set, reason } => format!(
+                            "nothing was changed: the safety set {set} of the current data was written, but starting again the services it had stopped failed (start them with `sirius-deck up`): {reason}"
+                        ),
+                        e => format!(
+                            "nothing was changed: the safety set of the current data, taken first, could not be written: {e}"
+                        ),
+                    })
                 })?
                 .map(|s| s.id)
         } else {

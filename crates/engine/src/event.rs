@@ -343,28 +343,73 @@ impl Sink {
 /// Crash points for the tests, in debug builds only (release builds have none): with
 /// `SIRIUS_DECK_KILL_AT=N` the process kills itself with SIGKILL at its Nth step boundary (every
 /// progress event is one, but build output and byte counts), after saying which on stderr.
-/// With `N` beyond the last boundary, the run ends normally.
+/// With `SIRIUS_DECK_KILL_PID=P` as well, it kills process `P` instead (the tests' own Docker
+/// engine), waits until that process is gone, and goes on. With `SIRIUS_DECK_STOP_AT=N`, it
+/// stops itself (SIGSTOP) there, for the test to change the world before it continues. With `N`
+/// beyond the last boundary, the run ends normally.
 #[cfg(debug_assertions)]
 mod crash_point {
     use super::Event;
+    use rustix::process::{getpid, kill_process, Pid, Signal};
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
 
-    static AT: OnceLock<Option<u64>> = OnceLock::new();
+    enum Then {
+        KillSelf,
+        Kill(Pid),
+        Stop,
+    }
+
+    static AT: OnceLock<Option<(u64, Then)>> = OnceLock::new();
     static PASSED: AtomicU64 = AtomicU64::new(0);
 
+    fn setting() -> Option<(u64, Then)> {
+        let var = |name| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+        if let Some(at) = var("SIRIUS_DECK_STOP_AT") {
+            return Some((at, Then::Stop));
+        }
+        let at = var("SIRIUS_DECK_KILL_AT")?;
+        let pid = var("SIRIUS_DECK_KILL_PID").and_then(|p| Pid::from_raw(i32::try_from(p).ok()?));
+        Some((at, pid.map_or(Then::KillSelf, Then::Kill)))
+    }
+
+    /// Whether process `pid` has exited (gone, or a zombie its parent has not reaped yet).
+    fn gone(pid: Pid) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())).map_or(true, |s| {
+            s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with(['Z', 'X']))
+        })
+    }
+
     pub fn boundary(e: &Event) {
-        let Some(at) = *AT.get_or_init(|| std::env::var("SIRIUS_DECK_KILL_AT").ok()?.parse().ok()) else {
+        let Some((at, then)) = AT.get_or_init(setting) else {
             return;
         };
         if matches!(e, Event::Bytes { .. } | Event::BuildOutput { .. }) {
             return;
         }
         let n = PASSED.fetch_add(1, Ordering::SeqCst) + 1;
-        if n == at {
-            let what = serde_json::to_string(e).unwrap_or_default();
-            eprintln!("sirius-deck: killed at crash point {n}: {what}");
-            let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+        if n != *at {
+            return;
+        }
+        let what = serde_json::to_string(e).unwrap_or_default();
+        match then {
+            Then::KillSelf => {
+                eprintln!("sirius-deck: killed at crash point {n}: {what}");
+                let _ = kill_process(getpid(), Signal::KILL);
+            }
+            Then::Kill(pid) => {
+                eprintln!("sirius-deck: killed process {} at crash point {n}: {what}", pid.as_raw_nonzero());
+                let _ = kill_process(*pid, Signal::KILL);
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while !gone(*pid) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+            Then::Stop => {
+                eprintln!("sirius-deck: stopped at crash point {n}: {what}");
+                let _ = kill_process(getpid(), Signal::STOP);
+            }
         }
     }
 }

@@ -158,8 +158,35 @@ impl IncidentTracker {
                         .get(s)
                         .is_none_or(|c| c.state != crate::ContainerState::Running)
                 });
+                // A container that ran and has stopped since, with no event seen: it stopped
+                // while the watch was away (an engine that comes back without live restore stops
+                // every container before it answers). A die nobody saw.
+                let stopped: Vec<ContainerStatus> = containers
+                    .iter()
+                    .filter(|(name, c)| {
+                        c.state != crate::ContainerState::Running
+                            && self
+                                .known
+                                .get(*name)
+                                .is_some_and(|before| before.state == crate::ContainerState::Running)
+                    })
+                    .map(|(_, c)| c.clone())
+                    .collect();
                 self.known = containers.clone();
-                Vec::new()
+                let mut out = Vec::new();
+                for c in stopped {
+                    let replicated = c.number > 1
+                        || containers
+                            .values()
+                            .any(|o| o.service == c.service && o.name != c.name);
+                    let mut found =
+                        self.on_event(&c.service, &c.name, ContainerAction::Die, Some(&c), c.exit_code, now);
+                    for i in &mut found {
+                        i.container = replicated.then(|| c.name.clone());
+                    }
+                    out.extend(found);
+                }
+                out
             }
             StackChange::EngineDown { .. } => Vec::new(),
             StackChange::Container {
@@ -520,6 +547,52 @@ mod tests {
             kinds(t.observe(&died("api", 0, Some(restarting)), now)),
             vec![IncidentKind::Exited { code: 0 }]
         );
+    }
+
+    #[test]
+    fn a_container_that_stopped_while_the_watch_was_away_is_an_incident() {
+        let mut t = IncidentTracker::new(TrackerConfig::default(), ["migrate".to_string()]);
+        let now = Instant::now();
+        let named = |name: &str, state: &str, exit: Option<i64>| {
+            let mut s = status(state, None, exit, false);
+            s.name = name.into();
+            s.service = name.into();
+            s
+        };
+        let snapshot = |list: Vec<ContainerStatus>| StackChange::Snapshot {
+            containers: list.into_iter().map(|c| (c.name.clone(), c)).collect(),
+        };
+        assert!(t
+            .observe(
+                &snapshot(vec![
+                    named("db", "running", None),
+                    named("api", "running", None),
+                    named("migrate", "running", None),
+                    named("ui", "exited", Some(1)),
+                ]),
+                now
+            )
+            .is_empty());
+        // The engine went away and came back, having stopped them: no event was seen.
+        let out = t.observe(
+            &snapshot(vec![
+                named("db", "exited", Some(0)),
+                named("api", "running", None),
+                named("migrate", "exited", Some(0)),
+                named("ui", "exited", Some(1)),
+            ]),
+            now,
+        );
+        // db's stop is reported, with its exit code; a one-shot that ended well is not; ui had
+        // stopped before.
+        assert_eq!(
+            out.iter().map(|i| (i.service.as_str(), i.kind.clone())).collect::<Vec<_>>(),
+            vec![("db", IncidentKind::Exited { code: 0 })]
+        );
+        // Once: a later snapshot of the same state raises nothing.
+        assert!(t
+            .observe(&snapshot(vec![named("db", "exited", Some(0))]), now)
+            .is_empty());
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub enum EngineError {
     Failed(Vec<FailureReport>),
     #[error("building the image of {service}: {message}")]
     Build { service: String, message: String },
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", describe(source))]
     Docker {
         context: String,
         source: bollard::errors::Error,
@@ -79,6 +79,15 @@ pub fn lost_connection(e: &bollard::errors::Error) -> bool {
         e,
         E::HyperLegacyError { .. } | E::IOError { .. } | E::SocketNotFoundError(_) | E::RequestTimeoutError
     )
+}
+
+/// A request's error in words: a lost connection says so, whatever layer reported it.
+pub fn describe(e: &bollard::errors::Error) -> String {
+    if lost_connection(e) {
+        format!("the connection to the Docker engine was lost (it stopped or restarted): {e}")
+    } else {
+        e.to_string()
+    }
 }
 
 pub(crate) trait Context<T> {

@@ -34,6 +34,25 @@ pub fn probe_command(test: &[String]) -> Option<Vec<String>> {
     }
 }
 
+/// The probe, bounded inside the container: a shell runs it in the background and kills it at
+/// its timeout. The engine offers no way to end an exec, and a probe that hangs (a request to a
+/// service that does not answer) would keep running there after we stopped waiting for it.
+pub fn bounded(cmd: &[String], timeout: Duration) -> Vec<String> {
+    let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
+    // The watcher's sleep ends with it: its trap kills the sleep when the probe ended first.
+    let script = format!(
+        "\"$@\" & p=$!; ( trap 'kill $s 2>/dev/null; exit 0' TERM; sleep {secs} & s=$!; wait $s; kill -KILL $p 2>/dev/null ) & w=$!; wait $p; r=$?; kill $w 2>/dev/null; exit $r"
+    );
+    let mut out = vec!["/bin/sh".to_string(), "-c".into(), script, "sh".into()];
+    out.extend(cmd.iter().cloned());
+    out
+}
+
+/// Whether a bounded probe could not start because the image has no `/bin/sh`.
+fn no_shell(code: i64, output: &str) -> bool {
+    (code == 126 || code == 127) && output.contains("/bin/sh")
+}
+
 /// Why a probe could not run: the engine refused it (`message`), or could not be reached.
 pub struct ExecError {
     pub message: String,
@@ -80,12 +99,20 @@ pub async fn exec(
         }
         Ok::<_, ExecError>(out)
     };
-    let out = match tokio::time::timeout(timeout, run).await {
+    let started = Instant::now();
+    let timed_out = || format!("health check timed out after {}s", timeout.as_secs_f32());
+    // A bounded probe ends itself at `timeout`: the grace is for the kill to be seen.
+    let out = match tokio::time::timeout(timeout + Duration::from_secs(2), run).await {
         Ok(r) => r?,
-        Err(_) => return Ok((-1, format!("health check timed out after {}s", timeout.as_secs_f32()))),
+        Err(_) => return Ok((-1, timed_out())),
     };
     let code = docker.inspect_exec(&created.id).await?.exit_code.unwrap_or(-1);
-    Ok((code, out.trim().to_string()))
+    let out = out.trim().to_string();
+    if code == 137 && started.elapsed() >= timeout {
+        let out = if out.is_empty() { timed_out() } else { format!("{}: {out}", timed_out()) };
+        return Ok((-1, out));
+    }
+    Ok((code, out))
 }
 
 /// The last `n` log lines of a container.
@@ -131,7 +158,7 @@ async fn observe(docker: &Docker, container: &str) -> Result<Observed, String> {
     let inspect = docker
         .inspect_container(container, None)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| crate::describe(&e))?;
     let state = inspect.state.unwrap_or_default();
     let health = state.health.as_ref().and_then(|h| h.status);
     if matches!(
@@ -174,6 +201,7 @@ pub async fn wait_healthy(
 ) -> Result<Via, FailureReport> {
     let started = Instant::now();
     let cmd = probe_command(&hc.test);
+    let mut shell = true;
     let probe_timeout = hc.timeout.unwrap_or(Duration::from_secs(30));
     let mut outputs: Vec<String> = Vec::new();
     let mut gap = FIRST_PROBE_GAP;
@@ -206,7 +234,15 @@ pub async fn wait_healthy(
             let remaining = deadline
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(100));
-            match exec(docker, container, cmd.clone(), probe_timeout.min(remaining)).await {
+            let timeout = probe_timeout.min(remaining);
+            let argv = if shell { bounded(cmd, timeout) } else { cmd.clone() };
+            let mut run = exec(docker, container, argv, timeout).await;
+            if shell && matches!(&run, Ok((code, out)) if no_shell(*code, out)) {
+                // An image without a shell: the probe runs as it is, from now on.
+                shell = false;
+                run = exec(docker, container, cmd.clone(), timeout).await;
+            }
+            match run {
                 Ok((0, _)) => return Ok(Via::Probe),
                 Ok((code, out)) => outputs.push(if out.is_empty() {
                     format!("exit code {code}")
@@ -251,9 +287,59 @@ pub async fn wait_exit(
         Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. }))) => {
             format!("exited with code {code}")
         }
-        Ok(Some(Err(e))) => format!("waiting for it to finish failed: {e}"),
+        Ok(Some(Err(e))) => format!("waiting for it to finish failed: {}", crate::describe(&e)),
         Ok(None) => "the engine stopped reporting on it".into(),
         Err(_) => "it did not finish in time".into(),
     };
     Err(report(docker, service, container, reason, Vec::new()).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Processes whose command line is exactly `argv`.
+    fn running(argv: &[&str]) -> usize {
+        let wanted: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == wanted))
+            .count()
+    }
+
+    fn run(argv: Vec<String>) -> (Option<i32>, Duration) {
+        let started = Instant::now();
+        let status = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .status()
+            .expect("/bin/sh runs");
+        (status.code(), started.elapsed())
+    }
+
+    #[test]
+    fn a_bounded_probe_ends_at_its_timeout_and_leaves_nothing_behind() {
+        // A probe that hangs: killed at its timeout, exit code 137.
+        let hang = format!("29.{}", std::process::id());
+        let (code, took) = run(bounded(&["sleep".into(), hang.clone()], Duration::from_millis(1500)));
+        assert_eq!(code, Some(137));
+        assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(5), "{took:?}");
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(running(&["sleep", &hang]), 0, "the probe was left running");
+        // A probe that ends first: its own exit code, at once, and the watcher's sleep is gone.
+        let (code, took) = run(bounded(&["sh".into(), "-c".into(), "exit 3".into()], Duration::from_secs(17)));
+        assert_eq!(code, Some(3));
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(running(&["sleep", "17"]), 0, "the watcher was left running");
+    }
+
+    #[test]
+    fn an_image_without_a_shell_is_told_apart_from_a_failing_probe() {
+        let oci = "OCI runtime exec failed: exec failed: unable to start container process: exec: \"/bin/sh\": stat /bin/sh: no such file or directory: unknown";
+        assert!(no_shell(126, oci));
+        assert!(!no_shell(1, "curl: (7) Failed to connect"));
+        assert!(!no_shell(127, "sh: 1: curl: not found"));
+    }
 }

@@ -531,7 +531,7 @@ impl ServiceJob {
                         crate::stop_container(&self.docker, &c.id).await;
                         crate::remove_container(&self.docker, &c.id)
                             .await
-                            .map_err(|e| Some(fail(format!("removing the old container {cname}: {e}"))))?;
+                            .map_err(|e| Some(fail(format!("removing the old container {cname}: {}", crate::describe(&e)))))?;
                     }
                     self.create(&cname, number, body).await?;
                     let phase = if old.is_some() {
@@ -554,7 +554,7 @@ impl ServiceJob {
                 self.docker
                     .start_container(cname, None)
                     .await
-                    .map_err(|e| Some(fail(format!("starting {cname}: {e}"))))?;
+                    .map_err(|e| Some(fail(format!("starting {cname}: {}", crate::describe(&e)))))?;
             }
         }
         self.state.send_replace(State::Started);
@@ -640,7 +640,7 @@ impl ServiceJob {
         self.docker
             .create_container(Some(opts), body)
             .await
-            .map_err(|e| fail(format!("creating {cname}: {e}")))?;
+            .map_err(|e| fail(format!("creating {cname}: {}", crate::describe(&e))))?;
         // API 1.41 attaches one network at creation; the others are connected here.
         let svc = &self.project.services[&self.name];
         for (net, settings) in spec::networks(&self.project, &self.name, number, svc)
@@ -654,7 +654,7 @@ impl ServiceJob {
             self.docker
                 .connect_network(&net, req)
                 .await
-                .map_err(|e| fail(format!("connecting {cname} to {net}: {e}")))?;
+                .map_err(|e| fail(format!("connecting {cname} to {net}: {}", crate::describe(&e))))?;
         }
         Ok(())
     }

@@ -1,0 +1,170 @@
+//! A Docker engine of a test's own, to be killed: its own data root, socket, containerd and
+//! address pool, beside the engine the other tests share (which a kill would take from them).
+//! The images it runs are copied in from the shared engine.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct OwnEngine {
+    dir: PathBuf,
+    /// Its second octet in 10.x.0.0/16, the pool its networks take addresses from.
+    pool: u8,
+    child: Child,
+}
+
+impl OwnEngine {
+    /// Starts an engine in a fresh folder named after `name`, and copies `images` into it.
+    pub fn start(name: &str, pool: u8, images: &[&str]) -> OwnEngine {
+        let dir = std::env::temp_dir().join(format!("sirius-deck-test-engine-{name}"));
+        clean_up(&dir);
+        let _ = std::fs::remove_file(dir.with_extension("log"));
+        std::fs::create_dir_all(&dir).expect("engine folder");
+        let child = spawn(&dir, pool);
+        let engine = OwnEngine { dir, pool, child };
+        engine.wait_ready();
+        let mut save = Command::new("docker")
+            .arg("save")
+            .args(images)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("docker save");
+        let loaded = engine
+            .docker()
+            .args(["load", "-q"])
+            .stdin(save.stdout.take().expect("stdout"))
+            .stdout(Stdio::null())
+            .status()
+            .expect("docker load");
+        assert!(save.wait().expect("docker save").success() && loaded.success(), "copying {images:?}");
+        engine
+    }
+
+    /// Its address, as `DOCKER_HOST` takes it.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.dir.join("sock").display())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `docker` talking to this engine.
+    pub fn docker(&self) -> Command {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_HOST", self.host());
+        c
+    }
+
+    /// After it was killed: reaps it, waits until its containerd has gone with it, and starts it
+    /// again on the same data (without live restore, it stops the containers left running).
+    pub fn restart(&mut self) {
+        let status = self.child.wait().expect("dockerd was killed");
+        assert!(!status.success(), "dockerd ended on its own: {status:?}");
+        let containerd = self.dir.join("exec/containerd/containerd.pid");
+        if let Some(pid) = std::fs::read_to_string(&containerd).ok().and_then(|p| p.trim().parse::<u32>().ok()) {
+            wait_gone(pid);
+        }
+        // (A zombie that nobody reaped yet would pass for a containerd still running.)
+        let _ = std::fs::remove_file(&containerd);
+        let _ = std::fs::remove_file(self.dir.join("pid"));
+        self.child = spawn(&self.dir, self.pool);
+        self.wait_ready();
+    }
+
+    /// Where its log is kept (it outlives the engine's folder).
+    fn log(&self) -> PathBuf {
+        self.dir.with_extension("log")
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let up = self
+                .docker()
+                .args(["version", "--format", "{{.Server.Version}}"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if up {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the test's own dockerd did not start: see {}", self.log().display());
+    }
+}
+
+impl Drop for OwnEngine {
+    fn drop(&mut self) {
+        // Stopped as systemd stops it (its containers with it), then its folder removed.
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+        clean_up(&self.dir);
+    }
+}
+
+fn spawn(dir: &Path, pool: u8) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.with_extension("log"))
+        .expect("dockerd's log");
+    Command::new("dockerd")
+        .arg("--data-root")
+        .arg(dir.join("data"))
+        .arg("--exec-root")
+        .arg(dir.join("exec"))
+        .arg("--pidfile")
+        .arg(dir.join("pid"))
+        .arg("-H")
+        .arg(format!("unix://{}", dir.join("sock").display()))
+        // No default bridge and no iptables rules: those belong to the shared engine.
+        .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
+        .args(["--default-address-pool", &format!("base=10.{pool}.0.0/16,size=24")])
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("dockerd (the tests run as root)")
+}
+
+/// Waits until process `pid` has exited (gone, or a zombie).
+fn wait_gone(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with(['Z', 'X'])));
+        if !alive {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("process {pid} did not exit");
+}
+
+/// Stops an engine a killed test run left in `dir`, unmounts what it left mounted, and removes
+/// the folder.
+fn clean_up(dir: &Path) {
+    if let Some(pid) = std::fs::read_to_string(dir.join("pid"))
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+    {
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            wait_gone(pid);
+        }
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let prefix = dir.display().to_string();
+    let mut under: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split(' ').nth(1))
+        .filter(|m| m.starts_with(&prefix))
+        .collect();
+    under.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in under {
+        let _ = Command::new("umount").args(["-l", m]).status();
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
