@@ -836,19 +836,19 @@ fn a_full_disk_at_each_stage() {
 /// The images the crash stack runs, copied into each engine a test kills.
 const IMAGES: [&str; 2] = ["sirius-lab/sirius-postgres:latest", "sirius-lab/sirius-valkey:latest"];
 
-/// The crash stack with its data and a first set, on an engine of the test's own (`pool`: the
-/// second octet of its network addresses, one per test).
-fn on_own_engine(op: &str, pool: u8) -> Crash {
+/// The crash stack with its data and a first set, on an engine of the test's own (numbered
+/// `n`, one per test).
+fn on_own_engine(op: &str, n: u8) -> Crash {
     images();
     let mut c = Crash::new(op);
-    c.engine = Some(OwnEngine::start(op, pool, &IMAGES));
+    c.engine = Some(OwnEngine::start(op, n, &IMAGES));
     c.start();
     c
 }
 
 #[test]
 fn the_engine_killed_at_every_step_of_up() {
-    let mut c = on_own_engine("engine-up", 201);
+    let mut c = on_own_engine("engine-up", 1);
     c.run(&["down"]);
     let mut report = Vec::new();
     let points = c.every_point(&["up", "--json"], &["up"], &["down"], &mut report);
@@ -858,7 +858,7 @@ fn the_engine_killed_at_every_step_of_up() {
 
 #[test]
 fn the_engine_killed_at_every_step_of_a_backup() {
-    let mut c = on_own_engine("engine-backup", 202);
+    let mut c = on_own_engine("engine-backup", 2);
     let mut report = Vec::new();
     let points = c.every_point(&["backup", "--json"], &["backup"], &["up"], &mut report);
     assert!(points >= 10, "a backup has its steps: {report:?}");
@@ -867,7 +867,7 @@ fn the_engine_killed_at_every_step_of_a_backup() {
 
 #[test]
 fn the_engine_killed_at_every_step_of_a_restore() {
-    let mut c = on_own_engine("engine-restore", 203);
+    let mut c = on_own_engine("engine-restore", 3);
     let mut report = Vec::new();
     let points = c.every_point(
         &["restore", "latest", "--yes", "--json"],
@@ -881,7 +881,7 @@ fn the_engine_killed_at_every_step_of_a_restore() {
 
 #[test]
 fn the_engine_killed_at_every_step_of_a_switch() {
-    let mut c = on_own_engine("engine-switch", 204);
+    let mut c = on_own_engine("engine-switch", 4);
     c.after_env = Some("prod");
     let mut report = Vec::new();
     let points = c.every_point(
@@ -898,15 +898,24 @@ fn the_engine_killed_at_every_step_of_a_switch() {
 /// stopped on its way back, then each crash after that, with its exit code (0 included).
 #[test]
 fn watch_reports_every_crash_after_its_engine_restarts() {
-    let mut c = on_own_engine("engine-watch", 205);
-    let mut watch = c
-        .deck(&["watch", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("watch");
+    let mut c = on_own_engine("engine-watch", 5);
+    /// Ends the watch however the test ends.
+    struct Watching(std::process::Child);
+    impl Drop for Watching {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut watch = Watching(
+        c.deck(&["watch", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("watch"),
+    );
     let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let stdout = watch.stdout.take().expect("stdout");
+    let stdout = watch.0.stdout.take().expect("stdout");
     std::thread::spawn(move || {
         for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
             if tx.send(line).is_err() {
@@ -949,9 +958,12 @@ fn watch_reports_every_crash_after_its_engine_restarts() {
     let pid = c.docker_ok(&["inspect", "-f", "{{.State.Pid}}", &c.container("db")]);
     assert!(Command::new("kill").args(["-9", &pid]).status().expect("kill").success());
     expect("db", "exited", Some(137));
-    c.docker_ok(&["exec", &c.container("cache"), "valkey-cli", "shutdown", "nosave"]);
+    // (The exec ends with the container: its own status does not matter.)
+    let _ = c
+        .docker()
+        .args(["exec", &c.container("cache"), "valkey-cli", "shutdown", "nosave"])
+        .output();
     expect("cache", "exited", Some(0));
-    let _ = watch.kill();
-    let _ = watch.wait();
+    drop(watch);
     c.finish(&seen);
 }

@@ -4,6 +4,7 @@
 use deck_compose::load;
 use deck_engine::{ContainerState, DownOptions, EngineError, Event, Phase, Sink, UpOptions};
 use deck_tests::*;
+use std::process::Command;
 use std::time::Duration;
 
 fn up_opts(env: &str) -> UpOptions {
@@ -44,6 +45,18 @@ async fn dev_and_prod_come_up_healthy_and_keep_data_across_down_and_up() {
     assert_eq!(
         get_json("sirius-ui", "http://127.0.0.1:3000/api/health")["mode"],
         "next dev"
+    );
+    // Waiting for readiness ran the health checks in the containers: none of them disturbed a
+    // service (PostgreSQL, PID 1 in its container, restarts itself when it reaps a child that
+    // died of a signal).
+    let postgres_log = Command::new("docker")
+        .args(["logs", "sirius-postgres"])
+        .output()
+        .expect("docker logs");
+    let postgres_log = String::from_utf8_lossy(&postgres_log.stderr);
+    assert!(
+        !postgres_log.contains("terminated by signal"),
+        "PostgreSQL restarted while it was waited for:\n{postgres_log}"
     );
     for status in engine.status(&dev).await.expect("status") {
         let c = status.first().cloned().expect("every service has a container");
@@ -140,7 +153,7 @@ async fn a_health_check_that_never_passes_fails_at_its_timeout_with_a_report() {
     let broken = dir.join("broken.yaml");
     std::fs::write(
         &broken,
-        "services:\n  sirius-engine:\n    healthcheck:\n      test: [\"CMD\", \"sh\", \"-c\", \"echo engine is not ready; exit 1\"]\n      interval: 2s\n      timeout: 2s\n      retries: 3\n",
+        "services:\n  sirius-engine:\n    healthcheck:\n      test: [\"CMD\", \"sh\", \"-c\", \"echo engine is not ready; exec sleep 31\"]\n      interval: 2s\n      timeout: 2s\n      retries: 3\n",
     )
     .expect("write");
     let project = load(&lab_options("prod", &[broken], &[])).expect("loads").project;
@@ -172,6 +185,19 @@ async fn a_health_check_that_never_passes_fails_at_its_timeout_with_a_report() {
         waited >= Duration::from_secs(12),
         "failed before its timeout: {waited:?}"
     );
+    // Each probe hung and was ended at its timeout, in the container: none is left running
+    // (Docker's own probe ends at 2 s too; older ones would be probes left behind).
+    let top = Command::new("docker")
+        .args(["top", "sirius-engine", "-eo", "etimes,args"])
+        .output()
+        .expect("docker top");
+    let left: Vec<String> = String::from_utf8_lossy(&top.stdout)
+        .lines()
+        .filter(|l| l.contains("sleep 31"))
+        .filter(|l| l.split_whitespace().next().and_then(|t| t.parse::<u64>().ok()).is_some_and(|t| t > 4))
+        .map(str::to_string)
+        .collect();
+    assert!(left.is_empty(), "probes left running in the container: {left:?}");
     // Everything else came up.
     let status = engine.status(&project).await.expect("status");
     let api = status

@@ -1,5 +1,6 @@
 //! A Docker engine of a test's own, to be killed: its own data root, socket, containerd and
-//! address pool, beside the engine the other tests share (which a kill would take from them).
+//! network namespace, beside the engine the other tests share (which a kill would take from
+//! them).
 //! The images it runs are copied in from the shared engine.
 
 use std::path::{Path, PathBuf};
@@ -8,20 +9,30 @@ use std::time::{Duration, Instant};
 
 pub struct OwnEngine {
     dir: PathBuf,
-    /// Its second octet in 10.x.0.0/16, the pool its networks take addresses from.
-    pool: u8,
+    /// Its number, which names its network namespace.
+    n: u8,
     child: Child,
 }
 
 impl OwnEngine {
     /// Starts an engine in a fresh folder named after `name`, and copies `images` into it.
-    pub fn start(name: &str, pool: u8, images: &[&str]) -> OwnEngine {
+    pub fn start(name: &str, n: u8, images: &[&str]) -> OwnEngine {
         let dir = std::env::temp_dir().join(format!("sirius-deck-test-engine-{name}"));
-        clean_up(&dir);
+        clean_up(&dir, n);
         let _ = std::fs::remove_file(dir.with_extension("log"));
         std::fs::create_dir_all(&dir).expect("engine folder");
-        let child = spawn(&dir, pool);
-        let engine = OwnEngine { dir, pool, child };
+        let made = Command::new("ip")
+            .args(["netns", "add", &netns(n)])
+            .status()
+            .expect("ip netns (the tests run as root)");
+        assert!(made.success(), "creating the network namespace {}", netns(n));
+        let lo = Command::new("ip")
+            .args(["-n", &netns(n), "link", "set", "lo", "up"])
+            .status()
+            .expect("ip link");
+        assert!(lo.success());
+        let child = spawn(&dir, n);
+        let engine = OwnEngine { dir, n, child };
         engine.wait_ready();
         let mut save = Command::new("docker")
             .arg("save")
@@ -68,7 +79,7 @@ impl OwnEngine {
         // (A zombie that nobody reaped yet would pass for a containerd still running.)
         let _ = std::fs::remove_file(&containerd);
         let _ = std::fs::remove_file(self.dir.join("pid"));
-        self.child = spawn(&self.dir, self.pool);
+        self.child = spawn(&self.dir, self.n);
         self.wait_ready();
     }
 
@@ -101,17 +112,23 @@ impl Drop for OwnEngine {
         // Stopped as systemd stops it (its containers with it), then its folder removed.
         let _ = Command::new("kill").arg(self.child.id().to_string()).status();
         let _ = self.child.wait();
-        clean_up(&self.dir);
+        clean_up(&self.dir, self.n);
     }
 }
 
-fn spawn(dir: &Path, pool: u8) -> Child {
+fn spawn(dir: &Path, n: u8) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.with_extension("log"))
         .expect("dockerd's log");
-    Command::new("dockerd")
+    // In a network namespace of its own: its bridges, addresses and firewall rules stay out of
+    // the shared engine's way (a dockerd that finds a stale default bridge on start deletes the
+    // interface docker0, whoever it belongs to).
+    Command::new("nsenter")
+        .arg(format!("--net=/var/run/netns/{}", netns(n)))
+        .arg("--")
+        .arg("dockerd")
         .arg("--data-root")
         .arg(dir.join("data"))
         .arg("--exec-root")
@@ -120,9 +137,6 @@ fn spawn(dir: &Path, pool: u8) -> Child {
         .arg(dir.join("pid"))
         .arg("-H")
         .arg(format!("unix://{}", dir.join("sock").display()))
-        // No default bridge and no iptables rules: those belong to the shared engine.
-        .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
-        .args(["--default-address-pool", &format!("base=10.{pool}.0.0/16,size=24")])
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
         .spawn()
@@ -143,9 +157,14 @@ fn wait_gone(pid: u32) {
     panic!("process {pid} did not exit");
 }
 
+/// The network namespace of the engine numbered `n`.
+fn netns(n: u8) -> String {
+    format!("sirius-deck-test-{n}")
+}
+
 /// Stops an engine a killed test run left in `dir`, unmounts what it left mounted, and removes
-/// the folder.
-fn clean_up(dir: &Path) {
+/// the folder and the engine's network namespace.
+fn clean_up(dir: &Path, n: u8) {
     if let Some(pid) = std::fs::read_to_string(dir.join("pid"))
         .ok()
         .and_then(|p| p.trim().parse::<u32>().ok())
@@ -167,4 +186,8 @@ fn clean_up(dir: &Path) {
         let _ = Command::new("umount").args(["-l", m]).status();
     }
     let _ = std::fs::remove_dir_all(dir);
+    let _ = Command::new("ip")
+        .args(["netns", "del", &netns(n)])
+        .stderr(Stdio::null())
+        .status();
 }

@@ -39,9 +39,12 @@ pub fn probe_command(test: &[String]) -> Option<Vec<String>> {
 /// service that does not answer) would keep running there after we stopped waiting for it.
 pub fn bounded(cmd: &[String], timeout: Duration) -> Vec<String> {
     let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
-    // The watcher's sleep ends with it: its trap kills the sleep when the probe ended first.
+    // Every process it starts is waited for by its parent: one left to die on its own would be
+    // reaped by the container's PID 1, and PostgreSQL's postmaster (PID 1 in its image) takes
+    // any child that dies of a signal for a crashed backend and restarts the whole server.
+    // The shell's own messages ("Terminated") go nowhere; the probe's stderr is kept (fd 3).
     let script = format!(
-        "\"$@\" & p=$!; ( trap 'kill $s 2>/dev/null; exit 0' TERM; sleep {secs} & s=$!; wait $s; kill -KILL $p 2>/dev/null ) & w=$!; wait $p; r=$?; kill $w 2>/dev/null; exit $r"
+        "exec 3>&2 2>/dev/null; \"$@\" 2>&3 3>&- & p=$!; ( trap 'kill $s; wait $s; exit 0' TERM; sleep {secs} & s=$!; wait $s; kill -KILL $p ) 3>&- & w=$!; wait $p; r=$?; kill $w; wait $w; exit $r"
     );
     let mut out = vec!["/bin/sh".to_string(), "-c".into(), script, "sh".into()];
     out.extend(cmd.iter().cloned());
@@ -309,30 +312,56 @@ mod tests {
             .count()
     }
 
-    fn run(argv: Vec<String>) -> (Option<i32>, Duration) {
+    /// Processes of the process group `group`.
+    fn in_group(group: u32) -> usize {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+            .filter(|stat| {
+                // pid (comm) state ppid pgrp ...
+                stat.rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.split(' ').nth(2)?.parse::<u32>().ok())
+                    == Some(group)
+            })
+            .count()
+    }
+
+    /// Runs it in a process group of its own: its exit code, how long it took, and how many of
+    /// its processes outlived it (orphans, that the container's PID 1 would reap).
+    fn run(argv: Vec<String>) -> (Option<i32>, Duration, usize) {
+        use std::os::unix::process::CommandExt;
         let started = Instant::now();
-        let status = std::process::Command::new(&argv[0])
+        let mut child = std::process::Command::new(&argv[0])
             .args(&argv[1..])
-            .status()
+            .process_group(0)
+            .spawn()
             .expect("/bin/sh runs");
-        (status.code(), started.elapsed())
+        let group = child.id();
+        let status = child.wait().expect("wait");
+        let took = started.elapsed();
+        std::thread::sleep(Duration::from_millis(200));
+        (status.code(), took, in_group(group))
     }
 
     #[test]
     fn a_bounded_probe_ends_at_its_timeout_and_leaves_nothing_behind() {
         // A probe that hangs: killed at its timeout, exit code 137.
         let hang = format!("29.{}", std::process::id());
-        let (code, took) = run(bounded(&["sleep".into(), hang.clone()], Duration::from_millis(1500)));
+        let (code, took, left) = run(bounded(&["sleep".into(), hang.clone()], Duration::from_millis(1500)));
         assert_eq!(code, Some(137));
         assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(5), "{took:?}");
-        std::thread::sleep(Duration::from_millis(300));
         assert_eq!(running(&["sleep", &hang]), 0, "the probe was left running");
-        // A probe that ends first: its own exit code, at once, and the watcher's sleep is gone.
-        let (code, took) = run(bounded(&["sh".into(), "-c".into(), "exit 3".into()], Duration::from_secs(17)));
-        assert_eq!(code, Some(3));
-        assert!(took < Duration::from_secs(2), "{took:?}");
-        std::thread::sleep(Duration::from_millis(300));
-        assert_eq!(running(&["sleep", "17"]), 0, "the watcher was left running");
+        assert_eq!(left, 0, "processes outlived the probe");
+        // A probe that ends first: its own exit code, at once, and nothing outlives it (the
+        // watcher and its sleep were waited for).
+        for _ in 0..20 {
+            let (code, took, left) = run(bounded(&["sh".into(), "-c".into(), "exit 3".into()], Duration::from_secs(17)));
+            assert_eq!(code, Some(3));
+            assert!(took < Duration::from_secs(2), "{took:?}");
+            assert_eq!(left, 0, "processes outlived the probe");
+        }
     }
 
     #[test]

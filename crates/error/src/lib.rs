@@ -77,24 +77,6 @@ pub mod redact {
         Cow::Owned(out)
     }
 
-    /// Whether any registered secret is in the text.
-    pub fn holds_secret(s: &str) -> bool {
-        SECRETS
-            .read()
-            .map(|known| known.iter().any(|k| s.contains(k.as_str())))
-            .unwrap_or(false)
-    }
-
-    /// A value with every registered secret masked in its strings (through its JSON form; the
-    /// value itself when it holds none or does not read back).
-    pub fn value<T: serde::Serialize + serde::de::DeserializeOwned>(v: T) -> T {
-        let Ok(json) = serde_json::to_string(&v) else { return v };
-        if !holds_secret(&json) {
-            return v;
-        }
-        serde_json::from_str(&text(&json)).unwrap_or(v)
-    }
-
     #[cfg(test)]
     mod tests {
         #[test]
@@ -107,7 +89,6 @@ pub mod redact {
             assert_eq!(super::text("x s3cret-value-longer y"), "x ******** y");
             assert_eq!(super::text("pw=s3cret-value"), "pw=********");
             assert_eq!(super::text("ab is too short to mask"), "ab is too short to mask");
-            assert!(super::holds_secret("..s3cret-value.."));
         }
     }
 }
