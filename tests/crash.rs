@@ -102,7 +102,17 @@ impl Crash {
     }
 
     fn psql(&self, sql: &str) -> String {
-        self.docker_ok(&["exec", &self.container("db"), "psql", "-U", "postgres", "-d", "crash", "-tAc", sql])
+        self.docker_ok(&[
+            "exec",
+            &self.container("db"),
+            "psql",
+            "-U",
+            "postgres",
+            "-d",
+            "crash",
+            "-tAc",
+            sql,
+        ])
     }
 
     fn cache_file(&self, name: &str) -> bool {
@@ -123,9 +133,9 @@ impl Crash {
             "{{.Names}} {{.State}}",
         ])
         .lines()
-            .filter_map(|l| l.split_once(' '))
-            .map(|(n, s)| (n.to_string(), s == "running"))
-            .collect()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(n, s)| (n.to_string(), s == "running"))
+        .collect()
     }
 
     fn helpers_left(&self) -> Vec<String> {
@@ -233,7 +243,12 @@ impl Crash {
                     self.psql(&format!(
                         "insert into kept values ({marker}, 'after crash point {point}')"
                     ));
-                    self.docker_ok(&["exec", &self.container("cache"), "touch", &format!("/data/after-{point}")]);
+                    self.docker_ok(&[
+                        "exec",
+                        &self.container("cache"),
+                        "touch",
+                        &format!("/data/after-{point}"),
+                    ]);
                 }
                 Action::Down => {
                     self.run(&["down"]);
@@ -246,8 +261,8 @@ impl Crash {
             // A stack is down after the user's `down`, and after the engine came back: without
             // live restore, it stops every container it finds running. It runs again when the
             // user starts it; the next command does not start it behind the user's back.
-            let left_down = matches!(action, Action::Down)
-                || (self.engine.is_some() && matches!(action, Action::Nothing));
+            let left_down =
+                matches!(action, Action::Down) || (self.engine.is_some() && matches!(action, Action::Nothing));
             if !next_ok {
                 // Only a stack that is down makes the next command refuse, and it says why.
                 assert!(
@@ -420,22 +435,21 @@ impl Captured {
         }
     }
 
-    /// Waits until it has stopped itself (`SIRIUS_DECK_STOP_AT`).
-    fn wait_stopped(&mut self) {
+    /// Waits until it has stopped itself (`SIRIUS_DECK_STOP_AT`); false if it ended first.
+    fn wait_stopped(&mut self) -> bool {
         let stat = format!("/proc/{}/stat", self.child.id());
         let deadline = Instant::now() + Duration::from_secs(300);
-        loop {
+        while Instant::now() < deadline {
             let state = std::fs::read_to_string(&stat).unwrap_or_default();
             if state.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('T')) {
-                return;
+                return true;
             }
-            assert!(
-                self.child.try_wait().expect("wait").is_none() && Instant::now() < deadline,
-                "{} never reached its stop",
-                self.what
-            );
+            if self.child.try_wait().expect("wait").is_some() {
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        panic!("{} neither stopped nor ended", self.what);
     }
 
     fn resume(&self) {
@@ -743,10 +757,14 @@ fn a_full_disk_at_each_stage() {
                 continue;
             }
             // Ends halfway through this file. The manifest, written last, is too small for
-            // that: the command stops itself at the step before the set is done (counted on a
-            // run to its end), the disk is filled up, and it goes on.
-            let stop_at = manifest.then(|| c.step_before_done(restore, &set_id));
-            let mut limit = before + if manifest { 64 } else { pages(*size) / 2 };
+            // that: the command stops itself at the step before the set is done, the disk is
+            // filled up, and it goes on.
+            // (Room to spare when it is filled up on cue: a database grows with each restore.)
+            let mut limit = if manifest {
+                4 * set_pages + 1024
+            } else {
+                before + pages(*size) / 2
+            };
             if restore {
                 limit += set_pages; // the set restored is on the same disk
             }
@@ -764,6 +782,21 @@ fn a_full_disk_at_each_stage() {
                     .expect("cp")
                     .success());
             }
+            // That step, counted on a run to its end on the same disk (then what the run wrote
+            // is removed).
+            let stop_at = manifest.then(|| {
+                let n = c.step_before_done(restore, &set_id);
+                for entry in std::fs::read_dir(disk.join(&c.project))
+                    .expect("the stack's folder")
+                    .flatten()
+                {
+                    let is_set = entry.file_type().is_ok_and(|t| t.is_dir());
+                    if is_set && entry.file_name() != set_id.as_str() {
+                        std::fs::remove_dir_all(entry.path()).expect("removing the counting run's set");
+                    }
+                }
+                n
+            });
             let marker = 900_000 + report.len();
             c.psql(&format!("insert into kept values ({marker}, 'before the full disk')"));
             let args: &[&str] = if restore {
@@ -777,7 +810,14 @@ fn a_full_disk_at_each_stage() {
                     let mut run = c.deck(args);
                     run.env("SIRIUS_DECK_STOP_AT", n.to_string());
                     let mut run = Captured::spawn(run);
-                    run.wait_stopped();
+                    if !run.wait_stopped() {
+                        let what = run.what.clone();
+                        let out = run.wait(Duration::from_secs(10));
+                        panic!(
+                            "{what} ended before its stop at {n}: {}",
+                            String::from_utf8_lossy(&out.stderr)
+                        );
+                    }
                     let _ = Command::new("dd")
                         .arg("if=/dev/zero")
                         .arg(format!("of={}", disk.join("filler").display()))
@@ -938,7 +978,10 @@ fn watch_reports_every_crash_after_its_engine_restarts() {
                 return;
             }
             let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
-                panic!("watch never reported {service} {kind} {code:?}; it said:\n{}", seen.join("\n"));
+                panic!(
+                    "watch never reported {service} {kind} {code:?}; it said:\n{}",
+                    seen.join("\n")
+                );
             };
             seen.push(line.clone());
             pending.push(serde_json::from_str(&line).expect("one JSON incident per line"));
@@ -952,11 +995,18 @@ fn watch_reports_every_crash_after_its_engine_restarts() {
     expect("db", "exited", Some(0));
     expect("cache", "exited", Some(0));
     c.run(&["up"]);
+    // (Once each is healthy again: until then the incident is open, and a second exit is the
+    // same incident.)
     expect("db", "recovered", None);
+    expect("cache", "recovered", None);
     // A crash: the database's main process killed from the host (no `docker kill`, so no stop
     // was asked for). Then the cache's server shuts down cleanly, on its own: exit code 0.
     let pid = c.docker_ok(&["inspect", "-f", "{{.State.Pid}}", &c.container("db")]);
-    assert!(Command::new("kill").args(["-9", &pid]).status().expect("kill").success());
+    assert!(Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .expect("kill")
+        .success());
     expect("db", "exited", Some(137));
     // (The exec ends with the container: its own status does not matter.)
     let _ = c

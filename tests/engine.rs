@@ -194,7 +194,12 @@ async fn a_health_check_that_never_passes_fails_at_its_timeout_with_a_report() {
     let left: Vec<String> = String::from_utf8_lossy(&top.stdout)
         .lines()
         .filter(|l| l.contains("sleep 31"))
-        .filter(|l| l.split_whitespace().next().and_then(|t| t.parse::<u64>().ok()).is_some_and(|t| t > 4))
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .and_then(|t| t.parse::<u64>().ok())
+                .is_some_and(|t| t > 4)
+        })
         .map(str::to_string)
         .collect();
     assert!(left.is_empty(), "probes left running in the container: {left:?}");

@@ -47,7 +47,10 @@ impl OwnEngine {
             .stdout(Stdio::null())
             .status()
             .expect("docker load");
-        assert!(save.wait().expect("docker save").success() && loaded.success(), "copying {images:?}");
+        assert!(
+            save.wait().expect("docker save").success() && loaded.success(),
+            "copying {images:?}"
+        );
         engine
     }
 
@@ -73,7 +76,10 @@ impl OwnEngine {
         let status = self.child.wait().expect("dockerd was killed");
         assert!(!status.success(), "dockerd ended on its own: {status:?}");
         let containerd = self.dir.join("exec/containerd/containerd.pid");
-        if let Some(pid) = std::fs::read_to_string(&containerd).ok().and_then(|p| p.trim().parse::<u32>().ok()) {
+        if let Some(pid) = std::fs::read_to_string(&containerd)
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+        {
             wait_gone(pid);
         }
         // (A zombie that nobody reaped yet would pass for a containerd still running.)
@@ -147,8 +153,10 @@ fn spawn(dir: &Path, n: u8) -> Child {
 fn wait_gone(pid: u32) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with(['Z', 'X'])));
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with(['Z', 'X']))
+        });
         if !alive {
             return;
         }

@@ -453,7 +453,12 @@ impl Backups {
                 {
                     Ok(()) => {}
                     Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => {}
-                    Err(e) => return Err(BackupError::Failed(format!("stopping {c}: {}", deck_engine::describe(&e)))),
+                    Err(e) => {
+                        return Err(BackupError::Failed(format!(
+                            "stopping {c}: {}",
+                            deck_engine::describe(&e)
+                        )))
+                    }
                 }
             }
             progress.service(s, Phase::Stopped, None);
@@ -487,7 +492,12 @@ impl Backups {
                     Err(bollard::errors::Error::DockerResponseServerError {
                         status_code: 409 | 404, ..
                     }) => {}
-                    Err(e) => return Err(BackupError::Failed(format!("unpausing {c}: {}", deck_engine::describe(&e)))),
+                    Err(e) => {
+                        return Err(BackupError::Failed(format!(
+                            "unpausing {c}: {}",
+                            deck_engine::describe(&e)
+                        )))
+                    }
                 }
             }
             progress.service(&s, Phase::Unpaused, None);

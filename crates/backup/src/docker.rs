@@ -145,7 +145,10 @@ pub async fn exec_out(docker: &Docker, container: &str, cmd: Vec<String>) -> Res
                 None
             }
             Ok(_) => None,
-            Err(e) => Some(Err(format!("reading the command's output: {}", deck_engine::describe(&e)))),
+            Err(e) => Some(Err(format!(
+                "reading the command's output: {}",
+                deck_engine::describe(&e)
+            ))),
         };
         std::future::ready(out)
     });
@@ -293,7 +296,12 @@ pub async fn empty_volume(docker: &Docker, helper: &str, volume: &str) -> Result
         match r {
             Ok(w) => code = w.status_code,
             Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => code = c,
-            Err(e) => return Err(BackupError::Failed(format!("emptying volume {volume}: {}", deck_engine::describe(&e)))),
+            Err(e) => {
+                return Err(BackupError::Failed(format!(
+                    "emptying volume {volume}: {}",
+                    deck_engine::describe(&e)
+                )))
+            }
         }
     }
     if code != 0 {

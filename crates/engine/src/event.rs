@@ -377,7 +377,8 @@ mod crash_point {
     /// Whether process `pid` has exited (gone, or a zombie its parent has not reaped yet).
     fn gone(pid: Pid) -> bool {
         std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())).map_or(true, |s| {
-            s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with(['Z', 'X']))
+            s.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with(['Z', 'X']))
         })
     }
 
@@ -399,7 +400,10 @@ mod crash_point {
                 let _ = kill_process(getpid(), Signal::KILL);
             }
             Then::Kill(pid) => {
-                eprintln!("sirius-deck: killed process {} at crash point {n}: {what}", pid.as_raw_nonzero());
+                eprintln!(
+                    "sirius-deck: killed process {} at crash point {n}: {what}",
+                    pid.as_raw_nonzero()
+                );
                 let _ = kill_process(*pid, Signal::KILL);
                 let deadline = Instant::now() + Duration::from_secs(10);
                 while !gone(*pid) && Instant::now() < deadline {

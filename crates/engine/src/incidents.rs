@@ -175,10 +175,7 @@ impl IncidentTracker {
                 self.known = containers.clone();
                 let mut out = Vec::new();
                 for c in stopped {
-                    let replicated = c.number > 1
-                        || containers
-                            .values()
-                            .any(|o| o.service == c.service && o.name != c.name);
+                    let replicated = self.replicated(&c.service, &c.name, c.number);
                     let mut found =
                         self.on_event(&c.service, &c.name, ContainerAction::Die, Some(&c), c.exit_code, now);
                     for i in &mut found {
@@ -203,12 +200,7 @@ impl IncidentTracker {
                 } else {
                     self.known.remove(container);
                 }
-                // Which replica, when the service runs several.
-                let replicated = *number > 1
-                    || self
-                        .known
-                        .values()
-                        .any(|c| c.service == *service && c.name != *container);
+                let replicated = self.replicated(service, container, *number);
                 let mut out = self.on_event(service, container, *action, status.as_deref(), *exit_code, now);
                 for i in &mut out {
                     i.event_time_ns = *time_ns;
@@ -217,6 +209,11 @@ impl IncidentTracker {
                 out
             }
         }
+    }
+
+    /// Whether the service runs several replicas (an incident then names its container).
+    fn replicated(&self, service: &str, container: &str, number: u32) -> bool {
+        number > 1 || self.known.values().any(|c| c.service == service && c.name != container)
     }
 
     fn on_event(
@@ -586,7 +583,9 @@ mod tests {
         // db's stop is reported, with its exit code; a one-shot that ended well is not; ui had
         // stopped before.
         assert_eq!(
-            out.iter().map(|i| (i.service.as_str(), i.kind.clone())).collect::<Vec<_>>(),
+            out.iter()
+                .map(|i| (i.service.as_str(), i.kind.clone()))
+                .collect::<Vec<_>>(),
             vec![("db", IncidentKind::Exited { code: 0 })]
         );
         // Once: a later snapshot of the same state raises nothing.

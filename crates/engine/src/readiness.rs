@@ -112,7 +112,11 @@ pub async fn exec(
     let code = docker.inspect_exec(&created.id).await?.exit_code.unwrap_or(-1);
     let out = out.trim().to_string();
     if code == 137 && started.elapsed() >= timeout {
-        let out = if out.is_empty() { timed_out() } else { format!("{}: {out}", timed_out()) };
+        let out = if out.is_empty() {
+            timed_out()
+        } else {
+            format!("{}: {out}", timed_out())
+        };
         return Ok((-1, out));
     }
     Ok((code, out))
@@ -351,13 +355,19 @@ mod tests {
         let hang = format!("29.{}", std::process::id());
         let (code, took, left) = run(bounded(&["sleep".into(), hang.clone()], Duration::from_millis(1500)));
         assert_eq!(code, Some(137));
-        assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(5), "{took:?}");
+        assert!(
+            took >= Duration::from_secs(2) && took < Duration::from_secs(5),
+            "{took:?}"
+        );
         assert_eq!(running(&["sleep", &hang]), 0, "the probe was left running");
         assert_eq!(left, 0, "processes outlived the probe");
         // A probe that ends first: its own exit code, at once, and nothing outlives it (the
         // watcher and its sleep were waited for).
         for _ in 0..20 {
-            let (code, took, left) = run(bounded(&["sh".into(), "-c".into(), "exit 3".into()], Duration::from_secs(17)));
+            let (code, took, left) = run(bounded(
+                &["sh".into(), "-c".into(), "exit 3".into()],
+                Duration::from_secs(17),
+            ));
             assert_eq!(code, Some(3));
             assert!(took < Duration::from_secs(2), "{took:?}");
             assert_eq!(left, 0, "processes outlived the probe");

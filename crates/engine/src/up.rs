@@ -529,9 +529,12 @@ impl ServiceJob {
                     }
                     if let Some(c) = old {
                         crate::stop_container(&self.docker, &c.id).await;
-                        crate::remove_container(&self.docker, &c.id)
-                            .await
-                            .map_err(|e| Some(fail(format!("removing the old container {cname}: {}", crate::describe(&e)))))?;
+                        crate::remove_container(&self.docker, &c.id).await.map_err(|e| {
+                            Some(fail(format!(
+                                "removing the old container {cname}: {}",
+                                crate::describe(&e)
+                            )))
+                        })?;
                     }
                     self.create(&cname, number, body).await?;
                     let phase = if old.is_some() {
