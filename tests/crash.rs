@@ -4,7 +4,12 @@
 //! taken in turn; then the next command runs. At every point: nothing written after the kill is
 //! lost, every listed set verifies, no helper container is left, and every service ends as the
 //! user last asked. Each operation runs on its own copy of a small stack (tests/fixtures/crash),
-//! so the three run side by side.
+//! so they run side by side.
+//!
+//! The same matrix with the Docker engine killed instead of the command (`SIRIUS_DECK_KILL_PID`),
+//! for `up` too: each on a dockerd of the test's own (`own_engine.rs`), started again after each
+//! kill. And `watch` across an engine kill; a full disk at each stage of a backup and of a
+//! restore's safety set; a canary secret through every command.
 
 mod own_engine;
 
@@ -465,22 +470,15 @@ fn within(c: Command, limit: Duration) -> Output {
     Captured::spawn(c).wait(limit)
 }
 
-#[test]
-fn a_backup_killed_at_every_step() {
-    images();
-    let mut c = Crash::new("backup");
-    c.start();
+/// A backup killed at each step in turn (how: `c`'s engine says), with the checks.
+fn every_step_of_a_backup(mut c: Crash) {
     let mut report = Vec::new();
     let points = c.every_point(&["backup", "--json"], &["backup"], &["up"], &mut report);
     assert!(points >= 10, "a backup has its steps: {report:?}");
     c.finish(&report);
 }
 
-#[test]
-fn a_restore_killed_at_every_step() {
-    images();
-    let mut c = Crash::new("restore");
-    c.start();
+fn every_step_of_a_restore(mut c: Crash) {
     let mut report = Vec::new();
     let points = c.every_point(
         &["restore", "latest", "--yes", "--json"],
@@ -492,12 +490,8 @@ fn a_restore_killed_at_every_step() {
     c.finish(&report);
 }
 
-#[test]
-fn a_switch_killed_at_every_step() {
-    images();
-    let mut c = Crash::new("switch");
+fn every_step_of_a_switch(mut c: Crash) {
     c.after_env = Some("prod");
-    c.start();
     let mut report = Vec::new();
     let points = c.every_point(
         &["switch", "prod", "--json"],
@@ -508,6 +502,29 @@ fn a_switch_killed_at_every_step() {
     assert!(points >= 5, "a switch has its steps: {report:?}");
     assert_eq!(c.env_of("cache"), "prod");
     c.finish(&report);
+}
+
+/// The crash stack with its data and a first set, on the shared engine.
+fn on_shared_engine(op: &str) -> Crash {
+    images();
+    let mut c = Crash::new(op);
+    c.start();
+    c
+}
+
+#[test]
+fn a_backup_killed_at_every_step() {
+    every_step_of_a_backup(on_shared_engine("backup"));
+}
+
+#[test]
+fn a_restore_killed_at_every_step() {
+    every_step_of_a_restore(on_shared_engine("restore"));
+}
+
+#[test]
+fn a_switch_killed_at_every_step() {
+    every_step_of_a_switch(on_shared_engine("switch"));
 }
 
 /// A canary secret, a value unique to this run, in each place a secret lives: `.env` (the
@@ -708,9 +725,7 @@ fn pages(bytes: u64) -> u64 {
 /// ones, nothing is left incomplete or stopped, and a restore has changed no data.
 #[test]
 fn a_full_disk_at_each_stage() {
-    images();
-    let mut c = Crash::new("disk");
-    c.start();
+    let mut c = on_shared_engine("disk");
     // Files big enough that the disk can be made to fill up inside each: a larger table, and
     // 2 MB of random data in the other volume.
     c.psql("insert into kept select g, md5(g::text) || md5((g * 7)::text) from generate_series(1001, 120000) g");
@@ -898,40 +913,17 @@ fn the_engine_killed_at_every_step_of_up() {
 
 #[test]
 fn the_engine_killed_at_every_step_of_a_backup() {
-    let mut c = on_own_engine("engine-backup", 2);
-    let mut report = Vec::new();
-    let points = c.every_point(&["backup", "--json"], &["backup"], &["up"], &mut report);
-    assert!(points >= 10, "a backup has its steps: {report:?}");
-    c.finish(&report);
+    every_step_of_a_backup(on_own_engine("engine-backup", 2));
 }
 
 #[test]
 fn the_engine_killed_at_every_step_of_a_restore() {
-    let mut c = on_own_engine("engine-restore", 3);
-    let mut report = Vec::new();
-    let points = c.every_point(
-        &["restore", "latest", "--yes", "--json"],
-        &["backup"],
-        &["up"],
-        &mut report,
-    );
-    assert!(points >= 20, "a restore has its steps: {report:?}");
-    c.finish(&report);
+    every_step_of_a_restore(on_own_engine("engine-restore", 3));
 }
 
 #[test]
 fn the_engine_killed_at_every_step_of_a_switch() {
-    let mut c = on_own_engine("engine-switch", 4);
-    c.after_env = Some("prod");
-    let mut report = Vec::new();
-    let points = c.every_point(
-        &["switch", "prod", "--json"],
-        &["switch", "prod"],
-        &["-e", "dev", "up", "--remove-orphans"],
-        &mut report,
-    );
-    assert!(points >= 5, "a switch has its steps: {report:?}");
-    c.finish(&report);
+    every_step_of_a_switch(on_own_engine("engine-switch", 4));
 }
 
 /// `watch` while its engine is killed and comes back: it reports the services the engine
