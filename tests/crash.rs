@@ -228,7 +228,8 @@ impl Crash {
                         .collect();
                     said = error.join(" ");
                     assert!(
-                        said.contains("Docker engine"),
+                        said.contains("the connection to the Docker engine was lost")
+                            || said.contains("cannot reach the Docker engine"),
                         "point {point}: {op:?} does not say the engine went away: {stderr}"
                     );
                 }
@@ -260,6 +261,13 @@ impl Crash {
                 }
             }
             let waiting = self.interrupted();
+            if said.contains("undoing it failed too") {
+                // Half replaced with no undo: listed until the user chooses.
+                assert!(
+                    waiting.iter().any(|o| o == "restore"),
+                    "point {point}: the failed restore is not listed: {waiting:?}"
+                );
+            }
             let next_out = self.command(next, None);
             let next_ok = next_out.status.success();
             let next_err = String::from_utf8_lossy(&next_out.stderr).into_owned();
@@ -307,6 +315,13 @@ impl Crash {
             let sets = self.sets_verify();
             assert_eq!(self.helpers_left(), Vec::<String>::new(), "point {point}: helpers");
             let left = self.interrupted();
+            if said.contains("undoing it failed too") {
+                // Never finished behind the user's back: it waits for the user's choice.
+                assert!(
+                    left.iter().any(|o| o == "restore"),
+                    "point {point}: the failed restore was settled without the user: {left:?}"
+                );
+            }
             if matches!(action, Action::Nothing) && next_ok {
                 // Nothing changed since the kill: the next command finished or undid it all.
                 assert_eq!(left, Vec::<String>::new(), "point {point}: settled on its own");
@@ -327,28 +342,6 @@ impl Crash {
             self.run(reset);
             point += 1;
         }
-    }
-
-    /// The crash point just before a backup's set (`restore`: a restore's safety set) is done:
-    /// the step at which everything but its manifest is written. Counted on a run to its end.
-    fn step_before_done(&self, restore: bool, set: &str) -> usize {
-        let (args, op): (&[&str], _) = if restore {
-            (&["restore", set, "--yes", "--json"], "safety")
-        } else {
-            (&["backup", "--json"], "backup")
-        };
-        let events: Vec<serde_json::Value> = self
-            .run(args)
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .filter(|e: &serde_json::Value| !matches!(e["event"].as_str(), Some("bytes" | "build_output")))
-            .collect();
-        let done = events
-            .iter()
-            .position(|e| e["event"] == "done" && e["op"] == op)
-            .expect("the set is done");
-        assert!(done > 0);
-        done // the crash points count from 1: this is the step before `done`
     }
 
     fn start(&mut self) {
@@ -797,21 +790,9 @@ fn a_full_disk_at_each_stage() {
                     .expect("cp")
                     .success());
             }
-            // That step, counted on a run to its end on the same disk (then what the run wrote
-            // is removed).
-            let stop_at = manifest.then(|| {
-                let n = c.step_before_done(restore, &set_id);
-                for entry in std::fs::read_dir(disk.join(&c.project))
-                    .expect("the stack's folder")
-                    .flatten()
-                {
-                    let is_set = entry.file_type().is_ok_and(|t| t.is_dir());
-                    if is_set && entry.file_name() != set_id.as_str() {
-                        std::fs::remove_dir_all(entry.path()).expect("removing the counting run's set");
-                    }
-                }
-                n
-            });
+            // The last step before the set is done: its services started again (the cache is
+            // the last), only the manifest is left to write.
+            let stop_at = manifest.then_some(r#""service":"cache","phase":"ready""#);
             let marker = 900_000 + report.len();
             c.psql(&format!("insert into kept values ({marker}, 'before the full disk')"));
             let args: &[&str] = if restore {
@@ -821,15 +802,15 @@ fn a_full_disk_at_each_stage() {
             };
             let out = match stop_at {
                 None => c.command(args, None),
-                Some(n) => {
+                Some(at) => {
                     let mut run = c.deck(args);
-                    run.env("SIRIUS_DECK_STOP_AT", n.to_string());
+                    run.env("SIRIUS_DECK_STOP_AT", at);
                     let mut run = Captured::spawn(run);
                     if !run.wait_stopped() {
                         let what = run.what.clone();
                         let out = run.wait(Duration::from_secs(10));
                         panic!(
-                            "{what} ended before its stop at {n}: {}",
+                            "{what} ended before its stop at {at}: {}",
                             String::from_utf8_lossy(&out.stderr)
                         );
                     }
@@ -859,8 +840,17 @@ fn a_full_disk_at_each_stage() {
             // (Verifying would write its result to the full disk: the set copied in is whole.)
             let listed: serde_json::Value =
                 serde_json::from_str(&c.run(&["backups", "--json"])).expect("backups --json");
-            let sets = listed["sets"].as_array().map_or(0, Vec::len);
-            assert_eq!(sets, usize::from(restore), "{args:?}: only whole sets are listed");
+            let sets: Vec<&str> = listed["sets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["id"].as_str())
+                .collect();
+            assert_eq!(
+                sets.len(),
+                usize::from(restore),
+                "{args:?}: only whole sets are listed: {sets:?}"
+            );
             assert_eq!(
                 c.interrupted(),
                 Vec::<String>::new(),
@@ -869,12 +859,16 @@ fn a_full_disk_at_each_stage() {
             assert_eq!(c.helpers_left(), Vec::<String>::new(), "{args:?}: helpers");
             let filled = match stop_at {
                 None => format!("{limit} pages"),
-                Some(n) => {
+                Some(_) => {
+                    assert!(
+                        text.contains("manifest.json"),
+                        "{args:?}: the manifest was being written: {text}"
+                    );
                     let at = text
                         .lines()
-                        .find_map(|l| l.strip_prefix(&format!("sirius-deck: stopped at crash point {n}: ")))
+                        .find_map(|l| l.strip_prefix("sirius-deck: stopped at crash point "))
                         .expect("it stopped where asked");
-                    format!("filled up at crash point {n}, {at}")
+                    format!("filled up at crash point {at}")
                 }
             };
             report.push(format!(
@@ -942,10 +936,18 @@ fn watch_reports_every_crash_after_its_engine_restarts() {
     let mut watch = Watching(
         c.deck(&["watch", "--json"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("watch"),
     );
+    // It says on stderr when it watches.
+    let mut stderr = std::io::BufReader::new(watch.0.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut stderr, &mut line).expect("watch's stderr") > 0 && !line.contains("watching")
+    {
+        line.clear();
+    }
+    assert!(line.contains("watching"), "watch never started");
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let stdout = watch.0.stdout.take().expect("stdout");
     std::thread::spawn(move || {
@@ -979,7 +981,6 @@ fn watch_reports_every_crash_after_its_engine_restarts() {
             pending.push(serde_json::from_str(&line).expect("one JSON incident per line"));
         }
     };
-    std::thread::sleep(Duration::from_secs(2));
     let engine = c.engine.as_mut().expect("own engine");
     let _ = Command::new("kill").args(["-9", &engine.pid().to_string()]).status();
     engine.restart();

@@ -1,6 +1,7 @@
-//! A Docker engine of a test's own, to be killed: its own data root, socket, containerd and
-//! network namespace, beside the engine the other tests share (which a kill would take from
-//! them).
+//! A Docker engine of a test's own, to be killed: its own data root, socket, network namespace
+//! and containerd (the one dockerd starts when the host runs none; with a system containerd,
+//! its own namespaces in it), beside the engine the other tests share (which a kill would take
+//! from them).
 //! The images it runs are copied in from the shared engine.
 
 use std::path::{Path, PathBuf};
@@ -143,6 +144,9 @@ fn spawn(dir: &Path, n: u8) -> Child {
         .arg(dir.join("pid"))
         .arg("-H")
         .arg(format!("unix://{}", dir.join("sock").display()))
+        // Its own namespaces in containerd, should it find a system containerd to share.
+        .args(["--containerd-namespace", &netns(n)])
+        .args(["--containerd-plugins-namespace", &format!("{}-plugins", netns(n))])
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
         .spawn()
@@ -177,7 +181,9 @@ fn clean_up(dir: &Path, n: u8) {
         .ok()
         .and_then(|p| p.trim().parse::<u32>().ok())
     {
-        if Path::new(&format!("/proc/{pid}")).exists() {
+        // (Only if that process is still a dockerd: after a reboot the number is someone else's.)
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).starts_with("dockerd") {
             let _ = Command::new("kill").arg(pid.to_string()).status();
             wait_gone(pid);
         }

@@ -90,6 +90,10 @@ pub(crate) struct RestoreJournal {
     /// that runs with another start time was started again since.
     #[serde(default)]
     pub started: std::collections::BTreeMap<String, String>,
+    /// Why it failed, when it failed and could not be undone: the data may be half replaced,
+    /// the user was told, and it waits for the user's choice (never finished on its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 /// A switch in progress: written once its checks, safety set and builds are done, before the
@@ -120,6 +124,35 @@ pub(crate) fn mark_applied(dir: &Path) {
     if let Some(mut j) = restore_journal(dir) {
         j.applied = true;
         let _ = write_restore_journal(dir, &j);
+    }
+}
+
+/// Settles a restore's journal by its outcome. Done, or undone: removed. Refused before it
+/// changed anything: left as it was (a restore interrupted earlier stays interrupted). Failed
+/// with the data possibly half replaced and no undo (rolling back failed too, or no safety set):
+/// kept, marked failed, so that `up`, `ps` and `backups` show it until the user chooses, and
+/// nothing finishes it on its own.
+pub(crate) fn settle_restore<T>(dir: &Path, outcome: &Result<T, BackupError>) -> Result<(), BackupError> {
+    match outcome {
+        Ok(_) | Err(BackupError::RolledBack { .. }) => end(dir, InterruptedOp::Restore),
+        Err(BackupError::Invalid(_) | BackupError::Refused(_) | BackupError::Busy(_) | BackupError::Cancelled) => {
+            Ok(())
+        }
+        Err(BackupError::RollbackFailed { reason, rollback, .. }) => {
+            mark_failed(dir, format!("{reason}; undoing it failed too: {rollback}"))
+        }
+        Err(e) => mark_failed(dir, e.to_string()),
+    }
+}
+
+/// Marks a restore's journal failed: it waits for the user's choice.
+fn mark_failed(dir: &Path, why: String) -> Result<(), BackupError> {
+    match restore_journal(dir) {
+        Some(mut j) => {
+            j.failed = Some(why);
+            write_restore_journal(dir, &j)
+        }
+        None => Ok(()), // it failed before it changed anything
     }
 }
 
@@ -205,7 +238,7 @@ pub fn list(dir: &Path) -> Vec<Interrupted> {
             ],
         });
     }
-    if let Some(j) = restore_journal(dir).filter(|j| j.applied) {
+    if let Some(j) = restore_journal(dir).filter(|j| j.applied && j.failed.is_none()) {
         found.push(Interrupted {
             op: InterruptedOp::Restore,
             what: j.set.clone(),
@@ -247,13 +280,19 @@ pub fn list(dir: &Path) -> Vec<Interrupted> {
                     .unwrap_or_default()
             ),
         ));
+        let state = match &j.failed {
+            Some(why) => format!(
+                "it failed and could not be undone ({why}): {what} may be half replaced. It waits for your choice"
+            ),
+            None => format!(
+                "{what} may be half replaced. The next backup or restore finishes it on its own only while nobody has started or taken down the stack since; otherwise it waits for your choice"
+            ),
+        };
         found.push(Interrupted {
             op: InterruptedOp::Restore,
             what: j.set.clone(),
             began_unix: j.started_unix,
-            state: format!(
-                "{what} may be half replaced. The next backup or restore finishes it on its own only while nobody has started or taken down the stack since; otherwise it waits for your choice"
-            ),
+            state,
             choices,
         });
     }

@@ -48,6 +48,9 @@ pub enum BackupError {
     /// The set was written and verified; what it stopped or paused did not start again.
     #[error("backup set {set} was written and verified, but starting again the services it had stopped or paused failed (start them with `sirius-deck up`): {reason}")]
     NotReleased { set: String, reason: String },
+    /// A restore failed after it began to replace the data, and no safety set was taken.
+    #[error("the restore failed, and no safety set was taken to undo it: {reason}")]
+    NotUndone { reason: String },
     #[error("the restore failed and was undone: the data is as it was before (safety set {safety}). Why it failed: {reason}")]
     RolledBack { reason: String, safety: String },
     #[error("the restore failed ({reason}) and undoing it failed too ({rollback}). The data from before the restore is in safety set {safety}: run `sirius-deck restore {safety}` once the cause is fixed")]
@@ -71,6 +74,7 @@ impl deck_error::Coded for BackupError {
             BackupError::Io { .. }
             | BackupError::Failed(_)
             | BackupError::NotReleased { .. }
+            | BackupError::NotUndone { .. }
             | BackupError::RollbackFailed { .. } => Code::Failed,
         }
     }

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use deck_engine::{Event, Op, Planned, Sink};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -161,12 +162,14 @@ impl Backups {
             applied: false,
             stopped: Vec::new(),
             started: Default::default(),
+            failed: None,
         };
         let outcome = self
             .apply_or_roll_back(st, &set, &items, &journal, cancel, progress)
             .await;
-        interrupted::end(&root, InterruptedOp::Restore)?;
+        let settled = interrupted::settle_restore(&root, &outcome);
         outcome?;
+        settled?;
         self.prune(&st.project.name, progress)?;
         progress.send(Event::Done {
             op: Op::Restore,
@@ -194,15 +197,21 @@ impl Backups {
         progress: &Sink,
     ) -> Result<(), BackupError> {
         let safety = journal.safety.as_deref();
+        let begun = AtomicBool::new(false);
         let applied = tokio::select! {
-            r = self.apply(st, set, items, Op::Restore, Some(journal), progress) => r,
+            r = self.apply(st, set, items, Op::Restore, Some((journal, &begun)), progress) => r,
             _ = cancel.cancelled() => Err(BackupError::Cancelled),
         };
         let Err(e) = applied else { return Ok(()) };
+        if !begun.load(Ordering::SeqCst) {
+            // It failed before it stopped anything: there is nothing to undo.
+            return Err(match e {
+                BackupError::Cancelled => e,
+                e => BackupError::Refused(e.to_string()),
+            });
+        }
         let Some(safety) = safety else {
-            return Err(BackupError::Failed(format!(
-                "the restore failed, and no safety set was taken to undo it: {e}"
-            )));
+            return Err(BackupError::NotUndone { reason: e.to_string() });
         };
         progress.step(format!("the restore failed ({e}): rolling back to safety set {safety}"));
         Err(match self.roll_back(st, safety, progress).await {
@@ -227,6 +236,13 @@ impl Backups {
             return Ok(());
         };
         let set = &journal.set;
+        let ask = "nothing is done about it on its own, so nothing written since is replaced. Choose with `sirius-deck recover restore --resume`, `--roll-back` or `--discard` (or in the window)";
+        if let Some(why) = &journal.failed {
+            progress.step(format!(
+                "a restore of set {set} failed and could not be undone ({why}): {ask}"
+            ));
+            return Ok(());
+        }
         if journal.applied {
             // The data was replaced in full; only starting the stack was left.
             if self.engine.containers(&st.project.name).await?.is_empty() {
@@ -241,7 +257,6 @@ impl Backups {
             }
             return interrupted::end(&root, InterruptedOp::Restore);
         }
-        let ask = "nothing is done about it on its own, so nothing written since is replaced. Choose with `sirius-deck recover restore --resume`, `--roll-back` or `--discard` (or in the window)";
         if let Some(changed) = self.changed_since(st, &journal).await {
             progress.step(format!("a restore of set {set} was interrupted, and {changed}: {ask}"));
             return Ok(());
@@ -268,8 +283,9 @@ impl Backups {
         let outcome = self
             .apply_or_roll_back(st, &found, &items, &journal, &CancellationToken::new(), progress)
             .await;
-        interrupted::end(&root, InterruptedOp::Restore)?;
-        outcome
+        let settled = interrupted::settle_restore(&root, &outcome);
+        outcome?;
+        settled
     }
 
     /// What changed since an interrupted restore stopped the stack, in words: the stack taken
@@ -317,33 +333,38 @@ impl Backups {
         let root = self.dir(&st.project.name);
         let journal = interrupted::restore_journal(&root)
             .ok_or_else(|| BackupError::Invalid("no restore of this stack was interrupted".into()))?;
-        let done = match resolution {
-            Resolution::Resume if journal.applied => {
-                self.start_all(st, progress).await?;
-                "started the stack again".to_string()
-            }
-            Resolution::Resume => {
-                let set = store::find(&root, &journal.set)?;
-                let items = self.check_restore(st, &set, &journal.items, progress).await?;
-                self.apply_or_roll_back(st, &set, &items, &journal, &CancellationToken::new(), progress)
-                    .await?;
-                format!("restored set {} again", journal.set)
-            }
-            Resolution::RollBack => {
-                let safety = journal.safety.as_deref().ok_or_else(|| {
-                    BackupError::Invalid(format!(
-                        "the restore of set {} took no safety set: there is nothing to roll back to",
-                        journal.set
-                    ))
-                })?;
-                let set = store::find(&root, safety)?;
-                self.check_restore(st, &set, &[], progress).await?;
-                self.roll_back(st, safety, progress).await?;
-                format!("rolled back to safety set {safety}, the data from before the restore")
-            }
-            Resolution::Discard => "left the data as it is".to_string(),
+        let chosen = async {
+            Ok(match resolution {
+                Resolution::Resume if journal.applied => {
+                    self.start_all(st, progress).await?;
+                    "started the stack again".to_string()
+                }
+                Resolution::Resume => {
+                    let set = store::find(&root, &journal.set)?;
+                    let items = self.check_restore(st, &set, &journal.items, progress).await?;
+                    self.apply_or_roll_back(st, &set, &items, &journal, &CancellationToken::new(), progress)
+                        .await?;
+                    format!("restored set {} again", journal.set)
+                }
+                Resolution::RollBack => {
+                    let safety = journal.safety.as_deref().ok_or_else(|| {
+                        BackupError::Invalid(format!(
+                            "the restore of set {} took no safety set: there is nothing to roll back to",
+                            journal.set
+                        ))
+                    })?;
+                    let set = store::find(&root, safety)?;
+                    self.check_restore(st, &set, &[], progress).await?;
+                    self.roll_back(st, safety, progress).await?;
+                    format!("rolled back to safety set {safety}, the data from before the restore")
+                }
+                Resolution::Discard => "left the data as it is".to_string(),
+            })
         };
-        interrupted::end(&root, InterruptedOp::Restore)?;
+        let done = chosen.await;
+        let settled = interrupted::settle_restore(&root, &done);
+        let done = done?;
+        settled?;
         Ok(done)
     }
 
@@ -449,7 +470,8 @@ impl Backups {
         set: &SetInfo,
         items: &[Item],
         op: Op,
-        journal: Option<&RestoreJournal>,
+        // A restore's journal, and the flag it raises once it begins to change the data.
+        journal: Option<(&RestoreJournal, &AtomicBool)>,
         progress: &Sink,
     ) -> Result<(), BackupError> {
         let project = st.project;
@@ -485,7 +507,7 @@ impl Backups {
             .collect();
         // From here on the data changes: a run killed now leaves this journal, with what it
         // stopped, so that the next run knows whether anyone has used the stack since.
-        if let Some(j) = journal {
+        if let Some((j, _)) = journal {
             let started = self
                 .engine
                 .containers(&project.name)
@@ -501,6 +523,9 @@ impl Backups {
                 ..j.clone()
             };
             interrupted::write_restore_journal(&self.dir(&project.name), &j)?;
+        }
+        if let Some((_, begun)) = journal {
+            begun.store(true, Ordering::SeqCst);
         }
         self.stop(st, &order, progress).await?;
 
@@ -526,7 +551,9 @@ impl Backups {
                         bollard::body_try_stream(stream),
                     )
                     .await
-                    .map_err(|e| BackupError::Failed(format!("writing volume {}: {e}", v.name)))
+                    .map_err(|e| {
+                        BackupError::Failed(format!("writing volume {}: {}", v.name, deck_engine::describe(&e)))
+                    })
             }
             .await;
             docker::remove_helper(docker, &helper).await;

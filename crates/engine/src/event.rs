@@ -344,14 +344,15 @@ impl Sink {
 /// `SIRIUS_DECK_KILL_AT=N` the process kills itself with SIGKILL at its Nth step boundary (every
 /// progress event is one, but build output and byte counts), after saying which on stderr.
 /// With `SIRIUS_DECK_KILL_PID=P` as well, it kills process `P` instead (the tests' own Docker
-/// engine), waits until that process is gone, and goes on. With `SIRIUS_DECK_STOP_AT=N`, it
-/// stops itself (SIGSTOP) there, for the test to change the world before it continues. With `N`
-/// beyond the last boundary, the run ends normally.
+/// engine), waits until that process is gone, and goes on. With `N` beyond the last boundary,
+/// the run ends normally. With `SIRIUS_DECK_STOP_AT=TEXT`, it stops itself (SIGSTOP) at the first
+/// boundary whose event, as JSON, contains `TEXT`, for the test to change the world before it
+/// continues (a count would shift: how many times a service is seen waiting varies).
 #[cfg(debug_assertions)]
 mod crash_point {
     use super::Event;
     use rustix::process::{getpid, kill_process, Pid, Signal};
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::OnceLock;
     use std::time::{Duration, Instant};
 
@@ -361,17 +362,30 @@ mod crash_point {
         Stop,
     }
 
-    static AT: OnceLock<Option<(u64, Then)>> = OnceLock::new();
-    static PASSED: AtomicU64 = AtomicU64::new(0);
+    enum At {
+        Nth(u64),
+        First(String),
+    }
 
-    fn setting() -> Option<(u64, Then)> {
-        let var = |name| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
-        if let Some(at) = var("SIRIUS_DECK_STOP_AT") {
-            return Some((at, Then::Stop));
+    static AT: OnceLock<Option<(At, Then)>> = OnceLock::new();
+    static PASSED: AtomicU64 = AtomicU64::new(0);
+    static FIRED: AtomicBool = AtomicBool::new(false);
+
+    fn setting() -> Option<(At, Then)> {
+        if let Ok(text) = std::env::var("SIRIUS_DECK_STOP_AT") {
+            return Some((At::First(text), Then::Stop));
         }
-        let at = var("SIRIUS_DECK_KILL_AT")?;
-        let pid = var("SIRIUS_DECK_KILL_PID").and_then(|p| Pid::from_raw(i32::try_from(p).ok()?));
-        Some((at, pid.map_or(Then::KillSelf, Then::Kill)))
+        let at = At::Nth(std::env::var("SIRIUS_DECK_KILL_AT").ok()?.parse().ok()?);
+        let Ok(other) = std::env::var("SIRIUS_DECK_KILL_PID") else {
+            return Some((at, Then::KillSelf));
+        };
+        match other.parse().ok().and_then(Pid::from_raw) {
+            Some(pid) => Some((at, Then::Kill(pid))),
+            None => {
+                eprintln!("sirius-deck: SIRIUS_DECK_KILL_PID={other} is not a process id: no crash point");
+                None
+            }
+        }
     }
 
     /// Whether process `pid` has exited (gone, or a zombie its parent has not reaped yet).
@@ -390,10 +404,14 @@ mod crash_point {
             return;
         }
         let n = PASSED.fetch_add(1, Ordering::SeqCst) + 1;
-        if n != *at {
+        let what = serde_json::to_string(e).unwrap_or_default();
+        let hit = match at {
+            At::Nth(k) => n == *k,
+            At::First(text) => what.contains(text.as_str()) && !FIRED.swap(true, Ordering::SeqCst),
+        };
+        if !hit {
             return;
         }
-        let what = serde_json::to_string(e).unwrap_or_default();
         match then {
             Then::KillSelf => {
                 eprintln!("sirius-deck: killed at crash point {n}: {what}");

@@ -135,6 +135,8 @@ pub struct IncidentTracker {
     services: BTreeMap<String, ServiceState>,
     /// The last status of each container, by name.
     known: BTreeMap<String, ContainerStatus>,
+    /// The engine went away: the next snapshot shows what happened meanwhile.
+    away: bool,
 }
 
 impl IncidentTracker {
@@ -145,6 +147,7 @@ impl IncidentTracker {
             expected_stops: BTreeSet::new(),
             services: BTreeMap::new(),
             known: BTreeMap::new(),
+            away: false,
         }
     }
 
@@ -158,13 +161,15 @@ impl IncidentTracker {
                         .get(s)
                         .is_none_or(|c| c.state != crate::ContainerState::Running)
                 });
-                // A container that ran and has stopped since, with no event seen: it stopped
-                // while the watch was away (an engine that comes back without live restore stops
-                // every container before it answers). A die nobody saw.
+                // After the engine was away: a container that ran and has stopped since, with no
+                // event seen (an engine that comes back without live restore stops every
+                // container before it answers). A die nobody saw. (Other snapshots only catch
+                // up: what they show changing has its events on the way.)
+                let away = std::mem::take(&mut self.away);
                 let stopped: Vec<ContainerStatus> = containers
                     .iter()
                     .filter(|(name, c)| {
-                        c.state != crate::ContainerState::Running
+                        away && matches!(c.state, crate::ContainerState::Exited | crate::ContainerState::Dead)
                             && self
                                 .known
                                 .get(*name)
@@ -185,7 +190,10 @@ impl IncidentTracker {
                 }
                 out
             }
-            StackChange::EngineDown { .. } => Vec::new(),
+            StackChange::EngineDown { .. } => {
+                self.away = true;
+                Vec::new()
+            }
             StackChange::Container {
                 service,
                 container,
@@ -571,6 +579,10 @@ mod tests {
             )
             .is_empty());
         // The engine went away and came back, having stopped them: no event was seen.
+        let down = StackChange::EngineDown {
+            reason: "connection refused".into(),
+        };
+        assert!(t.observe(&down, now).is_empty());
         let out = t.observe(
             &snapshot(vec![
                 named("db", "exited", Some(0)),
@@ -588,9 +600,13 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![("db", IncidentKind::Exited { code: 0 })]
         );
-        // Once: a later snapshot of the same state raises nothing.
+        // A periodic snapshot only catches up with events on their way: it raises nothing,
+        // even for a container it shows stopped.
         assert!(t
-            .observe(&snapshot(vec![named("db", "exited", Some(0))]), now)
+            .observe(
+                &snapshot(vec![named("db", "exited", Some(0)), named("api", "exited", Some(1))]),
+                now
+            )
             .is_empty());
     }
 

@@ -77,7 +77,11 @@ pub fn lost_connection(e: &bollard::errors::Error) -> bool {
     use bollard::errors::Error as E;
     matches!(
         e,
-        E::HyperLegacyError { .. } | E::IOError { .. } | E::SocketNotFoundError(_) | E::RequestTimeoutError
+        E::HyperLegacyError { .. }
+            | E::HyperResponseError { .. }
+            | E::IOError { .. }
+            | E::SocketNotFoundError(_)
+            | E::RequestTimeoutError
     )
 }
 

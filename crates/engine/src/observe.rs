@@ -182,7 +182,7 @@ impl Engine {
                             }
                         }
                         Some(Err(e)) => {
-                            let _ = tx.send(StackChange::EngineDown { reason: e.to_string() }).await;
+                            let _ = tx.send(StackChange::EngineDown { reason: crate::describe(&e) }).await;
                             break;
                         }
                         None => {

@@ -39,12 +39,20 @@ pub fn probe_command(test: &[String]) -> Option<Vec<String>> {
 /// service that does not answer) would keep running there after we stopped waiting for it.
 pub fn bounded(cmd: &[String], timeout: Duration) -> Vec<String> {
     let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
-    // Every process it starts is waited for by its parent: one left to die on its own would be
-    // reaped by the container's PID 1, and PostgreSQL's postmaster (PID 1 in its image) takes
-    // any child that dies of a signal for a crashed backend and restarts the whole server.
-    // The shell's own messages ("Terminated") go nowhere; the probe's stderr is kept (fd 3).
+    // No process it starts may be left for the container's PID 1 to reap: PostgreSQL's
+    // postmaster (PID 1 in its image) takes any child that dies of a signal or exits above 1 for
+    // a crashed backend, and restarts the whole server. So every process is waited for by its
+    // parent. The shell starts a timer (`sleep`) and the probe (in a subshell that stops the
+    // timer when the probe ends), and waits for the timer: no signal has to interrupt a `wait`.
+    // A timer that ran out means the probe timed out: it is killed from its leaves up (`k`,
+    // through /proc), each process while its parent still waits for it. The shell's own
+    // messages go nowhere; the probe's stderr is kept (fd 3).
     let script = format!(
-        "exec 3>&2 2>/dev/null; \"$@\" 2>&3 3>&- & p=$!; ( trap 'kill $s; wait $s; exit 0' TERM; sleep {secs} & s=$!; wait $s; kill -KILL $p ) 3>&- & w=$!; wait $p; r=$?; kill $w; wait $w; exit $r"
+        "exec 3>&2 2>/dev/null; \
+         k() {{ local p=$1 s t c; for s in /proc/[0-9]*/stat; do read -r t < \"$s\" || continue; t=${{t##*) }}; set -- $t; \
+         if [ \"$2\" = \"$p\" ]; then c=${{s#/proc/}}; k \"${{c%/stat}}\"; fi; done; kill -KILL \"$p\"; }}; \
+         sleep {secs} & s=$!; ( \"$@\" 2>&3 3>&-; r=$?; kill $s; exit $r ) & q=$!; \
+         wait $s && k $q; wait $q"
     );
     let mut out = vec!["/bin/sh".to_string(), "-c".into(), script, "sh".into()];
     out.extend(cmd.iter().cloned());
@@ -53,7 +61,8 @@ pub fn bounded(cmd: &[String], timeout: Duration) -> Vec<String> {
 
 /// Whether a bounded probe could not start because the image has no `/bin/sh`.
 fn no_shell(code: i64, output: &str) -> bool {
-    (code == 126 || code == 127) && output.contains("/bin/sh")
+    // The runtime's words, not a shell's ("/bin/sh: 1: curl: not found" is the probe's own).
+    (code == 126 || code == 127) && output.contains("exec: \"/bin/sh\"")
 }
 
 /// Why a probe could not run: the engine refused it (`message`), or could not be reached.
@@ -66,7 +75,7 @@ impl From<bollard::errors::Error> for ExecError {
     fn from(e: bollard::errors::Error) -> Self {
         ExecError {
             engine_lost: crate::lost_connection(&e),
-            message: e.to_string(),
+            message: crate::describe(&e),
         }
     }
 }
@@ -111,7 +120,8 @@ pub async fn exec(
     };
     let code = docker.inspect_exec(&created.id).await?.exit_code.unwrap_or(-1);
     let out = out.trim().to_string();
-    if code == 137 && started.elapsed() >= timeout {
+    // Killed at its timeout (its shell may have gone on to fail on its own, as in `a || exit 1`).
+    if code != 0 && started.elapsed() >= timeout {
         let out = if out.is_empty() {
             timed_out()
         } else {
@@ -258,8 +268,7 @@ pub async fn wait_healthy(
                 }),
                 // The engine went away: that is the failure, not the health check's output.
                 Err(e) if e.engine_lost => {
-                    let reason = format!("the Docker engine stopped answering: {}", e.message);
-                    return Err(report(docker, service, container, reason, outputs).await);
+                    return Err(report(docker, service, container, e.message, outputs).await);
                 }
                 Err(e) => outputs.push(e.message),
             }
@@ -361,6 +370,17 @@ mod tests {
         );
         assert_eq!(running(&["sleep", &hang]), 0, "the probe was left running");
         assert_eq!(left, 0, "processes outlived the probe");
+        // A shell probe whose command forks (a pipeline, `||`): the whole tree ends.
+        let deep = format!("28.{}", std::process::id());
+        let probe = format!("sleep {deep} || exit 1");
+        let (code, took, left) = run(bounded(&["/bin/sh".into(), "-c".into(), probe], Duration::from_secs(1)));
+        assert_ne!(code, Some(0));
+        assert!(
+            took >= Duration::from_secs(1) && took < Duration::from_secs(4),
+            "{took:?}"
+        );
+        assert_eq!(running(&["sleep", &deep]), 0, "the probe's child was left running");
+        assert_eq!(left, 0, "processes outlived the probe");
         // A probe that ends first: its own exit code, at once, and nothing outlives it (the
         // watcher and its sleep were waited for).
         for _ in 0..20 {
@@ -379,6 +399,6 @@ mod tests {
         let oci = "OCI runtime exec failed: exec failed: unable to start container process: exec: \"/bin/sh\": stat /bin/sh: no such file or directory: unknown";
         assert!(no_shell(126, oci));
         assert!(!no_shell(1, "curl: (7) Failed to connect"));
-        assert!(!no_shell(127, "sh: 1: curl: not found"));
+        assert!(!no_shell(127, "/bin/sh: 1: curl: not found"));
     }
 }

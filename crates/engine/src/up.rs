@@ -492,9 +492,13 @@ impl ServiceJob {
         let surplus = existing.split_off((wanted as usize).min(existing.len()));
         for c in &surplus {
             crate::stop_container(&self.docker, &c.id).await;
-            crate::remove_container(&self.docker, &c.id)
-                .await
-                .map_err(|e| Some(fail(format!("removing {} (scaling down): {e}", c.name))))?;
+            crate::remove_container(&self.docker, &c.id).await.map_err(|e| {
+                Some(fail(format!(
+                    "removing {} (scaling down): {}",
+                    c.name,
+                    crate::describe(&e)
+                )))
+            })?;
             self.sink.service(
                 name,
                 Phase::Removed,

@@ -1,6 +1,6 @@
 use crate::{output, Result};
 use deck_app::{App, Target};
-use deck_engine::Observed;
+use deck_engine::{Observed, StackChange};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,11 +15,18 @@ pub struct Args {
 pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
     let stack = crate::load_running(app, target).await?;
     let mut watch = deck_app::watch(app, &stack).await?;
-    if !a.json {
-        eprintln!("sirius-deck: watching {} (Ctrl-C to stop)", stack.project.name);
-    }
+    let mut watching = false;
     while let Some(event) = watch.events.recv().await {
-        let Observed::Incident(incident) = event else { continue };
+        let incident = match event {
+            Observed::Incident(incident) => incident,
+            // Once it knows the stack's state (on stderr in both modes: JSON goes to stdout).
+            Observed::Change(StackChange::Snapshot { .. }) if !watching => {
+                watching = true;
+                eprintln!("sirius-deck: watching {} (Ctrl-C to stop)", stack.project.name);
+                continue;
+            }
+            Observed::Change(_) => continue,
+        };
         if a.json {
             output::json_line(&incident);
         } else {
