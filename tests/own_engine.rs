@@ -13,6 +13,8 @@ pub struct OwnEngine {
     /// Its number, which names its network namespace.
     n: u8,
     child: Child,
+    /// Whether the host had the shared engine's bridge when it started.
+    had_docker0: bool,
 }
 
 impl OwnEngine {
@@ -32,8 +34,14 @@ impl OwnEngine {
             .status()
             .expect("ip link");
         assert!(lo.success());
+        let had_docker0 = Path::new("/sys/class/net/docker0").exists();
         let child = spawn(&dir, n);
-        let engine = OwnEngine { dir, n, child };
+        let engine = OwnEngine {
+            dir,
+            n,
+            child,
+            had_docker0,
+        };
         engine.wait_ready();
         let mut save = Command::new("docker")
             .arg("save")
@@ -88,6 +96,12 @@ impl OwnEngine {
         let _ = std::fs::remove_file(self.dir.join("pid"));
         self.child = spawn(&self.dir, self.n);
         self.wait_ready();
+        // The shared engine's default bridge is still there (a dockerd restarted outside its
+        // own network namespace deletes it).
+        assert!(
+            !self.had_docker0 || Path::new("/sys/class/net/docker0").exists(),
+            "restarting the test's engine deleted the shared engine's docker0"
+        );
     }
 
     /// Where its log is kept (it outlives the engine's folder).
