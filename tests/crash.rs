@@ -435,11 +435,9 @@ impl Captured {
 
     /// Waits until it has stopped itself (`SIRIUS_DECK_STOP_AT`); false if it ended first.
     fn wait_stopped(&mut self) -> bool {
-        let stat = format!("/proc/{}/stat", self.child.id());
         let deadline = Instant::now() + Duration::from_secs(300);
         while Instant::now() < deadline {
-            let state = std::fs::read_to_string(&stat).unwrap_or_default();
-            if state.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('T')) {
+            if process_state(self.child.id()) == Some('T') {
                 return true;
             }
             if self.child.try_wait().expect("wait").is_some() {

@@ -171,11 +171,7 @@ fn spawn(dir: &Path, n: u8) -> Child {
 fn wait_gone(pid: u32) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-            s.rsplit_once(") ")
-                .is_some_and(|(_, rest)| !rest.starts_with(['Z', 'X']))
-        });
-        if !alive {
+        if matches!(deck_tests::process_state(pid), None | Some('Z' | 'X')) {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));

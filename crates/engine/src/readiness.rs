@@ -314,31 +314,31 @@ pub async fn wait_exit(
 mod tests {
     use super::*;
 
-    /// Processes whose command line is exactly `argv`.
-    fn running(argv: &[&str]) -> usize {
-        let wanted: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    /// How many processes have a /proc/PID/`file` that passes `keep`.
+    fn count(file: &str, keep: impl Fn(&[u8]) -> bool) -> usize {
         std::fs::read_dir("/proc")
             .into_iter()
             .flatten()
             .flatten()
-            .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == wanted))
+            .filter(|e| std::fs::read(e.path().join(file)).is_ok_and(|c| keep(&c)))
             .count()
+    }
+
+    /// Processes whose command line is exactly `argv`.
+    fn running(argv: &[&str]) -> usize {
+        let wanted: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+        count("cmdline", |c| c == wanted)
     }
 
     /// Processes of the process group `group`.
     fn in_group(group: u32) -> usize {
-        std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-            .filter(|stat| {
-                // pid (comm) state ppid pgrp ...
-                stat.rsplit_once(") ")
-                    .and_then(|(_, rest)| rest.split(' ').nth(2)?.parse::<u32>().ok())
-                    == Some(group)
-            })
-            .count()
+        count("stat", |stat| {
+            // pid (comm) state ppid pgrp ...
+            String::from_utf8_lossy(stat)
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.split(' ').nth(2)?.parse::<u32>().ok())
+                == Some(group)
+        })
     }
 
     /// Runs it in a process group of its own: its exit code, how long it took, and how many of
