@@ -1,33 +1,33 @@
 #!/usr/bin/env bash
-# Resident memory and idle CPU of Sirius Deck with the lab stack running (bring it up first):
-#   bench/idle.sh app [SECONDS]     the window (its own process and WebKit's), under Xvfb
-#   bench/idle.sh watch [SECONDS]   `sirius-deck watch --notify`, the incident watcher alone
-# Lets the process settle, then samples for SECONDS (default 60). Prints the processes,
-# rss_mib (their sum, at the end) and cpu_percent (of one core, averaged over the window).
+# What an open window costs while nothing happens: Sirius Deck on the running lab stack against
+# an empty Tauri 2 window (bench/empty-window: one static page, same WebKitGTK), side by side in
+# one run, each under its own Xvfb (1280x860).
+#
+#   bench/idle.sh [--minutes M] [--sample S]
+#
+# Both start together and settle for 15 s; then, for each, over S seconds (default 30):
+#   visible  the window mapped;
+#   hidden   the window unmapped (as when minimised: WebKit's page turns hidden);
+#   later    visible again M minutes after the start (default 0: skipped), where a leak shows.
+# Memory is the proportional set size (PSS, /proc/PID/smaps_rollup) summed over the process tree
+# (the app and WebKit's processes), with the RSS sum beside it (which counts shared libraries
+# once per process); CPU is the tree's ticks over the S seconds, in percent of one core.
+# Build first: cargo build --release -p sirius-deck-app -p empty-window; bring the lab stack up
+# (scripts/run.sh up). Needs xdotool (installed when missing). APP=path measures another build
+# of the app (an older one, for a before and after).
+#
+#   bench/idle.sh watch [S]   the incident watcher alone (`sirius-deck watch --notify`): RSS and CPU
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-what="${1:?usage: $0 app|watch [SECONDS]}"
-SECONDS_TO_SAMPLE="${2:-60}"
-cleanup=()
-trap 'for p in "${cleanup[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
-case "$what" in
-    app)
-        bin="$ROOT/target/release/sirius-deck-app"
-        [ -x "$bin" ] || { echo "build it first: cargo build --release -p sirius-deck-app" >&2; exit 1; }
-        n=97; while [ -e "/tmp/.X11-unix/X$n" ]; do n=$((n + 1)); done
-        Xvfb ":$n" -screen 0 1280x860x24 -nolisten tcp >/dev/null 2>&1 & cleanup+=($!)
-        sleep 1
-        DISPLAY=":$n" SIRIUS_DECK_STACK=sirius-lab dbus-run-session -- "$bin" >/dev/null 2>&1 & pid=$!
-        ;;
-    watch)
-        bin="$ROOT/target/release/sirius-deck"
-        [ -x "$bin" ] || { echo "build it first: cargo build --release -p sirius-deck" >&2; exit 1; }
-        dbus-run-session -- "$bin" --stack sirius-lab watch --notify >/dev/null 2>&1 & pid=$!
-        ;;
-    *) echo "usage: $0 app|watch [SECONDS]" >&2; exit 2 ;;
-esac
-cleanup+=($pid)
-sleep 15
+source "$ROOT/scripts/lib.sh"
+source "$ROOT/bench/lib.sh"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+SETTLE=15
+minutes=0
+sample=30
+cleanup=() # each process started here, with its descendants (dbus-run-session leaves its child running)
+trap 'for p in "${cleanup[@]}"; do kill $(pids "$p") 2>/dev/null || true; done' EXIT
+
 pids() { # the process and every descendant
     local all=("$1") i=0
     while [ $i -lt ${#all[@]} ]; do
@@ -36,9 +36,92 @@ pids() { # the process and every descendant
     done
     echo "${all[@]}"
 }
-ticks() { local t=0; for p in $(pids "$pid"); do [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t; }
-rss() { local k=0; for p in $(pids "$pid"); do [ -r /proc/$p/status ] && k=$((k + $(awk '/^VmRSS/ {print $2}' /proc/$p/status))); done; echo $k; }
-t0=$(ticks); sleep "$SECONDS_TO_SAMPLE"; t1=$(ticks)
-echo "processes: $(for p in $(pids "$pid"); do printf '%s ' "$(cat /proc/$p/comm 2>/dev/null)"; done)"
-echo "rss_mib=$(( $(rss) / 1024 ))"
-awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v s="$SECONDS_TO_SAMPLE" 'BEGIN { printf "cpu_percent=%.2f\n", 100 * d / hz / s }'
+ticks() { local t=0 p; for p in $(pids "$1"); do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+kib() { # sum of a /proc/PID/$2 field ($3) over the tree, in KiB
+    local k=0 p v
+    for p in $(pids "$1"); do
+        v=$(awk -v f="$3" '$1 == f {print $2}' "/proc/$p/$2" 2>/dev/null || true)
+        k=$((k + ${v:-0}))
+    done
+    echo $k
+}
+cpu() { awk -v d="$1" -v hz="$(getconf CLK_TCK)" -v s="$sample" 'BEGIN { printf "%.2f", 100 * d / hz / s }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+
+if [ "${1:-}" = watch ]; then
+    sample="${2:-60}"
+    bin="$TARGET/sirius-deck"
+    [ -x "$bin" ] || { echo "build it first: cargo build --release -p sirius-deck" >&2; exit 1; }
+    dbus-run-session -- "$bin" --stack sirius-lab watch --notify >/dev/null 2>&1 & pid=$!
+    cleanup+=($pid)
+    sleep $SETTLE
+    t0=$(ticks $pid); sleep "$sample"; t1=$(ticks $pid)
+    echo "watch: rss_mib=$(mib "$(kib $pid status VmRSS:)") cpu_percent=$(cpu $((t1 - t0)))"
+    exit 0
+fi
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --minutes) minutes="$2"; shift 2 ;;
+        --sample) sample="$2"; shift 2 ;;
+        *) echo "usage: $0 [--minutes M] [--sample S] | watch [S]" >&2; exit 2 ;;
+    esac
+done
+APP="${APP:-$TARGET/sirius-deck-app}"
+for b in "$APP" "$TARGET/empty-window"; do
+    [ -x "$b" ] || { echo "build it first: cargo build --release -p sirius-deck-app -p empty-window" >&2; exit 1; }
+done
+ensure_apt xdotool
+[ "$(lab_ready_count)" -eq 7 ] || echo "warning: the lab stack is not up (scripts/run.sh up): the app idles on a stack that is not running" >&2
+
+declare -A pid display title
+start() { # name binary title
+    local n=97
+    while [ -e "/tmp/.X11-unix/X$n" ]; do n=$((n + 1)); done
+    Xvfb ":$n" -screen 0 1280x860x24 -nolisten tcp >/dev/null 2>&1 & cleanup+=($!)
+    for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.1; done
+    display[$1]=":$n"; title[$1]="$3"
+    # Its own data folder, so that a remembered window size or stack does not differ.
+    DISPLAY=":$n" XDG_DATA_HOME="$(mktemp -d)" SIRIUS_DECK_STACK=sirius-lab SIRIUS_DECK_ENV=dev \
+        dbus-run-session -- "$2" >/dev/null 2>&1 & pid[$1]=$!
+    cleanup+=(${pid[$1]})
+}
+window() { DISPLAY="${display[$1]}" xdotool search --sync --name "^${title[$1]}\$" | head -1; }
+measure() { # label: samples both windows over the same $sample seconds
+    local a b ta0 tb0 ta1 tb1
+    ta0=$(ticks ${pid[app]}); tb0=$(ticks ${pid[empty]})
+    sleep "$sample"
+    ta1=$(ticks ${pid[app]}); tb1=$(ticks ${pid[empty]})
+    for w in empty app; do
+        [ "$w" = app ] && d=$((ta1 - ta0)) || d=$((tb1 - tb0))
+        a=$(kib ${pid[$w]} smaps_rollup Pss:); b=$(kib ${pid[$w]} status VmRSS:)
+        printf '| %-12s | %-22s | %7s | %7s | %6s |\n' "$w" "$1" "$(mib "$a")" "$(mib "$b")" "$(cpu $d)"
+        eval "pss_${w}_$2=$a cpu_${w}_$2=$(cpu $d)"
+    done
+}
+
+start empty "$TARGET/empty-window" "Empty Window"
+start app "$APP" "Sirius Deck"
+began=$(date +%s)
+sleep $SETTLE
+echo "| window       | when                   | PSS MiB | RSS MiB | CPU %  |"
+echo "|--------------|------------------------|---------|---------|--------|"
+measure "visible, after ${SETTLE} s" visible
+for w in empty app; do DISPLAY="${display[$w]}" xdotool windowunmap "$(window $w)"; done
+sleep 2
+measure "hidden" hidden
+for w in empty app; do DISPLAY="${display[$w]}" xdotool windowmap "$(window $w)"; done
+if [ "$minutes" -gt 0 ]; then
+    left=$((began + minutes * 60 - $(date +%s)))
+    [ $left -gt 0 ] && sleep $left
+    measure "visible, after ${minutes} min" later
+fi
+awk -v pa="$pss_app_visible" -v pe="$pss_empty_visible" -v ca="$cpu_app_visible" -v ce="$cpu_empty_visible" \
+    -v ha="$cpu_app_hidden" -v he="$cpu_empty_hidden" 'BEGIN {
+    printf "PSS: the app %.2fx the empty window (aim: at most 1.1x)\n", pa / pe
+    printf "CPU visible: the app %+.2f points against the empty window (aim: at most +0.10)\n", ca - ce
+    printf "CPU hidden: the app %+.2f points against the empty window (aim: 0)\n", ha - he
+}'
+if [ "$minutes" -gt 0 ]; then
+    awk -v a="$pss_app_visible" -v b="$pss_app_later" -v m="$minutes" \
+        'BEGIN { printf "PSS of the app after %d min: %+.1f%% (aim: under +5%%)\n", m, 100 * (b - a) / a }'
+fi

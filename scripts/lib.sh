@@ -16,7 +16,7 @@ as_root() {
 # ImageMagick for the end-to-end tests of the real window.
 APT_PACKAGES=(docker.io mmdebstrap docker-compose
     build-essential pkg-config libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev
-    xvfb xauth dbus-x11 dunst webkit2gtk-driver imagemagick)
+    xvfb xauth dbus-x11 dunst webkit2gtk-driver imagemagick xdotool)
 
 ensure_apt() {
     local missing=()

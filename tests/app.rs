@@ -1,6 +1,7 @@
 //! The real app binary in a real window under Xvfb, driven through tauri-driver and
-//! WebKitWebDriver, against the real lab stack: open, Up, every node healthy; a container
-//! stopped from outside changes colour within two seconds; restart it from the side panel; back
+//! WebKitWebDriver, against the real lab stack: open, Up, every node healthy; idle, the page
+//! runs no timer and draws nothing the app did not send; hidden, the app sends it nothing and
+//! it catches up when shown; a container stopped from outside changes colour within two seconds; restart it from the side panel; back
 //! up and restore from the Backups view; switch to prod and back from the toolbar, proven by what
 //! the containers report; Down. Screenshots of each step are taken at the X level into
 //! artifacts/app/.
@@ -64,6 +65,43 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Dur
         std::thread::sleep(Duration::from_millis(40));
     }
     start.elapsed()
+}
+
+/// What the page counted of its own work (`ui/src/activity.ts`).
+fn activity(s: &Session) -> serde_json::Value {
+    s.execute("return window.__deckActivity").expect("the page's activity")
+}
+
+/// What a script returns in the page, as text.
+fn page(s: &Session, script: &str) -> String {
+    s.execute(script)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn docker(args: &[&str]) {
+    let ok = Command::new("docker").args(args).status().map(|s| s.success());
+    assert!(matches!(ok, Ok(true)), "docker {args:?} failed");
+}
+
+/// Runs xdotool on the test's display; returns what it prints.
+fn xdotool(display: &str, args: &[&str]) -> String {
+    let out = Command::new(tool("xdotool"))
+        .args(args)
+        .env("DISPLAY", display)
+        .output()
+        .expect("xdotool runs");
+    assert!(
+        out.status.success(),
+        "xdotool {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 const SERVICES: [&str; 7] = [
@@ -162,12 +200,73 @@ async fn the_window_drives_the_lab_stack() {
     });
     screenshot(&display, "02-up-all-healthy");
 
+    // Idle: with the stack healthy and nothing changing, the page does no work. Over 10 s no
+    // timer or animation-frame callback runs, and nothing is drawn but for what the app sent
+    // (a gauge that moved visibly): no component renders more often than messages came.
+    let (before, after) = tokio::task::block_in_place(|| {
+        std::thread::sleep(Duration::from_secs(3)); // the drift check after Up settles
+        let before = activity(&s);
+        std::thread::sleep(Duration::from_secs(10));
+        (before, activity(&s))
+    });
+    let count = |a: &serde_json::Value, path: &str| a.pointer(path).and_then(|v| v.as_u64()).unwrap_or(0);
+    let received = count(&after, "/received") - count(&before, "/received");
+    let timers = count(&after, "/timers") - count(&before, "/timers");
+    let renders: Vec<(String, u64)> = ["App", "Diagram", "ServiceCard"]
+        .iter()
+        .map(|c| {
+            let path = format!("/renders/{c}");
+            (c.to_string(), count(&after, &path) - count(&before, &path))
+        })
+        .collect();
+    eprintln!("idle for 10 s: {received} message(s) from the app, {timers} timer callback(s), renders {renders:?}");
+    assert_eq!(timers, 0, "no timer or animation frame runs in an idle window");
+    for (component, n) in &renders {
+        assert!(
+            *n <= received,
+            "{component} rendered {n} times on {received} message(s)"
+        );
+    }
+
+    // Hidden (unmapped, as when minimised): the page knows it, and the app sends it nothing, not
+    // even a container stopped from outside; shown again, it has the stack as it is then.
+    let window = xdotool(&display, &["search", "--sync", "--name", "^Sirius Deck$"]);
+    xdotool(&display, &["windowunmap", "--sync", &window]);
+    let received = tokio::task::block_in_place(|| {
+        wait_until("the page to turn hidden", Duration::from_secs(5), || {
+            page(&s, "return document.visibilityState") == "hidden"
+        });
+        std::thread::sleep(Duration::from_millis(500)); // what was in flight arrives
+        count(&activity(&s), "/received")
+    });
+    docker(&["stop", "-t", "1", "sirius-valkey"]);
+    tokio::task::block_in_place(|| {
+        std::thread::sleep(Duration::from_secs(3));
+        assert_eq!(
+            count(&activity(&s), "/received"),
+            received,
+            "the app sent nothing to the hidden window"
+        );
+        assert_eq!(s.node_status("sirius-valkey").as_deref(), Some("healthy"));
+    });
+    xdotool(&display, &["windowmap", "--sync", &window]);
+    let took = tokio::task::block_in_place(|| {
+        wait_until(
+            "sirius-valkey to show exited once shown",
+            Duration::from_secs(2),
+            || s.node_status("sirius-valkey").as_deref() == Some("exited"),
+        )
+    });
+    eprintln!("shown again: the stop made while hidden was drawn {took:?} later");
+    docker(&["start", "sirius-valkey"]);
+    tokio::task::block_in_place(|| {
+        wait_until("sirius-valkey healthy again", Duration::from_secs(60), || {
+            s.node_status("sirius-valkey").as_deref() == Some("healthy")
+        })
+    });
+
     // Stopped from outside: the node changes colour within two seconds, without polling.
-    let stopped = Command::new("docker")
-        .args(["stop", "-t", "1", "sirius-valkey"])
-        .status()
-        .expect("docker stop");
-    assert!(stopped.success());
+    docker(&["stop", "-t", "1", "sirius-valkey"]);
     let took = tokio::task::block_in_place(|| {
         wait_until("sirius-valkey to turn from healthy", Duration::from_secs(2), || {
             s.node_status("sirius-valkey").as_deref() != Some("healthy")

@@ -1,5 +1,5 @@
 //! Just enough of the WebDriver protocol to drive the real window through tauri-driver:
-//! a session, finding elements, clicking, reading attributes and text.
+//! a session, finding elements, clicking, reading attributes and text, running a script.
 
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -120,6 +120,16 @@ impl Session {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+    }
+
+    /// Runs a script in the page and returns what it returns.
+    pub fn execute(&self, script: &str) -> Result<Value, String> {
+        call(
+            &self.agent,
+            "POST",
+            &format!("{}/execute/sync", self.base),
+            Some(json!({ "script": script, "args": [] })),
+        )
     }
 
     /// `data-status` of the node of a service.

@@ -200,6 +200,19 @@ commands! {
         deck_app::drift(app(&shell), &load(&stack, &env)?).await
     }
 
+    /// What the window shows: whether it is visible at all, and the service shown in detail.
+    /// Nothing is sampled or sent to a hidden window; it gets the state when shown again.
+    async fn window_shows(shell: State<'_, Shell>; visible: bool, detailed: Option<String>;) -> () {
+        shell.set_screen(live::OnScreen { visible, detailed });
+        Ok(())
+    }
+
+    /// The page drew its first diagram: the launch time is logged and printed, once.
+    async fn window_drawn(;;) -> () {
+        live::drawn();
+        Ok(())
+    }
+
     /// Rebuilds (when its target is wrong) and recreates a drifted service.
     async fn service_repair(shell: State<'_, Shell>; stack: String, env: String, service: String; on_event: Event) -> RepairResult {
         let s = load(&stack, &env)?;

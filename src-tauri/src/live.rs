@@ -1,11 +1,15 @@
 //! What the window keeps while it runs: the application, the live watch of the open stack
 //! (state and resource use pushed as the engine reports them, a notification per incident),
 //! the log streams it has open, and the choices it remembers (`tauri-plugin-store`).
+//!
+//! Nothing is sent that the window would not draw: resource samples only when they move a
+//! gauge visibly (every one for the service shown in detail), and nothing at all while the
+//! window is hidden; when it is shown again it gets the state as it is then.
 
-use deck_app::{App, Error, Stack, StackSummary};
-use deck_engine::{LogLine, Observed, StackChange, Usage};
+use deck_app::{App, Error, Gauges, Stack, StackSummary};
+use deck_engine::{ContainerStatus, LogLine, Observed, StackChange, Usage};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +17,7 @@ use tauri::async_runtime::JoinHandle;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_store::StoreExt;
+use tokio::sync::watch;
 use ts_rs::TS;
 
 pub const SETTINGS: &str = "settings.json";
@@ -47,9 +52,50 @@ pub struct FocusService {
     pub service: String,
 }
 
+/// What the window shows, as the page reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OnScreen {
+    /// The page is visible (the window is neither hidden nor minimised).
+    pub visible: bool,
+    /// The service shown in detail (the side panel).
+    pub detailed: Option<String>,
+}
+
+pub struct Screen(watch::Sender<OnScreen>);
+
+impl Default for Screen {
+    fn default() -> Self {
+        Screen(watch::Sender::new(OnScreen {
+            visible: true,
+            detailed: None,
+        }))
+    }
+}
+
+/// When the process started (the first line of `main`): launches are measured from here.
+pub static STARTED: std::sync::LazyLock<std::time::Instant> = std::sync::LazyLock::new(std::time::Instant::now);
+
+/// The page drew its first diagram: says how long the launch took (once), on stderr and in
+/// the log, with the wall-clock time for a benchmark that started the process.
+pub fn drawn() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let ms = STARTED.elapsed().as_millis();
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        tracing::info!(ms, "the first diagram is drawn");
+        eprintln!("sirius-deck-app: first diagram drawn {ms} ms after start (unix ms {at})");
+    });
+}
+
+/// Lines of a log stream held while the window is hidden (the oldest go first).
+const HELD_LOG_LINES: usize = 1000;
+
 #[derive(Default)]
 pub struct Shell {
     pub app: App,
+    screen: Screen,
     watcher: Mutex<Option<JoinHandle<()>>>,
     logs: Mutex<HashMap<u32, JoinHandle<()>>>,
     next_log: AtomicU32,
@@ -137,6 +183,15 @@ impl Shell {
         Ok(())
     }
 
+    /// What the window shows now; what is sent to it follows.
+    pub fn set_screen(&self, now: OnScreen) {
+        self.screen.0.send_if_modified(|was| {
+            let changed = *was != now;
+            *was = now;
+            changed
+        });
+    }
+
     /// Watches the opened stack (replacing the watch of the one before); nothing when its
     /// files did not load.
     pub fn watch(&self, handle: &AppHandle, stack: &str, loaded: Option<Stack>) {
@@ -160,11 +215,35 @@ impl Shell {
         on_line: Channel<LogLine>,
     ) -> Result<u32, Error> {
         let id = self.next_log.fetch_add(1, Ordering::Relaxed);
+        let mut screen = self.screen.0.subscribe();
         let task = tauri::async_runtime::spawn(async move {
-            while let Some(l) = lines.recv().await {
-                if on_line.send(l).is_err() {
-                    break;
+            let mut held = VecDeque::new();
+            let send_held = |held: &mut VecDeque<LogLine>| held.drain(..).all(|l| on_line.send(l).is_ok());
+            loop {
+                tokio::select! {
+                    line = lines.recv() => {
+                        let Some(l) = line else { break };
+                        if screen.borrow().visible {
+                            if on_line.send(l).is_err() {
+                                return;
+                            }
+                        } else {
+                            if held.len() == HELD_LOG_LINES {
+                                held.pop_front();
+                            }
+                            held.push_back(l);
+                        }
+                    }
+                    Ok(()) = screen.changed() => {
+                        if screen.borrow_and_update().visible && !send_held(&mut held) {
+                            return;
+                        }
+                    }
                 }
+            }
+            // The stream ended while the window was hidden: its last lines wait to be seen.
+            if !held.is_empty() && screen.wait_for(|s| s.visible).await.is_ok() {
+                send_held(&mut held);
             }
         });
         self.logs
@@ -184,32 +263,52 @@ impl Shell {
 /// Forwards the engine's view of the stack to the window until replaced, with its resource
 /// use, and raises a notification per incident. The core's watch reconnects by itself when
 /// the engine restarts; until the engine is first reached, this says so and tries again.
+/// While the window is hidden nothing is sampled or sent (incidents still notify); when it is
+/// shown again it gets the stack's state as it is then.
 async fn watch(handle: AppHandle, stack: String, loaded: Stack) {
     let shell = handle.state::<Shell>();
+    let mut screen = shell.screen.0.subscribe();
+    let emit_state = |change: StackChange| {
+        tracing::debug!("sent the stack's state");
+        let _ = handle.emit(
+            "stack-state",
+            StateEvent {
+                stack: stack.clone(),
+                change,
+            },
+        );
+    };
     let mut live = loop {
         match deck_app::watch(&shell.app, &loaded).await {
             Ok(w) => break w,
             Err(e) => {
-                let change = StackChange::EngineDown { reason: e.message };
-                let _ = handle.emit(
-                    "stack-state",
-                    StateEvent {
-                        stack: stack.clone(),
-                        change,
-                    },
-                );
+                emit_state(StackChange::EngineDown { reason: e.message });
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
         }
     };
-    let Ok(mut usage) = deck_app::usage(&shell.app, &loaded).await else {
+    let Ok((mut sampler, mut samples)) = deck_app::usage(&shell.app).await else {
         return;
     };
+    let mut gauges = Gauges::new(&loaded);
+    // The stack as the engine last reported it, and whether the engine was away then.
+    let mut known: BTreeMap<String, ContainerStatus> = BTreeMap::new();
+    let mut down: Option<String> = None;
+    // What the window shows, as last handled here.
+    let mut on_screen = screen.borrow_and_update().clone();
     loop {
         tokio::select! {
             event = live.events.recv() => match event {
                 Some(Observed::Change(change)) => {
-                    let _ = handle.emit("stack-state", StateEvent { stack: stack.clone(), change });
+                    change.apply_to(&mut known);
+                    down = match &change {
+                        StackChange::EngineDown { reason } => Some(reason.clone()),
+                        _ => None,
+                    };
+                    if on_screen.visible {
+                        sampler.follow(known.values(), on_screen.detailed.as_deref());
+                        emit_state(change);
+                    }
                 }
                 Some(Observed::Incident(incident)) => {
                     tracing::info!(service = %incident.service, kind = ?incident.kind, "incident");
@@ -224,9 +323,35 @@ async fn watch(handle: AppHandle, stack: String, loaded: Stack) {
                 }
                 None => break,
             },
-            Some(u) = usage.samples.recv() => {
-                let near_memory_limit = deck_app::near_memory_limit(&loaded, &u.service, u.memory_bytes);
-                let _ = handle.emit("stack-usage", UsageEvent { stack: stack.clone(), usage: u, near_memory_limit });
+            Some(u) = samples.recv() => {
+                if !on_screen.visible {
+                    continue;
+                }
+                let detailed = on_screen.detailed.as_deref() == Some(u.service.as_str());
+                if let Some(near_memory_limit) = gauges.draws(&u, detailed) {
+                    tracing::debug!(container = %u.container, "sent a resource sample");
+                    let _ = handle.emit("stack-usage", UsageEvent { stack: stack.clone(), usage: u, near_memory_limit });
+                }
+            }
+            Ok(()) = screen.changed() => {
+                let now = screen.borrow_and_update().clone();
+                let shown_again = now.visible && !on_screen.visible;
+                on_screen = now;
+                if !on_screen.visible {
+                    sampler.follow([], None);
+                    tracing::debug!("the window is hidden: nothing is sampled or sent");
+                    continue;
+                }
+                if shown_again {
+                    tracing::debug!("the window is shown again: it gets the stack as it is now");
+                    gauges.forget();
+                    emit_state(match &down {
+                        Some(reason) => StackChange::EngineDown { reason: reason.clone() },
+                        None => StackChange::Snapshot { containers: known.clone() },
+                    });
+                }
+                // The service shown in detail is sampled every second, the others slowly.
+                sampler.follow(known.values(), on_screen.detailed.as_deref());
             }
         }
     }

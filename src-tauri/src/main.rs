@@ -84,6 +84,14 @@ fn init_logging(app: &tauri::App) {
 }
 
 fn main() {
+    std::sync::LazyLock::force(&live::STARTED);
+    // The diagram changes a few pixels at a time (a node's colour, a gauge). Painted in
+    // software, WebKit draws only what changed; composited through OpenGL it redraws the whole
+    // window each frame, and without a GPU (a VM, Xvfb) that GL is software too: an update cost
+    // about three times the CPU in bench/idle.sh. Set it to 0 to composite anyway.
+    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
+        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+    }
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_store::Builder::default().build())
         .plugin(tauri_plugin_dialog::init())

@@ -1,4 +1,5 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { rendered } from "./activity";
 import { apiError, errorText, type Backend } from "./backend";
 import type { Action } from "./bindings/Action";
 import type { PlannedChange } from "./bindings/PlannedChange";
@@ -8,7 +9,7 @@ import { Diagram } from "./Diagram";
 import { LogView } from "./LogView";
 import { useOperation } from "./operation";
 import { CONDITION_LABEL, nodeStatus, replicasOf, serviceStatus } from "./state";
-import { useDrift, useStackStore } from "./store";
+import { useDrift, useScreen, useStackStore } from "./store";
 
 const CHANGE_LABEL: Record<PlannedChange["change"], string> = {
   kept: "Kept running",
@@ -39,6 +40,7 @@ function SwitchPlan({ plan, fullRestart }: { plan: PlannedChange[] | null; fullR
 }
 
 export function App({ backend }: { backend: Backend }) {
+  rendered("App");
   const [state, dispatch] = useStackStore(backend);
   const op = useOperation();
   const [showLogs, setShowLogs] = useState(false);
@@ -53,6 +55,7 @@ export function App({ backend }: { backend: Backend }) {
   const view = opened?.view ?? null;
   const busy = op.busy;
   useDrift(backend, state, dispatch, busy !== null);
+  useScreen(backend, selected);
 
   const otherEnv = stacks?.stacks.find((s) => s.name === stack)?.envs.find((e) => e !== env) ?? null;
   const backupFirst = switchOpts.backup ?? otherEnv === "prod";
@@ -100,6 +103,7 @@ export function App({ backend }: { backend: Backend }) {
   }, [backend, selected, stack, env, containers]);
 
   const select = useCallback((service: string | null) => dispatch({ type: "select", service }), [dispatch]);
+  const drawn = useCallback(() => void backend.call("window_drawn", {}).catch(() => {}), [backend]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -115,7 +119,10 @@ export function App({ backend }: { backend: Backend }) {
   const planned = Object.keys(containers).length === 0;
   const selectedSvc = view?.services.find((s) => s.name === selected);
   // Phases of the operation in flight (kept afterwards only for what failed or was skipped).
-  const phases = busy ? op.progress.phases : Object.fromEntries(Object.entries(op.progress.phases).filter(([, p]) => p === "failed" || p === "skipped"));
+  const phases = useMemo(
+    () => (busy ? op.progress.phases : Object.fromEntries(Object.entries(op.progress.phases).filter(([, p]) => p === "failed" || p === "skipped"))),
+    [busy, op.progress.phases],
+  );
   const selectedInfo = selectedSvc ? serviceStatus(selectedSvc, containers, phases[selectedSvc.name]) : undefined;
   const selectedContainer = selectedInfo?.container;
   const selectedReplicas = selectedSvc ? replicasOf(containers, selectedSvc.name) : [];
@@ -251,7 +258,7 @@ export function App({ backend }: { backend: Backend }) {
 
       <main className="main">
         {view && ready && (
-          <Diagram services={view.services} containers={containers} progress={phases} usage={usage} drift={drift} selected={selected} planned={planned && busy === null} onSelect={select} />
+          <Diagram services={view.services} containers={containers} progress={phases} usage={usage} drift={drift} selected={selected} planned={planned && busy === null} onSelect={select} onDrawn={drawn} />
         )}
         {showBackups && ready && <Backups backend={backend} stack={stack} env={env} onClose={() => setShowBackups(false)} />}
         {selectedSvc && !showBackups && (

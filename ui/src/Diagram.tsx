@@ -1,5 +1,6 @@
 import { Background, Handle, Position, ReactFlow, useReactFlow, useStore, type Edge, type Node, type NodeProps } from "@xyflow/react";
-import { useEffect, useMemo } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef } from "react";
+import { rendered } from "./activity";
 import type { Phase } from "./bindings/Phase";
 import type { ServiceDrift } from "./bindings/ServiceDrift";
 import type { ServiceNode } from "./bindings/ServiceNode";
@@ -20,7 +21,9 @@ type ServiceData = {
   drift?: ServiceDrift;
 };
 
-function ServiceCard({ data }: NodeProps<Node<ServiceData>>) {
+/** A service's node; drawn again only when what it shows changed (see `Diagram`). */
+const ServiceCard = memo(function ServiceCard({ data }: NodeProps<Node<ServiceData>>) {
+  rendered("ServiceCard");
   return (
     <div
       className={`svc svc-${data.status}${data.selected ? " svc-selected" : ""}${data.drift?.verdict === "drift" ? " svc-drift" : ""}`}
@@ -69,7 +72,7 @@ function ServiceCard({ data }: NodeProps<Node<ServiceData>>) {
       <Handle type="source" position={Position.Top} />
     </div>
   );
-}
+});
 
 function Gauge({ label, value, warn, title }: { label: string; value: number; warn?: boolean; title: string }) {
   return (
@@ -109,6 +112,14 @@ function FitOnResize({ count }: { count: number }) {
   }, [fitView, width, height, count]);
   return null;
 }
+const ORIGIN = { x: 0, y: 0 };
+
+/** Whether two nodes' data draw the same (every field the same value or object). */
+function sameData(a: ServiceData, b: ServiceData): boolean {
+  const keys = Object.keys(a) as (keyof ServiceData)[];
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
 const NODE_WIDTH = 210;
 const NODE_HEIGHT = 108;
 /** Handle places given up front, so that edges draw without measuring the DOM. */
@@ -126,68 +137,97 @@ export function Diagram(props: {
   planned: boolean;
   onSelect: (service: string | null) => void;
   drift?: Record<string, ServiceDrift>;
+  /** Called once the diagram is on screen (after the frame that draws it). */
+  onDrawn?: () => void;
 }) {
-  const { services, containers, progress, usage, selected, planned, onSelect, drift } = props;
+  rendered("Diagram");
+  const { services, containers, progress, usage, selected, planned, onSelect, drift, onDrawn } = props;
+  useEffect(() => {
+    // The first frame lays the diagram out, the next one shows it.
+    let frame = requestAnimationFrame(() => {
+      frame = requestAnimationFrame(() => onDrawn?.());
+    });
+    return () => cancelAnimationFrame(frame);
+  }, [onDrawn]);
   const positions = useMemo(() => layout(services), [services]);
-  const left = Math.min(...Object.values(positions).map((p) => p.x)) - 150;
-  const labels: Node[] = LAYERS.filter((layer) => services.some((s) => s.layer === layer)).map((layer) => ({
-    id: `layer-${layer}`,
-    type: "layer",
-    position: { x: left, y: (positions[services.find((s) => s.layer === layer)?.name ?? ""]?.y ?? 0) + 30 },
-    data: { label: layer },
-    width: 120,
-    height: 24,
-    draggable: false,
-    selectable: false,
-  }));
+  const labels: Node[] = useMemo(() => {
+    const left = Math.min(...Object.values(positions).map((p) => p.x)) - 150;
+    return LAYERS.filter((layer) => services.some((s) => s.layer === layer)).map((layer) => ({
+      id: `layer-${layer}`,
+      type: "layer",
+      position: { x: left, y: (positions[services.find((s) => s.layer === layer)?.name ?? ""]?.y ?? 0) + 30 },
+      data: { label: layer },
+      width: 120,
+      height: 24,
+      draggable: false,
+      selectable: false,
+    }));
+  }, [services, positions]);
+  // The nodes drawn last time: a node whose data did not change is given to React Flow as the
+  // same object, so that only the nodes that changed are drawn again.
+  const drawn = useRef(new Map<string, Node<ServiceData>>());
   const nodes: Node<ServiceData>[] = services.map((svc) => {
     const info = serviceStatus(svc, containers, progress[svc.name]);
     const c = info.container;
+    const position = positions[svc.name] ?? ORIGIN;
+    const data: ServiceData = {
+      svc,
+      status: info.status,
+      label: info.label,
+      badge: envBadge(svc, c),
+      tag: imageTag(c?.image ?? svc.image),
+      ports: svc.ports,
+      selected: svc.name === selected,
+      onSelect,
+      cpu: c?.state === "running" ? usage[c.name]?.cpu.at(-1) : undefined,
+      memory: c?.state === "running" ? usage[c.name]?.memory.at(-1) : undefined,
+      nearLimit: c ? usage[c.name]?.nearLimit : undefined,
+      drift: drift?.[svc.name],
+    };
+    const before = drawn.current.get(svc.name);
+    if (before && before.position === position && sameData(before.data, data)) return before;
     return {
       id: svc.name,
       type: "service",
-      position: positions[svc.name] ?? { x: 0, y: 0 },
+      position,
       // Known dimensions: nodes show (and the view fits) without waiting for a measurement.
       width: NODE_WIDTH,
       height: NODE_HEIGHT,
       handles: HANDLES,
-      data: {
-        svc,
-        status: info.status,
-        label: info.label,
-        badge: envBadge(svc, c),
-        tag: imageTag(c?.image ?? svc.image),
-        ports: svc.ports,
-        selected: svc.name === selected,
-        onSelect,
-        cpu: c?.state === "running" ? usage[c.name]?.cpu.at(-1) : undefined,
-        memory: c?.state === "running" ? usage[c.name]?.memory.at(-1) : undefined,
-        nearLimit: c ? usage[c.name]?.nearLimit : undefined,
-        drift: drift?.[svc.name],
-      },
+      data,
       draggable: false,
     };
   });
-  const edges: Edge[] = services.flatMap((svc) =>
-    svc.depends_on.map((d) => ({
-      id: `${svc.name}->${d.target}`,
-      source: d.target,
-      target: svc.name,
-      label: CONDITION_LABEL[d.condition],
-      className: `edge-${CONDITION_LABEL[d.condition]}`,
-      animated: progress[svc.name] !== undefined && progress[d.target] !== undefined,
-    })),
+  drawn.current = new Map(nodes.map((n) => [n.id, n]));
+  const edges: Edge[] = useMemo(
+    () =>
+      services.flatMap((svc) =>
+        svc.depends_on.map((d) => ({
+          id: `${svc.name}->${d.target}`,
+          source: d.target,
+          target: svc.name,
+          label: CONDITION_LABEL[d.condition],
+          className: `edge-${CONDITION_LABEL[d.condition]}`,
+          animated: progress[svc.name] !== undefined && progress[d.target] !== undefined,
+        })),
+      ),
+    [services, progress],
   );
+  // The same list while no node changed, so that React Flow has nothing to update.
+  const list = useRef<Node[]>([]);
+  const next = [...labels, ...nodes];
+  if (next.length !== list.current.length || next.some((n, i) => n !== list.current[i])) list.current = next;
+  const clearSelection = useCallback(() => onSelect(null), [onSelect]);
   return (
     <div className={`diagram${planned ? " diagram-planned" : ""}`} data-testid="diagram">
       <ReactFlow
-        nodes={[...labels, ...nodes]}
+        nodes={list.current}
         edges={edges}
         nodeTypes={nodeTypes}
         fitView
         fitViewOptions={FIT}
         nodesConnectable={false}
-        onPaneClick={() => onSelect(null)}
+        onPaneClick={clearSelection}
         proOptions={{ hideAttribution: true }}
       >
         <Background gap={24} />

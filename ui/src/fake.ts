@@ -142,6 +142,14 @@ export class FakeBackend implements Backend {
       this.calls.push(`drift ${stack} ${env}`);
       return this.driftResult;
     },
+    window_drawn: async () => {
+      this.calls.push("drawn");
+      return null;
+    },
+    window_shows: async ({ visible, detailed }) => {
+      this.calls.push(`shows ${visible ? "visible" : "hidden"} ${detailed ?? "-"}`);
+      return null;
+    },
     service_repair: async ({ service }) => {
       this.calls.push(`repair ${service}`);
       this.driftResult = this.driftResult.map((d) => (d.service === service ? { ...d, verdict: "match", summary: "", fix: null } : d));

@@ -32,7 +32,7 @@ export type StackAction =
   | { type: "open"; stack?: string; env?: string }
   | { type: "opened"; opened: OpenedStack }
   | { type: "state"; event: StateEvent }
-  | { type: "usage"; batch: UsageEvent[] }
+  | { type: "usage"; event: UsageEvent }
   | { type: "drift"; drift: ServiceDrift[] }
   | { type: "select"; service: string | null }
   | { type: "focus"; stack: string; service: string }
@@ -72,14 +72,15 @@ export function reduce(s: StackState, a: StackAction): StackState {
       if (a.event.kind === "engineDown") return { ...s, engineDown: a.event.reason };
       return { ...s, engineDown: null, containers: applyState(s.containers, a.event, s.stack) };
     case "usage": {
-      const usage = { ...s.usage };
-      for (const e of a.batch) {
-        if (e.stack === s.stack) usage[e.container] = addSample(usage[e.container], e.cpu_percent, e.memory_bytes, e.near_memory_limit);
-      }
-      return { ...s, usage };
+      const e = a.event;
+      if (e.stack !== s.stack) return s;
+      return { ...s, usage: { ...s.usage, [e.container]: addSample(s.usage[e.container], e.cpu_percent, e.memory_bytes, e.near_memory_limit) } };
     }
-    case "drift":
-      return { ...s, drift: Object.fromEntries(a.drift.map((d) => [d.service, d])) };
+    case "drift": {
+      // A service's verdict that did not change keeps its object, and its node is not drawn again.
+      const same = (d: ServiceDrift) => s.drift[d.service] && JSON.stringify(s.drift[d.service]) === JSON.stringify(d);
+      return { ...s, drift: Object.fromEntries(a.drift.map((d) => [d.service, same(d) ? s.drift[d.service] : d])) };
+    }
     case "select":
       return { ...s, selected: a.service };
     case "focus":
@@ -92,8 +93,6 @@ export function reduce(s: StackState, a: StackAction): StackState {
       return { ...s, error: a.text };
   }
 }
-
-const USAGE_REDRAW_MS = 2000;
 
 /** The store of the open stack, fed by the app's live events. */
 export function useStackStore(backend: Backend): [StackState, (a: StackAction) => void] {
@@ -118,23 +117,25 @@ export function useStackStore(backend: Backend): [StackState, (a: StackAction) =
     const stops: Promise<() => void>[] = [];
     stops.push(backend.onState((event) => dispatch({ type: "state", event })));
     stops.push(backend.onFocus((e) => dispatch({ type: "focus", stack: e.stack, service: e.service })));
-    // Samples arrive about once a second per service; the window redraws with them every two
-    // seconds, which keeps an idle window idle.
-    let pending: UsageEvent[] = [];
-    const flush = setInterval(() => {
-      if (pending.length === 0) return;
-      const batch = pending;
-      pending = [];
-      dispatch({ type: "usage", batch });
-    }, USAGE_REDRAW_MS);
-    stops.push(backend.onUsage((e) => pending.push(e)));
-    return () => {
-      clearInterval(flush);
-      stops.forEach((s) => void s.then((stop) => stop()));
-    };
+    // The app sends a sample only when it moves a gauge visibly (each one for the service in
+    // the side panel): each is drawn as it comes.
+    stops.push(backend.onUsage((event) => dispatch({ type: "usage", event })));
+    return () => stops.forEach((s) => void s.then((stop) => stop()));
   }, [backend]);
 
   return [state, dispatch];
+}
+
+/** Tells the app what the window shows, whenever that changes: whether the page is visible
+ * (nothing is sampled or sent to a hidden window, which gets the state when shown again) and
+ * the service shown in detail (every sample of it is sent, for its chart). */
+export function useScreen(backend: Backend, detailed: string | null) {
+  useEffect(() => {
+    const report = () => void backend.call("window_shows", { visible: document.visibilityState === "visible", detailed }).catch(() => {});
+    report();
+    document.addEventListener("visibilitychange", report);
+    return () => document.removeEventListener("visibilitychange", report);
+  }, [backend, detailed]);
 }
 
 /** Checks what runs against what the environment asks for, shortly after the live state

@@ -1,6 +1,7 @@
 // The only module that imports @tauri-apps/api.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
+import { received } from "./activity";
 import type { Backend } from "./backend";
 import type { FocusService } from "./bindings/FocusService";
 import type { StateEvent } from "./bindings/StateEvent";
@@ -12,15 +13,26 @@ function withChannels(args: object): Record<string, unknown> {
     Object.entries(args).map(([k, v]) => {
       if (typeof v !== "function") return [k, v];
       const ch = new Channel<unknown>();
-      ch.onmessage = v as (m: unknown) => void;
+      ch.onmessage = (m: unknown) => {
+        received();
+        (v as (m: unknown) => void)(m);
+      };
       return [k, ch];
     }),
   );
 }
 
+/** Listens to one of the app's events (each counted as received). */
+function on<T>(event: string, listener: (payload: T) => void) {
+  return listen<T>(event, (e) => {
+    received();
+    listener(e.payload);
+  });
+}
+
 export const tauriBackend: Backend = {
   call: (cmd, args) => invoke(cmd, withChannels(args)),
-  onState: (listener) => listen<StateEvent>("stack-state", (e) => listener(e.payload)),
-  onUsage: (listener) => listen<UsageEvent>("stack-usage", (e) => listener(e.payload)),
-  onFocus: (listener) => listen<FocusService>("focus-service", (e) => listener(e.payload)),
+  onState: (listener) => on<StateEvent>("stack-state", listener),
+  onUsage: (listener) => on<UsageEvent>("stack-usage", listener),
+  onFocus: (listener) => on<FocusService>("focus-service", listener),
 };

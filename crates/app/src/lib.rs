@@ -8,6 +8,7 @@
 
 mod backups;
 mod error;
+mod gauges;
 mod interrupted;
 mod lifecycle;
 mod switch;
@@ -22,6 +23,7 @@ pub use deck_backup::{Choice, Interrupted, InterruptedOp, Resolution};
 pub use deck_engine::{Event, Op, Phase, Sink};
 pub use deck_error::Code;
 pub use error::{Error, Result};
+pub use gauges::Gauges;
 pub use interrupted::{interrupted, recover};
 pub use lifecycle::{
     build, control, create, down, drift, health, logs, near_memory_limit, ps, repair, up, usage, watch, DownSummary,

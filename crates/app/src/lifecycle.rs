@@ -6,7 +6,7 @@ use crate::target::Stack;
 use crate::App;
 use deck_engine::{
     Action, ContainerState, ContainerStatus, DownOptions, Fix, IncidentWatch, LogLine, ServiceDrift, ServiceStatus,
-    Sink, TrackerConfig, UpOptions, UpSummary, UsageWatch, Verdict,
+    Sink, TrackerConfig, UpOptions, UpSummary, Usage, UsageSampler, Verdict,
 };
 use deck_error::Code;
 use serde::Serialize;
@@ -113,12 +113,10 @@ pub async fn watch(app: &App, stack: &Stack) -> Result<IncidentWatch> {
         .watch_incidents(&stack.project, TrackerConfig::default()))
 }
 
-/// CPU and memory of the stack's running services as the engine streams them, until dropped.
-pub async fn usage(app: &App, stack: &Stack) -> Result<UsageWatch> {
-    Ok(app
-        .engine()
-        .await?
-        .watch_usage(stack.project.name.clone(), std::time::Duration::from_secs(5)))
+/// A sampler of the stack's resource use: it samples the running containers it is told to
+/// follow (nothing at first), until dropped.
+pub async fn usage(app: &App) -> Result<(UsageSampler, tokio::sync::mpsc::Receiver<Usage>)> {
+    Ok(app.engine().await?.usage_sampler())
 }
 
 /// One container as `ps` shows it (one row per replica), or a service without one.

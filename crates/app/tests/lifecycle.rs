@@ -129,13 +129,27 @@ async fn the_lab_stack_runs_through_the_api() {
         "{got:?}"
     );
 
-    // Resource use streams in.
-    let mut usage = deck_app::usage(&app, &stack).await.expect("usage");
-    let sample = tokio::time::timeout(Duration::from_secs(30), usage.samples.recv())
+    // Resource use streams in for the containers followed, and stops when none is.
+    let (mut sampler, mut samples) = deck_app::usage(&app).await.expect("usage");
+    let api: Vec<_> = rows
+        .iter()
+        .filter_map(|r| r.container.as_ref())
+        .filter(|c| c.service == "sirius-api")
+        .collect();
+    sampler.follow(api, None);
+    let sample = tokio::time::timeout(Duration::from_secs(30), samples.recv())
         .await
         .expect("a sample in time")
         .expect("a sample");
-    assert!(sample.memory_bytes > 0, "{sample:?}");
+    assert!(sample.memory_bytes > 0 && sample.service == "sirius-api", "{sample:?}");
+    sampler.follow([], None);
+    while samples.try_recv().is_ok() {}
+    assert!(
+        tokio::time::timeout(Duration::from_secs(3), samples.recv())
+            .await
+            .is_err(),
+        "no sample once nothing is followed"
+    );
 
     // A service that is not in the files is refused before anything changes.
     let before = rows.len();

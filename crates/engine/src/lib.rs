@@ -29,7 +29,7 @@ pub use plan::{Change, PlannedChange};
 pub use preflight::Problem;
 pub use spec::image_ref;
 pub use status::{
-    by_name, by_service, Action, ContainerState, ContainerStatus, Health, LogLine, ServiceStatus, Usage, UsageWatch,
+    by_name, by_service, Action, ContainerState, ContainerStatus, Health, LogLine, ServiceStatus, Usage, UsageSampler,
 };
 pub use up::{UpOptions, UpSummary};
 

@@ -1,5 +1,6 @@
 //! Live state of a stack, driven by the engine's event stream (not by polling), with a
-//! periodic reconcile as a safety net and a reconnect when the engine goes away.
+//! periodic reconcile as a safety net (silent unless it finds what the events missed) and a
+//! reconnect when the engine goes away.
 
 use crate::labels::{self, SERVICE};
 use crate::status::{by_name, ContainerStatus};
@@ -15,8 +16,8 @@ use tokio::sync::mpsc;
 #[serde(tag = "kind", rename_all = "camelCase")]
 #[ts(export)]
 pub enum StackChange {
-    /// Every container of the stack, by container name: at the start, after a reconnect, at
-    /// each reconcile.
+    /// Every container of the stack, by container name: at the start, after a reconnect, and
+    /// when a reconcile finds the events missed a change.
     Snapshot {
         containers: BTreeMap<String, ContainerStatus>,
     },
@@ -111,6 +112,45 @@ impl ContainerAction {
     }
 }
 
+impl StackChange {
+    /// The stack's containers after this change (by container name).
+    pub fn apply_to(&self, known: &mut BTreeMap<String, ContainerStatus>) {
+        match self {
+            StackChange::Snapshot { containers } => known.clone_from(containers),
+            StackChange::Container {
+                container,
+                status: Some(status),
+                ..
+            } => {
+                known.insert(container.clone(), (**status).clone());
+            }
+            StackChange::Container { container, .. } => {
+                known.remove(container);
+            }
+            StackChange::EngineDown { .. } => {}
+        }
+    }
+}
+
+/// The engine's actions a watch asks for: every one `ContainerAction::parse` knows, so that the
+/// `exec_*` events of every health check run are never sent (`health_status` matches its
+/// `health_status: healthy` and the like).
+const WATCHED_ACTIONS: [&str; 13] = [
+    "create",
+    "start",
+    "restart",
+    "die",
+    "stop",
+    "kill",
+    "destroy",
+    "oom",
+    "pause",
+    "unpause",
+    "health_status",
+    "rename",
+    "update",
+];
+
 const RETRY: Duration = Duration::from_secs(2);
 
 impl Engine {
@@ -127,19 +167,20 @@ impl Engine {
             // Subscribe first, then take the snapshot, so that nothing falls between the two.
             let mut filters: HashMap<String, Vec<String>> = labels::project_filter(&project);
             filters.insert("type".into(), vec!["container".into()]);
+            filters.insert("event".into(), WATCHED_ACTIONS.map(String::from).to_vec());
             let mut events = self.docker.events(Some(EventsOptions {
                 filters: Some(filters),
                 ..Default::default()
             }));
+            // What the window was last told, so that a reconcile that finds nothing new says nothing.
+            let mut known = BTreeMap::new();
             match self.containers(&project).await {
                 Ok(containers) => {
-                    if tx
-                        .send(StackChange::Snapshot {
-                            containers: by_name(containers),
-                        })
-                        .await
-                        .is_err()
-                    {
+                    let snapshot = StackChange::Snapshot {
+                        containers: by_name(containers),
+                    };
+                    snapshot.apply_to(&mut known);
+                    if tx.send(snapshot).await.is_err() {
                         return;
                     }
                 }
@@ -177,6 +218,7 @@ impl Engine {
                             let time_ns = msg.time_nano;
                             let exit_code = attrs.get("exitCode").and_then(|c| c.parse().ok());
                             let change = StackChange::Container { service, container, number, action, status, time_ns, exit_code };
+                            change.apply_to(&mut known);
                             if tx.send(change).await.is_err() {
                                 return;
                             }
@@ -192,7 +234,13 @@ impl Engine {
                     },
                     _ = reconcile.tick() => match self.containers(&project).await {
                         Ok(containers) => {
-                            if tx.send(StackChange::Snapshot { containers: by_name(containers) }).await.is_err() {
+                            let containers = by_name(containers);
+                            if containers == known {
+                                continue;
+                            }
+                            tracing::debug!("the reconcile found a change the events did not report");
+                            known.clone_from(&containers);
+                            if tx.send(StackChange::Snapshot { containers }).await.is_err() {
                                 return;
                             }
                         }

@@ -77,7 +77,7 @@ impl std::fmt::Display for Health {
     }
 }
 
-#[derive(Clone, Debug, Serialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
 #[ts(export)]
 pub struct ContainerStatus {
     pub name: String,
@@ -430,10 +430,17 @@ pub struct Usage {
     pub memory_bytes: u64,
 }
 
-/// CPU percent of one core and working-set memory from one stats sample.
+/// CPU percent of one core and working-set memory from one stats sample (its CPU over the
+/// second before it).
 fn usage_of(s: &bollard::models::ContainerStatsResponse) -> Option<(f64, u64)> {
-    let cpu = s.cpu_stats.as_ref()?;
-    let pre = s.precpu_stats.as_ref()?;
+    Some((
+        cpu_percent(s.precpu_stats.as_ref()?, s.cpu_stats.as_ref()?),
+        memory_of(s)?,
+    ))
+}
+
+/// CPU percent of one core between two readings of a container's counters.
+fn cpu_percent(pre: &bollard::models::ContainerCpuStats, cpu: &bollard::models::ContainerCpuStats) -> f64 {
     let total = |c: &bollard::models::ContainerCpuStats| c.cpu_usage.as_ref().and_then(|u| u.total_usage).unwrap_or(0);
     let delta = total(cpu).saturating_sub(total(pre)) as f64;
     let system = cpu
@@ -441,13 +448,16 @@ fn usage_of(s: &bollard::models::ContainerStatsResponse) -> Option<(f64, u64)> {
         .unwrap_or(0)
         .saturating_sub(pre.system_cpu_usage.unwrap_or(0)) as f64;
     let cpus = cpu.online_cpus.unwrap_or(1).max(1) as f64;
-    let percent = if system > 0.0 {
+    if system > 0.0 {
         delta / system * cpus * 100.0
     } else {
         0.0
-    };
+    }
+}
+
+/// Working-set memory: page cache is not the service's (docker stats subtracts it too).
+fn memory_of(s: &bollard::models::ContainerStatsResponse) -> Option<u64> {
     let mem = s.memory_stats.as_ref()?;
-    // Page cache is not the service's working set (docker stats subtracts it too).
     let cache = mem
         .stats
         .as_ref()
@@ -457,82 +467,139 @@ fn usage_of(s: &bollard::models::ContainerStatsResponse) -> Option<(f64, u64)> {
                 .copied()
         })
         .unwrap_or(0);
-    Some((percent, mem.usage.unwrap_or(0).saturating_sub(cache)))
+    Some(mem.usage.unwrap_or(0).saturating_sub(cache))
 }
 
-/// A running usage stream; dropping it stops every stats stream.
-pub struct UsageWatch {
-    pub samples: tokio::sync::mpsc::Receiver<Usage>,
-    task: tokio::task::JoinHandle<()>,
+/// How often a container not shown in detail is read (its CPU is the mean over this time).
+pub const SLOW_SAMPLE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Samples the CPU and memory of the containers it is told to follow: those shown in detail
+/// every second through the engine's stats stream, the others every [`SLOW_SAMPLE`] through
+/// one reading each (their CPU the mean since the reading before). Dropping it stops it all.
+pub struct UsageSampler {
+    docker: bollard::Docker,
+    tx: tokio::sync::mpsc::Sender<Usage>,
+    /// By container id: the task, and whether it samples every second.
+    tasks: std::collections::HashMap<String, (tokio::task::JoinHandle<()>, bool)>,
 }
 
-impl Drop for UsageWatch {
+impl Drop for UsageSampler {
     fn drop(&mut self) {
-        self.task.abort();
+        self.follow([], None);
     }
 }
 
 impl Engine {
-    /// Live CPU and memory of every running container of the project, as the engine streams
-    /// them (about one sample a second each). Containers that start later are picked up when
-    /// the project's containers are listed again, every `rescan`.
-    pub fn watch_usage(&self, project_name: String, rescan: std::time::Duration) -> UsageWatch {
-        use futures_util::StreamExt;
+    /// A sampler that follows nothing yet, and the receiver of its samples.
+    pub fn usage_sampler(&self) -> (UsageSampler, tokio::sync::mpsc::Receiver<Usage>) {
         let (tx, rx) = tokio::sync::mpsc::channel(256);
-        let engine = self.clone();
-        let task = tokio::spawn(async move {
-            let mut streams: std::collections::HashMap<String, tokio::task::JoinHandle<()>> = Default::default();
-            loop {
-                if let Ok(containers) = engine.containers(&project_name).await {
-                    streams.retain(|_, t| !t.is_finished());
-                    for c in containers.into_iter().filter(|c| c.state == ContainerState::Running) {
-                        let (service, container) = (c.service.clone(), c.name.clone());
-                        if streams.contains_key(&c.id) {
-                            continue;
-                        }
-                        let docker = engine.docker.clone();
-                        let tx = tx.clone();
-                        let id = c.id.clone();
-                        streams.insert(
-                            c.id,
-                            tokio::spawn(async move {
-                                let opts = bollard::query_parameters::StatsOptions {
-                                    stream: true,
-                                    one_shot: false,
-                                };
-                                let mut stats = docker.stats(&id, Some(opts));
-                                while let Some(Ok(s)) = stats.next().await {
-                                    if s.cpu_stats.as_ref().and_then(|c| c.system_cpu_usage).is_none() {
-                                        break; // stopped
-                                    }
-                                    if let Some((cpu_percent, memory_bytes)) = usage_of(&s) {
-                                        if tx
-                                            .send(Usage {
-                                                service: service.clone(),
-                                                container: container.clone(),
-                                                cpu_percent,
-                                                memory_bytes,
-                                            })
-                                            .await
-                                            .is_err()
-                                        {
-                                            return;
-                                        }
-                                    }
-                                }
-                            }),
-                        );
-                    }
-                }
-                if tx.is_closed() {
-                    break;
-                }
-                tokio::time::sleep(rescan).await;
+        let sampler = UsageSampler {
+            docker: self.docker.clone(),
+            tx,
+            tasks: Default::default(),
+        };
+        (sampler, rx)
+    }
+}
+
+impl UsageSampler {
+    /// Samples exactly the running ones of `containers`, every second those of the service
+    /// `detailed`: sampling starts for those not sampled yet (or not at that pace) and stops
+    /// for the rest (give none to stop sampling).
+    pub fn follow<'a>(&mut self, containers: impl IntoIterator<Item = &'a ContainerStatus>, detailed: Option<&str>) {
+        let running: std::collections::HashMap<&str, (&ContainerStatus, bool)> = containers
+            .into_iter()
+            .filter(|c| c.state == ContainerState::Running)
+            .map(|c| (c.id.as_str(), (c, detailed == Some(c.service.as_str()))))
+            .collect();
+        self.tasks.retain(|id, (task, fast)| {
+            let keep = running.get(id.as_str()).is_some_and(|(_, f)| f == fast) && !task.is_finished();
+            if !keep {
+                task.abort();
             }
-            for t in streams.values() {
-                t.abort();
-            }
+            keep
         });
-        UsageWatch { samples: rx, task }
+        for (id, (c, fast)) in running {
+            if !self.tasks.contains_key(id) {
+                let (docker, c, tx) = (self.docker.clone(), c.clone(), self.tx.clone());
+                let task = match fast {
+                    true => tokio::spawn(stream(docker, c, tx)),
+                    false => tokio::spawn(read_every(docker, c, tx, SLOW_SAMPLE)),
+                };
+                self.tasks.insert(id.to_string(), (task, fast));
+            }
+        }
+    }
+}
+
+/// Sends one sample; false when nobody listens any more.
+async fn send(tx: &tokio::sync::mpsc::Sender<Usage>, c: &ContainerStatus, cpu_percent: f64, memory_bytes: u64) -> bool {
+    let usage = Usage {
+        service: c.service.clone(),
+        container: c.name.clone(),
+        cpu_percent,
+        memory_bytes,
+    };
+    tx.send(usage).await.is_ok()
+}
+
+/// A stopped container's stats carry no system CPU reading.
+fn stopped(s: &bollard::models::ContainerStatsResponse) -> bool {
+    s.cpu_stats.as_ref().and_then(|c| c.system_cpu_usage).is_none()
+}
+
+/// Streams one container's samples (one a second) until it stops or nobody listens.
+async fn stream(docker: bollard::Docker, c: ContainerStatus, tx: tokio::sync::mpsc::Sender<Usage>) {
+    use futures_util::StreamExt;
+    let opts = bollard::query_parameters::StatsOptions {
+        stream: true,
+        one_shot: false,
+    };
+    let mut stats = docker.stats(&c.id, Some(opts));
+    while let Some(Ok(s)) = stats.next().await {
+        if stopped(&s) {
+            return;
+        }
+        if let Some((cpu, memory)) = usage_of(&s) {
+            if !send(&tx, &c, cpu, memory).await {
+                return;
+            }
+        }
+    }
+}
+
+/// Reads one container's counters every `every` (the first reading waits for the engine's
+/// second one, for a CPU figure at once) until it stops or nobody listens.
+async fn read_every(
+    docker: bollard::Docker,
+    c: ContainerStatus,
+    tx: tokio::sync::mpsc::Sender<Usage>,
+    every: std::time::Duration,
+) {
+    use futures_util::StreamExt;
+    let mut before: Option<bollard::models::ContainerCpuStats> = None;
+    loop {
+        let opts = bollard::query_parameters::StatsOptions {
+            stream: false,
+            one_shot: before.is_some(),
+        };
+        let Some(Ok(s)) = docker.stats(&c.id, Some(opts)).next().await else {
+            return;
+        };
+        if stopped(&s) {
+            return;
+        }
+        let (Some(cpu), Some(memory)) = (s.cpu_stats.as_ref(), memory_of(&s)) else {
+            return;
+        };
+        let percent = match (&before, &s.precpu_stats) {
+            (Some(pre), _) | (None, Some(pre)) => cpu_percent(pre, cpu),
+            (None, None) => 0.0,
+        };
+        if !send(&tx, &c, percent, memory).await {
+            return;
+        }
+        before = Some(cpu.clone());
+        tokio::time::sleep(every).await;
     }
 }

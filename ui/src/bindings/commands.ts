@@ -43,6 +43,8 @@ export interface Commands {
   stack_switch: { args: { stack: string; to: string; options: SwitchOptions; onEvent: Channel<Event> }; result: SwitchSummary };
   stack_switch_plan: { args: { stack: string; to: string; options: SwitchOptions }; result: Array<PlannedChange> };
   stack_drift: { args: { stack: string; env: string }; result: Array<ServiceDrift> };
+  window_shows: { args: { visible: boolean; detailed: string | null }; result: null };
+  window_drawn: { args: {}; result: null };
   service_repair: { args: { stack: string; env: string; service: string; onEvent: Channel<Event> }; result: RepairResult };
 }
 
