@@ -74,14 +74,14 @@ ensure_apt xdotool
 [ "$(lab_ready_count)" -eq 7 ] || echo "warning: the lab stack is not up (scripts/run.sh up): the app idles on a stack that is not running" >&2
 
 declare -A pid display title
-start() { # name binary title
+start() { # name binary title [VAR=value...]
     local n=97
     while [ -e "/tmp/.X11-unix/X$n" ]; do n=$((n + 1)); done
     Xvfb ":$n" -screen 0 1280x860x24 -nolisten tcp >/dev/null 2>&1 & cleanup+=($!)
     for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.1; done
     display[$1]=":$n"; title[$1]="$3"
     # Its own data folder, so that a remembered window size or stack does not differ.
-    DISPLAY=":$n" XDG_DATA_HOME="$(mktemp -d)" SIRIUS_DECK_STACK=sirius-lab SIRIUS_DECK_ENV=dev \
+    env DISPLAY=":$n" XDG_DATA_HOME="$(mktemp -d)" SIRIUS_DECK_STACK=sirius-lab SIRIUS_DECK_ENV=dev "${@:4}" \
         dbus-run-session -- "$2" >/dev/null 2>&1 & pid[$1]=$!
     cleanup+=(${pid[$1]})
 }
@@ -99,7 +99,9 @@ measure() { # label: samples both windows over the same $sample seconds
     done
 }
 
-start empty "$TARGET/empty-window" "Empty Window"
+# The empty window paints as the app does (the app turns WebKit's GL compositing off for itself,
+# see src-tauri/src/main.rs), so that the two differ only in what they show.
+start empty "$TARGET/empty-window" "Empty Window" WEBKIT_DISABLE_COMPOSITING_MODE=1
 start app "$APP" "Sirius Deck"
 began=$(date +%s)
 sleep $SETTLE

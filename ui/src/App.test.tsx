@@ -1,5 +1,6 @@
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { activity } from "./activity";
 import { App } from "./App";
 import type { ContainerStatus } from "./bindings/ContainerStatus";
 import type { Layer } from "./bindings/Layer";
@@ -209,6 +210,39 @@ describe("the window", () => {
     expect(screen.getByTestId("node-db").querySelector(".gauge-warn")).not.toBeNull();
     fireEvent.click(api);
     expect((await screen.findByTestId("chart-memory")).textContent).toContain("128 MiB of 512 MiB");
+  });
+
+  it("a resource sample redraws only its own node's gauges: not the window, the diagram or a node", async () => {
+    const backend = fake();
+    render(<App backend={backend} />);
+    await screen.findByTestId("node-api");
+    act(() => backend.push({ kind: "snapshot", stack: "lab", containers: snap({ api: container(), db: container() }) }));
+    const sample = (cpu: number) => backend.usage({ stack: "lab", service: "api", container: "lab-api-1", cpu_percent: cpu, memory_bytes: 128 * 1048576, near_memory_limit: false });
+    act(() => sample(10));
+    const api = await screen.findByTestId("node-api");
+    await waitFor(() => expect(api.querySelector("[data-testid='gauge-cpu']")?.getAttribute("data-value")).toBe("0.20"));
+    const before = { ...activity.renders };
+    act(() => sample(40));
+    expect(api.querySelector("[data-testid='gauge-cpu']")?.getAttribute("data-value")).toBe("0.80");
+    const drawn = (c: string) => (activity.renders[c] ?? 0) - (before[c] ?? 0);
+    expect(["App", "Diagram", "ServiceCard", "Gauges"].map(drawn)).toEqual([0, 0, 0, 1]);
+    // A sample of another stack is not drawn at all.
+    act(() => backend.usage({ stack: "other", service: "api", container: "lab-api-1", cpu_percent: 5, memory_bytes: 1, near_memory_limit: false }));
+    expect(drawn("Gauges")).toBe(1);
+  });
+
+  it("tells the app what the window shows: visible or hidden, and the service in the panel", async () => {
+    const backend = fake();
+    render(<App backend={backend} />);
+    fireEvent.click(await screen.findByTestId("node-api"));
+    await waitFor(() => expect(backend.calls).toContain("shows visible api"));
+    Object.defineProperty(document, "visibilityState", { configurable: true, value: "hidden" });
+    act(() => void document.dispatchEvent(new Event("visibilitychange")));
+    await waitFor(() => expect(backend.calls.at(-1)).toBe("shows hidden api"));
+    Object.defineProperty(document, "visibilityState", { configurable: true, value: "visible" });
+    act(() => void document.dispatchEvent(new Event("visibilitychange")));
+    fireEvent.keyDown(window, { key: "Escape" });
+    await waitFor(() => expect(backend.calls.at(-1)).toBe("shows visible -"));
   });
 
   it("a clicked notification opens the panel of its service; notifications can be switched off", async () => {

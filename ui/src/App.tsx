@@ -10,6 +10,7 @@ import { LogView } from "./LogView";
 import { useOperation } from "./operation";
 import { CONDITION_LABEL, nodeStatus, replicasOf, serviceStatus } from "./state";
 import { useDrift, useScreen, useStackStore } from "./store";
+import { useUsage } from "./usage";
 
 const CHANGE_LABEL: Record<PlannedChange["change"], string> = {
   kept: "Kept running",
@@ -41,7 +42,7 @@ function SwitchPlan({ plan, fullRestart }: { plan: PlannedChange[] | null; fullR
 
 export function App({ backend }: { backend: Backend }) {
   rendered("App");
-  const [state, dispatch] = useStackStore(backend);
+  const [state, dispatch, usage] = useStackStore(backend);
   const op = useOperation();
   const [showLogs, setShowLogs] = useState(false);
   const [showBackups, setShowBackups] = useState(false);
@@ -51,7 +52,7 @@ export function App({ backend }: { backend: Backend }) {
   const [switchOpts, setSwitchOpts] = useState<SwitchOptions>({ backup: null, no_cache: false, no_build: false, rollback: true, full_restart: false });
   // What the switch would do to each service, asked when its menu opens (changes nothing).
   const [switchPlan, setSwitchPlan] = useState<PlannedChange[] | null>(null);
-  const { stacks, stack, env, opened, containers, engineDown, usage, drift, selected, notice } = state;
+  const { stacks, stack, env, opened, containers, engineDown, drift, selected, notice } = state;
   const view = opened?.view ?? null;
   const busy = op.busy;
   useDrift(backend, state, dispatch, busy !== null);
@@ -126,7 +127,7 @@ export function App({ backend }: { backend: Backend }) {
   const selectedInfo = selectedSvc ? serviceStatus(selectedSvc, containers, phases[selectedSvc.name]) : undefined;
   const selectedContainer = selectedInfo?.container;
   const selectedReplicas = selectedSvc ? replicasOf(containers, selectedSvc.name) : [];
-  const selectedUsage = selectedContainer ? usage[selectedContainer.name] : undefined;
+  const selectedUsage = useUsage(usage, selectedContainer?.name);
 
   return (
     <div className="app">

@@ -4,7 +4,8 @@ import { rendered } from "./activity";
 import type { Phase } from "./bindings/Phase";
 import type { ServiceDrift } from "./bindings/ServiceDrift";
 import type { ServiceNode } from "./bindings/ServiceNode";
-import { CONDITION_LABEL, envBadge, fraction, imageTag, LAYERS, layout, serviceStatus, type Containers, type UsageHistory } from "./state";
+import { CONDITION_LABEL, envBadge, fraction, imageTag, LAYERS, layout, serviceStatus, type Containers } from "./state";
+import { useUsage, type UsageStore } from "./usage";
 
 type ServiceData = {
   svc: ServiceNode;
@@ -15,9 +16,9 @@ type ServiceData = {
   ports: string[];
   selected: boolean;
   onSelect: (service: string) => void;
-  cpu?: number;
-  memory?: number;
-  nearLimit?: boolean;
+  /** The container whose resource use the node shows (its worst replica, when it runs). */
+  running?: string;
+  usage: UsageStore;
   drift?: ServiceDrift;
 };
 
@@ -58,21 +59,32 @@ const ServiceCard = memo(function ServiceCard({ data }: NodeProps<Node<ServiceDa
         {data.tag && <span title="image tag">:{data.tag}</span>}
         {data.ports.length > 0 && <span title="ports">{data.ports.join(" ")}</span>}
       </div>
-      {data.memory !== undefined && (
-        <div className="gauges">
-          <Gauge label="CPU" value={fraction(data.cpu, (data.svc.cpu_limit ?? 0) * 100)} title={`${(data.cpu ?? 0).toFixed(1)}% of ${data.svc.cpu_limit ?? "-"} CPU`} />
-          <Gauge
-            label="MEM"
-            value={fraction(data.memory, data.svc.memory_limit)}
-            warn={data.nearLimit}
-            title={`${Math.round((data.memory ?? 0) / 1048576)} MiB of ${data.svc.memory_limit ? Math.round(data.svc.memory_limit / 1048576) + " MiB" : "no limit"}`}
-          />
-        </div>
-      )}
+      {data.running && <Gauges svc={data.svc} container={data.running} usage={data.usage} />}
       <Handle type="source" position={Position.Top} />
     </div>
   );
 });
+
+/** A running container's CPU and memory against its service's limits: drawn again only when a
+ * sample of it comes (the app sends one only when it moves a gauge visibly). */
+function Gauges({ svc, container, usage }: { svc: ServiceNode; container: string; usage: UsageStore }) {
+  rendered("Gauges");
+  const u = useUsage(usage, container);
+  if (!u) return null;
+  const cpu = u.cpu.at(-1) ?? 0;
+  const memory = u.memory.at(-1) ?? 0;
+  return (
+    <div className="gauges">
+      <Gauge label="CPU" value={fraction(cpu, (svc.cpu_limit ?? 0) * 100)} title={`${cpu.toFixed(1)}% of ${svc.cpu_limit ?? "-"} CPU`} />
+      <Gauge
+        label="MEM"
+        value={fraction(memory, svc.memory_limit)}
+        warn={u.nearLimit}
+        title={`${Math.round(memory / 1048576)} MiB of ${svc.memory_limit ? Math.round(svc.memory_limit / 1048576) + " MiB" : "no limit"}`}
+      />
+    </div>
+  );
+}
 
 function Gauge({ label, value, warn, title }: { label: string; value: number; warn?: boolean; title: string }) {
   return (
@@ -132,7 +144,7 @@ export function Diagram(props: {
   services: ServiceNode[];
   containers: Containers;
   progress: Record<string, Phase>;
-  usage: Record<string, UsageHistory>;
+  usage: UsageStore;
   selected: string | null;
   planned: boolean;
   onSelect: (service: string | null) => void;
@@ -179,9 +191,8 @@ export function Diagram(props: {
       ports: svc.ports,
       selected: svc.name === selected,
       onSelect,
-      cpu: c?.state === "running" ? usage[c.name]?.cpu.at(-1) : undefined,
-      memory: c?.state === "running" ? usage[c.name]?.memory.at(-1) : undefined,
-      nearLimit: c ? usage[c.name]?.nearLimit : undefined,
+      running: c?.state === "running" ? c.name : undefined,
+      usage,
       drift: drift?.[svc.name],
     };
     const before = drawn.current.get(svc.name);

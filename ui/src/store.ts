@@ -1,14 +1,15 @@
 // One store for the open stack: which stack and environment, its planned diagram, the live
-// state of its containers, resource use, drift, the selected service and the banners. Every
-// change goes through `reduce`, tested without a window.
-import { useEffect, useReducer } from "react";
+// state of its containers, drift, the selected service and the banners. Every change goes
+// through `reduce`, tested without a window. Resource use is kept apart (`usage.ts`), so that a
+// sample redraws its gauges only.
+import { useEffect, useReducer, useRef, useState } from "react";
 import { apiError, type Backend } from "./backend";
 import type { OpenedStack } from "./bindings/OpenedStack";
 import type { ServiceDrift } from "./bindings/ServiceDrift";
 import type { Stacks } from "./bindings/Stacks";
 import type { StateEvent } from "./bindings/StateEvent";
-import type { UsageEvent } from "./bindings/UsageEvent";
-import { addSample, applyState, type Containers, type UsageHistory } from "./state";
+import { applyState, type Containers } from "./state";
+import { UsageStore } from "./usage";
 
 export interface StackState {
   stacks: Stacks | null;
@@ -17,8 +18,6 @@ export interface StackState {
   opened: OpenedStack | null;
   containers: Containers;
   engineDown: string | null;
-  /** Recent resource use by container name. */
-  usage: Record<string, UsageHistory>;
   drift: Record<string, ServiceDrift>;
   selected: string | null;
   /** A message about what just happened, for the stack it happened to. */
@@ -32,7 +31,6 @@ export type StackAction =
   | { type: "open"; stack?: string; env?: string }
   | { type: "opened"; opened: OpenedStack }
   | { type: "state"; event: StateEvent }
-  | { type: "usage"; event: UsageEvent }
   | { type: "drift"; drift: ServiceDrift[] }
   | { type: "select"; service: string | null }
   | { type: "focus"; stack: string; service: string }
@@ -47,7 +45,6 @@ export const INITIAL: StackState = {
   opened: null,
   containers: {},
   engineDown: null,
-  usage: {},
   drift: {},
   selected: null,
   notice: null,
@@ -71,11 +68,6 @@ export function reduce(s: StackState, a: StackAction): StackState {
       if (a.event.stack !== s.stack) return s;
       if (a.event.kind === "engineDown") return { ...s, engineDown: a.event.reason };
       return { ...s, engineDown: null, containers: applyState(s.containers, a.event, s.stack) };
-    case "usage": {
-      const e = a.event;
-      if (e.stack !== s.stack) return s;
-      return { ...s, usage: { ...s.usage, [e.container]: addSample(s.usage[e.container], e.cpu_percent, e.memory_bytes, e.near_memory_limit) } };
-    }
     case "drift": {
       // A service's verdict that did not change keeps its object, and its node is not drawn again.
       const same = (d: ServiceDrift) => s.drift[d.service] && JSON.stringify(s.drift[d.service]) === JSON.stringify(d);
@@ -94,9 +86,15 @@ export function reduce(s: StackState, a: StackAction): StackState {
   }
 }
 
-/** The store of the open stack, fed by the app's live events. */
-export function useStackStore(backend: Backend): [StackState, (a: StackAction) => void] {
+/** The store of the open stack, fed by the app's live events, and its resource use. */
+export function useStackStore(backend: Backend): [StackState, (a: StackAction) => void, UsageStore] {
   const [state, dispatch] = useReducer(reduce, INITIAL);
+  const [usage] = useState(() => new UsageStore());
+  const stack = useRef(state.stack);
+  useEffect(() => {
+    stack.current = state.stack;
+    usage.clear();
+  }, [usage, state.stack]);
 
   useEffect(() => {
     backend
@@ -118,12 +116,16 @@ export function useStackStore(backend: Backend): [StackState, (a: StackAction) =
     stops.push(backend.onState((event) => dispatch({ type: "state", event })));
     stops.push(backend.onFocus((e) => dispatch({ type: "focus", stack: e.stack, service: e.service })));
     // The app sends a sample only when it moves a gauge visibly (each one for the service in
-    // the side panel): each is drawn as it comes.
-    stops.push(backend.onUsage((event) => dispatch({ type: "usage", event })));
+    // the side panel): each redraws its container's gauges as it comes.
+    stops.push(
+      backend.onUsage((e) => {
+        if (e.stack === stack.current) usage.add(e);
+      }),
+    );
     return () => stops.forEach((s) => void s.then((stop) => stop()));
-  }, [backend]);
+  }, [backend, usage]);
 
-  return [state, dispatch];
+  return [state, dispatch, usage];
 }
 
 /** Tells the app what the window shows, whenever that changes: whether the page is visible
