@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Launch time of the window: from the process's start to its first drawn diagram (the page
+# reports it once the frame that shows the diagram is drawn; the app prints the moment), under
+# Xvfb on the lab stack, RUNS times cold (the page cache dropped first: needs root) and RUNS
+# times warm; prints each and the medians.
+#
+#   bench/launch.sh [RUNS]        (default 5; build first: cargo build --release -p sirius-deck-app)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+APP="${APP:-${CARGO_TARGET_DIR:-$ROOT/target}/release/sirius-deck-app}"
+runs="${1:-5}"
+[ -x "$APP" ] || { echo "build it first: cargo build --release -p sirius-deck-app" >&2; exit 1; }
+n=97; while [ -e "/tmp/.X11-unix/X$n" ]; do n=$((n + 1)); done
+Xvfb ":$n" -screen 0 1280x860x24 -nolisten tcp >/dev/null 2>&1 & xvfb=$!
+trap 'kill $xvfb 2>/dev/null || true' EXIT
+for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.1; done
+data="$(mktemp -d)"
+out="$(mktemp)"
+
+once() { # cold|warm: prints the milliseconds from exec to the first drawn diagram
+    [ "$1" = cold ] && { sync; echo 3 > /proc/sys/vm/drop_caches; }
+    local start line
+    start=$(date +%s%3N)
+    DISPLAY=":$n" XDG_DATA_HOME="$data" SIRIUS_DECK_STACK=sirius-lab SIRIUS_DECK_ENV=dev NO_AT_BRIDGE=1 \
+        setsid "$APP" >"$out" 2>&1 & local pid=$!
+    for _ in $(seq 300); do
+        line=$(grep -o 'unix ms [0-9]*' "$out" || true)
+        [ -n "$line" ] && break
+        sleep 0.1
+    done
+    kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    [ -n "$line" ] || { echo "no diagram drawn within 30 s:" >&2; cat "$out" >&2; exit 1; }
+    echo $(( ${line#unix ms } - start ))
+}
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+once warm >/dev/null # the first start writes the window's store
+for mode in cold warm; do
+    times=()
+    for _ in $(seq "$runs"); do times+=("$(once $mode)"); done
+    printf '%s: %s ms; median %s ms\n' "$mode" "${times[*]}" "$(printf '%s\n' "${times[@]}" | median)"
+done
