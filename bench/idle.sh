@@ -85,7 +85,7 @@ start() { # name binary title [VAR=value...]
         dbus-run-session -- "$2" >/dev/null 2>&1 & pid[$1]=$!
     cleanup+=(${pid[$1]})
 }
-window() { DISPLAY="${display[$1]}" xdotool search --sync --name "^${title[$1]}\$" | head -1; }
+window() { DISPLAY="${display[$1]}" xdotool search --sync --onlyvisible --name "^${title[$1]}\$" | head -1; }
 measure() { # label: samples both windows over the same $sample seconds
     local a b ta0 tb0 ta1 tb1
     ta0=$(ticks ${pid[app]}); tb0=$(ticks ${pid[empty]})
@@ -108,10 +108,11 @@ sleep $SETTLE
 echo "| window       | when                   | PSS MiB | RSS MiB | CPU %  |"
 echo "|--------------|------------------------|---------|---------|--------|"
 measure "visible, after ${SETTLE} s" visible
-for w in empty app; do DISPLAY="${display[$w]}" xdotool windowunmap "$(window $w)"; done
+declare -A win
+for w in empty app; do win[$w]=$(window $w); DISPLAY="${display[$w]}" xdotool windowunmap "${win[$w]}"; done
 sleep 2
 measure "hidden" hidden
-for w in empty app; do DISPLAY="${display[$w]}" xdotool windowmap "$(window $w)"; done
+for w in empty app; do DISPLAY="${display[$w]}" xdotool windowmap "${win[$w]}"; done
 if [ "$minutes" -gt 0 ]; then
     left=$((began + minutes * 60 - $(date +%s)))
     [ $left -gt 0 ] && sleep $left

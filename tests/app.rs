@@ -230,7 +230,10 @@ async fn the_window_drives_the_lab_stack() {
 
     // Hidden (unmapped, as when minimised): the page knows it, and the app sends it nothing, not
     // even a container stopped from outside; shown again, it has the stack as it is then.
-    let window = xdotool(&display, &["search", "--sync", "--name", "^Sirius Deck$"]);
+    let window = xdotool(
+        &display,
+        &["search", "--sync", "--onlyvisible", "--name", "^Sirius Deck$"],
+    );
     xdotool(&display, &["windowunmap", "--sync", &window]);
     let received = tokio::task::block_in_place(|| {
         wait_until("the page to turn hidden", Duration::from_secs(5), || {

@@ -282,7 +282,9 @@ async fn watch(handle: AppHandle, stack: String, loaded: Stack) {
         match deck_app::watch(&shell.app, &loaded).await {
             Ok(w) => break w,
             Err(e) => {
-                emit_state(StackChange::EngineDown { reason: e.message });
+                if screen.borrow().visible {
+                    emit_state(StackChange::EngineDown { reason: e.message });
+                }
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
         }
@@ -328,9 +330,9 @@ async fn watch(handle: AppHandle, stack: String, loaded: Stack) {
                     continue;
                 }
                 let detailed = on_screen.detailed.as_deref() == Some(u.service.as_str());
-                if let Some(near_memory_limit) = gauges.draws(&u, detailed) {
-                    tracing::debug!(container = %u.container, "sent a resource sample");
-                    let _ = handle.emit("stack-usage", UsageEvent { stack: stack.clone(), usage: u, near_memory_limit });
+                if let Some((usage, near_memory_limit)) = gauges.draws(&u, detailed) {
+                    tracing::debug!(container = %usage.container, "sent a resource sample");
+                    let _ = handle.emit("stack-usage", UsageEvent { stack: stack.clone(), usage, near_memory_limit });
                 }
             }
             Ok(()) = screen.changed() => {

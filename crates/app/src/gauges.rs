@@ -1,18 +1,24 @@
 //! Which resource samples a view needs: the engine streams one per container each second,
 //! most of them the same as the one before to the eye. A gauge shows use against the
 //! service's limit, so a sample is worth drawing only when it moves the gauge visibly, or
-//! when the service is shown in detail (its chart moves with every sample).
+//! when the service is shown in detail (its chart moves with every sample). A node's memory
+//! gauge shows the least of the last three samples: a spike shorter than the time between two
+//! readings (a RabbitMQ health check starts a whole Erlang node for a second, every ten) is not
+//! what the service holds, and would flip the gauge at every reading; a lasting rise shows at
+//! the third reading, a fall at once.
 
 use crate::lifecycle::NEAR_MEMORY_LIMIT;
 use crate::target::Stack;
 use deck_engine::Usage;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 /// A visible move: a fiftieth of the gauge (a pixel or more of a node's gauge).
 const STEP: f64 = 1.0 / 50.0;
 /// What a gauge measures against when its service has no limit: one core, and this much memory.
 const CPU_SCALE_WITHOUT_LIMIT: f64 = 100.0;
 const MEMORY_SCALE_WITHOUT_LIMIT: f64 = 256.0 * 1048576.0;
+/// A node's memory is the least of this many samples.
+const MEMORY_SAMPLES: usize = 3;
 
 /// What a view last drew of each container, and the scale of each service's gauges.
 pub struct Gauges {
@@ -20,6 +26,8 @@ pub struct Gauges {
     scales: HashMap<String, Scale>,
     /// By container name.
     drawn: HashMap<String, Drawn>,
+    /// The last memory samples of each container, by container name.
+    memory: HashMap<String, VecDeque<u64>>,
 }
 
 #[derive(Clone, Copy)]
@@ -55,14 +63,26 @@ impl Gauges {
         Gauges {
             scales,
             drawn: HashMap::new(),
+            memory: HashMap::new(),
         }
     }
 
-    /// Whether a view draws `u`, and if so whether it is at or near the memory limit: always
-    /// when `detailed`, else only when it moves a gauge of its container visibly (or crosses
-    /// the near-the-memory-limit mark). What is drawn becomes the mark the next sample is
-    /// measured from.
-    pub fn draws(&mut self, u: &Usage, detailed: bool) -> Option<bool> {
+    /// What a view draws of `u`, if anything, and whether that is at or near the memory limit:
+    /// every sample as it is when `detailed`; else, with the least memory of the last
+    /// samples, only when it moves a gauge of its container visibly (or crosses the
+    /// near-the-memory-limit mark). What is drawn becomes the mark the next sample is measured
+    /// from.
+    pub fn draws(&mut self, u: &Usage, detailed: bool) -> Option<(Usage, bool)> {
+        let recent = self.memory.entry(u.container.clone()).or_default();
+        if recent.len() == MEMORY_SAMPLES {
+            recent.pop_front();
+        }
+        recent.push_back(u.memory_bytes);
+        let least = recent.iter().copied().min().unwrap_or(u.memory_bytes);
+        let u = Usage {
+            memory_bytes: if detailed { u.memory_bytes } else { least },
+            ..u.clone()
+        };
         let scale = self.scales.get(&u.service).copied().unwrap_or(Scale {
             cpu: CPU_SCALE_WITHOUT_LIMIT,
             memory: MEMORY_SCALE_WITHOUT_LIMIT,
@@ -87,12 +107,14 @@ impl Gauges {
             return None;
         }
         self.drawn.insert(u.container.clone(), now);
-        Some(near_limit)
+        Some((u, near_limit))
     }
 
-    /// Forgets what was drawn: the next sample of each container is drawn (the view was away).
+    /// Forgets what was drawn and sampled: the next sample of each container is drawn (the
+    /// view was away, and sampling stopped).
     pub fn forget(&mut self) {
         self.drawn.clear();
+        self.memory.clear();
     }
 }
 
@@ -128,31 +150,57 @@ mod tests {
         }
     }
 
+    /// Whether a sample is drawn, and if so at or near the memory limit.
+    fn draws(g: &mut Gauges, u: Usage, detailed: bool) -> Option<bool> {
+        g.draws(&u, detailed).map(|(_, near)| near)
+    }
+
     #[test]
     fn only_visible_moves_are_drawn() {
         let mut g = Gauges::new(&stack());
         // The first sample of a container is drawn; jitter below a fiftieth of the limit is not.
-        assert_eq!(g.draws(&sample("db", 1.0, 40.0), false), Some(false));
-        assert_eq!(g.draws(&sample("db", 1.9, 41.9), false), None);
+        assert_eq!(draws(&mut g, sample("db", 1.0, 40.0), false), Some(false));
+        assert_eq!(draws(&mut g, sample("db", 1.9, 41.9), false), None);
         // Measured from what was drawn, not from the last sample: a slow drift is drawn once it
-        // adds up to a visible move (1% of half a core, 2 MiB of 100 MiB).
-        assert_eq!(g.draws(&sample("db", 1.9, 41.5), false), None);
-        assert_eq!(g.draws(&sample("db", 2.1, 41.5), false), Some(false));
-        assert_eq!(g.draws(&sample("db", 2.5, 43.0), false), None);
-        assert_eq!(g.draws(&sample("db", 2.5, 43.6), false), Some(false));
-        // Crossing 90% of the memory limit is drawn, whatever the step.
-        assert_eq!(g.draws(&sample("db", 2.5, 89.9), false), Some(false));
-        assert_eq!(g.draws(&sample("db", 2.5, 89.95), false), None);
-        assert_eq!(g.draws(&sample("db", 2.5, 90.0), false), Some(true));
-        // Shown in detail, every sample is drawn.
-        assert_eq!(g.draws(&sample("db", 2.5, 90.0), true), Some(true));
+        // adds up to a visible move (1% of half a core).
+        assert_eq!(draws(&mut g, sample("db", 1.9, 41.5), false), None);
+        assert_eq!(draws(&mut g, sample("db", 2.1, 41.5), false), Some(false));
+        // Crossing 90% of the memory limit is drawn, whatever the step (once the last three
+        // samples are all past it).
+        assert_eq!(draws(&mut g, sample("db", 2.1, 89.9), false), None);
+        assert_eq!(draws(&mut g, sample("db", 2.1, 89.9), false), None);
+        assert_eq!(draws(&mut g, sample("db", 2.1, 89.9), false), Some(false));
+        assert_eq!(draws(&mut g, sample("db", 2.1, 90.0), false), None);
+        assert_eq!(draws(&mut g, sample("db", 2.1, 90.0), false), None);
+        assert_eq!(draws(&mut g, sample("db", 2.1, 90.0), false), Some(true));
+        // Shown in detail, every sample is drawn as it is.
+        let (shown, _) = g.draws(&sample("db", 2.1, 20.0), true).expect("drawn");
+        assert_eq!(shown.memory_bytes, 20 * 1048576);
         // Without a limit, the scale is one core and 256 MiB.
-        assert_eq!(g.draws(&sample("free", 0.0, 10.0), false), Some(false));
-        assert_eq!(g.draws(&sample("free", 1.9, 15.0), false), None);
-        assert_eq!(g.draws(&sample("free", 2.1, 15.0), false), Some(false));
-        assert_eq!(g.draws(&sample("free", 2.1, 255.0), false), Some(false));
+        assert_eq!(draws(&mut g, sample("free", 0.0, 10.0), false), Some(false));
+        assert_eq!(draws(&mut g, sample("free", 1.9, 10.0), false), None);
+        assert_eq!(draws(&mut g, sample("free", 2.1, 10.0), false), Some(false));
         // After the view was away, the next sample of each is drawn.
         g.forget();
-        assert_eq!(g.draws(&sample("db", 2.5, 90.0), false), Some(true));
+        assert_eq!(draws(&mut g, sample("db", 2.1, 90.0), false), Some(true));
+    }
+
+    #[test]
+    fn a_memory_spike_between_readings_is_not_a_change() {
+        let mut g = Gauges::new(&stack());
+        let memory = |g: &mut Gauges, mib: f64| {
+            g.draws(&sample("db", 0.0, mib), false)
+                .map(|(u, _)| u.memory_bytes / 1048576)
+        };
+        assert_eq!(memory(&mut g, 40.0), Some(40));
+        // Readings in a health check's spike, one in two or two in three: the gauge stays.
+        for mib in [80.0, 40.0, 80.0, 80.0, 40.0, 80.0, 40.0, 40.0] {
+            assert_eq!(memory(&mut g, mib), None);
+        }
+        // A lasting rise shows at the third reading, a fall at once.
+        assert_eq!(memory(&mut g, 60.0), None);
+        assert_eq!(memory(&mut g, 60.0), None);
+        assert_eq!(memory(&mut g, 60.0), Some(60));
+        assert_eq!(memory(&mut g, 30.0), Some(30));
     }
 }
