@@ -36,7 +36,7 @@ pids() { # the process and every descendant
     done
     echo "${all[@]}"
 }
-ticks() { local t=0 p; for p in $(pids "$1"); do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+ticks() { local t=0 p v; for p in $(pids "$1"); do v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || true); t=$((t + ${v:-0})); done; echo $t; }
 kib() { # sum of a /proc/PID/$2 field ($3) over the tree, in KiB
     local k=0 p v
     for p in $(pids "$1"); do
@@ -85,7 +85,7 @@ start() { # name binary title [VAR=value...]
         dbus-run-session -- "$2" >/dev/null 2>&1 & pid[$1]=$!
     cleanup+=(${pid[$1]})
 }
-window() { DISPLAY="${display[$1]}" xdotool search --sync --onlyvisible --name "^${title[$1]}\$" | head -1; }
+window() { DISPLAY="${display[$1]}" timeout 30 xdotool search --sync --onlyvisible --name "^${title[$1]}\$" | head -1; }
 measure() { # label: samples both windows over the same $sample seconds
     local a b ta0 tb0 ta1 tb1
     ta0=$(ticks ${pid[app]}); tb0=$(ticks ${pid[empty]})

@@ -10,6 +10,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 APP="${APP:-${CARGO_TARGET_DIR:-$ROOT/target}/release/sirius-deck-app}"
 runs="${1:-5}"
 [ -x "$APP" ] || { echo "build it first: cargo build --release -p sirius-deck-app" >&2; exit 1; }
+[ -w /proc/sys/vm/drop_caches ] || { echo "the cold runs drop the page cache: run this as root" >&2; exit 1; }
 n=97; while [ -e "/tmp/.X11-unix/X$n" ]; do n=$((n + 1)); done
 Xvfb ":$n" -screen 0 1280x860x24 -nolisten tcp >/dev/null 2>&1 & xvfb=$!
 trap 'kill $xvfb 2>/dev/null || true' EXIT
@@ -23,6 +24,7 @@ once() { # cold|warm: prints the milliseconds from exec to the first drawn diagr
     start=$(date +%s%3N)
     DISPLAY=":$n" XDG_DATA_HOME="$data" SIRIUS_DECK_STACK=sirius-lab SIRIUS_DECK_ENV=dev NO_AT_BRIDGE=1 \
         setsid "$APP" >"$out" 2>&1 & local pid=$!
+    trap "kill -- -$pid 2>/dev/null || true" EXIT # this runs in a subshell of its own
     for _ in $(seq 300); do
         line=$(grep -o 'unix ms [0-9]*' "$out" || true)
         [ -n "$line" ] && break

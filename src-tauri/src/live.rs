@@ -224,7 +224,8 @@ impl Shell {
                     line = lines.recv() => {
                         let Some(l) = line else { break };
                         if screen.borrow().visible {
-                            if on_line.send(l).is_err() {
+                            // What was held goes first, whichever branch sees the window shown.
+                            if !send_held(&mut held) || on_line.send(l).is_err() {
                                 return;
                             }
                         } else {
@@ -347,10 +348,12 @@ async fn watch(handle: AppHandle, stack: String, loaded: Stack) {
                 if shown_again {
                     tracing::debug!("the window is shown again: it gets the stack as it is now");
                     gauges.forget();
-                    emit_state(match &down {
-                        Some(reason) => StackChange::EngineDown { reason: reason.clone() },
-                        None => StackChange::Snapshot { containers: known.clone() },
-                    });
+                    // The containers as last known, then the engine's absence if it is away
+                    // (a snapshot clears the window's engine-down banner).
+                    emit_state(StackChange::Snapshot { containers: known.clone() });
+                    if let Some(reason) = &down {
+                        emit_state(StackChange::EngineDown { reason: reason.clone() });
+                    }
                 }
                 // The service shown in detail is sampled every second, the others slowly.
                 sampler.follow(known.values(), on_screen.detailed.as_deref());

@@ -7,11 +7,11 @@ export interface Activity {
   renders: Record<string, number>;
   /** setTimeout, setInterval and requestAnimationFrame callbacks run. */
   timers: number;
-  /** Events and channel messages received from the app. */
-  received: number;
+  /** Messages received from the app, by event name ("channel" for a command's channel). */
+  received: Record<string, number>;
 }
 
-export const activity: Activity = { renders: {}, timers: 0, received: 0 };
+export const activity: Activity = { renders: {}, timers: 0, received: {} };
 
 /** Counts one render of `component` (call it in the component's body). */
 export function rendered(component: string) {
@@ -19,8 +19,8 @@ export function rendered(component: string) {
 }
 
 /** Counts one message from the app. */
-export function received() {
-  activity.received += 1;
+export function received(kind: string) {
+  activity.received[kind] = (activity.received[kind] ?? 0) + 1;
 }
 
 /** Counts every timer and animation-frame callback the page runs from now on. */

@@ -14,7 +14,7 @@ function withChannels(args: object): Record<string, unknown> {
       if (typeof v !== "function") return [k, v];
       const ch = new Channel<unknown>();
       ch.onmessage = (m: unknown) => {
-        received();
+        received("channel");
         (v as (m: unknown) => void)(m);
       };
       return [k, ch];
@@ -25,7 +25,7 @@ function withChannels(args: object): Record<string, unknown> {
 /** Listens to one of the app's events (each counted as received). */
 function on<T>(event: string, listener: (payload: T) => void) {
   return listen<T>(event, (e) => {
-    received();
+    received(event);
     listener(e.payload);
   });
 }

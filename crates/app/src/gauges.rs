@@ -69,10 +69,11 @@ impl Gauges {
 
     /// What a view draws of `u`, if anything, and whether that is at or near the memory limit:
     /// every sample as it is when `detailed`; else, with the least memory of the last
-    /// samples, only when it moves a gauge of its container visibly (or crosses the
-    /// near-the-memory-limit mark). What is drawn becomes the mark the next sample is measured
+    /// samples, only when it moves a gauge of its container visibly (or the newest sample
+    /// crosses the near-the-memory-limit mark). What is drawn becomes the mark the next sample is measured
     /// from.
     pub fn draws(&mut self, u: &Usage, detailed: bool) -> Option<(Usage, bool)> {
+        let newest = u.memory_bytes as f64;
         let recent = self.memory.entry(u.container.clone()).or_default();
         if recent.len() == MEMORY_SAMPLES {
             recent.pop_front();
@@ -89,7 +90,8 @@ impl Gauges {
             memory_limit: None,
         });
         let memory = u.memory_bytes as f64;
-        let near_limit = scale.memory_limit.is_some_and(|l| memory >= NEAR_MEMORY_LIMIT * l);
+        // Near the limit as soon as the newest reading is (a climb to it warns at once).
+        let near_limit = scale.memory_limit.is_some_and(|l| newest >= NEAR_MEMORY_LIMIT * l);
         let now = Drawn {
             cpu: u.cpu_percent,
             memory,
@@ -165,14 +167,13 @@ mod tests {
         // adds up to a visible move (1% of half a core).
         assert_eq!(draws(&mut g, sample("db", 1.9, 41.5), false), None);
         assert_eq!(draws(&mut g, sample("db", 2.1, 41.5), false), Some(false));
-        // Crossing 90% of the memory limit is drawn, whatever the step (once the last three
-        // samples are all past it).
+        // A lasting rise is drawn once the last three samples show it.
         assert_eq!(draws(&mut g, sample("db", 2.1, 89.9), false), None);
         assert_eq!(draws(&mut g, sample("db", 2.1, 89.9), false), None);
         assert_eq!(draws(&mut g, sample("db", 2.1, 89.9), false), Some(false));
-        assert_eq!(draws(&mut g, sample("db", 2.1, 90.0), false), None);
-        assert_eq!(draws(&mut g, sample("db", 2.1, 90.0), false), None);
+        // Crossing 90% of the memory limit is drawn at once, whatever the step.
         assert_eq!(draws(&mut g, sample("db", 2.1, 90.0), false), Some(true));
+        assert_eq!(draws(&mut g, sample("db", 2.1, 90.0), false), None);
         // Shown in detail, every sample is drawn as it is.
         let (shown, _) = g.draws(&sample("db", 2.1, 20.0), true).expect("drawn");
         assert_eq!(shown.memory_bytes, 20 * 1048576);

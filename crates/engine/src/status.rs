@@ -560,6 +560,10 @@ async fn stream(docker: bollard::Docker, c: ContainerStatus, tx: tokio::sync::mp
         if stopped(&s) {
             return;
         }
+        // The first frame has no reading before it: its CPU would be the mean since the start.
+        if s.precpu_stats.as_ref().and_then(|c| c.system_cpu_usage).unwrap_or(0) == 0 {
+            continue;
+        }
         if let Some((cpu, memory)) = usage_of(&s) {
             if !send(&tx, &c, cpu, memory).await {
                 return;
