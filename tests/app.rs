@@ -87,11 +87,6 @@ fn page(s: &Session, script: &str) -> String {
         .unwrap_or_default()
 }
 
-fn docker(args: &[&str]) {
-    let ok = Command::new("docker").args(args).status().map(|s| s.success());
-    assert!(matches!(ok, Ok(true)), "docker {args:?} failed");
-}
-
 /// Runs xdotool on the test's display; returns what it prints.
 fn xdotool(display: &str, args: &[&str]) -> String {
     let out = Command::new(tool("xdotool"))
