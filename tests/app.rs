@@ -106,6 +106,97 @@ fn xdotool(display: &str, args: &[&str]) -> String {
         .to_string()
 }
 
+/// What is wrong with the diagram's geometry now, one line each: a node outside the pane (or the
+/// pane outside the window), a node under a side panel, an edge label over a node.
+const GEOMETRY: &str = r#"
+const box = (e) => e.getBoundingClientRect();
+const pane = document.querySelector("[data-testid='diagram']");
+if (!pane) return "no diagram";
+const p = box(pane);
+const out = [];
+const fmt = (b) => `${Math.round(b.left)},${Math.round(b.top)} ${Math.round(b.width)}x${Math.round(b.height)}`;
+if (p.left < -0.5 || p.top < -0.5 || p.right > innerWidth + 0.5 || p.bottom > innerHeight + 0.5) out.push(`the pane ${fmt(p)} is outside the window ${innerWidth}x${innerHeight}`);
+const meets = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+const panels = [...document.querySelectorAll("[data-testid='panel'], .backups")].map(box);
+const nodes = [...document.querySelectorAll("[data-testid^='node-']")].map((e) => [e.dataset.testid.slice(5), box(e)]);
+if (nodes.length === 0) out.push("no node is drawn");
+for (const [name, b] of nodes) {
+  if (b.left < p.left - 0.5 || b.top < p.top - 0.5 || b.right > p.right + 0.5 || b.bottom > p.bottom + 0.5) out.push(`${name} ${fmt(b)} is not inside the pane ${fmt(p)}`);
+  for (const q of panels) if (meets(b, q)) out.push(`${name} ${fmt(b)} is under a side panel ${fmt(q)}`);
+}
+for (const l of document.querySelectorAll(".edge-label")) {
+  const b = box(l);
+  for (const [name, n] of nodes) if (meets(b, n)) out.push(`the label ${l.dataset.testid} ${fmt(b)} covers ${name} ${fmt(n)}`);
+}
+return out.join("\n");
+"#;
+
+/// Waits (a panel's opening resizes the pane) until the diagram's geometry is right after `step`.
+fn laid_out(s: &Session, step: &str) {
+    let end = Instant::now() + Duration::from_secs(3);
+    loop {
+        let problems = page(s, GEOMETRY);
+        if problems.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "after {step}, the diagram is not laid out right:\n{problems}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// axe-core (the npm package, from ui/node_modules) in the page: no serious or critical
+/// violation of the WCAG rules it checks.
+fn accessible(s: &Session, step: &str) {
+    let present = s.execute("return typeof window.axe === 'object'").ok() == Some(serde_json::json!(true));
+    if !present {
+        let path = root().join("ui/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (npm ci in ui/ installs it)", path.display()));
+        s.execute(&source).expect("axe-core loads in the page");
+    }
+    let found = s
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            axe.run(document, { resultTypes: ["violations"] })
+              .then((r) => done(r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+                .map((v) => `${v.impact} ${v.id}: ${v.help}\n    ` + v.nodes.slice(0, 4)
+                  .map((n) => n.target.join(" ") + " - " + (n.failureSummary || "").replace(/\s+/g, " ")).join("\n    "))
+                .join("\n")))
+              .catch((e) => done("axe failed: " + e));"#,
+        )
+        .expect("axe runs");
+    let found = found.as_str().unwrap_or("axe returned nothing");
+    assert!(found.is_empty(), "accessibility ({step}):\n{found}");
+}
+
+/// Chooses a theme in the settings menu.
+fn choose_theme(s: &Session, theme: &str) {
+    let menu = s.find(".settings-menu summary").expect("settings menu");
+    s.click(&menu).expect("open settings");
+    let option = s
+        .wait_for(
+            &format!("[data-testid='theme'] option[value='{theme}']"),
+            Duration::from_secs(3),
+        )
+        .expect("theme option");
+    s.click(&option).expect("choose theme");
+    s.click(&menu).expect("close settings");
+    wait_until(&format!("the {theme} theme"), Duration::from_secs(3), || {
+        page(s, "return document.documentElement.dataset.theme") == theme
+    });
+}
+
+/// Clicks the element matching `css`.
+fn click(s: &Session, css: &str) {
+    let e = s
+        .wait_for(css, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.click(&e).unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
 const SERVICES: [&str; 7] = [
     "sirius-postgres",
     "sirius-valkey",
@@ -187,6 +278,7 @@ async fn the_window_drives_the_lab_stack() {
         format!("launch_to_first_diagram_ms={}\n", first_diagram.as_millis()),
     )
     .ok();
+    tokio::task::block_in_place(|| laid_out(&s, "launch"));
     screenshot(&display, "01-planned");
 
     tokio::task::block_in_place(|| {
@@ -272,6 +364,44 @@ async fn the_window_drives_the_lab_stack() {
         })
     });
 
+    // The diagram stays inside the pane, clear of panels, its labels off the nodes, whatever
+    // opens or closes; axe-core finds nothing serious in either theme, at either size.
+    tokio::task::block_in_place(|| {
+        laid_out(&s, "Up");
+        click(&s, "[aria-label='close the progress log']");
+        laid_out(&s, "closing the progress log");
+        click(&s, "[data-testid='logs']");
+        laid_out(&s, "opening the stack's logs");
+        click(&s, "[data-testid='logs']");
+        laid_out(&s, "closing the stack's logs");
+        accessible(&s, "light theme, 1280x820");
+        choose_theme(&s, "dark");
+        accessible(&s, "dark theme, 1280x820");
+    });
+    screenshot(&display, "02b-dark-1280");
+    xdotool(&display, &["windowsize", "--sync", &window, "1024", "700"]);
+    tokio::task::block_in_place(|| {
+        wait_until("the window at 1024x700", Duration::from_secs(5), || {
+            page(&s, "return `${innerWidth}x${innerHeight}`") == "1024x700"
+        });
+        laid_out(&s, "resizing to 1024x700");
+        accessible(&s, "dark theme, 1024x700");
+        let toolbar = page(
+            &s,
+            "return String(document.querySelector('.toolbar').getBoundingClientRect().height)",
+        );
+        assert!(
+            toolbar.parse::<f64>().is_ok_and(|h| h < 60.0),
+            "the toolbar is on one line at 1024 px ({toolbar} px high)"
+        );
+    });
+    screenshot(&display, "02c-dark-1024");
+    tokio::task::block_in_place(|| {
+        choose_theme(&s, "light");
+        accessible(&s, "light theme, 1024x700");
+    });
+    screenshot(&display, "02d-light-1024");
+
     // Stopped from outside: the node changes colour within two seconds, without polling.
     docker(&["stop", "-t", "1", "sirius-valkey"]);
     let took = tokio::task::block_in_place(|| {
@@ -296,6 +426,7 @@ async fn the_window_drives_the_lab_stack() {
         wait_until("the side panel of sirius-valkey", Duration::from_secs(5), || {
             s.text(&panel).contains("sirius-valkey")
         });
+        laid_out(&s, "selecting a node");
         let restart = s
             .wait_for("[data-testid='action-restart']", Duration::from_secs(5))
             .expect("restart button");
@@ -310,6 +441,7 @@ async fn the_window_drives_the_lab_stack() {
     tokio::task::block_in_place(|| {
         let open = s.find("[data-testid='backups']").expect("Backups button");
         s.click(&open).expect("open Backups");
+        laid_out(&s, "opening Backups");
         let now = s
             .wait_for("[data-testid='backup-now']", Duration::from_secs(5))
             .expect("Back up now");
@@ -343,6 +475,7 @@ async fn the_window_drives_the_lab_stack() {
         });
         let close = s.find("[aria-label='close backups']").expect("close");
         s.click(&close).expect("close Backups");
+        laid_out(&s, "closing Backups");
     });
     assert_eq!(
         psql("select count(*) from findings"),
@@ -385,6 +518,7 @@ async fn the_window_drives_the_lab_stack() {
                     .iter()
                     .all(|svc| matches!(s.node_status(svc).as_deref(), Some("healthy") | Some("completed")))
             });
+            laid_out(&s, &format!("the switch to {to}"));
         });
         for (container, target) in targets {
             assert_eq!(exec(container, &["cat", "/etc/sirius-lab/build-target"]).trim(), target);
@@ -405,6 +539,7 @@ async fn the_window_drives_the_lab_stack() {
                 .iter()
                 .all(|svc| s.node_status(svc).as_deref() == Some("planned"))
         });
+        laid_out(&s, "Down");
     });
     screenshot(&display, "09-down");
     tokio::task::block_in_place(|| s.close());

@@ -132,6 +132,16 @@ impl Session {
         )
     }
 
+    /// Runs a script that calls its last argument with its result, and returns that result.
+    pub fn execute_async(&self, script: &str) -> Result<Value, String> {
+        call(
+            &self.agent,
+            "POST",
+            &format!("{}/execute/async", self.base),
+            Some(json!({ "script": script, "args": [] })),
+        )
+    }
+
     /// `data-status` of the node of a service.
     pub fn node_status(&self, service: &str) -> Option<String> {
         let e = self.find(&format!("[data-testid='node-{service}']"))?;

@@ -5,5 +5,5 @@ export default defineConfig({
   esbuild: { jsx: "automatic" },
   clearScreen: false,
   build: { outDir: "dist", target: "es2022", sourcemap: false },
-  test: { environment: "jsdom", globals: true },
+  test: { environment: "jsdom", globals: true, setupFiles: ["src/test-setup.ts"] },
 });

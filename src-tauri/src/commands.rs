@@ -21,6 +21,8 @@ pub struct Stacks {
     pub stacks: Vec<StackSummary>,
     pub open_stack: String,
     pub open_env: String,
+    /// The window's theme, as chosen last.
+    pub theme: live::Theme,
 }
 
 /// An opened stack: its planned diagram, and whether its incidents raise notifications.
@@ -69,7 +71,12 @@ commands! {
     async fn list_stacks(handle: AppHandle;;) -> Stacks {
         let stacks = deck_app::stacks();
         let (open_stack, open_env) = live::remembered(&handle, &stacks);
-        Ok(Stacks { stacks, open_stack, open_env })
+        Ok(Stacks { stacks, open_stack, open_env, theme: live::theme(&handle) })
+    }
+
+    /// Keeps the window's theme for the next launch.
+    async fn set_theme(handle: AppHandle; theme: live::Theme;) -> () {
+        live::set_theme(&handle, theme)
     }
 
     /// Opens a stack: its planned diagram, and (when its files load) the live watch of it.

@@ -8,7 +8,7 @@
 
 use deck_app::{App, Error, Gauges, Stack, StackSummary};
 use deck_engine::{ContainerStatus, LogLine, Observed, StackChange, Usage};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,6 +21,34 @@ use tokio::sync::watch;
 use ts_rs::TS;
 
 pub const SETTINGS: &str = "settings.json";
+
+/// The window's colours: as the system says, or light or dark whatever it says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum Theme {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+/// The theme chosen last (the system's when none was).
+pub fn theme(handle: &AppHandle) -> Theme {
+    store_get(handle, "theme")
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
+pub fn set_theme(handle: &AppHandle, theme: Theme) -> Result<(), Error> {
+    let store = handle
+        .store(SETTINGS)
+        .map_err(|e| Error::new(deck_app::Code::Internal, e.to_string()))?;
+    store.set("theme", serde_json::json!(theme));
+    store
+        .save()
+        .map_err(|e| Error::new(deck_app::Code::Internal, e.to_string()))
+}
 
 /// Live state of the open stack (event `stack-state`).
 #[derive(Clone, Debug, Serialize, TS)]

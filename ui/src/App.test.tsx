@@ -7,12 +7,16 @@ import type { Layer } from "./bindings/Layer";
 import type { ServiceNode } from "./bindings/ServiceNode";
 import type { StackView } from "./bindings/StackView";
 import { FakeBackend } from "./fake";
-import { applyState, envBadge, imageTag, layout, nodeStatus, replicasOf, serviceStatus } from "./state";
+import { applyState, envBadge, imageTag, nodeStatus, replicasOf, serviceStatus } from "./state";
 
 beforeAll(() => {
   // React Flow measures its container; jsdom has no layout.
+  // The diagram's pane is 1000 x 700.
   globalThis.ResizeObserver = class {
-    observe() {}
+    constructor(private readonly callback: ResizeObserverCallback) {}
+    observe(target: Element) {
+      this.callback([{ target, contentRect: { width: 1000, height: 700 } } as unknown as ResizeObserverEntry], this as unknown as ResizeObserver);
+    }
     unobserve() {}
     disconnect() {}
   } as unknown as typeof ResizeObserver;
@@ -77,7 +81,7 @@ const snap = (byService: Record<string, ContainerStatus>): Record<string, Contai
 
 function fake() {
   return new FakeBackend(
-    { stacks: [{ name: "lab", description: "", envs: ["dev", "prod"], default_env: "dev", is_default: true, invalid: null }], open_stack: "lab", open_env: "dev" },
+    { stacks: [{ name: "lab", description: "", envs: ["dev", "prod"], default_env: "dev", is_default: true, invalid: null }], open_stack: "lab", open_env: "dev", theme: "system" },
     {
       "lab/dev": { view, notifications: true },
       "lab/prod": {
@@ -124,14 +128,11 @@ describe("node status", () => {
     expect(serviceStatus(services[0], snap({ db: container() })).label).toBe("healthy");
   });
 
-  it("badges, tags and layers", () => {
+  it("badges and tags", () => {
     expect(envBadge(services[0], container({ build_target: "runner" }))).toBe("prod");
     expect(envBadge(services[0], undefined)).toBe("dev");
     expect(imageTag("registry:5000/lab/api:v1.2")).toBe("v1.2");
     expect(imageTag("lab/api")).toBe("latest");
-    const pos = layout(services);
-    expect(pos.api.y).toBeLessThan(pos.migrate.y);
-    expect(pos.migrate.y).toBeLessThan(pos.db.y);
   });
 
   it("applies snapshots and container changes of its own stack only", () => {

@@ -9,7 +9,8 @@ import { Diagram } from "./Diagram";
 import { LogView } from "./LogView";
 import { useOperation } from "./operation";
 import { CONDITION_LABEL, nodeStatus, replicasOf, serviceStatus } from "./state";
-import { useDrift, useScreen, useStackStore } from "./store";
+import type { Theme } from "./bindings/Theme";
+import { useDrift, useScreen, useStackStore, useTheme } from "./store";
 import { useUsage } from "./usage";
 
 const CHANGE_LABEL: Record<PlannedChange["change"], string> = {
@@ -52,11 +53,12 @@ export function App({ backend }: { backend: Backend }) {
   const [switchOpts, setSwitchOpts] = useState<SwitchOptions>({ backup: null, no_cache: false, no_build: false, rollback: true, full_restart: false });
   // What the switch would do to each service, asked when its menu opens (changes nothing).
   const [switchPlan, setSwitchPlan] = useState<PlannedChange[] | null>(null);
-  const { stacks, stack, env, opened, containers, engineDown, drift, selected, notice } = state;
+  const { stacks, stack, env, opened, containers, engineDown, drift, selected, notice, theme } = state;
   const view = opened?.view ?? null;
   const busy = op.busy;
   useDrift(backend, state, dispatch, busy !== null);
   useScreen(backend, selected);
+  useTheme(theme);
 
   const otherEnv = stacks?.stacks.find((s) => s.name === stack)?.envs.find((e) => e !== env) ?? null;
   const backupFirst = switchOpts.backup ?? otherEnv === "prod";
@@ -89,6 +91,11 @@ export function App({ backend }: { backend: Backend }) {
 
   const control = (service: string, action: Action) =>
     backend.call("service_control", { stack, env, service, action }).catch((e) => dispatch({ type: "error", text: apiError(e).message }));
+
+  const chooseTheme = (t: Theme) => {
+    dispatch({ type: "theme", theme: t });
+    backend.call("set_theme", { theme: t }).catch((e) => dispatch({ type: "error", text: apiError(e).message }));
+  };
 
   const toggleNotify = (enabled: boolean) => {
     dispatch({ type: "notify", enabled });
@@ -133,8 +140,7 @@ export function App({ backend }: { backend: Backend }) {
     <div className="app">
       <header className="toolbar" role="toolbar" aria-label="Stack">
         <strong className="brand">Sirius Deck</strong>
-        <label>
-          Stack{" "}
+        <label title="Stack">
           <select aria-label="stack" value={stack} onChange={(e) => dispatch({ type: "open", stack: e.target.value, env: stacks?.stacks.find((s) => s.name === e.target.value)?.default_env })} disabled={busy !== null}>
             {stacks?.stacks.map((s) => (
               <option key={s.name} value={s.name} disabled={s.invalid !== null}>
@@ -143,8 +149,7 @@ export function App({ backend }: { backend: Backend }) {
             ))}
           </select>
         </label>
-        <label>
-          Environment{" "}
+        <label title="Environment">
           <select aria-label="environment" value={env} onChange={(e) => dispatch({ type: "open", env: e.target.value })} disabled={busy !== null}>
             {current?.envs.map((e) => (
               <option key={e} value={e}>
@@ -203,10 +208,27 @@ export function App({ backend }: { backend: Backend }) {
         <button data-testid="backups" accessKey="b" title="Back up and restore the stack's data (Alt+B)" aria-pressed={showBackups} onClick={() => setShowBackups((v) => !v)} disabled={!ready}>
           Backups
         </button>
-        <label title="Desktop notifications when a service of this stack fails or recovers">
-          <input type="checkbox" data-testid="notifications" checked={opened?.notifications ?? true} onChange={(e) => toggleNotify(e.target.checked)} /> Notifications
-        </label>
-        <span className="project">{view?.project}</span>
+        <span className="project" title={`Compose project ${view?.project ?? ""}`}>
+          {view?.project}
+        </span>
+        <details className="menu settings-menu">
+          <summary title="Settings" aria-label="Settings">
+            ⚙
+          </summary>
+          <div className="menu-body">
+            <label title="Desktop notifications when a service of this stack fails, recovers or is stopped from outside">
+              <input type="checkbox" data-testid="notifications" checked={opened?.notifications ?? true} onChange={(e) => toggleNotify(e.target.checked)} /> Notifications for this stack
+            </label>
+            <label>
+              Theme{" "}
+              <select data-testid="theme" aria-label="theme" value={theme} onChange={(e) => chooseTheme(e.target.value as Theme)}>
+                <option value="system">as the system</option>
+                <option value="light">light</option>
+                <option value="dark">dark</option>
+              </select>
+            </label>
+          </div>
+        </details>
       </header>
 
       {engineDown && (

@@ -27,7 +27,7 @@ const set = (id: string, extra: Partial<BackupSet> = {}): BackupSet => ({
 });
 
 function fake() {
-  const b = new FakeBackend({ stacks: [], open_stack: "lab", open_env: "dev" }, {});
+  const b = new FakeBackend({ stacks: [], open_stack: "lab", open_env: "dev", theme: "system" }, {});
   b.backupList = { ...b.backupList, sets: [set("2026-11-28T06-00-00Z")] };
   return b;
 }

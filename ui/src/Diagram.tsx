@@ -1,10 +1,12 @@
-import { Background, Handle, Position, ReactFlow, useReactFlow, useStore, type Edge, type Node, type NodeProps } from "@xyflow/react";
-import { memo, useCallback, useEffect, useMemo, useRef } from "react";
+import { Background, BaseEdge, Handle, MarkerType, MiniMap, Position, ReactFlow, type Edge, type EdgeProps, type Node, type NodeProps, type Viewport } from "@xyflow/react";
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { rendered } from "./activity";
 import type { Phase } from "./bindings/Phase";
 import type { ServiceDrift } from "./bindings/ServiceDrift";
 import type { ServiceNode } from "./bindings/ServiceNode";
-import { CONDITION_LABEL, envBadge, fraction, imageTag, LAYERS, layout, serviceStatus, type Containers } from "./state";
+import { elkRun } from "./elk";
+import { computeLayout, fitViewport, GUTTER, NODE_HEIGHT, NODE_WIDTH, roundedPath, type EdgeRoute, type Layout } from "./layout";
+import { envBadge, fraction, imageTag, serviceStatus, type Containers } from "./state";
 import { useUsage, type UsageStore } from "./usage";
 
 type ServiceData = {
@@ -42,7 +44,7 @@ const ServiceCard = memo(function ServiceCard({ data }: NodeProps<Node<ServiceDa
       {/* Edges run from a dependency (below) up to what depends on it. */}
       <Handle type="target" position={Position.Bottom} />
       <div className="svc-head">
-        <span className="svc-name">{data.svc.name}</span>
+        <span className="svc-name" title={data.svc.name}>{data.svc.name}</span>
         <span>
           {data.drift?.verdict === "drift" && (
             <span className="badge badge-drift" data-testid={`drift-${data.svc.name}`} title={`Not what the environment asks for: ${data.drift.summary}`}>
@@ -101,29 +103,66 @@ function LayerLabel({ data }: NodeProps<Node<{ label: string }>>) {
   return <div className="layer-label">{data.label}</div>;
 }
 
-const nodeTypes = { service: ServiceCard, layer: LayerLabel };
+type RouteData = { route: EdgeRoute; from: string; to: string };
 
-/** Never zoom in past 1:1: the whole stack, at most at its natural size. */
-const FIT = { maxZoom: 1, padding: 0.12 };
-
-/** Keeps the whole stack in view when the pane changes size (a panel opens, the window resizes). */
-function FitOnResize({ count }: { count: number }) {
-  const { fitView } = useReactFlow();
-  const width = useStore((s) => s.width);
-  const height = useStore((s) => s.height);
-  useEffect(() => {
-    if (width <= 0 || height <= 0) return;
-    // After the layout settles (a panel opening or closing resizes the pane in several steps,
-    // and a busy machine reports the last one late): once soon, once more when it has settled.
-    const soon = setTimeout(() => void fitView(FIT), 60);
-    const settled = setTimeout(() => void fitView(FIT), 400);
-    return () => {
-      clearTimeout(soon);
-      clearTimeout(settled);
-    };
-  }, [fitView, width, height, count]);
-  return null;
+/** A dependency's edge along the route ELK gave it, its condition in the place ELK kept free
+ * for it (and said in full on hover). */
+function RouteEdge({ id, data, markerEnd }: EdgeProps<Edge<RouteData>>) {
+  if (!data) return null;
+  const { route } = data;
+  const l = route.label;
+  return (
+    <>
+      <BaseEdge id={id} path={roundedPath(route.points)} markerEnd={markerEnd} />
+      {l && (
+        <g className="edge-label" data-testid={`edge-label-${route.target}-${route.source}`} transform={`translate(${l.x},${l.y})`}>
+          <title>{`${data.to} starts once ${data.from} is ${route.condition === "started" ? "started" : route.condition === "healthy" ? "healthy" : "completed successfully"}`}</title>
+          <rect width={l.width} height={l.height} rx={4} />
+          <text x={l.width / 2} y={l.height / 2} dominantBaseline="central" textAnchor="middle">
+            {route.condition}
+          </text>
+        </g>
+      )}
+    </>
+  );
 }
+
+const nodeTypes = { service: ServiceCard, layer: LayerLabel };
+const edgeTypes = { route: RouteEdge };
+const ARROW = { type: MarkerType.ArrowClosed, width: 14, height: 14 };
+
+/** The stack's layout, computed again when its services change (none while it is computed). */
+function useLayout(services: ServiceNode[]): Layout | null {
+  const [done, setDone] = useState<{ services: ServiceNode[]; layout: Layout } | null>(null);
+  useEffect(() => {
+    let live = true;
+    computeLayout(services, elkRun, window.localStorage)
+      .then((layout) => live && setDone({ services, layout }))
+      .catch((e) => console.error("layout failed", e));
+    return () => {
+      live = false;
+    };
+  }, [services]);
+  return done?.services === services ? done.layout : null;
+}
+
+/** The pane's size in pixels, followed as it changes (a panel opens, the window resizes). */
+function usePaneSize(): [React.RefObject<HTMLDivElement | null>, { width: number; height: number } | null] {
+  const ref = useRef<HTMLDivElement>(null);
+  const [size, setSize] = useState<{ width: number; height: number } | null>(null);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const observer = new ResizeObserver(([entry]) => {
+      const { width, height } = entry.contentRect;
+      setSize((s) => (s && s.width === width && s.height === height ? s : { width, height }));
+    });
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+  return [ref, size];
+}
+
 const ORIGIN = { x: 0, y: 0 };
 
 /** Whether two nodes' data draw the same (every field the same value or object). */
@@ -132,9 +171,8 @@ function sameData(a: ServiceData, b: ServiceData): boolean {
   return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
-const NODE_WIDTH = 210;
-const NODE_HEIGHT = 108;
-/** Handle places given up front, so that edges draw without measuring the DOM. */
+/** Handle places given up front, so that edges draw without measuring the DOM (ELK routes the
+ * edges; the handles are not shown). */
 const HANDLES = [
   { type: "source" as const, position: Position.Top, x: NODE_WIDTH / 2 - 3, y: -3, width: 6, height: 6 },
   { type: "target" as const, position: Position.Bottom, x: NODE_WIDTH / 2 - 3, y: NODE_HEIGHT - 3, width: 6, height: 6 },
@@ -154,75 +192,97 @@ export function Diagram(props: {
 }) {
   rendered("Diagram");
   const { services, containers, progress, usage, selected, planned, onSelect, drift, onDrawn } = props;
+  const layout = useLayout(services);
+  const [pane, size] = usePaneSize();
+  const laidOut = layout !== null && size !== null;
   useEffect(() => {
+    if (!laidOut) return;
     // The first frame lays the diagram out, the next one shows it.
     let frame = requestAnimationFrame(() => {
       frame = requestAnimationFrame(() => onDrawn?.());
     });
     return () => cancelAnimationFrame(frame);
-  }, [onDrawn]);
-  const positions = useMemo(() => layout(services), [services]);
-  const labels: Node[] = useMemo(() => {
-    const left = Math.min(...Object.values(positions).map((p) => p.x)) - 150;
-    return LAYERS.filter((layer) => services.some((s) => s.layer === layer)).map((layer) => ({
-      id: `layer-${layer}`,
-      type: "layer",
-      position: { x: left, y: (positions[services.find((s) => s.layer === layer)?.name ?? ""]?.y ?? 0) + 30 },
-      data: { label: layer },
-      width: 120,
-      height: 24,
-      draggable: false,
-      selectable: false,
-    }));
-  }, [services, positions]);
+  }, [onDrawn, laidOut]);
+
+  // The view: the whole stack fitted to the pane whenever the pane or the layout changes; when a
+  // stack is too big to read whole, the readable view around the selected node, with a minimap.
+  // Panning or zooming by hand holds until the next change.
+  const focus = selected && layout?.nodes[selected] ? layout.nodes[selected] : undefined;
+  const focusX = focus ? focus.x + NODE_WIDTH / 2 : undefined;
+  const focusY = focus ? focus.y + NODE_HEIGHT / 2 : undefined;
+  const fitted = useMemo(() => {
+    if (!layout || !size || size.width <= 0 || size.height <= 0) return null;
+    const at = focusX !== undefined && focusY !== undefined ? { x: focusX, y: focusY } : undefined;
+    return fitViewport(layout.bounds, size.width, size.height, at);
+  }, [layout, size, focusX, focusY]);
+  const [panned, setPanned] = useState<{ base: Viewport; view: Viewport } | null>(null);
+  const viewport = panned && panned.base === fitted ? panned.view : fitted;
+  const onViewportChange = useCallback((view: Viewport) => fitted && setPanned({ base: fitted, view }), [fitted]);
+
+  const labels: Node[] = useMemo(
+    () =>
+      (layout?.layers ?? []).map((l) => ({
+        id: `layer-${l.layer}`,
+        type: "layer",
+        position: { x: l.x, y: l.y },
+        data: { label: l.layer },
+        width: GUTTER - 20,
+        height: 16,
+        draggable: false,
+        selectable: false,
+      })),
+    [layout],
+  );
   // The nodes drawn last time: a node whose data did not change is given to React Flow as the
   // same object, so that only the nodes that changed are drawn again.
   const drawn = useRef(new Map<string, Node<ServiceData>>());
-  const nodes: Node<ServiceData>[] = services.map((svc) => {
-    const info = serviceStatus(svc, containers, progress[svc.name]);
-    const c = info.container;
-    const position = positions[svc.name] ?? ORIGIN;
-    const data: ServiceData = {
-      svc,
-      status: info.status,
-      label: info.label,
-      badge: envBadge(svc, c),
-      tag: imageTag(c?.image ?? svc.image),
-      ports: svc.ports,
-      selected: svc.name === selected,
-      onSelect,
-      running: c?.state === "running" ? c.name : undefined,
-      usage,
-      drift: drift?.[svc.name],
-    };
-    const before = drawn.current.get(svc.name);
-    if (before && before.position === position && sameData(before.data, data)) return before;
-    return {
-      id: svc.name,
-      type: "service",
-      position,
-      // Known dimensions: nodes show (and the view fits) without waiting for a measurement.
-      width: NODE_WIDTH,
-      height: NODE_HEIGHT,
-      handles: HANDLES,
-      data,
-      draggable: false,
-    };
-  });
+  const nodes: Node<ServiceData>[] = layout
+    ? services.map((svc) => {
+        const info = serviceStatus(svc, containers, progress[svc.name]);
+        const c = info.container;
+        const position = layout.nodes[svc.name] ?? ORIGIN;
+        const data: ServiceData = {
+          svc,
+          status: info.status,
+          label: info.label,
+          badge: envBadge(svc, c),
+          tag: imageTag(c?.image ?? svc.image),
+          ports: svc.ports,
+          selected: svc.name === selected,
+          onSelect,
+          running: c?.state === "running" ? c.name : undefined,
+          usage,
+          drift: drift?.[svc.name],
+        };
+        const before = drawn.current.get(svc.name);
+        if (before && before.position === position && sameData(before.data, data)) return before;
+        return {
+          id: svc.name,
+          type: "service",
+          position,
+          // Known dimensions: nodes show (and the view fits) without waiting for a measurement.
+          width: NODE_WIDTH,
+          height: NODE_HEIGHT,
+          handles: HANDLES,
+          data,
+          draggable: false,
+        };
+      })
+    : [];
   drawn.current = new Map(nodes.map((n) => [n.id, n]));
-  const edges: Edge[] = useMemo(
+  const edges: Edge<RouteData>[] = useMemo(
     () =>
-      services.flatMap((svc) =>
-        svc.depends_on.map((d) => ({
-          id: `${svc.name}->${d.target}`,
-          source: d.target,
-          target: svc.name,
-          label: CONDITION_LABEL[d.condition],
-          className: `edge-${CONDITION_LABEL[d.condition]}`,
-          animated: progress[svc.name] !== undefined && progress[d.target] !== undefined,
-        })),
-      ),
-    [services, progress],
+      (layout?.edges ?? []).map((route) => ({
+        id: route.id,
+        type: "route",
+        source: route.source,
+        target: route.target,
+        data: { route, from: route.source, to: route.target },
+        className: `edge-${route.condition}`,
+        markerEnd: ARROW,
+        animated: progress[route.target] !== undefined && progress[route.source] !== undefined,
+      })),
+    [layout, progress],
   );
   // The same list while no node changed, so that React Flow has nothing to update.
   const list = useRef<Node[]>([]);
@@ -230,20 +290,25 @@ export function Diagram(props: {
   if (next.length !== list.current.length || next.some((n, i) => n !== list.current[i])) list.current = next;
   const clearSelection = useCallback(() => onSelect(null), [onSelect]);
   return (
-    <div className={`diagram${planned ? " diagram-planned" : ""}`} data-testid="diagram">
-      <ReactFlow
-        nodes={list.current}
-        edges={edges}
-        nodeTypes={nodeTypes}
-        fitView
-        fitViewOptions={FIT}
-        nodesConnectable={false}
-        onPaneClick={clearSelection}
-        proOptions={{ hideAttribution: true }}
-      >
-        <Background gap={24} />
-        <FitOnResize count={services.length} />
-      </ReactFlow>
+    <div className={`diagram${planned ? " diagram-planned" : ""}`} data-testid="diagram" ref={pane} aria-busy={!laidOut}>
+      {viewport && (
+        <ReactFlow
+          nodes={list.current}
+          edges={edges}
+          nodeTypes={nodeTypes}
+          edgeTypes={edgeTypes}
+          viewport={viewport}
+          onViewportChange={onViewportChange}
+          minZoom={0.2}
+          maxZoom={1.5}
+          nodesConnectable={false}
+          onPaneClick={clearSelection}
+          proOptions={{ hideAttribution: true }}
+        >
+          <Background gap={24} />
+          {fitted && !fitted.fits && <MiniMap pannable zoomable ariaLabel="Map of the whole stack" />}
+        </ReactFlow>
+      )}
     </div>
   );
 }

@@ -49,6 +49,10 @@ export class FakeBackend implements Backend {
 
   private handlers: Handlers = {
     list_stacks: async () => this.stacks,
+    set_theme: async ({ theme }) => {
+      this.calls.push(`theme ${theme}`);
+      return null;
+    },
     open_stack: async ({ stack, env }) => {
       this.calls.push(`open ${stack} ${env}`);
       const v = this.views[`${stack}/${env}`];

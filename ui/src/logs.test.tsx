@@ -37,7 +37,7 @@ describe("the log buffer", () => {
 
 describe("the log view", () => {
   it("streams, filters and renders only the visible rows", async () => {
-    const backend = new FakeBackend({ stacks: [], open_stack: "lab", open_env: "dev" }, {});
+    const backend = new FakeBackend({ stacks: [], open_stack: "lab", open_env: "dev", theme: "system" }, {});
     render(<LogView backend={backend} stack="lab" env="dev" services={[]} height={160} />);
     await waitFor(() => expect(backend.calls).toContain("logs all"));
     act(() => {

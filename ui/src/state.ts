@@ -73,19 +73,6 @@ export const CONDITION_LABEL: Record<Condition, string> = {
 
 export const LAYERS = ["frontend", "processing", "data"] as const;
 
-/** Nodes in rows by layer (frontend on top), in start-up order within a row. */
-export function layout(services: ServiceNode[]): Record<string, { x: number; y: number }> {
-  const out: Record<string, { x: number; y: number }> = {};
-  LAYERS.forEach((layer, row) => {
-    const inRow = services.filter((s) => (LAYERS as readonly string[]).includes(s.layer) ? s.layer === layer : layer === "processing");
-    const width = inRow.length * 250;
-    inRow.forEach((s, i) => {
-      out[s.name] = { x: i * 250 - width / 2 + 125, y: row * 190 };
-    });
-  });
-  return out;
-}
-
 /** The stack's containers by container name (a service has one per replica). */
 export type Containers = Record<string, ContainerStatus>;
 

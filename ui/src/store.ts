@@ -8,6 +8,7 @@ import type { OpenedStack } from "./bindings/OpenedStack";
 import type { ServiceDrift } from "./bindings/ServiceDrift";
 import type { Stacks } from "./bindings/Stacks";
 import type { StateEvent } from "./bindings/StateEvent";
+import type { Theme } from "./bindings/Theme";
 import { applyState, type Containers } from "./state";
 import { UsageStore } from "./usage";
 
@@ -24,6 +25,7 @@ export interface StackState {
   notice: string | null;
   /** An error that is not an operation's (those are the operation's own). */
   error: string | null;
+  theme: Theme;
 }
 
 export type StackAction =
@@ -36,7 +38,8 @@ export type StackAction =
   | { type: "focus"; stack: string; service: string }
   | { type: "notify"; enabled: boolean }
   | { type: "notice"; text: string | null }
-  | { type: "error"; text: string | null };
+  | { type: "error"; text: string | null }
+  | { type: "theme"; theme: Theme };
 
 export const INITIAL: StackState = {
   stacks: null,
@@ -49,18 +52,19 @@ export const INITIAL: StackState = {
   selected: null,
   notice: null,
   error: null,
+  theme: "system",
 };
 
 export function reduce(s: StackState, a: StackAction): StackState {
   switch (a.type) {
     case "stacks":
-      return { ...s, stacks: a.stacks, stack: a.stacks.open_stack, env: a.stacks.open_env };
+      return { ...s, stacks: a.stacks, stack: a.stacks.open_stack, env: a.stacks.open_env, theme: a.stacks.theme };
     case "open": {
       const stack = a.stack ?? s.stack;
       const env = a.env ?? s.env;
       if (stack === s.stack && env === s.env) return s;
       // What belonged to the stack before (its state, banners, selection) goes with it.
-      return { ...INITIAL, stacks: s.stacks, stack, env, notice: stack === s.stack ? s.notice : null };
+      return { ...INITIAL, stacks: s.stacks, theme: s.theme, stack, env, notice: stack === s.stack ? s.notice : null };
     }
     case "opened":
       return { ...s, opened: a.opened, error: null };
@@ -83,6 +87,8 @@ export function reduce(s: StackState, a: StackAction): StackState {
       return { ...s, notice: a.text };
     case "error":
       return { ...s, error: a.text };
+    case "theme":
+      return { ...s, theme: a.theme };
   }
 }
 
@@ -154,4 +160,31 @@ export function useDrift(backend: Backend, state: StackState, dispatch: (a: Stac
     }, 800);
     return () => clearTimeout(t);
   }, [backend, stack, env, opened, containers, busy, dispatch]);
+}
+
+/** The key under which the page keeps the theme, to paint the first frame in it (main.tsx). */
+export const THEME_KEY = "deck-theme";
+
+/** Light or dark: the theme chosen, or the system's when that is the choice (followed as it
+ * changes). */
+export function resolveTheme(theme: Theme, systemDark: boolean): "light" | "dark" {
+  return theme === "system" ? (systemDark ? "dark" : "light") : theme;
+}
+
+/** Paints the page in `theme` (the root's `data-theme`, which the style sheet follows). */
+export function useTheme(theme: Theme) {
+  useEffect(() => {
+    const media = window.matchMedia?.("(prefers-color-scheme: dark)");
+    const apply = () => {
+      document.documentElement.dataset.theme = resolveTheme(theme, media?.matches ?? false);
+    };
+    apply();
+    try {
+      window.localStorage.setItem(THEME_KEY, theme);
+    } catch {
+      // Not kept for the first frame: the app's store still has it.
+    }
+    media?.addEventListener("change", apply);
+    return () => media?.removeEventListener("change", apply);
+  }, [theme]);
 }

@@ -19,11 +19,13 @@ import type { SettingsChange } from "./SettingsChange";
 import type { Stacks } from "./Stacks";
 import type { SwitchOptions } from "./SwitchOptions";
 import type { SwitchSummary } from "./SwitchSummary";
+import type { Theme } from "./Theme";
 import type { UpSummary } from "./UpSummary";
 
 /** Every command of the app: its arguments and what it resolves to. */
 export interface Commands {
   list_stacks: { args: {}; result: Stacks };
+  set_theme: { args: { theme: Theme }; result: null };
   open_stack: { args: { stack: string; env: string }; result: OpenedStack };
   stack_up: { args: { stack: string; env: string; onEvent: Channel<Event> }; result: UpSummary };
   stack_down: { args: { stack: string; env: string; onEvent: Channel<Event> }; result: DownSummary };
