@@ -35,7 +35,6 @@ const ServiceCard = memo(function ServiceCard({ data }: NodeProps<Node<ServiceDa
       data-drift={data.drift?.verdict ?? "unknown"}
       role="button"
       tabIndex={0}
-      aria-label={`${data.svc.name}: ${data.label}`}
       onClick={() => data.onSelect(data.svc.name)}
       onKeyDown={(e) => {
         if (e.key === "Enter" || e.key === " ") data.onSelect(data.svc.name);

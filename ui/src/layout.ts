@@ -9,7 +9,7 @@ import type { ServiceNode } from "./bindings/ServiceNode";
 import { CONDITION_LABEL, LAYERS } from "./state";
 
 export const NODE_WIDTH = 210;
-export const NODE_HEIGHT = 108;
+export const NODE_HEIGHT = 96;
 /** A row holds at most this many services; more wrap onto the next row of the same layer. */
 export const ROW_MAX = 5;
 /** Room on the left of the rows for the layers' names. */
@@ -95,7 +95,7 @@ export function elkGraph(services: ServiceNode[]): ElkNode {
       "elk.layered.nodePlacement.strategy": "NETWORK_SIMPLEX",
       "elk.edgeLabels.placement": "CENTER",
       "elk.spacing.nodeNode": "40",
-      "elk.layered.spacing.nodeNodeBetweenLayers": "36",
+      "elk.layered.spacing.nodeNodeBetweenLayers": "28",
       "elk.layered.spacing.edgeNodeBetweenLayers": "14",
       "elk.spacing.edgeNode": "14",
       "elk.spacing.edgeEdge": "10",
@@ -149,7 +149,7 @@ export function fromElk(services: ServiceNode[], graph: ElkNode): Layout {
 export type ElkRun = (graph: ElkNode) => Promise<ElkNode>;
 
 /** Changes whenever what this file computes changes, so that no layout of an older one is used. */
-const LAYOUT_VERSION = 1;
+const LAYOUT_VERSION = 2;
 const CACHE_PREFIX = "deck-layout:";
 const CACHE_KEEP = 16;
 
@@ -191,7 +191,7 @@ export interface Viewport {
 
 /** The smallest zoom at which a node's text stays readable; a stack that needs less is shown at
  * this zoom, with a minimap, centred on the selected node. */
-export const READABLE_ZOOM = 0.55;
+export const READABLE_ZOOM = 0.4;
 const PAD = 20;
 
 /** The view that shows all of `bounds` in a pane of `width` x `height`, never above 1:1; when
