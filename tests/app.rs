@@ -189,6 +189,16 @@ fn choose_theme(s: &Session, theme: &str) {
     });
 }
 
+/// Nodes drawn in the crash colour now ("name status", comma-separated).
+fn crashed(s: &Session) -> String {
+    page(
+        s,
+        r#"return [...document.querySelectorAll("[data-testid^='node-']")]
+            .filter((e) => e.dataset.status === "exited" || e.dataset.status === "failed")
+            .map((e) => `${e.dataset.testid.slice(5)} ${e.dataset.status}`).join(", ")"#,
+    )
+}
+
 /// Clicks the element matching `css`.
 fn click(s: &Session, css: &str) {
     let e = s
@@ -286,11 +296,41 @@ async fn the_window_drives_the_lab_stack() {
             .wait_for("[data-testid='up']", Duration::from_secs(5))
             .expect("Up button");
         s.click(&up).expect("click Up");
-        wait_until("every node ready", Duration::from_secs(300), || {
+        // When the core says each service is ready (its progress line) and when its node does.
+        let script = format!(
+            r#"const log = document.querySelector("[data-testid='progress-log']")?.textContent ?? "";
+            return {:?}.map((s) => [new RegExp(`\\s${{s}}\\s+ready`).test(log),
+                ["healthy", "completed"].includes(document.querySelector(`[data-testid='node-${{s}}']`)?.dataset.status)]);"#,
             SERVICES
-                .iter()
-                .all(|svc| matches!(s.node_status(svc).as_deref(), Some("healthy") | Some("completed")))
+        );
+        let start = Instant::now();
+        let mut core: [Option<Duration>; 7] = [None; 7];
+        let mut node: [Option<Duration>; 7] = [None; 7];
+        wait_until("every node ready", Duration::from_secs(300), || {
+            let now = start.elapsed();
+            if let Ok(serde_json::Value::Array(rows)) = s.execute(&script) {
+                for (i, row) in rows.iter().enumerate().take(7) {
+                    if row[0] == serde_json::json!(true) && core[i].is_none() {
+                        core[i] = Some(now);
+                    }
+                    if row[1] == serde_json::json!(true) && node[i].is_none() {
+                        node[i] = Some(now);
+                    }
+                }
+            }
+            node.iter().all(Option::is_some)
         });
+        for (i, svc) in SERVICES.iter().enumerate() {
+            let (Some(c), Some(n)) = (core[i], node[i]) else {
+                panic!("{svc}: the core never said it was ready ({:?})", core[i]);
+            };
+            eprintln!("{svc}: ready by the core at {c:?}, on its node at {n:?}");
+            assert!(
+                n <= c + Duration::from_millis(500),
+                "{svc} showed ready {:?} after the core said so",
+                n - c
+            );
+        }
     });
     screenshot(&display, "02-up-all-healthy");
 
@@ -446,9 +486,16 @@ async fn the_window_drives_the_lab_stack() {
             .wait_for("[data-testid='backup-now']", Duration::from_secs(5))
             .expect("Back up now");
         s.click(&now).expect("click Back up now");
-        let message = s
-            .wait_for("[data-testid='backup-message']", Duration::from_secs(180))
-            .expect("backup done");
+        let mut seen = String::new();
+        wait_until("the backup", Duration::from_secs(180), || {
+            let c = crashed(&s);
+            if !c.is_empty() {
+                seen = c;
+            }
+            s.find("[data-testid='backup-message']").is_some()
+        });
+        assert!(seen.is_empty(), "during the backup, nodes in the crash colour: {seen}");
+        let message = s.find("[data-testid='backup-message']").expect("backup done");
         assert!(
             s.text(&message).contains("written and verified"),
             "{}",
@@ -507,12 +554,21 @@ async fn the_window_drives_the_lab_stack() {
             let switch = s.find("[data-testid='switch']").expect("Switch button");
             assert!(s.text(&switch).contains(to), "{}", s.text(&switch));
             s.click(&switch).expect("click Switch");
+            let mut seen = String::new();
             wait_until(&format!("the switch to {to}"), Duration::from_secs(600), || {
+                let c = crashed(&s);
+                if !c.is_empty() {
+                    seen = c;
+                }
                 s.find("[data-testid='notice']")
                     .is_some_and(|m| s.text(&m).contains(&format!("to {to} in")))
                     || s.find("[data-testid='error']").is_some()
             });
             assert!(s.find("[data-testid='error']").is_none(), "the switch to {to} failed");
+            assert!(
+                seen.is_empty(),
+                "during the switch to {to}, nodes in the crash colour: {seen}"
+            );
             wait_until("every node ready", Duration::from_secs(60), || {
                 SERVICES
                     .iter()

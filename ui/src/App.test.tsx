@@ -135,6 +135,18 @@ describe("node status", () => {
     expect(imageTag("lab/api")).toBe("latest");
   });
 
+  it("ready by our probe before Docker's check; stopped by our operation, not crashed", () => {
+    const started = "2026-11-30T08:00:00Z";
+    const c = container({ name: "lab-db-1", health: "starting", started_at: started });
+    expect(nodeStatus(services[0], c).status).toBe("starting");
+    expect(nodeStatus(services[0], c, undefined, { probed: { "lab-db-1": started } })).toEqual({ status: "healthy", label: "ready (Docker's check: starting)" });
+    // Restarted since it was probed: not ready until probed again.
+    expect(nodeStatus(services[0], { ...c, started_at: "2026-11-30T08:05:00Z" }, undefined, { probed: { "lab-db-1": started } }).status).toBe("starting");
+    const stopped = container({ state: "exited", exit_code: 0 });
+    expect(nodeStatus(services[0], stopped).status).toBe("exited");
+    expect(nodeStatus(services[0], stopped, undefined, { operation: "the backup" })).toEqual({ status: "held", label: "stopped for the backup" });
+  });
+
   it("applies snapshots and container changes of its own stack only", () => {
     let c = applyState({}, { kind: "snapshot", stack: "lab", containers: snap({ db: container() }) }, "lab");
     expect(Object.keys(c)).toEqual(["lab-db-1"]);

@@ -8,7 +8,7 @@ import { Backups } from "./Backups";
 import { Diagram } from "./Diagram";
 import { LogView } from "./LogView";
 import { useOperation } from "./operation";
-import { CONDITION_LABEL, nodeStatus, replicasOf, serviceStatus } from "./state";
+import { CONDITION_LABEL, nodeStatus, replicasOf, serviceStatus, type Known } from "./state";
 import type { Theme } from "./bindings/Theme";
 import { useDrift, useScreen, useStackStore, useTheme } from "./store";
 import { useUsage } from "./usage";
@@ -41,6 +41,18 @@ function SwitchPlan({ plan, fullRestart }: { plan: PlannedChange[] | null; fullR
   );
 }
 
+/** How a node names the operation that stopped its container. */
+const OPERATION_NAME: Record<string, string> = {
+  up: "Up",
+  down: "Down",
+  switch: "the switch",
+  repair: "the repair",
+  backup: "the backup",
+  verify: "the check",
+  restore: "the restore",
+  recover: "the recovery",
+};
+
 export function App({ backend }: { backend: Backend }) {
   rendered("App");
   const [state, dispatch, usage] = useStackStore(backend);
@@ -56,6 +68,9 @@ export function App({ backend }: { backend: Backend }) {
   const { stacks, stack, env, opened, containers, engineDown, drift, selected, notice, theme } = state;
   const view = opened?.view ?? null;
   const busy = op.busy;
+  const [backupBusy, setBackupBusy] = useState<string | null>(null);
+  // Containers our probe found ready, by name, with the start it found them ready in.
+  const [probed, setProbed] = useState<Record<string, string>>({});
   useDrift(backend, state, dispatch, busy !== null);
   useScreen(backend, selected);
   useTheme(theme);
@@ -131,7 +146,19 @@ export function App({ backend }: { backend: Backend }) {
     () => (busy ? op.progress.phases : Object.fromEntries(Object.entries(op.progress.phases).filter(([, p]) => p === "failed" || p === "skipped"))),
     [busy, op.progress.phases],
   );
-  const selectedInfo = selectedSvc ? serviceStatus(selectedSvc, containers, phases[selectedSvc.name]) : undefined;
+  // A service the core says is ready is ready on its node too, before Docker's own health check
+  // has run (its status stays a detail).
+  useEffect(() => {
+    const ready = Object.entries(op.progress.phases).filter(([, p]) => p === "ready");
+    const found = ready.flatMap(([service]) => replicasOf(containers, service).filter((c) => c.state === "running"));
+    if (found.some((c) => probed[c.name] !== (c.started_at ?? ""))) {
+      setProbed((p) => ({ ...p, ...Object.fromEntries(found.map((c) => [c.name, c.started_at ?? ""])) }));
+    }
+  }, [op.progress.phases, containers, probed]);
+  useEffect(() => setProbed({}), [stack, env]);
+  const operation = busy ?? backupBusy;
+  const known: Known = useMemo(() => ({ probed, operation: operation ? (OPERATION_NAME[operation] ?? operation) : null }), [probed, operation]);
+  const selectedInfo = selectedSvc ? serviceStatus(selectedSvc, containers, phases[selectedSvc.name], known) : undefined;
   const selectedContainer = selectedInfo?.container;
   const selectedReplicas = selectedSvc ? replicasOf(containers, selectedSvc.name) : [];
   const selectedUsage = useUsage(usage, selectedContainer?.name);
@@ -281,9 +308,9 @@ export function App({ backend }: { backend: Backend }) {
 
       <main className="main">
         {view && ready && (
-          <Diagram services={view.services} containers={containers} progress={phases} usage={usage} drift={drift} selected={selected} planned={planned && busy === null} onSelect={select} onDrawn={drawn} />
+          <Diagram services={view.services} containers={containers} progress={phases} known={known} usage={usage} drift={drift} selected={selected} planned={planned && busy === null} onSelect={select} onDrawn={drawn} />
         )}
-        {showBackups && ready && <Backups backend={backend} stack={stack} env={env} onClose={() => setShowBackups(false)} />}
+        {showBackups && ready && <Backups backend={backend} stack={stack} env={env} onClose={() => setShowBackups(false)} onBusy={setBackupBusy} />}
         {selectedSvc && !showBackups && (
           <aside className="panel" data-testid="panel" aria-label={`service ${selectedSvc.name}`}>
             <div className="panel-head">
@@ -302,7 +329,7 @@ export function App({ backend }: { backend: Backend }) {
                     <ul className="replicas">
                       {selectedReplicas.map((c) => (
                         <li key={c.name}>
-                          {c.name}: {nodeStatus(selectedSvc, c).label}
+                          {c.name}: {nodeStatus(selectedSvc, c, undefined, known).label}
                         </li>
                       ))}
                     </ul>

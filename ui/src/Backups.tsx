@@ -31,7 +31,7 @@ export function age(unix: number, now = Date.now() / 1000): string {
   return `${Math.floor(s / 86400)}d ago`;
 }
 
-export function Backups({ backend, stack, env, onClose }: { backend: Backend; stack: string; env: string; onClose: () => void }) {
+export function Backups({ backend, stack, env, onClose, onBusy }: { backend: Backend; stack: string; env: string; onClose: () => void; onBusy?: (op: string | null) => void }) {
   const [list, setList] = useState<BackupList | null>(null);
   const op = useOperation();
   const [listError, setListError] = useState<string | null>(null);
@@ -39,6 +39,11 @@ export function Backups({ backend, stack, env, onClose }: { backend: Backend; st
   const [confirm, setConfirm] = useState<{ set: BackupSet; only: string[] } | null>(null);
   const [settings, setSettings] = useState<BackupSettings | null>(null);
   const busy = op.busy;
+  // The window shows the containers a backup or restore stops as stopped for it, not crashed.
+  useEffect(() => {
+    onBusy?.(busy);
+    return () => onBusy?.(null);
+  }, [onBusy, busy]);
 
   const refresh = useCallback(() => {
     backend

@@ -6,7 +6,7 @@ import type { ServiceDrift } from "./bindings/ServiceDrift";
 import type { ServiceNode } from "./bindings/ServiceNode";
 import { elkRun } from "./elk";
 import { computeLayout, fitViewport, GUTTER, NODE_HEIGHT, NODE_WIDTH, roundedPath, type EdgeRoute, type Layout } from "./layout";
-import { envBadge, fraction, imageTag, serviceStatus, type Containers } from "./state";
+import { envBadge, fraction, imageTag, serviceStatus, type Containers, type Known } from "./state";
 import { useUsage, type UsageStore } from "./usage";
 
 type ServiceData = {
@@ -181,6 +181,7 @@ export function Diagram(props: {
   services: ServiceNode[];
   containers: Containers;
   progress: Record<string, Phase>;
+  known: Known;
   usage: UsageStore;
   selected: string | null;
   planned: boolean;
@@ -190,7 +191,7 @@ export function Diagram(props: {
   onDrawn?: () => void;
 }) {
   rendered("Diagram");
-  const { services, containers, progress, usage, selected, planned, onSelect, drift, onDrawn } = props;
+  const { services, containers, progress, known, usage, selected, planned, onSelect, drift, onDrawn } = props;
   const layout = useLayout(services);
   const [pane, size] = usePaneSize();
   const laidOut = layout !== null && size !== null;
@@ -237,7 +238,7 @@ export function Diagram(props: {
   const drawn = useRef(new Map<string, Node<ServiceData>>());
   const nodes: Node<ServiceData>[] = layout
     ? services.map((svc) => {
-        const info = serviceStatus(svc, containers, progress[svc.name]);
+        const info = serviceStatus(svc, containers, progress[svc.name], known);
         const c = info.container;
         const position = layout.nodes[svc.name] ?? ORIGIN;
         const data: ServiceData = {

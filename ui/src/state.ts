@@ -16,17 +16,28 @@ export type NodeStatus =
   | "unhealthy"
   | "completed"
   | "exited"
-  | "failed";
+  | "failed"
+  /** Stopped by an operation of ours (a switch, a backup, a restore…): not a crash. */
+  | "held";
 
 export interface NodeInfo {
   status: NodeStatus;
   label: string;
 }
 
+/** What the node knows beyond the engine's state: containers our probe found ready (by name, with
+ * the start they were found ready in: a restart is not ready again until probed again), and the
+ * operation in flight, if any, whose stops are planned. */
+export interface Known {
+  probed?: Record<string, string>;
+  /** What the running operation is called in a node's label ("the switch", "the backup"). */
+  operation?: string | null;
+}
+
 /** Phases of an operation in flight that the node shows instead of the engine's state. */
 const IN_FLIGHT: ReadonlySet<Phase> = new Set<Phase>(["building", "built", "created", "recreated", "starting", "waiting_health", "waiting_exit", "stopping", "skipped", "paused"]);
 
-export function nodeStatus(svc: ServiceNode, c: ContainerStatus | undefined, phase?: Phase): NodeInfo {
+export function nodeStatus(svc: ServiceNode, c: ContainerStatus | undefined, phase?: Phase, known: Known = {}): NodeInfo {
   if (phase === "failed") return { status: "failed", label: "failed" };
   if (phase && IN_FLIGHT.has(phase)) return { status: "progress", label: PHASE_LABEL[phase] };
   if (!c) return { status: "planned", label: "not created" };
@@ -34,6 +45,8 @@ export function nodeStatus(svc: ServiceNode, c: ContainerStatus | undefined, pha
     case "running":
       if (c.health === "healthy") return { status: "healthy", label: "healthy" };
       if (c.health === "unhealthy") return { status: "unhealthy", label: "unhealthy" };
+      // Ready by our own probe before Docker's first health check has run.
+      if (c.health === "starting" && known.probed?.[c.name] === (c.started_at ?? "")) return { status: "healthy", label: "ready (Docker's check: starting)" };
       if (c.health === "starting") return { status: "starting", label: "starting" };
       return { status: "running", label: "running" };
     case "restarting":
@@ -42,6 +55,7 @@ export function nodeStatus(svc: ServiceNode, c: ContainerStatus | undefined, pha
     case "dead":
       if (c.oom_killed) return { status: "failed", label: "killed: out of memory" };
       if (c.exit_code === 0 && svc.one_shot) return { status: "completed", label: "completed" };
+      if (known.operation) return { status: "held", label: `stopped for ${known.operation}` };
       return { status: "exited", label: `exited (${c.exit_code ?? "?"})` };
     case "paused":
       return { status: "starting", label: "paused" };
@@ -84,14 +98,14 @@ export function replicasOf(containers: Containers, service: string): ContainerSt
 }
 
 /** Worst first: the node of a replicated service shows its worst replica. */
-const SEVERITY: NodeStatus[] = ["failed", "exited", "unhealthy", "starting", "progress", "planned", "running", "healthy", "completed"];
+const SEVERITY: NodeStatus[] = ["failed", "exited", "unhealthy", "starting", "progress", "held", "planned", "running", "healthy", "completed"];
 
 /** What a service's node shows: its worst replica's state (so a failing one is never hidden),
  * and how many of the replicas asked for are up when there are several. */
-export function serviceStatus(svc: ServiceNode, containers: Containers, phase?: Phase): NodeInfo & { container?: ContainerStatus } {
+export function serviceStatus(svc: ServiceNode, containers: Containers, phase?: Phase, known: Known = {}): NodeInfo & { container?: ContainerStatus } {
   const list = replicasOf(containers, svc.name);
-  const infos = list.map((c) => ({ ...nodeStatus(svc, c, phase), container: c }));
-  const worst = infos.sort((a, b) => SEVERITY.indexOf(a.status) - SEVERITY.indexOf(b.status))[0] ?? nodeStatus(svc, undefined, phase);
+  const infos = list.map((c) => ({ ...nodeStatus(svc, c, phase, known), container: c }));
+  const worst = infos.sort((a, b) => SEVERITY.indexOf(a.status) - SEVERITY.indexOf(b.status))[0] ?? nodeStatus(svc, undefined, phase, known);
   if (svc.replicas <= 1 && list.length <= 1) return worst;
   const up = infos.filter((i) => i.status === "healthy" || i.status === "running" || i.status === "completed").length;
   return { ...worst, label: `${worst.label} · ${up}/${svc.replicas} up` };
