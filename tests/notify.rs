@@ -1,10 +1,11 @@
 //! Health notifications with a real notification server (dunst on a private D-Bus session,
 //! read back with dbus-monitor), against the real lab stack: one notification when PostgreSQL
-//! stops answering, one when it recovers, none for `down`, and an out-of-memory kill named as such.
+//! stops answering, one when it recovers, one for a stop from outside (`docker kill`) and none for
+//! a stop asked for here or `down`, and an out-of-memory kill named as such.
 
 use deck_compose::load;
 use deck_engine::{
-    notify_desktop, DownOptions, Engine, Incident, IncidentKind, Observed, Sink, TrackerConfig, UpOptions,
+    notify_desktop, Action, DownOptions, Engine, Incident, IncidentKind, Observed, Sink, TrackerConfig, UpOptions,
 };
 use deck_tests::*;
 use std::path::Path;
@@ -185,13 +186,39 @@ async fn health_incidents_raise_one_notification_each_and_down_raises_none() {
     assert_eq!(about("sirius-postgres recovered"), 1, "{summaries:?}");
     assert_eq!(summaries.len(), 2, "nothing else was raised: {summaries:?}");
 
+    // A stop from outside (`docker kill`) is an incident of its own, raised once; started again,
+    // it recovers. A stop asked for here raises nothing.
+    docker(&["kill", "sirius-valkey"]);
+    let (incident, _) = next_incident(&mut incidents, Duration::from_secs(30)).await;
+    assert_eq!(
+        (incident.service.as_str(), &incident.kind),
+        ("sirius-valkey", &IncidentKind::StoppedOutside)
+    );
+    docker(&["start", "sirius-valkey"]);
+    let (incident, _) = next_incident(&mut incidents, Duration::from_secs(90)).await;
+    assert_eq!(
+        (incident.service.as_str(), &incident.kind),
+        ("sirius-valkey", &IncidentKind::Recovered)
+    );
+    engine
+        .control(&project, "sirius-valkey", Action::Stop)
+        .await
+        .expect("stop");
+    let more = tokio::time::timeout(Duration::from_secs(3), incidents.recv()).await;
+    assert!(more.is_err(), "a stop asked for here raised {more:?}");
+    let summaries = desktop.summaries();
+    let about = |text: &str| summaries.iter().filter(|s| s.contains(text)).count();
+    assert_eq!(about("sirius-valkey was stopped from outside"), 1, "{summaries:?}");
+    assert_eq!(about("sirius-valkey recovered"), 1, "{summaries:?}");
+    assert_eq!(summaries.len(), 4, "nothing else was raised: {summaries:?}");
+
     // `down` is asked for: it raises nothing.
     engine
         .down(&project.name, Some(&project), &DownOptions::default(), &Sink::none())
         .await
         .expect("down");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(desktop.summaries().len(), 2, "down raised {:?}", desktop.summaries());
+    assert_eq!(desktop.summaries().len(), 4, "down raised {:?}", desktop.summaries());
     task.abort();
 
     let metrics = format!(

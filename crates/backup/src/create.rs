@@ -445,6 +445,7 @@ impl Backups {
                 .into_iter()
                 .map(|r| r.name)
             {
+                deck_engine::ours::mark(&c);
                 match self
                     .engine
                     .docker()

@@ -1,7 +1,8 @@
 //! Incidents: what is worth telling a person about a running stack, from the engine's events.
 //! One notification per incident (not one per event), one when it recovers, a summary for a
-//! service that flaps, and nothing for what was expected: one-shots that completed, stops the
-//! user asked for, a `down` or an environment switch in progress.
+//! service that flaps, and nothing for what was expected: one-shots that completed, stops asked
+//! for here (a stop from the window or the CLI, a `down`, a switch, a backup: see `ours`). A stop
+//! from outside (`docker kill`, `docker stop` by another tool) is an incident of its own.
 
 use crate::observe::{ContainerAction, StackChange};
 use crate::status::ContainerStatus;
@@ -17,11 +18,14 @@ use ts_rs::TS;
 pub enum IncidentKind {
     /// Its health check failed; `output` is the check's last output when known.
     Unhealthy { output: Option<String> },
-    /// It exited with a non-zero code (or zero, for a service meant to keep running).
+    /// It exited by itself with a non-zero code (or zero, for a service meant to keep running);
+    /// the code when the engine said it.
     Exited {
-        #[ts(type = "number")]
-        code: i64,
+        #[ts(type = "number | null")]
+        code: Option<i64>,
     },
+    /// Something other than Sirius Deck stopped it (`docker stop`, `docker kill`).
+    StoppedOutside,
     /// The kernel killed it for exceeding its memory limit.
     OutOfMemory,
     /// It keeps restarting.
@@ -63,7 +67,14 @@ impl Incident {
             ),
             IncidentKind::Exited { code } => (
                 format!("{s} exited ({stack})"),
-                format!("It stopped with exit code {code}."),
+                match code {
+                    Some(code) => format!("It stopped by itself with exit code {code}."),
+                    None => "It stopped by itself.".into(),
+                },
+            ),
+            IncidentKind::StoppedOutside => (
+                format!("{s} was stopped from outside ({stack})"),
+                "Something other than Sirius Deck stopped it (docker stop or docker kill). Start it again from Sirius Deck.".into(),
             ),
             IncidentKind::OutOfMemory => (
                 format!("{s} ran out of memory ({stack})"),
@@ -124,13 +135,20 @@ struct ServiceState {
     flapping_until: Option<Instant>,
 }
 
-/// Turns a stream of state changes into incidents. Pure: the caller feeds it changes and
-/// the time, and says which services are one-shots and when stops are expected.
+/// Whether a stop of a container (name, id) was asked for here.
+pub type OursCheck = Box<dyn Fn(&str, Option<&str>) -> bool + Send>;
+
+/// Turns a stream of state changes into incidents. Pure but for `ours` (which reads the marks
+/// our processes leave before they stop a container): the caller feeds it changes and the
+/// time, and says which services are one-shots.
 pub struct IncidentTracker {
     config: TrackerConfig,
     one_shots: BTreeSet<String>,
-    /// Containers (by name) that someone asked to stop.
+    ours: OursCheck,
+    /// Containers (by name) that we asked to stop.
     expected_stops: BTreeSet<String>,
+    /// Containers (by name) that something else is stopping.
+    outside_stops: BTreeSet<String>,
     /// By container name.
     services: BTreeMap<String, ServiceState>,
     /// The last status of each container, by name.
@@ -144,11 +162,19 @@ impl IncidentTracker {
         IncidentTracker {
             config,
             one_shots: one_shots.into_iter().collect(),
+            ours: Box::new(crate::ours::stopped_by_us),
             expected_stops: BTreeSet::new(),
+            outside_stops: BTreeSet::new(),
             services: BTreeMap::new(),
             known: BTreeMap::new(),
             away: false,
         }
+    }
+
+    /// Tells stops of ours by `ours` instead of the marks (tests).
+    pub fn with_ours(mut self, ours: OursCheck) -> Self {
+        self.ours = ours;
+        self
     }
 
     pub fn observe(&mut self, change: &StackChange, now: Instant) -> Vec<Incident> {
@@ -235,19 +261,28 @@ impl IncidentTracker {
     ) -> Vec<Incident> {
         use ContainerAction as A;
         let config = self.config.clone();
-        // Someone asked it to stop (`docker stop`, a stop from the window, `down`): the engine
-        // reports a kill before the die. A crash or the kernel's OOM killer does not.
-        let expected = match action {
+        // Someone asked it to stop: the engine reports a kill before the die (a crash or the
+        // kernel's OOM killer does not). Asked here, it is expected; asked by another tool, it
+        // is a stop from outside.
+        let (expected, outside) = match action {
             A::Kill | A::Stop => {
-                self.expected_stops.insert(container.to_string());
-                false
+                if (self.ours)(container, status.map(|s| s.id.as_str())) {
+                    self.expected_stops.insert(container.to_string());
+                } else if !self.expected_stops.contains(container) {
+                    self.outside_stops.insert(container.to_string());
+                }
+                (false, false)
             }
             A::Start => {
                 self.expected_stops.remove(container);
-                false
+                self.outside_stops.remove(container);
+                (false, false)
             }
-            A::Die => self.expected_stops.contains(container),
-            _ => false,
+            A::Die => (
+                self.expected_stops.contains(container),
+                self.outside_stops.contains(container),
+            ),
+            _ => (false, false),
         };
         let one_shot = self.one_shots.contains(service);
         let state = self.services.entry(container.to_string()).or_default();
@@ -262,11 +297,11 @@ impl IncidentTracker {
             A::Unhealthy => Some(IncidentKind::Unhealthy { output: None }),
             A::Oom => Some(IncidentKind::OutOfMemory),
             A::Die if expected => None,
+            A::Die if status.is_some_and(|s| s.oom_killed) => Some(IncidentKind::OutOfMemory),
+            A::Die if outside => Some(IncidentKind::StoppedOutside),
             A::Die => {
-                let code = exit_code.or(status.and_then(|s| s.exit_code)).unwrap_or(-1);
-                if status.is_some_and(|s| s.oom_killed) {
-                    Some(IncidentKind::OutOfMemory)
-                } else if one_shot && code == 0 {
+                let code = exit_code.or(status.and_then(|s| s.exit_code));
+                if one_shot && code == Some(0) {
                     None
                 } else {
                     Some(IncidentKind::Exited { code })
@@ -544,19 +579,20 @@ mod tests {
 
     #[test]
     fn the_exit_code_comes_from_the_die_event() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []);
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         let now = Instant::now();
         // Restarting already: the state carries no exit code, the event does.
         let restarting = status("restarting", None, None, false);
         assert_eq!(
             kinds(t.observe(&died("api", 0, Some(restarting)), now)),
-            vec![IncidentKind::Exited { code: 0 }]
+            vec![IncidentKind::Exited { code: Some(0) }]
         );
     }
 
     #[test]
     fn a_container_that_stopped_while_the_watch_was_away_is_an_incident() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), ["migrate".to_string()]);
+        let mut t =
+            IncidentTracker::new(TrackerConfig::default(), ["migrate".to_string()]).with_ours(Box::new(|_, _| true));
         let now = Instant::now();
         let named = |name: &str, state: &str, exit: Option<i64>| {
             let mut s = status(state, None, exit, false);
@@ -598,7 +634,7 @@ mod tests {
             out.iter()
                 .map(|i| (i.service.as_str(), i.kind.clone()))
                 .collect::<Vec<_>>(),
-            vec![("db", IncidentKind::Exited { code: 0 })]
+            vec![("db", IncidentKind::Exited { code: Some(0) })]
         );
         // A periodic snapshot only catches up with events on their way: it raises nothing,
         // even for a container it shows stopped.
@@ -612,7 +648,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_of_running_containers_forgets_stops_that_were_asked_for() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []);
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         let now = Instant::now();
         // The engine shuts down: a kill, then the die, both expected.
         assert!(t.observe(&ev("db", "kill", None), now).is_empty());
@@ -624,7 +660,7 @@ mod tests {
         assert!(t.observe(&StackChange::Snapshot { containers }, now).is_empty());
         assert_eq!(
             kinds(t.observe(&died("db", 1, Some(status("exited", None, Some(1), false))), now)),
-            vec![IncidentKind::Exited { code: 1 }]
+            vec![IncidentKind::Exited { code: Some(1) }]
         );
     }
 
@@ -634,7 +670,7 @@ mod tests {
 
     #[test]
     fn one_notification_per_incident_and_one_on_recovery() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []);
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         let now = Instant::now();
         let unhealthy = || {
             ev(
@@ -659,7 +695,7 @@ mod tests {
 
     #[test]
     fn each_replica_has_its_own_incidents_named_by_its_container() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []);
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         let now = Instant::now();
         let replica = |n: u32, action: &str, health: &str| {
             let name = format!("lab-api-{n}");
@@ -692,7 +728,8 @@ mod tests {
 
     #[test]
     fn expected_exits_raise_nothing() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), ["migrate".to_string()]);
+        let mut t =
+            IncidentTracker::new(TrackerConfig::default(), ["migrate".to_string()]).with_ours(Box::new(|_, _| true));
         let now = Instant::now();
         assert!(t
             .observe(&ev("migrate", "die", Some(status("exited", None, Some(0), false))), now)
@@ -701,7 +738,7 @@ mod tests {
         assert!(t
             .observe(&ev("api", "die", Some(status("exited", None, Some(143), false))), now)
             .is_empty());
-        // `docker stop` from anywhere: a kill, then the die.
+        // A stop asked for here (marked): a kill, then the die.
         assert!(t.observe(&ev("db", "kill", None), now).is_empty());
         assert!(t
             .observe(&ev("db", "die", Some(status("exited", None, Some(0), false))), now)
@@ -711,13 +748,42 @@ mod tests {
             .is_empty());
         assert_eq!(
             kinds(t.observe(&ev("web", "die", Some(status("exited", None, Some(1), false))), now)),
-            vec![IncidentKind::Exited { code: 1 }]
+            vec![IncidentKind::Exited { code: Some(1) }]
         );
     }
 
     #[test]
+    fn a_stop_from_outside_is_one_incident_of_its_own() {
+        // Nothing of ours stopped "db": `docker kill` or `docker stop` by another tool.
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|name, _| name != "db"));
+        let now = Instant::now();
+        assert!(t.observe(&ev("db", "kill", None), now).is_empty());
+        assert_eq!(
+            kinds(t.observe(&ev("db", "die", Some(status("exited", None, Some(137), false))), now)),
+            vec![IncidentKind::StoppedOutside]
+        );
+        // `docker stop` reports a second kill (SIGKILL after the timeout) and a stop: nothing more.
+        assert!(t.observe(&ev("db", "kill", None), now).is_empty());
+        assert!(t.observe(&ev("db", "stop", None), now).is_empty());
+        assert_eq!(
+            kinds(t.observe(&ev("db", "start", Some(status("running", None, None, false))), now)),
+            vec![IncidentKind::Recovered]
+        );
+        // Ours: nothing.
+        assert!(t.observe(&ev("api", "kill", None), now).is_empty());
+        assert!(t
+            .observe(&ev("api", "die", Some(status("exited", None, Some(143), false))), now)
+            .is_empty());
+        // Unknown exit code: said as unknown, never as -1.
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
+        let out = t.observe(&ev("web", "die", Some(status("exited", None, None, false))), now);
+        assert_eq!(kinds(out.clone()), vec![IncidentKind::Exited { code: None }]);
+        assert_eq!(out[0].text("lab").1, "It stopped by itself.");
+    }
+
+    #[test]
     fn out_of_memory_is_named_once() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []);
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         let now = Instant::now();
         assert_eq!(
             kinds(t.observe(&ev("api", "oom", None), now)),
@@ -726,7 +792,7 @@ mod tests {
         assert!(t
             .observe(&ev("api", "die", Some(status("exited", None, Some(137), true))), now)
             .is_empty());
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []);
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         assert_eq!(
             kinds(t.observe(&ev("api", "die", Some(status("exited", None, Some(137), true))), now)),
             vec![IncidentKind::OutOfMemory]
@@ -735,7 +801,7 @@ mod tests {
 
     #[test]
     fn restart_loops_and_flapping_are_summarised() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []);
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         let now = Instant::now();
         let die = || ev("api", "die", Some(status("exited", Some("unhealthy"), Some(1), false)));
         let start = || ev("api", "start", Some(status("running", Some("starting"), None, false)));
@@ -748,12 +814,12 @@ mod tests {
         assert_eq!(
             all,
             vec![
-                IncidentKind::Exited { code: 1 },
+                IncidentKind::Exited { code: Some(1) },
                 IncidentKind::RestartLoop { restarts: 3 }
             ]
         );
 
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []);
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         let bad = || {
             ev(
                 "db",

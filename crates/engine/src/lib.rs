@@ -12,6 +12,7 @@ pub mod ignore;
 mod incidents;
 mod labels;
 mod observe;
+pub mod ours;
 mod plan;
 mod preflight;
 mod readiness;
@@ -117,6 +118,7 @@ pub struct Engine {
 /// Stops a container within its own stop timeout (set at creation from `stop_grace_period`,
 /// else the engine's 10 s); a container that is already stopped or gone is not an error here.
 pub(crate) async fn stop_container(docker: &Docker, id: &str) {
+    ours::mark(id);
     let _ = docker
         .stop_container(id, None::<bollard::query_parameters::StopContainerOptions>)
         .await;
@@ -124,6 +126,7 @@ pub(crate) async fn stop_container(docker: &Docker, id: &str) {
 
 /// Removes a container, stopped or not.
 pub(crate) async fn remove_container(docker: &Docker, id: &str) -> Result<(), bollard::errors::Error> {
+    ours::mark(id);
     let opts = bollard::query_parameters::RemoveContainerOptions {
         force: true,
         ..Default::default()

@@ -259,6 +259,9 @@ impl Engine {
         }
         let each = names.iter().map(|name| async move {
             let what = || format!("{action:?} {name}").to_lowercase();
+            if action != Action::Start {
+                crate::ours::mark(name);
+            }
             match action {
                 Action::Start => self.docker.start_container(name, None).await.context(what),
                 // Without a timeout the engine uses the container's own (its stop_grace_period).
