@@ -72,6 +72,7 @@ const container = (extra: Partial<ContainerStatus> = {}): ContainerStatus => ({
   exit_code: null,
   oom_killed: false,
   started_at: null,
+  stopped_outside: false,
   ...extra,
 });
 
@@ -145,6 +146,7 @@ describe("node status", () => {
     const stopped = container({ state: "exited", exit_code: 0 });
     expect(nodeStatus(services[0], stopped).status).toBe("exited");
     expect(nodeStatus(services[0], stopped, undefined, { operation: "the backup" })).toEqual({ status: "held", label: "stopped for the backup" });
+    expect(nodeStatus(services[0], { ...stopped, exit_code: 137, stopped_outside: true })).toEqual({ status: "outside", label: "stopped from outside" });
   });
 
   it("applies snapshots and container changes of its own stack only", () => {
@@ -196,11 +198,22 @@ describe("the window", () => {
   it("the side panel drives the selected service", async () => {
     const backend = fake();
     render(<App backend={backend} />);
-    act(() => backend.push({ kind: "snapshot", stack: "lab", containers: snap({ api: container() }) }));
-    fireEvent.click(await screen.findByTestId("node-api"));
+    await screen.findByTestId("node-api");
+    act(() => backend.push({ kind: "snapshot", stack: "lab", containers: snap({ api: container(), db: container({ state: "exited", exit_code: 0 }) }) }));
+    await waitFor(() => expect(screen.getByTestId("node-api").dataset.status).toBe("healthy"));
+    fireEvent.click(screen.getByTestId("node-api"));
     const panel = await screen.findByTestId("panel");
     expect(panel.textContent).toContain("db (healthy)");
     expect(panel.textContent).toContain("512 MiB");
+    // Only what applies: a running service can be stopped or restarted, not started.
+    const enabled = (id: string) => !(screen.getByTestId(id) as HTMLButtonElement).disabled;
+    expect([enabled("action-start"), enabled("action-stop"), enabled("action-restart")]).toEqual([false, true, true]);
+    fireEvent.click(screen.getByTestId("node-db"));
+    await waitFor(() => expect(enabled("action-start")).toBe(true));
+    expect(enabled("action-stop")).toBe(false);
+    expect(screen.getByTestId("no-usage").textContent).toContain("Not running");
+    fireEvent.click(screen.getByTestId("node-api"));
+    await waitFor(() => expect(enabled("action-restart")).toBe(true));
     fireEvent.click(screen.getByTestId("action-restart"));
     await waitFor(() => expect(backend.calls).toContain("restart api"));
     fireEvent.keyDown(window, { key: "Escape" });
@@ -273,7 +286,8 @@ describe("the window", () => {
     render(<App backend={backend} />);
     await screen.findByTestId("node-db");
     act(() => backend.push({ kind: "engineDown", stack: "lab", reason: "connection refused" }));
-    expect((await screen.findByTestId("engine-down")).textContent).toContain("Retrying");
+    expect((await screen.findByTestId("engine-down")).textContent).toContain("Start Docker");
+    expect(screen.getByTestId("engine-down").textContent).toContain("clears by itself");
     expect((screen.getByTestId("up") as HTMLButtonElement).disabled).toBe(true);
     act(() => backend.push({ kind: "snapshot", stack: "lab", containers: {} }));
     await waitFor(() => expect(screen.queryByTestId("engine-down")).toBeNull());

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { rendered } from "./activity";
 import { apiError, errorText, type Backend } from "./backend";
 import type { Action } from "./bindings/Action";
@@ -11,6 +11,7 @@ import { useOperation } from "./operation";
 import { CONDITION_LABEL, nodeStatus, replicasOf, serviceStatus, type Known } from "./state";
 import type { Theme } from "./bindings/Theme";
 import { useDrift, useScreen, useStackStore, useTheme } from "./store";
+import { engineDownText, forWindow } from "./words";
 import { useUsage } from "./usage";
 
 const CHANGE_LABEL: Record<PlannedChange["change"], string> = {
@@ -157,6 +158,10 @@ export function App({ backend }: { backend: Backend }) {
   }, [op.progress.phases, containers, probed]);
   useEffect(() => setProbed({}), [stack, env]);
   const operation = busy ?? backupBusy;
+  // A banner belongs to what raised it: an operation that starts clears the one before.
+  useEffect(() => {
+    if (operation) dispatch({ type: "notice", text: null });
+  }, [operation, dispatch]);
   const known: Known = useMemo(() => ({ probed, operation: operation ? (OPERATION_NAME[operation] ?? operation) : null }), [probed, operation]);
   const selectedInfo = selectedSvc ? serviceStatus(selectedSvc, containers, phases[selectedSvc.name], known) : undefined;
   const selectedContainer = selectedInfo?.container;
@@ -260,10 +265,14 @@ export function App({ backend }: { backend: Backend }) {
 
       {engineDown && (
         <div className="banner banner-error" role="alert" data-testid="engine-down">
-          The Docker engine cannot be reached: {engineDown}. Retrying… Start dockerd (or Docker), and this clears by itself.
+          {engineDownText(engineDown).message}
+          <details>
+            <summary>Details</summary>
+            <code>{engineDownText(engineDown).detail}</code>
+          </details>
         </div>
       )}
-      {notice && (
+      {notice && !error && (
         <div className="banner banner-ok" role="status" data-testid="notice">
           {notice}
           <button className="log-close" aria-label="dismiss" onClick={() => dispatch({ type: "notice", text: null })}>
@@ -298,7 +307,7 @@ export function App({ backend }: { backend: Backend }) {
         <div className="banner banner-error" role="alert" data-testid="failures">
           {op.progress.failures.map((f) => (
             <div key={f.service} className="failure">
-              <strong>{f.service}</strong>: {f.reason}
+              <strong>{f.service}</strong>: {forWindow(f.reason)}
               {f.health_output.length > 0 && <pre title="last health check output">{f.health_output.join("\n")}</pre>}
               {f.logs.length > 0 && <pre title="last log lines">{f.logs.join("\n")}</pre>}
             </div>
@@ -378,23 +387,35 @@ export function App({ backend }: { backend: Backend }) {
               <dt>Depends on</dt>
               <dd>{selectedSvc.depends_on.map((d) => `${d.target} (${CONDITION_LABEL[d.condition]})`).join(", ") || "-"}</dd>
             </dl>
+            {/* Each action only where it applies: Start what is stopped, Stop and Restart what runs. */}
             <div className="actions">
-              <button data-testid="action-start" onClick={() => control(selectedSvc.name, "start")}>
+              <button
+                data-testid="action-start"
+                onClick={() => control(selectedSvc.name, "start")}
+                disabled={busy !== null || selectedReplicas.length === 0 || selectedReplicas.every((c) => c.state === "running")}
+                title={selectedReplicas.length === 0 ? "Not created yet: use Up" : undefined}
+              >
                 Start
               </button>
-              <button data-testid="action-stop" onClick={() => control(selectedSvc.name, "stop")}>
+              <button data-testid="action-stop" onClick={() => control(selectedSvc.name, "stop")} disabled={busy !== null || !selectedReplicas.some((c) => c.state === "running")}>
                 Stop
               </button>
-              <button data-testid="action-restart" onClick={() => control(selectedSvc.name, "restart")}>
+              <button data-testid="action-restart" onClick={() => control(selectedSvc.name, "restart")} disabled={busy !== null || selectedReplicas.length === 0}>
                 Restart
               </button>
             </div>
-            {selectedUsage && (
-              <>
-                <h3>Resource use (last minute{selectedReplicas.length > 1 ? `, ${selectedContainer?.name}` : ""})</h3>
-                <Chart label="CPU %" values={selectedUsage.cpu} limit={selectedSvc.cpu_limit ? selectedSvc.cpu_limit * 100 : null} />
-                <Chart label="Memory" values={selectedUsage.memory} limit={selectedSvc.memory_limit} bytes />
-              </>
+            {selectedContainer?.state === "running" ? (
+              selectedUsage && (
+                <>
+                  <h3>Resource use (last minute{selectedReplicas.length > 1 ? `, ${selectedContainer.name}` : ""})</h3>
+                  <Chart label="CPU %" values={selectedUsage.cpu} limit={selectedSvc.cpu_limit ? selectedSvc.cpu_limit * 100 : null} />
+                  <Chart label="Memory" values={selectedUsage.memory} limit={selectedSvc.memory_limit} bytes />
+                </>
+              )
+            ) : (
+              <p className="muted" data-testid="no-usage">
+                Not running: no resource use.
+              </p>
             )}
             <h3>Last health checks</h3>
             <pre className="health">{health.length ? health.join("\n") : "none recorded"}</pre>
@@ -410,17 +431,37 @@ export function App({ backend }: { backend: Backend }) {
         </section>
       )}
 
-      {op.progress.lines.length > 0 && (
-        <section className="log" aria-label="progress" data-testid="progress-log">
-          {busy === null && (
-            <button className="log-close" aria-label="close the progress log" onClick={op.clear}>
-              ×
-            </button>
-          )}
-          <pre>{op.progress.lines.join("\n")}</pre>
-        </section>
-      )}
+      {op.progress.lines.length > 0 && <ProgressLog lines={op.progress.lines} onClose={busy === null ? op.clear : undefined} />}
     </div>
+  );
+}
+
+/** The progress of the operation, newest line in view (unless the user scrolled up to read). */
+function ProgressLog({ lines, onClose }: { lines: string[]; onClose?: () => void }) {
+  const box = useRef<HTMLElement>(null);
+  const following = useRef(true);
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (el && following.current) el.scrollTop = el.scrollHeight;
+  }, [lines]);
+  return (
+    <section
+      className="log"
+      aria-label="progress"
+      data-testid="progress-log"
+      ref={box}
+      onScroll={(e) => {
+        const el = e.currentTarget;
+        following.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 4;
+      }}
+    >
+      {onClose && (
+        <button className="log-close" aria-label="close the progress log" onClick={onClose}>
+          ×
+        </button>
+      )}
+      <pre>{lines.join("\n")}</pre>
+    </section>
   );
 }
 

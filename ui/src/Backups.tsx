@@ -186,7 +186,9 @@ export function Backups({ backend, stack, env, onClose, onBusy }: { backend: Bac
       {bars.length > 0 && (
         <div className="bars" data-testid="backup-progress">
           {bars.map(([key, b]) => {
-            const pct = b.finished ? 100 : b.total ? Math.min(100, (100 * b.done) / b.total) : null;
+            // An estimate the bytes have outgrown says nothing of how far it is: no percentage.
+            const known = b.total !== null && b.total > 0 && !(b.estimate && b.done > b.total);
+            const pct = b.finished ? 100 : known && b.total ? Math.min(100, (100 * b.done) / b.total) : null;
             return (
               <div key={key} className="bar-row">
                 <div className="bar-label">
@@ -195,7 +197,7 @@ export function Backups({ backend, stack, env, onClose, onBusy }: { backend: Bac
                   </span>
                   <span className="muted">
                     {human(b.done)}
-                    {b.total ? ` of ${b.estimate ? "~" : ""}${human(b.total)}` : ""}
+                    {known && b.total ? ` of ${b.estimate ? "~" : ""}${human(b.total)}` : ""}
                     {b.finished ? " ✓" : ""}
                   </span>
                 </div>

@@ -6,7 +6,8 @@ import { LogBuffer } from "./logs";
 const ROW = 16;
 
 /** Logs of some services (all when `services` is empty), followed live over a channel; a
- * virtualised list renders only the visible rows, and the buffer is bounded. */
+ * virtualised list renders only the rows about the view (each at least a row high, a long line
+ * wrapped in full), and the buffer is bounded. */
 export function LogView({ backend, stack, env, services, height }: { backend: Backend; stack: string; env: string; services: string[]; height: number }) {
   const buffer = useRef(new LogBuffer());
   const [version, setVersion] = useState(0);
@@ -49,10 +50,9 @@ export function LogView({ backend, stack, env, services, height }: { backend: Ba
   }, [backend, stack, env, key]);
 
   const lines = useMemo(() => buffer.current.view(search), [version, search]);
-  const total = lines.length * ROW;
   useEffect(() => {
-    if (follow && box.current) box.current.scrollTop = total;
-  }, [follow, total]);
+    if (follow && box.current) box.current.scrollTop = box.current.scrollHeight;
+  }, [follow, lines]);
   const first = Math.max(0, Math.floor(scrollTop / ROW) - 5);
   const count = Math.ceil(height / ROW) + 10;
   const visible = lines.slice(first, first + count);
@@ -81,15 +81,16 @@ export function LogView({ backend, stack, env, services, height }: { backend: Ba
           setFollow(el.scrollTop + el.clientHeight >= el.scrollHeight - ROW);
         }}
       >
-        <div style={{ height: total, position: "relative" }}>
-          {visible.map((l, i) => (
-            <div key={first + i} className={`logline${l.stderr ? " logline-err" : ""}`} style={{ top: (first + i) * ROW }}>
-              {timestamps && l.timestamp && <span className="muted">{l.timestamp.slice(11, 23)} </span>}
-              {services.length !== 1 && <span className="logsvc">{l.service}</span>}
-              {l.line}
-            </div>
-          ))}
-        </div>
+        {/* The rows before and after the rendered ones hold their place (a row each). */}
+        <div style={{ height: first * ROW }} />
+        {visible.map((l, i) => (
+          <div key={first + i} className={`logline${l.stderr ? " logline-err" : ""}`}>
+            {timestamps && l.timestamp && <span className="muted">{l.timestamp.slice(11, 23)} </span>}
+            {services.length !== 1 && <span className="logsvc">{l.service}</span>}
+            {l.line}
+          </div>
+        ))}
+        <div style={{ height: Math.max(0, lines.length - first - visible.length) * ROW }} />
       </div>
     </div>
   );

@@ -7,6 +7,7 @@ import type { Command, Commands } from "./bindings/commands";
 import type { FocusService } from "./bindings/FocusService";
 import type { StateEvent } from "./bindings/StateEvent";
 import type { UsageEvent } from "./bindings/UsageEvent";
+import { forWindow } from "./words";
 
 export type { Command };
 
@@ -34,11 +35,12 @@ export function errorText(e: ApiError): string {
   return [e.message, ...e.diagnostics.map((d) => `${where(d)}: ${d.key ? `${d.key}: ` : ""}${d.message}`)].join("\n");
 }
 
-/** What a failed command rejects with; anything else is an internal error. */
+/** What a failed command rejects with (its message for the window's user); anything else is
+ * an internal error. */
 export function apiError(e: unknown): ApiError {
   if (e && typeof e === "object" && "code" in e && "message" in e) {
     const err = e as ApiError;
-    return { ...err, diagnostics: err.diagnostics ?? [] };
+    return { ...err, message: forWindow(err.message), diagnostics: err.diagnostics ?? [] };
   }
-  return { code: "internal", message: String(e), diagnostics: [] };
+  return { code: "internal", message: `Something went wrong inside Sirius Deck: ${String(e)}`, diagnostics: [] };
 }

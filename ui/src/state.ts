@@ -18,7 +18,9 @@ export type NodeStatus =
   | "exited"
   | "failed"
   /** Stopped by an operation of ours (a switch, a backup, a restore…): not a crash. */
-  | "held";
+  | "held"
+  /** Stopped by something other than Sirius Deck (`docker stop`, `docker kill`): not a crash. */
+  | "outside";
 
 export interface NodeInfo {
   status: NodeStatus;
@@ -56,6 +58,7 @@ export function nodeStatus(svc: ServiceNode, c: ContainerStatus | undefined, pha
       if (c.oom_killed) return { status: "failed", label: "killed: out of memory" };
       if (c.exit_code === 0 && svc.one_shot) return { status: "completed", label: "completed" };
       if (known.operation) return { status: "held", label: `stopped for ${known.operation}` };
+      if (c.stopped_outside) return { status: "outside", label: "stopped from outside" };
       return { status: "exited", label: `exited (${c.exit_code ?? "?"})` };
     case "paused":
       return { status: "starting", label: "paused" };
@@ -98,7 +101,7 @@ export function replicasOf(containers: Containers, service: string): ContainerSt
 }
 
 /** Worst first: the node of a replicated service shows its worst replica. */
-const SEVERITY: NodeStatus[] = ["failed", "exited", "unhealthy", "starting", "progress", "held", "planned", "running", "healthy", "completed"];
+const SEVERITY: NodeStatus[] = ["failed", "exited", "unhealthy", "outside", "starting", "progress", "held", "planned", "running", "healthy", "completed"];
 
 /** What a service's node shows: its worst replica's state (so a failing one is never hidden),
  * and how many of the replicas asked for are up when there are several. */

@@ -135,8 +135,8 @@ struct ServiceState {
     flapping_until: Option<Instant>,
 }
 
-/// Whether a stop of a container (name, id) was asked for here.
-pub type OursCheck = Box<dyn Fn(&str, Option<&str>) -> bool + Send>;
+/// Whether a stop of a container (name, id), seen by the engine at a time, was asked for here.
+pub type OursCheck = Box<dyn Fn(&str, Option<&str>, std::time::SystemTime) -> bool + Send>;
 
 /// Turns a stream of state changes into incidents. Pure but for `ours` (which reads the marks
 /// our processes leave before they stop a container): the caller feeds it changes and the
@@ -149,6 +149,8 @@ pub struct IncidentTracker {
     expected_stops: BTreeSet<String>,
     /// Containers (by name) that something else is stopping.
     outside_stops: BTreeSet<String>,
+    /// Containers (by name) that something else stopped, not started since.
+    stopped_outside: BTreeSet<String>,
     /// By container name.
     services: BTreeMap<String, ServiceState>,
     /// The last status of each container, by name.
@@ -165,6 +167,7 @@ impl IncidentTracker {
             ours: Box::new(crate::ours::stopped_by_us),
             expected_stops: BTreeSet::new(),
             outside_stops: BTreeSet::new(),
+            stopped_outside: BTreeSet::new(),
             services: BTreeMap::new(),
             known: BTreeMap::new(),
             away: false,
@@ -175,6 +178,27 @@ impl IncidentTracker {
     pub fn with_ours(mut self, ours: OursCheck) -> Self {
         self.ours = ours;
         self
+    }
+
+    /// Marks in a change the containers that were stopped from outside (`stopped_outside`), as
+    /// the events seen so far tell.
+    pub fn annotate(&self, change: &mut StackChange) {
+        let outside = |name: &str, c: &ContainerStatus| {
+            self.stopped_outside.contains(name) && c.state != crate::ContainerState::Running
+        };
+        match change {
+            StackChange::Snapshot { containers } => {
+                for (name, c) in containers.iter_mut() {
+                    c.stopped_outside = outside(name, c);
+                }
+            }
+            StackChange::Container {
+                container,
+                status: Some(s),
+                ..
+            } => s.stopped_outside = outside(container, s),
+            _ => {}
+        }
     }
 
     pub fn observe(&mut self, change: &StackChange, now: Instant) -> Vec<Incident> {
@@ -235,6 +259,12 @@ impl IncidentTracker {
                     self.known.remove(container);
                 }
                 let replicated = self.replicated(service, container, *number);
+                let at = time_ns.map_or_else(std::time::SystemTime::now, |ns| {
+                    std::time::UNIX_EPOCH + Duration::from_nanos(ns.max(0) as u64)
+                });
+                if matches!(action, ContainerAction::Kill | ContainerAction::Stop) {
+                    self.note_stop(container, status.as_deref(), at);
+                }
                 let mut out = self.on_event(service, container, *action, status.as_deref(), *exit_code, now);
                 for i in &mut out {
                     i.event_time_ns = *time_ns;
@@ -242,6 +272,17 @@ impl IncidentTracker {
                 }
                 out
             }
+        }
+    }
+
+    /// Someone asked a container to stop: the engine reports a kill (or a stop) before the die;
+    /// a crash or the kernel's OOM killer does not. Asked here (marked just before, see `ours`),
+    /// the die is expected; asked by another tool, it is a stop from outside.
+    fn note_stop(&mut self, container: &str, status: Option<&ContainerStatus>, at: std::time::SystemTime) {
+        if (self.ours)(container, status.map(|s| s.id.as_str()), at) {
+            self.expected_stops.insert(container.to_string());
+        } else if !self.expected_stops.contains(container) {
+            self.outside_stops.insert(container.to_string());
         }
     }
 
@@ -261,27 +302,21 @@ impl IncidentTracker {
     ) -> Vec<Incident> {
         use ContainerAction as A;
         let config = self.config.clone();
-        // Someone asked it to stop: the engine reports a kill before the die (a crash or the
-        // kernel's OOM killer does not). Asked here, it is expected; asked by another tool, it
-        // is a stop from outside.
+        // A die after a kill (see `note_stop`) was asked for, here or by another tool.
         let (expected, outside) = match action {
-            A::Kill | A::Stop => {
-                if (self.ours)(container, status.map(|s| s.id.as_str())) {
-                    self.expected_stops.insert(container.to_string());
-                } else if !self.expected_stops.contains(container) {
-                    self.outside_stops.insert(container.to_string());
-                }
-                (false, false)
-            }
-            A::Start => {
+            A::Start | A::Destroy => {
                 self.expected_stops.remove(container);
                 self.outside_stops.remove(container);
+                self.stopped_outside.remove(container);
                 (false, false)
             }
-            A::Die => (
-                self.expected_stops.contains(container),
-                self.outside_stops.contains(container),
-            ),
+            A::Die => {
+                let outside = self.outside_stops.contains(container);
+                if outside {
+                    self.stopped_outside.insert(container.to_string());
+                }
+                (self.expected_stops.contains(container), outside)
+            }
             _ => (false, false),
         };
         let one_shot = self.one_shots.contains(service);
@@ -413,8 +448,9 @@ impl crate::Engine {
         let engine = self.clone();
         let project = project.clone();
         let task = tokio::spawn(async move {
-            while let Some(change) = watch.changes.recv().await {
+            while let Some(mut change) = watch.changes.recv().await {
                 let found = tracker.observe(&change, Instant::now());
+                tracker.annotate(&mut change);
                 if tx.send(Observed::Change(change)).await.is_err() {
                     return;
                 }
@@ -539,6 +575,7 @@ mod tests {
             exit_code: exit,
             oom_killed: oom,
             started_at: None,
+            stopped_outside: false,
         }
     }
 
@@ -579,7 +616,7 @@ mod tests {
 
     #[test]
     fn the_exit_code_comes_from_the_die_event() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
         let now = Instant::now();
         // Restarting already: the state carries no exit code, the event does.
         let restarting = status("restarting", None, None, false);
@@ -592,7 +629,7 @@ mod tests {
     #[test]
     fn a_container_that_stopped_while_the_watch_was_away_is_an_incident() {
         let mut t =
-            IncidentTracker::new(TrackerConfig::default(), ["migrate".to_string()]).with_ours(Box::new(|_, _| true));
+            IncidentTracker::new(TrackerConfig::default(), ["migrate".to_string()]).with_ours(Box::new(|_, _, _| true));
         let now = Instant::now();
         let named = |name: &str, state: &str, exit: Option<i64>| {
             let mut s = status(state, None, exit, false);
@@ -648,7 +685,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_of_running_containers_forgets_stops_that_were_asked_for() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
         let now = Instant::now();
         // The engine shuts down: a kill, then the die, both expected.
         assert!(t.observe(&ev("db", "kill", None), now).is_empty());
@@ -670,7 +707,7 @@ mod tests {
 
     #[test]
     fn one_notification_per_incident_and_one_on_recovery() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
         let now = Instant::now();
         let unhealthy = || {
             ev(
@@ -695,7 +732,7 @@ mod tests {
 
     #[test]
     fn each_replica_has_its_own_incidents_named_by_its_container() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
         let now = Instant::now();
         let replica = |n: u32, action: &str, health: &str| {
             let name = format!("lab-api-{n}");
@@ -729,7 +766,7 @@ mod tests {
     #[test]
     fn expected_exits_raise_nothing() {
         let mut t =
-            IncidentTracker::new(TrackerConfig::default(), ["migrate".to_string()]).with_ours(Box::new(|_, _| true));
+            IncidentTracker::new(TrackerConfig::default(), ["migrate".to_string()]).with_ours(Box::new(|_, _, _| true));
         let now = Instant::now();
         assert!(t
             .observe(&ev("migrate", "die", Some(status("exited", None, Some(0), false))), now)
@@ -755,13 +792,17 @@ mod tests {
     #[test]
     fn a_stop_from_outside_is_one_incident_of_its_own() {
         // Nothing of ours stopped "db": `docker kill` or `docker stop` by another tool.
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|name, _| name != "db"));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|name, _, _| name != "db"));
         let now = Instant::now();
         assert!(t.observe(&ev("db", "kill", None), now).is_empty());
         assert_eq!(
             kinds(t.observe(&ev("db", "die", Some(status("exited", None, Some(137), false))), now)),
             vec![IncidentKind::StoppedOutside]
         );
+        // The live state says so until it starts again.
+        let mut later = ev("db", "stop", Some(status("exited", None, Some(137), false)));
+        t.annotate(&mut later);
+        assert!(matches!(&later, StackChange::Container { status: Some(s), .. } if s.stopped_outside));
         // `docker stop` reports a second kill (SIGKILL after the timeout) and a stop: nothing more.
         assert!(t.observe(&ev("db", "kill", None), now).is_empty());
         assert!(t.observe(&ev("db", "stop", None), now).is_empty());
@@ -769,13 +810,16 @@ mod tests {
             kinds(t.observe(&ev("db", "start", Some(status("running", None, None, false))), now)),
             vec![IncidentKind::Recovered]
         );
+        let mut later = ev("db", "start", Some(status("running", None, None, false)));
+        t.annotate(&mut later);
+        assert!(matches!(&later, StackChange::Container { status: Some(s), .. } if !s.stopped_outside));
         // Ours: nothing.
         assert!(t.observe(&ev("api", "kill", None), now).is_empty());
         assert!(t
             .observe(&ev("api", "die", Some(status("exited", None, Some(143), false))), now)
             .is_empty());
         // Unknown exit code: said as unknown, never as -1.
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
         let out = t.observe(&ev("web", "die", Some(status("exited", None, None, false))), now);
         assert_eq!(kinds(out.clone()), vec![IncidentKind::Exited { code: None }]);
         assert_eq!(out[0].text("lab").1, "It stopped by itself.");
@@ -783,7 +827,7 @@ mod tests {
 
     #[test]
     fn out_of_memory_is_named_once() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
         let now = Instant::now();
         assert_eq!(
             kinds(t.observe(&ev("api", "oom", None), now)),
@@ -792,7 +836,7 @@ mod tests {
         assert!(t
             .observe(&ev("api", "die", Some(status("exited", None, Some(137), true))), now)
             .is_empty());
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
         assert_eq!(
             kinds(t.observe(&ev("api", "die", Some(status("exited", None, Some(137), true))), now)),
             vec![IncidentKind::OutOfMemory]
@@ -801,7 +845,7 @@ mod tests {
 
     #[test]
     fn restart_loops_and_flapping_are_summarised() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
         let now = Instant::now();
         let die = || ev("api", "die", Some(status("exited", Some("unhealthy"), Some(1), false)));
         let start = || ev("api", "start", Some(status("running", Some("starting"), None, false)));
@@ -819,7 +863,7 @@ mod tests {
             ]
         );
 
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
         let bad = || {
             ev(
                 "db",

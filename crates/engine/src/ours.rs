@@ -2,14 +2,17 @@
 //! removes a container, it leaves a mark naming it; the incident tracker of every process reads
 //! the marks, and tells a stop asked for here (no incident) from a stop from outside (`docker
 //! kill`, `docker stop` by another tool: an incident of its own). The marks are empty files in
-//! the user's runtime folder, one per container id or name, fresh for as long as a stop can take.
+//! the user's runtime folder, one per container id or name; a mark counts for the engine's first
+//! kill of the container that follows it within seconds, not for a later stop.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-/// How long a mark holds: longer than any stop timeout (a container's `stop_grace_period` is
-/// seconds; the engine's default 10 s).
-const FRESH: Duration = Duration::from_secs(300);
+/// How long before the engine's kill event a mark counts: our stop calls the engine right after
+/// marking; the engine's event follows within milliseconds (seconds on a loaded machine).
+const BEFORE: Duration = Duration::from_secs(20);
+/// Marks older than this are cleared.
+const KEEP: Duration = Duration::from_secs(300);
 
 fn dir() -> PathBuf {
     let base = std::env::var_os("XDG_RUNTIME_DIR")
@@ -39,26 +42,29 @@ pub fn mark(key: &str) {
     }
     if let Ok(entries) = std::fs::read_dir(&dir) {
         for e in entries.flatten() {
-            if !fresh(&e.path()) {
+            if marked_at(&e.path()).is_none_or(|t| SystemTime::now().duration_since(t).unwrap_or_default() > KEEP) {
                 let _ = std::fs::remove_file(e.path());
             }
         }
     }
-    let _ = std::fs::File::create(file(key));
+    // Written anew, so that its time is now (a file that exists keeps its old one otherwise).
+    let path = file(key);
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::File::create(path);
 }
 
-fn fresh(path: &std::path::Path) -> bool {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| SystemTime::now().duration_since(t).ok())
-        .is_some_and(|age| age < FRESH)
+fn marked_at(path: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Whether one of our processes stopped the container (by its name or id) within the last
-/// minutes.
-pub fn stopped_by_us(name: &str, id: Option<&str>) -> bool {
-    fresh(&file(name)) || id.is_some_and(|id| !id.is_empty() && fresh(&file(id)))
+/// Whether one of our processes marked the container (by its name or id) just before `at`, the
+/// time of the engine's kill event.
+pub fn stopped_by_us(name: &str, id: Option<&str>, at: SystemTime) -> bool {
+    let just_before = |key: &str| {
+        marked_at(&file(key))
+            .is_some_and(|t| t <= at + Duration::from_secs(2) && at.duration_since(t).unwrap_or_default() <= BEFORE)
+    };
+    just_before(name) || id.is_some_and(|id| !id.is_empty() && just_before(id))
 }
 
 #[cfg(test)]
@@ -66,11 +72,18 @@ mod tests {
     #[test]
     fn a_mark_names_the_container_by_name_or_id() {
         let name = format!("deck-ours-test-{}", std::process::id());
-        assert!(!super::stopped_by_us(&name, None));
+        let now = std::time::SystemTime::now;
+        assert!(!super::stopped_by_us(&name, None, now()));
         super::mark(&name);
-        assert!(super::stopped_by_us(&name, None));
-        assert!(super::stopped_by_us("someone-else", Some(&name)));
-        assert!(!super::stopped_by_us("someone-else", Some("")));
+        assert!(super::stopped_by_us(&name, None, now()));
+        assert!(super::stopped_by_us("someone-else", Some(&name), now()));
+        assert!(!super::stopped_by_us("someone-else", Some(""), now()));
+        // A kill a minute after the mark is not the one it was for.
+        assert!(!super::stopped_by_us(
+            &name,
+            None,
+            now() + std::time::Duration::from_secs(60)
+        ));
         let _ = std::fs::remove_file(super::file(&name));
     }
 }

@@ -103,6 +103,10 @@ pub struct ContainerStatus {
     pub exit_code: Option<i64>,
     pub oom_killed: bool,
     pub started_at: Option<String>,
+    /// Stopped by something other than Sirius Deck, and not started since: known to a live watch
+    /// that saw the stop (`Engine::watch_incidents`), false elsewhere.
+    #[serde(default)]
+    pub stopped_outside: bool,
 }
 
 #[derive(Clone, Debug, Serialize, TS)]
@@ -231,6 +235,7 @@ impl Engine {
             exit_code: if exited { state.exit_code } else { None },
             oom_killed: state.oom_killed.unwrap_or(false),
             started_at: state.started_at,
+            stopped_outside: false,
         };
         Some(status)
     }
@@ -320,11 +325,26 @@ impl Engine {
             .unwrap_or_default()
             .into_iter()
             .map(|r| {
-                format!(
-                    "exit {}: {}",
-                    r.exit_code.unwrap_or(-1),
-                    deck_error::redact::text(r.output.unwrap_or_default().trim())
-                )
+                // "08:12:31 passed: output": the time the check ran (the engine's RFC 3339, to
+                // the second), its verdict, what it printed.
+                let time = r
+                    .start
+                    .as_deref()
+                    .and_then(|t| t.split_once('T'))
+                    .and_then(|(_, t)| t.get(..8))
+                    .unwrap_or("--:--:--");
+                let verdict = match r.exit_code {
+                    Some(0) => "passed".to_string(),
+                    Some(code) => format!("failed (exit {code})"),
+                    None => "did not finish".to_string(),
+                };
+                let printed = r.output.unwrap_or_default();
+                let output = deck_error::redact::text(printed.trim());
+                if output.is_empty() {
+                    format!("{time} {verdict}")
+                } else {
+                    format!("{time} {verdict}: {output}")
+                }
             })
             .collect())
     }

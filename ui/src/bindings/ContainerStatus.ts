@@ -26,4 +26,9 @@ env: string | null,
 /**
  * `host_ip:host_port->container_port/protocol`.
  */
-ports: Array<string>, restart_count: number, exit_code: number | null, oom_killed: boolean, started_at: string | null, };
+ports: Array<string>, restart_count: number, exit_code: number | null, oom_killed: boolean, started_at: string | null, 
+/**
+ * Stopped by something other than Sirius Deck, and not started since: known to a live watch
+ * that saw the stop (`Engine::watch_incidents`), false elsewhere.
+ */
+stopped_outside: boolean, };
