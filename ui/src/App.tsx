@@ -2,6 +2,7 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } fr
 import { rendered } from "./activity";
 import { apiError, errorText, type Backend } from "./backend";
 import type { Action } from "./bindings/Action";
+import type { Phase } from "./bindings/Phase";
 import type { PlannedChange } from "./bindings/PlannedChange";
 import type { SwitchOptions } from "./bindings/SwitchOptions";
 import { Backups } from "./Backups";
@@ -70,6 +71,7 @@ export function App({ backend }: { backend: Backend }) {
   const view = opened?.view ?? null;
   const busy = op.busy;
   const [backupBusy, setBackupBusy] = useState<string | null>(null);
+  const [backupPhases, setBackupPhases] = useState<Record<string, Phase>>({});
   // Containers our probe found ready, by name, with the start it found them ready in.
   const [probed, setProbed] = useState<Record<string, string>>({});
   useDrift(backend, state, dispatch, busy !== null);
@@ -150,12 +152,12 @@ export function App({ backend }: { backend: Backend }) {
   // A service the core says is ready is ready on its node too, before Docker's own health check
   // has run (its status stays a detail).
   useEffect(() => {
-    const ready = Object.entries(op.progress.phases).filter(([, p]) => p === "ready");
+    const ready = [...Object.entries(op.progress.phases), ...Object.entries(backupPhases)].filter(([, p]) => p === "ready");
     const found = ready.flatMap(([service]) => replicasOf(containers, service).filter((c) => c.state === "running"));
     if (found.some((c) => probed[c.name] !== (c.started_at ?? ""))) {
       setProbed((p) => ({ ...p, ...Object.fromEntries(found.map((c) => [c.name, c.started_at ?? ""])) }));
     }
-  }, [op.progress.phases, containers, probed]);
+  }, [op.progress.phases, backupPhases, containers, probed]);
   useEffect(() => setProbed({}), [stack, env]);
   const operation = busy ?? backupBusy;
   // A banner belongs to what raised it: an operation that starts clears the one before.
@@ -319,7 +321,7 @@ export function App({ backend }: { backend: Backend }) {
         {view && ready && (
           <Diagram services={view.services} containers={containers} progress={phases} known={known} usage={usage} drift={drift} selected={selected} planned={planned && busy === null} onSelect={select} onDrawn={drawn} />
         )}
-        {showBackups && ready && <Backups backend={backend} stack={stack} env={env} onClose={() => setShowBackups(false)} onBusy={setBackupBusy} />}
+        {showBackups && ready && <Backups backend={backend} stack={stack} env={env} onClose={() => setShowBackups(false)} onBusy={setBackupBusy} onPhases={setBackupPhases} />}
         {selectedSvc && !showBackups && (
           <aside className="panel" data-testid="panel" aria-label={`service ${selectedSvc.name}`}>
             <div className="panel-head">

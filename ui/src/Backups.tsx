@@ -6,6 +6,7 @@ import type { BackupSettings } from "./bindings/BackupSettings";
 import type { Event } from "./bindings/Event";
 import type { InterruptedOp } from "./bindings/InterruptedOp";
 import type { Resolution } from "./bindings/Resolution";
+import type { Phase } from "./bindings/Phase";
 import { OP_LABEL, useOperation } from "./operation";
 
 /** Bytes as a person reads them. */
@@ -31,7 +32,22 @@ export function age(unix: number, now = Date.now() / 1000): string {
   return `${Math.floor(s / 86400)}d ago`;
 }
 
-export function Backups({ backend, stack, env, onClose, onBusy }: { backend: Backend; stack: string; env: string; onClose: () => void; onBusy?: (op: string | null) => void }) {
+export function Backups({
+  backend,
+  stack,
+  env,
+  onClose,
+  onBusy,
+  onPhases,
+}: {
+  backend: Backend;
+  stack: string;
+  env: string;
+  onClose: () => void;
+  onBusy?: (op: string | null) => void;
+  /** The phases of the services the running backup or restore stopped and started again. */
+  onPhases?: (phases: Record<string, Phase>) => void;
+}) {
   const [list, setList] = useState<BackupList | null>(null);
   const op = useOperation();
   const [listError, setListError] = useState<string | null>(null);
@@ -44,6 +60,7 @@ export function Backups({ backend, stack, env, onClose, onBusy }: { backend: Bac
     onBusy?.(busy);
     return () => onBusy?.(null);
   }, [onBusy, busy]);
+  useEffect(() => onPhases?.(op.progress.phases), [onPhases, op.progress.phases]);
 
   const refresh = useCallback(() => {
     backend
