@@ -7,7 +7,7 @@ use deck_app::{
     SettingsChange, Sink, Stack, StackSummary, StackView, Target,
 };
 use deck_backup::{RestoreSummary, Settings};
-use deck_engine::{Action, LogLine, PlannedChange, ServiceDrift, UpOptions, UpSummary};
+use deck_engine::{Action, HealthCheck, LogLine, PlannedChange, ServiceDrift, UpOptions, UpSummary};
 use deck_switch::{SwitchOptions, SwitchSummary};
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -101,7 +101,7 @@ commands! {
         deck_app::control(app(&shell), &load(&stack, &env)?, &service, action).await
     }
 
-    async fn service_health(shell: State<'_, Shell>; stack: String, env: String, service: String;) -> Vec<String> {
+    async fn service_health(shell: State<'_, Shell>; stack: String, env: String, service: String;) -> Vec<HealthCheck> {
         deck_app::health(app(&shell), &load(&stack, &env)?, &service).await
     }
 

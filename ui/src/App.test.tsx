@@ -1,7 +1,7 @@
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { activity } from "./activity";
-import { App } from "./App";
+import { App, healthLine } from "./App";
 import type { ContainerStatus } from "./bindings/ContainerStatus";
 import type { Layer } from "./bindings/Layer";
 import type { ServiceNode } from "./bindings/ServiceNode";
@@ -145,18 +145,27 @@ describe("node status", () => {
     expect(nodeStatus(services[0], { ...c, started_at: "2026-11-30T08:05:00Z" }, undefined, { probed: { "lab-db-1": started } }).status).toBe("starting");
     const stopped = container({ state: "exited", exit_code: 0 });
     expect(nodeStatus(services[0], stopped).status).toBe("exited");
-    expect(nodeStatus(services[0], stopped, undefined, { operation: "the backup" })).toEqual({ status: "held", label: "stopped for the backup" });
+    expect(nodeStatus(services[0], stopped, undefined, { held: { db: "the backup" } })).toEqual({ status: "held", label: "stopped for the backup" });
+    // Another service's crash during the backup is a crash.
+    expect(nodeStatus(services[0], { ...stopped, exit_code: 1 }, undefined, { held: { api: "the backup" } }).status).toBe("exited");
     expect(nodeStatus(services[0], { ...stopped, exit_code: 137, stopped_outside: true })).toEqual({ status: "outside", label: "stopped from outside" });
+  });
+
+  it("health check runs read with their time and verdict", () => {
+    const time = new Date("2026-11-30T08:12:31Z").toLocaleTimeString();
+    expect(healthLine({ container: null, started: "2026-11-30T08:12:31Z", exit_code: 0, output: "" })).toBe(`${time} passed`);
+    expect(healthLine({ container: "lab-api-2", started: "2026-11-30T08:12:31Z", exit_code: 1, output: "refused" })).toBe(`lab-api-2 ${time} failed (exit 1): refused`);
+    expect(healthLine({ container: null, started: null, exit_code: null, output: "" })).toBe("--:--:-- did not finish");
   });
 
   it("applies snapshots and container changes of its own stack only", () => {
     let c = applyState({}, { kind: "snapshot", stack: "lab", containers: snap({ db: container() }) }, "lab");
     expect(Object.keys(c)).toEqual(["lab-db-1"]);
-    c = applyState(c, { kind: "container", stack: "lab", service: "db", container: "lab-db-1", number: 1, action: "die", time_ns: null, exit_code: null, status: container({ service: "db", name: "lab-db-1", state: "exited", exit_code: 1 }) }, "lab");
+    c = applyState(c, { kind: "container", stack: "lab", service: "db", container: "lab-db-1", id: "c0ffee", number: 1, action: "die", time_ns: null, exit_code: null, status: container({ service: "db", name: "lab-db-1", state: "exited", exit_code: 1 }) }, "lab");
     expect(c["lab-db-1"].state).toBe("exited");
-    c = applyState(c, { kind: "container", stack: "other", service: "db", container: "lab-db-1", number: 1, action: "destroy", time_ns: null, exit_code: null, status: null }, "lab");
+    c = applyState(c, { kind: "container", stack: "other", service: "db", container: "lab-db-1", id: "c0ffee", number: 1, action: "destroy", time_ns: null, exit_code: null, status: null }, "lab");
     expect(c["lab-db-1"]).toBeDefined();
-    c = applyState(c, { kind: "container", stack: "lab", service: "db", container: "lab-db-1", number: 1, action: "destroy", time_ns: null, exit_code: null, status: null }, "lab");
+    c = applyState(c, { kind: "container", stack: "lab", service: "db", container: "lab-db-1", id: "c0ffee", number: 1, action: "destroy", time_ns: null, exit_code: null, status: null }, "lab");
     expect(c["lab-db-1"]).toBeUndefined();
   });
 });
@@ -171,7 +180,7 @@ describe("the window", () => {
     act(() => backend.push({ kind: "snapshot", stack: "lab", containers: snap({ db: container(), api: container({ health: "starting" }) }) }));
     await waitFor(() => expect(screen.getByTestId("node-db").dataset.status).toBe("healthy"));
     expect(screen.getByTestId("node-api").dataset.status).toBe("starting");
-    act(() => backend.push({ kind: "container", stack: "lab", service: "db", container: "lab-db-1", number: 1, action: "die", time_ns: null, exit_code: null, status: container({ service: "db", name: "lab-db-1", state: "exited", exit_code: 0 }) }));
+    act(() => backend.push({ kind: "container", stack: "lab", service: "db", container: "lab-db-1", id: "c0ffee", number: 1, action: "die", time_ns: null, exit_code: null, status: container({ service: "db", name: "lab-db-1", state: "exited", exit_code: 0 }) }));
     await waitFor(() => expect(screen.getByTestId("node-db").dataset.status).toBe("exited"));
   });
 

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } fr
 import { rendered } from "./activity";
 import { apiError, errorText, type Backend } from "./backend";
 import type { Action } from "./bindings/Action";
+import type { HealthCheck } from "./bindings/HealthCheck";
 import type { Phase } from "./bindings/Phase";
 import type { PlannedChange } from "./bindings/PlannedChange";
 import type { SwitchOptions } from "./bindings/SwitchOptions";
@@ -55,13 +56,16 @@ const OPERATION_NAME: Record<string, string> = {
   recover: "the recovery",
 };
 
+/** Phases in which an operation has stopped a service on purpose. */
+const HELD: ReadonlySet<Phase> = new Set<Phase>(["stopping", "stopped", "removed", "paused"]);
+
 export function App({ backend }: { backend: Backend }) {
   rendered("App");
   const [state, dispatch, usage] = useStackStore(backend);
   const op = useOperation();
   const [showLogs, setShowLogs] = useState(false);
   const [showBackups, setShowBackups] = useState(false);
-  const [health, setHealth] = useState<string[]>([]);
+  const [health, setHealth] = useState<HealthCheck[]>([]);
   // The switch's options as the user set them; unset ones are the core's defaults (a safety
   // backup into prod).
   const [switchOpts, setSwitchOpts] = useState<SwitchOptions>({ backup: null, no_cache: false, no_build: false, rollback: true, full_restart: false });
@@ -145,26 +149,43 @@ export function App({ backend }: { backend: Backend }) {
   const planned = Object.keys(containers).length === 0;
   const selectedSvc = view?.services.find((s) => s.name === selected);
   // Phases of the operation in flight (kept afterwards only for what failed or was skipped).
+  // (A backup or restore's own, while it runs: the services it stops and starts again.)
+  const running = busy ? op.progress.phases : backupBusy ? backupPhases : null;
   const phases = useMemo(
-    () => (busy ? op.progress.phases : Object.fromEntries(Object.entries(op.progress.phases).filter(([, p]) => p === "failed" || p === "skipped"))),
-    [busy, op.progress.phases],
+    () => running ?? Object.fromEntries(Object.entries(op.progress.phases).filter(([, p]) => p === "failed" || p === "skipped")),
+    [running, op.progress.phases],
   );
   // A service the core says is ready is ready on its node too, before Docker's own health check
-  // has run (its status stays a detail).
+  // has run (its status stays a detail): the containers running when its phase turns ready.
+  // (The live state of a container may come a moment after its phase: a service waits until
+  // it shows running.)
+  const wasReady = useRef(new Set<string>());
+  const pending = useRef(new Set<string>());
   useEffect(() => {
-    const ready = [...Object.entries(op.progress.phases), ...Object.entries(backupPhases)].filter(([, p]) => p === "ready");
-    const found = ready.flatMap(([service]) => replicasOf(containers, service).filter((c) => c.state === "running"));
-    if (found.some((c) => probed[c.name] !== (c.started_at ?? ""))) {
-      setProbed((p) => ({ ...p, ...Object.fromEntries(found.map((c) => [c.name, c.started_at ?? ""])) }));
-    }
-  }, [op.progress.phases, backupPhases, containers, probed]);
-  useEffect(() => setProbed({}), [stack, env]);
+    const now = new Set([...Object.entries(op.progress.phases), ...Object.entries(backupPhases)].filter(([, p]) => p === "ready").map(([s]) => s));
+    for (const s of now) if (!wasReady.current.has(s)) pending.current.add(s);
+    wasReady.current = now;
+    const found = [...pending.current].flatMap((service) => replicasOf(containers, service).filter((c) => c.state === "running"));
+    for (const c of found) pending.current.delete(c.service);
+    if (found.length) setProbed((p) => ({ ...p, ...Object.fromEntries(found.map((c) => [c.name, c.started_at ?? ""])) }));
+  }, [op.progress.phases, backupPhases, containers]);
+  useEffect(() => {
+    setProbed({});
+    setBackupPhases({});
+    pending.current.clear();
+  }, [stack, env]);
   const operation = busy ?? backupBusy;
   // A banner belongs to what raised it: an operation that starts clears the one before.
   useEffect(() => {
     if (operation) dispatch({ type: "notice", text: null });
   }, [operation, dispatch]);
-  const known: Known = useMemo(() => ({ probed, operation: operation ? (OPERATION_NAME[operation] ?? operation) : null }), [probed, operation]);
+  // The services the running operation stopped (their containers are stopped for it, not crashed).
+  const known: Known = useMemo(() => {
+    if (!operation || !running) return { probed };
+    const name = OPERATION_NAME[operation] ?? operation;
+    const held = Object.fromEntries(Object.entries(running).filter(([, p]) => HELD.has(p)).map(([s]) => [s, name]));
+    return { probed, held };
+  }, [probed, operation, running]);
   const selectedInfo = selectedSvc ? serviceStatus(selectedSvc, containers, phases[selectedSvc.name], known) : undefined;
   const selectedContainer = selectedInfo?.container;
   const selectedReplicas = selectedSvc ? replicasOf(containers, selectedSvc.name) : [];
@@ -394,15 +415,15 @@ export function App({ backend }: { backend: Backend }) {
               <button
                 data-testid="action-start"
                 onClick={() => control(selectedSvc.name, "start")}
-                disabled={busy !== null || selectedReplicas.length === 0 || selectedReplicas.every((c) => c.state === "running")}
+                disabled={operation !== null || selectedReplicas.length === 0 || selectedReplicas.every((c) => c.state === "running")}
                 title={selectedReplicas.length === 0 ? "Not created yet: use Up" : undefined}
               >
                 Start
               </button>
-              <button data-testid="action-stop" onClick={() => control(selectedSvc.name, "stop")} disabled={busy !== null || !selectedReplicas.some((c) => c.state === "running")}>
+              <button data-testid="action-stop" onClick={() => control(selectedSvc.name, "stop")} disabled={operation !== null || !selectedReplicas.some((c) => c.state === "running")}>
                 Stop
               </button>
-              <button data-testid="action-restart" onClick={() => control(selectedSvc.name, "restart")} disabled={busy !== null || selectedReplicas.length === 0}>
+              <button data-testid="action-restart" onClick={() => control(selectedSvc.name, "restart")} disabled={operation !== null || selectedReplicas.length === 0}>
                 Restart
               </button>
             </div>
@@ -420,7 +441,9 @@ export function App({ backend }: { backend: Backend }) {
               </p>
             )}
             <h3>Last health checks</h3>
-            <pre className="health">{health.length ? health.join("\n") : "none recorded"}</pre>
+            <pre className="health" data-testid="health">
+              {health.length ? health.map(healthLine).join("\n") : "none recorded"}
+            </pre>
             <h3>Logs</h3>
             <LogView backend={backend} stack={stack} env={env} services={[selectedSvc.name]} height={220} />
           </aside>
@@ -436,6 +459,13 @@ export function App({ backend }: { backend: Backend }) {
       {op.progress.lines.length > 0 && <ProgressLog lines={op.progress.lines} onClose={busy === null ? op.clear : undefined} />}
     </div>
   );
+}
+
+/** A run of a health check as a line: its local time, whether it passed, what it printed. */
+export function healthLine(h: HealthCheck): string {
+  const time = h.started ? new Date(h.started).toLocaleTimeString() : "--:--:--";
+  const verdict = h.exit_code === 0 ? "passed" : h.exit_code === null ? "did not finish" : `failed (exit ${h.exit_code})`;
+  return `${h.container ? `${h.container} ` : ""}${time} ${verdict}${h.output ? `: ${h.output}` : ""}`;
 }
 
 /** The progress of the operation, newest line in view (unless the user scrolled up to read). */

@@ -61,6 +61,7 @@ export function Backups({
     return () => onBusy?.(null);
   }, [onBusy, busy]);
   useEffect(() => onPhases?.(op.progress.phases), [onPhases, op.progress.phases]);
+  useEffect(() => () => onPhases?.({}), [onPhases]);
 
   const refresh = useCallback(() => {
     backend

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { Backend } from "./backend";
 import type { LogLine } from "./bindings/LogLine";
 import { LogBuffer } from "./logs";
@@ -50,9 +50,10 @@ export function LogView({ backend, stack, env, services, height }: { backend: Ba
   }, [backend, stack, env, key]);
 
   const lines = useMemo(() => buffer.current.view(search), [version, search]);
-  useEffect(() => {
+  // Following: the newest line in view after every render (wrapped lines make rows taller).
+  useLayoutEffect(() => {
     if (follow && box.current) box.current.scrollTop = box.current.scrollHeight;
-  }, [follow, lines]);
+  });
   const first = Math.max(0, Math.floor(scrollTop / ROW) - 5);
   const count = Math.ceil(height / ROW) + 10;
   const visible = lines.slice(first, first + count);

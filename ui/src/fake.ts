@@ -73,7 +73,7 @@ export class FakeBackend implements Backend {
       this.calls.push(`${action} ${service}`);
       return null;
     },
-    service_health: async () => ["2026-11-28T05:00:00Z exit 0: ok"],
+    service_health: async () => [{ container: null, started: "2026-11-28T05:00:00Z", exit_code: 0, output: "ok" }],
     set_notifications: async ({ stack, enabled }) => {
       this.calls.push(`notifications ${stack} ${enabled}`);
       return null;

@@ -29,11 +29,10 @@ export interface NodeInfo {
 
 /** What the node knows beyond the engine's state: containers our probe found ready (by name, with
  * the start they were found ready in: a restart is not ready again until probed again), and the
- * operation in flight, if any, whose stops are planned. */
+ * services the running operation stopped, with what it is called ("the switch", "the backup"). */
 export interface Known {
   probed?: Record<string, string>;
-  /** What the running operation is called in a node's label ("the switch", "the backup"). */
-  operation?: string | null;
+  held?: Record<string, string>;
 }
 
 /** Phases of an operation in flight that the node shows instead of the engine's state. */
@@ -57,7 +56,7 @@ export function nodeStatus(svc: ServiceNode, c: ContainerStatus | undefined, pha
     case "dead":
       if (c.oom_killed) return { status: "failed", label: "killed: out of memory" };
       if (c.exit_code === 0 && svc.one_shot) return { status: "completed", label: "completed" };
-      if (known.operation) return { status: "held", label: `stopped for ${known.operation}` };
+      if (known.held?.[svc.name]) return { status: "held", label: `stopped for ${known.held[svc.name]}` };
       if (c.stopped_outside) return { status: "outside", label: "stopped from outside" };
       return { status: "exited", label: `exited (${c.exit_code ?? "?"})` };
     case "paused":

@@ -94,7 +94,8 @@ export function reduce(s: StackState, a: StackAction): StackState {
 
 /** The store of the open stack, fed by the app's live events, and its resource use. */
 export function useStackStore(backend: Backend): [StackState, (a: StackAction) => void, UsageStore] {
-  const [state, dispatch] = useReducer(reduce, INITIAL);
+  // The theme the page was painted in (main.tsx), until the app's store says.
+  const [state, dispatch] = useReducer(reduce, INITIAL, (s) => ({ ...s, theme: storedTheme() }));
   const [usage] = useState(() => new UsageStore());
   const stack = useRef(state.stack);
   useEffect(() => {
@@ -164,6 +165,16 @@ export function useDrift(backend: Backend, state: StackState, dispatch: (a: Stac
 
 /** The key under which the page keeps the theme, to paint the first frame in it (main.tsx). */
 export const THEME_KEY = "deck-theme";
+
+/** The theme kept in the page's storage (the system's when none is). */
+export function storedTheme(): Theme {
+  try {
+    const t = window.localStorage.getItem(THEME_KEY);
+    return t === "light" || t === "dark" ? t : "system";
+  } catch {
+    return "system";
+  }
+}
 
 /** Light or dark: the theme chosen, or the system's when that is the choice (followed as it
  * changes). */

@@ -5,8 +5,8 @@ use crate::error::{Error, Result};
 use crate::target::Stack;
 use crate::App;
 use deck_engine::{
-    Action, ContainerState, ContainerStatus, DownOptions, Fix, IncidentWatch, LogLine, ServiceDrift, ServiceStatus,
-    Sink, TrackerConfig, UpOptions, UpSummary, Usage, UsageSampler, Verdict,
+    Action, ContainerState, ContainerStatus, DownOptions, Fix, HealthCheck, IncidentWatch, LogLine, ServiceDrift,
+    ServiceStatus, Sink, TrackerConfig, UpOptions, UpSummary, Usage, UsageSampler, Verdict,
 };
 use deck_error::Code;
 use serde::Serialize;
@@ -85,7 +85,7 @@ pub async fn control(app: &App, stack: &Stack, service: &str, action: Action) ->
 }
 
 /// The last outputs of a service's own health check, newest last.
-pub async fn health(app: &App, stack: &Stack, service: &str) -> Result<Vec<String>> {
+pub async fn health(app: &App, stack: &Stack, service: &str) -> Result<Vec<HealthCheck>> {
     stack.require_service(service)?;
     Ok(app.engine().await?.health_log(&stack.project, service).await?)
 }

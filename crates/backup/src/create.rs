@@ -445,13 +445,7 @@ impl Backups {
                 .into_iter()
                 .map(|r| r.name)
             {
-                deck_engine::ours::mark(&c);
-                match self
-                    .engine
-                    .docker()
-                    .stop_container(&c, None::<bollard::query_parameters::StopContainerOptions>)
-                    .await
-                {
+                match self.engine.stop(&c).await {
                     Ok(()) => {}
                     Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => {}
                     Err(e) => {

@@ -135,8 +135,15 @@ struct ServiceState {
     flapping_until: Option<Instant>,
 }
 
-/// Whether a stop of a container (name, id), seen by the engine at a time, was asked for here.
-pub type OursCheck = Box<dyn Fn(&str, Option<&str>, std::time::SystemTime) -> bool + Send>;
+/// Whether a stop of a container (name, id), seen now, was asked for here.
+pub type OursCheck = Box<dyn Fn(&str, &str) -> bool + Send>;
+
+/// How long a stop from outside waits before it is told (dropped if the engine goes away then).
+const OUTSIDE_HOLD: Duration = Duration::from_secs(5);
+
+/// How long after a kill from outside its container's death counts as that stop (the longest
+/// stop timeout there is in practice); a death later than that is a crash of its own.
+const STOP_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Turns a stream of state changes into incidents. Pure but for `ours` (which reads the marks
 /// our processes leave before they stop a container): the caller feeds it changes and the
@@ -147,8 +154,8 @@ pub struct IncidentTracker {
     ours: OursCheck,
     /// Containers (by name) that we asked to stop.
     expected_stops: BTreeSet<String>,
-    /// Containers (by name) that something else is stopping.
-    outside_stops: BTreeSet<String>,
+    /// Containers (by name) that something else is stopping, since when.
+    outside_stops: BTreeMap<String, Instant>,
     /// Containers (by name) that something else stopped, not started since.
     stopped_outside: BTreeSet<String>,
     /// By container name.
@@ -166,7 +173,7 @@ impl IncidentTracker {
             one_shots: one_shots.into_iter().collect(),
             ours: Box::new(crate::ours::stopped_by_us),
             expected_stops: BTreeSet::new(),
-            outside_stops: BTreeSet::new(),
+            outside_stops: BTreeMap::new(),
             stopped_outside: BTreeSet::new(),
             services: BTreeMap::new(),
             known: BTreeMap::new(),
@@ -206,11 +213,13 @@ impl IncidentTracker {
             StackChange::Snapshot { containers } => {
                 // A container that runs now was started again (by the engine's restart, or while
                 // the watch was away): its next exit is not one that was asked for.
-                self.expected_stops.retain(|s| {
+                let stopped = |s: &String| {
                     containers
                         .get(s)
                         .is_none_or(|c| c.state != crate::ContainerState::Running)
-                });
+                };
+                self.expected_stops.retain(stopped);
+                self.outside_stops.retain(|s, _| stopped(s));
                 // After the engine was away: a container that ran and has stopped since, with no
                 // event seen (an engine that comes back without live restore stops every
                 // container before it answers). A die nobody saw. (Other snapshots only catch
@@ -247,6 +256,7 @@ impl IncidentTracker {
             StackChange::Container {
                 service,
                 container,
+                id,
                 number,
                 action,
                 status,
@@ -259,11 +269,8 @@ impl IncidentTracker {
                     self.known.remove(container);
                 }
                 let replicated = self.replicated(service, container, *number);
-                let at = time_ns.map_or_else(std::time::SystemTime::now, |ns| {
-                    std::time::UNIX_EPOCH + Duration::from_nanos(ns.max(0) as u64)
-                });
                 if matches!(action, ContainerAction::Kill | ContainerAction::Stop) {
-                    self.note_stop(container, status.as_deref(), at);
+                    self.note_stop(container, id, now);
                 }
                 let mut out = self.on_event(service, container, *action, status.as_deref(), *exit_code, now);
                 for i in &mut out {
@@ -278,11 +285,12 @@ impl IncidentTracker {
     /// Someone asked a container to stop: the engine reports a kill (or a stop) before the die;
     /// a crash or the kernel's OOM killer does not. Asked here (marked just before, see `ours`),
     /// the die is expected; asked by another tool, it is a stop from outside.
-    fn note_stop(&mut self, container: &str, status: Option<&ContainerStatus>, at: std::time::SystemTime) {
-        if (self.ours)(container, status.map(|s| s.id.as_str()), at) {
+    fn note_stop(&mut self, container: &str, id: &str, now: Instant) {
+        if (self.ours)(container, id) {
             self.expected_stops.insert(container.to_string());
         } else if !self.expected_stops.contains(container) {
-            self.outside_stops.insert(container.to_string());
+            // The first kill of a stop counts (`docker stop` sends a second one on its timeout).
+            self.outside_stops.entry(container.to_string()).or_insert(now);
         }
     }
 
@@ -311,7 +319,10 @@ impl IncidentTracker {
                 (false, false)
             }
             A::Die => {
-                let outside = self.outside_stops.contains(container);
+                let outside = self
+                    .outside_stops
+                    .remove(container)
+                    .is_some_and(|since| now.duration_since(since) <= STOP_TIMEOUT);
                 if outside {
                     self.stopped_outside.insert(container.to_string());
                 }
@@ -448,13 +459,42 @@ impl crate::Engine {
         let engine = self.clone();
         let project = project.clone();
         let task = tokio::spawn(async move {
-            while let Some(mut change) = watch.changes.recv().await {
+            // Stops from outside wait a moment before they are told: when the engine itself
+            // shuts down it stops every container first, and its going away says it all.
+            let mut held: VecDeque<(tokio::time::Instant, Incident)> = VecDeque::new();
+            loop {
+                let due = held.front().map(|(t, _)| *t);
+                let change = tokio::select! {
+                    change = watch.changes.recv() => change,
+                    () = async { tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)).await }, if due.is_some() => {
+                        if let Some((_, incident)) = held.pop_front() {
+                            if tx.send(Observed::Incident(incident)).await.is_err() {
+                                return;
+                            }
+                        }
+                        continue;
+                    }
+                };
+                let Some(mut change) = change else { return };
+                if matches!(change, StackChange::EngineDown { .. }) {
+                    held.clear();
+                }
                 let found = tracker.observe(&change, Instant::now());
                 tracker.annotate(&mut change);
                 if tx.send(Observed::Change(change)).await.is_err() {
                     return;
                 }
                 for mut incident in found {
+                    if incident.kind == IncidentKind::StoppedOutside {
+                        held.push_back((tokio::time::Instant::now() + OUTSIDE_HOLD, incident));
+                        continue;
+                    }
+                    // Back before its stop was told (`docker restart`): nothing to tell.
+                    let same = |i: &Incident| i.service == incident.service && i.container == incident.container;
+                    if incident.is_recovery() && held.iter().any(|(_, i)| same(i)) {
+                        held.retain(|(_, i)| !same(i));
+                        continue;
+                    }
                     engine.describe(&project, &mut incident).await;
                     if tx.send(Observed::Incident(incident)).await.is_err() {
                         return;
@@ -476,8 +516,7 @@ impl crate::Engine {
                 .container_health_log(&container)
                 .await
                 .ok()
-                .and_then(|log| log.last().cloned())
-                .map(|l| l.split_once(": ").map_or(l.clone(), |(_, o)| o.to_string()));
+                .and_then(|log| log.last().map(|run| run.output.clone()));
         }
     }
 }
@@ -583,6 +622,7 @@ mod tests {
         StackChange::Container {
             service: service.into(),
             container: service.into(),
+            id: format!("{service}-id"),
             number: 1,
             action: ContainerAction::parse(action).expect("an action that matters"),
             status: s.map(Box::new),
@@ -596,6 +636,7 @@ mod tests {
             StackChange::Container {
                 service,
                 container,
+                id,
                 number,
                 action,
                 status,
@@ -604,6 +645,7 @@ mod tests {
             } => StackChange::Container {
                 service,
                 container,
+                id,
                 number,
                 action,
                 status,
@@ -616,7 +658,7 @@ mod tests {
 
     #[test]
     fn the_exit_code_comes_from_the_die_event() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         let now = Instant::now();
         // Restarting already: the state carries no exit code, the event does.
         let restarting = status("restarting", None, None, false);
@@ -629,7 +671,7 @@ mod tests {
     #[test]
     fn a_container_that_stopped_while_the_watch_was_away_is_an_incident() {
         let mut t =
-            IncidentTracker::new(TrackerConfig::default(), ["migrate".to_string()]).with_ours(Box::new(|_, _, _| true));
+            IncidentTracker::new(TrackerConfig::default(), ["migrate".to_string()]).with_ours(Box::new(|_, _| true));
         let now = Instant::now();
         let named = |name: &str, state: &str, exit: Option<i64>| {
             let mut s = status(state, None, exit, false);
@@ -685,7 +727,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_of_running_containers_forgets_stops_that_were_asked_for() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         let now = Instant::now();
         // The engine shuts down: a kill, then the die, both expected.
         assert!(t.observe(&ev("db", "kill", None), now).is_empty());
@@ -707,7 +749,7 @@ mod tests {
 
     #[test]
     fn one_notification_per_incident_and_one_on_recovery() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         let now = Instant::now();
         let unhealthy = || {
             ev(
@@ -732,7 +774,7 @@ mod tests {
 
     #[test]
     fn each_replica_has_its_own_incidents_named_by_its_container() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         let now = Instant::now();
         let replica = |n: u32, action: &str, health: &str| {
             let name = format!("lab-api-{n}");
@@ -740,6 +782,7 @@ mod tests {
             (s.name, s.service) = (name.clone(), "api".into());
             StackChange::Container {
                 service: "api".into(),
+                id: format!("{name}-id"),
                 container: name,
                 number: n,
                 action: ContainerAction::parse(action).expect("an action that matters"),
@@ -766,7 +809,7 @@ mod tests {
     #[test]
     fn expected_exits_raise_nothing() {
         let mut t =
-            IncidentTracker::new(TrackerConfig::default(), ["migrate".to_string()]).with_ours(Box::new(|_, _, _| true));
+            IncidentTracker::new(TrackerConfig::default(), ["migrate".to_string()]).with_ours(Box::new(|_, _| true));
         let now = Instant::now();
         assert!(t
             .observe(&ev("migrate", "die", Some(status("exited", None, Some(0), false))), now)
@@ -792,7 +835,7 @@ mod tests {
     #[test]
     fn a_stop_from_outside_is_one_incident_of_its_own() {
         // Nothing of ours stopped "db": `docker kill` or `docker stop` by another tool.
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|name, _, _| name != "db"));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|name, _| name != "db"));
         let now = Instant::now();
         assert!(t.observe(&ev("db", "kill", None), now).is_empty());
         assert_eq!(
@@ -819,7 +862,7 @@ mod tests {
             .observe(&ev("api", "die", Some(status("exited", None, Some(143), false))), now)
             .is_empty());
         // Unknown exit code: said as unknown, never as -1.
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         let out = t.observe(&ev("web", "die", Some(status("exited", None, None, false))), now);
         assert_eq!(kinds(out.clone()), vec![IncidentKind::Exited { code: None }]);
         assert_eq!(out[0].text("lab").1, "It stopped by itself.");
@@ -827,7 +870,7 @@ mod tests {
 
     #[test]
     fn out_of_memory_is_named_once() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         let now = Instant::now();
         assert_eq!(
             kinds(t.observe(&ev("api", "oom", None), now)),
@@ -836,7 +879,7 @@ mod tests {
         assert!(t
             .observe(&ev("api", "die", Some(status("exited", None, Some(137), true))), now)
             .is_empty());
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         assert_eq!(
             kinds(t.observe(&ev("api", "die", Some(status("exited", None, Some(137), true))), now)),
             vec![IncidentKind::OutOfMemory]
@@ -845,7 +888,7 @@ mod tests {
 
     #[test]
     fn restart_loops_and_flapping_are_summarised() {
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         let now = Instant::now();
         let die = || ev("api", "die", Some(status("exited", Some("unhealthy"), Some(1), false)));
         let start = || ev("api", "start", Some(status("running", Some("starting"), None, false)));
@@ -863,7 +906,7 @@ mod tests {
             ]
         );
 
-        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _, _| true));
+        let mut t = IncidentTracker::new(TrackerConfig::default(), []).with_ours(Box::new(|_, _| true));
         let bad = || {
             ev(
                 "db",

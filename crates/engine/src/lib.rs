@@ -12,7 +12,7 @@ pub mod ignore;
 mod incidents;
 mod labels;
 mod observe;
-pub mod ours;
+mod ours;
 mod plan;
 mod preflight;
 mod readiness;
@@ -30,7 +30,8 @@ pub use plan::{Change, PlannedChange};
 pub use preflight::Problem;
 pub use spec::image_ref;
 pub use status::{
-    by_name, by_service, Action, ContainerState, ContainerStatus, Health, LogLine, ServiceStatus, Usage, UsageSampler,
+    by_name, by_service, Action, ContainerState, ContainerStatus, Health, HealthCheck, LogLine, ServiceStatus, Usage,
+    UsageSampler,
 };
 pub use up::{UpOptions, UpSummary};
 
@@ -118,10 +119,15 @@ pub struct Engine {
 /// Stops a container within its own stop timeout (set at creation from `stop_grace_period`,
 /// else the engine's 10 s); a container that is already stopped or gone is not an error here.
 pub(crate) async fn stop_container(docker: &Docker, id: &str) {
-    ours::mark(id);
-    let _ = docker
-        .stop_container(id, None::<bollard::query_parameters::StopContainerOptions>)
-        .await;
+    let _ = stop_marked(docker, id).await;
+}
+
+/// Stops a container (by id or name) as a stop of ours (see `ours`), with the engine's answer.
+pub(crate) async fn stop_marked(docker: &Docker, container: &str) -> Result<(), bollard::errors::Error> {
+    ours::mark(container);
+    docker
+        .stop_container(container, None::<bollard::query_parameters::StopContainerOptions>)
+        .await
 }
 
 /// Removes a container, stopped or not.
@@ -169,6 +175,12 @@ impl Engine {
     }
 
     /// The shared client, for callers that need an API this crate does not wrap.
+    /// Stops a container (by id or name) within its own stop timeout, as a stop of ours: the
+    /// live watches of every Sirius Deck process see it as asked for, not from outside.
+    pub async fn stop(&self, container: &str) -> Result<(), bollard::errors::Error> {
+        stop_marked(&self.docker, container).await
+    }
+
     pub fn docker(&self) -> &Docker {
         &self.docker
     }

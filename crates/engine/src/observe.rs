@@ -26,6 +26,8 @@ pub enum StackChange {
         service: String,
         /// The container's name, and which replica of the service it is (from 1).
         container: String,
+        /// The container's id, as the engine's event names it.
+        id: String,
         number: u32,
         action: ContainerAction,
         status: Option<Box<ContainerStatus>>,
@@ -210,14 +212,15 @@ impl Engine {
                             let Some(service) = attrs.get(SERVICE).cloned() else { continue };
                             let container = attrs.get("name").cloned().unwrap_or_default();
                             let number = attrs.get(labels::NUMBER).and_then(|n| n.parse().ok()).unwrap_or(1);
+                            let id = actor.id.unwrap_or_default();
                             let status = if action == ContainerAction::Destroy {
                                 None
                             } else {
-                                self.container_status(&actor.id.unwrap_or_default()).await.map(Box::new)
+                                self.container_status(&id).await.map(Box::new)
                             };
                             let time_ns = msg.time_nano;
                             let exit_code = attrs.get("exitCode").and_then(|c| c.parse().ok());
-                            let change = StackChange::Container { service, container, number, action, status, time_ns, exit_code };
+                            let change = StackChange::Container { service, container, id, number, action, status, time_ns, exit_code };
                             change.apply_to(&mut known);
                             if tx.send(change).await.is_err() {
                                 return;

@@ -330,14 +330,19 @@ mod tests {
         count("cmdline", |c| c == wanted)
     }
 
-    /// Processes of the process group `group`.
+    /// Live processes of the process group `group` (a zombie has ended: it only waits for its
+    /// parent, here PID 1, to reap it).
     fn in_group(group: u32) -> usize {
         count("stat", |stat| {
             // pid (comm) state ppid pgrp ...
-            String::from_utf8_lossy(stat)
+            let stat = String::from_utf8_lossy(stat);
+            let mut fields = stat
                 .rsplit_once(") ")
-                .and_then(|(_, rest)| rest.split(' ').nth(2)?.parse::<u32>().ok())
-                == Some(group)
+                .map(|(_, rest)| rest.split(' '))
+                .into_iter()
+                .flatten();
+            let state = fields.next();
+            state != Some("Z") && fields.nth(1).and_then(|g| g.parse::<u32>().ok()) == Some(group)
         })
     }
 
@@ -354,7 +359,11 @@ mod tests {
         let group = child.id();
         let status = child.wait().expect("wait");
         let took = started.elapsed();
-        std::thread::sleep(Duration::from_millis(200));
+        // What was killed ends within moments (longer on a loaded machine).
+        let end = Instant::now() + Duration::from_secs(3);
+        while in_group(group) > 0 && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         (status.code(), took, in_group(group))
     }
 

@@ -264,17 +264,13 @@ impl Engine {
         }
         let each = names.iter().map(|name| async move {
             let what = || format!("{action:?} {name}").to_lowercase();
-            if action != Action::Start {
+            if action == Action::Restart {
                 crate::ours::mark(name);
             }
             match action {
                 Action::Start => self.docker.start_container(name, None).await.context(what),
                 // Without a timeout the engine uses the container's own (its stop_grace_period).
-                Action::Stop => self
-                    .docker
-                    .stop_container(name, None::<bollard::query_parameters::StopContainerOptions>)
-                    .await
-                    .context(what),
+                Action::Stop => crate::stop_marked(&self.docker, name).await.context(what),
                 Action::Restart => self
                     .docker
                     .restart_container(name, None::<bollard::query_parameters::RestartContainerOptions>)
@@ -287,9 +283,9 @@ impl Engine {
 }
 
 impl Engine {
-    /// The last outputs of a service's health check as Docker recorded them, oldest first;
-    /// each line starts with the container's name when the service runs several replicas.
-    pub async fn health_log(&self, project: &Project, service: &str) -> Result<Vec<String>, EngineError> {
+    /// The last runs of a service's health check as Docker recorded them, oldest first (each
+    /// replica's in turn).
+    pub async fn health_log(&self, project: &Project, service: &str) -> Result<Vec<HealthCheck>, EngineError> {
         let names: Vec<String> = crate::replicas(&self.docker, &project.name, service)
             .await?
             .into_iter()
@@ -297,17 +293,17 @@ impl Engine {
             .collect();
         let mut out = Vec::new();
         for name in &names {
-            let lines = self.container_health_log(name).await?;
-            match names.len() {
-                1 => out.extend(lines),
-                _ => out.extend(lines.into_iter().map(|l| format!("{name}: {l}"))),
+            let mut runs = self.container_health_log(name).await?;
+            if names.len() > 1 {
+                runs.iter_mut().for_each(|r| r.container = Some(name.clone()));
             }
+            out.extend(runs);
         }
         Ok(out)
     }
 
-    /// The last outputs of one container's health check, oldest first.
-    pub async fn container_health_log(&self, name: &str) -> Result<Vec<String>, EngineError> {
+    /// The last runs of one container's health check, oldest first.
+    pub async fn container_health_log(&self, name: &str) -> Result<Vec<HealthCheck>, EngineError> {
         let inspect = match self.docker.inspect_container(name, None).await {
             Ok(i) => i,
             Err(e) if crate::is_not_found(&e) => return Ok(Vec::new()),
@@ -324,30 +320,29 @@ impl Engine {
             .and_then(|h| h.log)
             .unwrap_or_default()
             .into_iter()
-            .map(|r| {
-                // "08:12:31 passed: output": the time the check ran (the engine's RFC 3339, to
-                // the second), its verdict, what it printed.
-                let time = r
-                    .start
-                    .as_deref()
-                    .and_then(|t| t.split_once('T'))
-                    .and_then(|(_, t)| t.get(..8))
-                    .unwrap_or("--:--:--");
-                let verdict = match r.exit_code {
-                    Some(0) => "passed".to_string(),
-                    Some(code) => format!("failed (exit {code})"),
-                    None => "did not finish".to_string(),
-                };
-                let printed = r.output.unwrap_or_default();
-                let output = deck_error::redact::text(printed.trim());
-                if output.is_empty() {
-                    format!("{time} {verdict}")
-                } else {
-                    format!("{time} {verdict}: {output}")
-                }
+            .map(|r| HealthCheck {
+                container: None,
+                started: r.start,
+                exit_code: r.exit_code,
+                output: deck_error::redact::text(r.output.unwrap_or_default().trim()).to_string(),
             })
             .collect())
     }
+}
+
+/// One run of a container's health check, as Docker recorded it.
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct HealthCheck {
+    /// The replica's container, when the service runs several.
+    pub container: Option<String>,
+    /// When it ran (RFC 3339, the engine's clock).
+    pub started: Option<String>,
+    /// 0 when it passed; none when it did not finish.
+    #[ts(type = "number | null")]
+    pub exit_code: Option<i64>,
+    /// What it printed (secrets masked).
+    pub output: String,
 }
 
 /// One log line of one service.

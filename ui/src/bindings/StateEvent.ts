@@ -9,7 +9,11 @@ export type StateEvent = { stack: string, } & ({ "kind": "snapshot", containers:
 /**
  * The container's name, and which replica of the service it is (from 1).
  */
-container: string, number: number, action: ContainerAction, status: ContainerStatus | null, 
+container: string, 
+/**
+ * The container's id, as the engine's event names it.
+ */
+id: string, number: number, action: ContainerAction, status: ContainerStatus | null, 
 /**
  * When the engine saw it (ns since the epoch).
  */

@@ -6,6 +6,7 @@ import type { BackupSet } from "./BackupSet";
 import type { BackupSettings } from "./BackupSettings";
 import type { DownSummary } from "./DownSummary";
 import type { Event } from "./Event";
+import type { HealthCheck } from "./HealthCheck";
 import type { InterruptedOp } from "./InterruptedOp";
 import type { LogLine } from "./LogLine";
 import type { OpenedStack } from "./OpenedStack";
@@ -30,7 +31,7 @@ export interface Commands {
   stack_up: { args: { stack: string; env: string; onEvent: Channel<Event> }; result: UpSummary };
   stack_down: { args: { stack: string; env: string; onEvent: Channel<Event> }; result: DownSummary };
   service_control: { args: { stack: string; env: string; service: string; action: Action }; result: null };
-  service_health: { args: { stack: string; env: string; service: string }; result: Array<string> };
+  service_health: { args: { stack: string; env: string; service: string }; result: Array<HealthCheck> };
   set_notifications: { args: { stack: string; enabled: boolean }; result: null };
   logs_follow: { args: { stack: string; env: string; services: Array<string>; tail: number | null; onLine: Channel<LogLine> }; result: number };
   logs_stop: { args: { id: number }; result: null };
