@@ -61,10 +61,27 @@ ensure_node() {
     command -v npm >/dev/null || ensure_apt nodejs npm
 }
 
-# The UI: dependencies from the lock file, then the production build that the app embeds.
+# What the UI's build is made from, as one hash: its sources, its page, its configuration and
+# its locked dependencies.
+ui_sources_hash() {
+    (cd "$ROOT/ui" && find src index.html package.json package-lock.json tsconfig.json vite.config.ts -type f -print0 |
+        sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+}
+
+# The UI: dependencies from the lock file, then the production build that the app embeds; only
+# when its sources changed since the last build (an unchanged ui/dist leaves the app's build
+# nothing to redo).
 build_ui() {
+    # The stamp lives beside the dependencies (not in ui/dist, which the app embeds whole).
+    local stamp="$ROOT/ui/node_modules/.sirius-deck-ui-build" hash
+    hash="$(ui_sources_hash)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ] && [ -f "$ROOT/ui/dist/index.html" ]; then
+        log "the UI is up to date"
+        return 0
+    fi
     log "building the UI"
     (cd "$ROOT/ui" && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build --silent)
+    echo "$hash" >"$stamp"
 }
 
 # Starts an X server when there is no display (headless machines, CI).
