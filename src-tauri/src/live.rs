@@ -41,13 +41,15 @@ pub fn theme(handle: &AppHandle) -> Theme {
 }
 
 pub fn set_theme(handle: &AppHandle, theme: Theme) -> Result<(), Error> {
-    let store = handle
-        .store(SETTINGS)
-        .map_err(|e| Error::new(deck_app::Code::Internal, e.to_string()))?;
-    store.set("theme", serde_json::json!(theme));
-    store
-        .save()
-        .map_err(|e| Error::new(deck_app::Code::Internal, e.to_string()))
+    store_set(handle, "theme", serde_json::json!(theme))
+}
+
+/// Keeps a setting in the store, written to disk at once.
+fn store_set(handle: &AppHandle, key: &str, value: serde_json::Value) -> Result<(), Error> {
+    let internal = |e: tauri_plugin_store::Error| Error::new(deck_app::Code::Internal, e.to_string());
+    let store = handle.store(SETTINGS).map_err(internal)?;
+    store.set(key, value);
+    store.save().map_err(internal)
 }
 
 /// Live state of the open stack (event `stack-state`).
@@ -198,13 +200,7 @@ impl Shell {
     pub fn set_notifications(&self, handle: &AppHandle, stack: &str, enabled: bool) -> Result<(), Error> {
         let mut all = self.notify_map(handle);
         all.insert(stack.to_string(), enabled);
-        let store = handle
-            .store(SETTINGS)
-            .map_err(|e| Error::new(deck_app::Code::Internal, e.to_string()))?;
-        store.set("notifications", serde_json::json!(all));
-        store
-            .save()
-            .map_err(|e| Error::new(deck_app::Code::Internal, e.to_string()))?;
+        store_set(handle, "notifications", serde_json::json!(all))?;
         if let Ok(mut cached) = self.notify.lock() {
             *cached = Some(all);
         }
