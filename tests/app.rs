@@ -481,6 +481,46 @@ async fn the_window_drives_the_lab_stack() {
     });
     screenshot(&display, "04-valkey-restarted-from-panel");
 
+    // Inspect sirius-api: its environment with the database password masked, shown only when
+    // asked for, hidden again.
+    tokio::task::block_in_place(|| {
+        let node = s.find("[data-testid='node-sirius-api']").expect("node");
+        s.send_keys(&node, "\u{E007}").expect("select with Enter");
+        wait_until("the side panel of sirius-api", Duration::from_secs(5), || {
+            s.find("[data-testid='panel'] h2")
+                .is_some_and(|h| s.text(&h) == "sirius-api")
+        });
+        click(&s, "[data-testid='inspect-toggle']");
+        let row = s
+            .wait_for("[data-testid='env-POSTGRES_PASSWORD']", Duration::from_secs(10))
+            .expect("the password's row");
+        let masked = s.text(&row);
+        assert!(
+            masked.contains("••••") && !masked.contains("lab-postgres-password"),
+            "the password is masked: {masked}"
+        );
+        let address = page(
+            &s,
+            r#"const t = document.querySelector("[data-testid='inspect-sirius-api']")?.textContent ?? "";
+            return (t.match(/sirius-lab: \d+\.\d+\.\d+\.\d+/) ?? [""])[0];"#,
+        );
+        assert!(
+            !address.is_empty(),
+            "the inspect view shows the address on the stack's network"
+        );
+        screenshot(&display, "04b-inspect-sirius-api"); // masked: the screenshot shows no secret
+        click(&s, "[aria-label='Show POSTGRES_PASSWORD']");
+        wait_until("the password shown on demand", Duration::from_secs(5), || {
+            s.text(&row).contains("lab-postgres-password")
+        });
+        click(&s, "[aria-label='Hide POSTGRES_PASSWORD']");
+        let row = s.find("[data-testid='env-POSTGRES_PASSWORD']").expect("row");
+        wait_until("the password masked again", Duration::from_secs(5), || {
+            !s.text(&row).contains("lab-postgres-password")
+        });
+        click(&s, "[data-testid='panel'] [aria-label='close']");
+    });
+
     // Back up from the Backups view, change the data, restore it from there.
     tokio::task::block_in_place(|| {
         let open = s.find("[data-testid='backups']").expect("Backups button");

@@ -7,7 +7,7 @@ use deck_app::{
     SettingsChange, Sink, Stack, StackSummary, StackView, Target,
 };
 use deck_backup::{RestoreSummary, Settings};
-use deck_engine::{Action, HealthCheck, LogLine, PlannedChange, ServiceDrift, UpOptions, UpSummary};
+use deck_engine::{Action, HealthCheck, Inspection, LogLine, PlannedChange, ServiceDrift, UpOptions, UpSummary};
 use deck_switch::{SwitchOptions, SwitchSummary};
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -107,6 +107,16 @@ commands! {
 
     async fn set_notifications(handle: AppHandle, shell: State<'_, Shell>; stack: String, enabled: bool;) -> () {
         shell.set_notifications(&handle, &stack, enabled)
+    }
+
+    /// What each of a service's containers runs (secret values masked).
+    async fn service_inspect(shell: State<'_, Shell>; stack: String, env: String, service: String;) -> Vec<Inspection> {
+        deck_app::inspect(app(&shell), &load(&stack, &env)?, &service).await
+    }
+
+    /// The value of one masked variable of a container of the stack (the person clicked Show).
+    async fn env_reveal(shell: State<'_, Shell>; stack: String, env: String, container: String, name: String;) -> String {
+        deck_app::env_value(app(&shell), &load(&stack, &env)?, &container, &name).await
     }
 
     /// Streams the logs of `services` (all when empty); resolves to the stream's id for `logs_stop`.

@@ -145,9 +145,9 @@ describe("node status", () => {
     expect(nodeStatus(services[0], { ...c, started_at: "2026-11-30T08:05:00Z" }, undefined, { probed: { "lab-db-1": started } }).status).toBe("starting");
     const stopped = container({ state: "exited", exit_code: 0 });
     expect(nodeStatus(services[0], stopped).status).toBe("exited");
-    expect(nodeStatus(services[0], stopped, undefined, { held: { db: "the backup" } })).toEqual({ status: "held", label: "stopped for the backup" });
-    // Another service's crash during the backup is a crash.
-    expect(nodeStatus(services[0], { ...stopped, exit_code: 1 }, undefined, { held: { api: "the backup" } }).status).toBe("exited");
+    expect(nodeStatus(services[0], stopped, undefined, { operation: "the backup" })).toEqual({ status: "held", label: "stopped for the backup" });
+    // What fails in the operation is its own phase: failed, in the crash colour.
+    expect(nodeStatus(services[0], { ...stopped, exit_code: 1 }, "failed", { operation: "the backup" }).status).toBe("failed");
     expect(nodeStatus(services[0], { ...stopped, exit_code: 137, stopped_outside: true })).toEqual({ status: "outside", label: "stopped from outside" });
   });
 
@@ -223,6 +223,16 @@ describe("the window", () => {
     expect(screen.getByTestId("no-usage").textContent).toContain("Not running");
     fireEvent.click(screen.getByTestId("node-api"));
     await waitFor(() => expect(enabled("action-restart")).toBe(true));
+    // Inspect: a secret's value is masked until asked for.
+    const details = screen.getByTestId("inspect-toggle").parentElement as HTMLDetailsElement;
+    details.open = true;
+    fireEvent(details, new Event("toggle"));
+    const pw = await screen.findByTestId("env-POSTGRES_PASSWORD");
+    expect(pw.textContent).not.toContain("s3cret-value");
+    expect(screen.getByTestId("env-LOG_LEVEL").textContent).toContain("debug");
+    fireEvent.click(screen.getByLabelText("Show POSTGRES_PASSWORD"));
+    await waitFor(() => expect(screen.getByTestId("env-POSTGRES_PASSWORD").textContent).toContain("s3cret-value"));
+    expect(backend.calls).toContain("reveal lab-api-1 POSTGRES_PASSWORD");
     fireEvent.click(screen.getByTestId("action-restart"));
     await waitFor(() => expect(backend.calls).toContain("restart api"));
     fireEvent.keyDown(window, { key: "Escape" });

@@ -8,6 +8,7 @@ import type { PlannedChange } from "./bindings/PlannedChange";
 import type { SwitchOptions } from "./bindings/SwitchOptions";
 import { Backups } from "./Backups";
 import { Diagram } from "./Diagram";
+import { Inspect } from "./Inspect";
 import { LogView } from "./LogView";
 import { useOperation } from "./operation";
 import { CONDITION_LABEL, nodeStatus, replicasOf, serviceStatus, type Known } from "./state";
@@ -56,9 +57,6 @@ const OPERATION_NAME: Record<string, string> = {
   recover: "the recovery",
 };
 
-/** Phases in which an operation has stopped a service on purpose. */
-const HELD: ReadonlySet<Phase> = new Set<Phase>(["stopping", "stopped", "removed", "paused"]);
-
 export function App({ backend }: { backend: Backend }) {
   rendered("App");
   const [state, dispatch, usage] = useStackStore(backend);
@@ -66,6 +64,7 @@ export function App({ backend }: { backend: Backend }) {
   const [showLogs, setShowLogs] = useState(false);
   const [showBackups, setShowBackups] = useState(false);
   const [health, setHealth] = useState<HealthCheck[]>([]);
+  const [inspectOpen, setInspectOpen] = useState(false);
   // The switch's options as the user set them; unset ones are the core's defaults (a safety
   // backup into prod).
   const [switchOpts, setSwitchOpts] = useState<SwitchOptions>({ backup: null, no_cache: false, no_build: false, rollback: true, full_restart: false });
@@ -179,13 +178,9 @@ export function App({ backend }: { backend: Backend }) {
   useEffect(() => {
     if (operation) dispatch({ type: "notice", text: null });
   }, [operation, dispatch]);
-  // The services the running operation stopped (their containers are stopped for it, not crashed).
-  const known: Known = useMemo(() => {
-    if (!operation || !running) return { probed };
-    const name = OPERATION_NAME[operation] ?? operation;
-    const held = Object.fromEntries(Object.entries(running).filter(([, p]) => HELD.has(p)).map(([s]) => [s, name]));
-    return { probed, held };
-  }, [probed, operation, running]);
+  // While an operation runs, the containers it stops are stopped for it, not crashed (the engine's
+  // die may come before the operation's own phase for it).
+  const known: Known = useMemo(() => ({ probed, operation: operation ? (OPERATION_NAME[operation] ?? operation) : null }), [probed, operation]);
   const selectedInfo = selectedSvc ? serviceStatus(selectedSvc, containers, phases[selectedSvc.name], known) : undefined;
   const selectedContainer = selectedInfo?.container;
   const selectedReplicas = selectedSvc ? replicasOf(containers, selectedSvc.name) : [];
@@ -444,6 +439,12 @@ export function App({ backend }: { backend: Backend }) {
             <pre className="health" data-testid="health">
               {health.length ? health.map(healthLine).join("\n") : "none recorded"}
             </pre>
+            <details className="inspect-box" onToggle={(e) => setInspectOpen((e.currentTarget as HTMLDetailsElement).open)}>
+              <summary data-testid="inspect-toggle">Inspect</summary>
+              {inspectOpen && (
+                <Inspect backend={backend} stack={stack} env={env} service={selectedSvc.name} revision={`${selectedContainer?.id ?? ""}:${selectedContainer?.started_at ?? ""}`} />
+              )}
+            </details>
             <h3>Logs</h3>
             <LogView backend={backend} stack={stack} env={env} services={[selectedSvc.name]} height={220} />
           </aside>

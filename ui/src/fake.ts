@@ -74,6 +74,31 @@ export class FakeBackend implements Backend {
       return null;
     },
     service_health: async () => [{ container: null, started: "2026-11-28T05:00:00Z", exit_code: 0, output: "ok" }],
+    service_inspect: async ({ service }) => [
+      {
+        container: `lab-${service}-1`,
+        id: "c0ffee",
+        image: `lab/${service}:dev`,
+        build_target: "development",
+        entrypoint: [],
+        command: ["serve"],
+        working_dir: "/app",
+        user: null,
+        env: [
+          { name: "LOG_LEVEL", value: "debug", masked: false },
+          { name: "POSTGRES_PASSWORD", value: null, masked: true },
+        ],
+        mounts: [{ kind: "volume", source: "data", destination: "/data", read_only: false }],
+        networks: [{ name: "lab_default", ip: "172.18.0.4", aliases: [service] }],
+        ports: ["0.0.0.0:9001->9001/tcp"],
+        labels: { "com.docker.compose.service": service },
+        restart_policy: "unless-stopped",
+      },
+    ],
+    env_reveal: async ({ container, name }) => {
+      this.calls.push(`reveal ${container} ${name}`);
+      return "s3cret-value";
+    },
     set_notifications: async ({ stack, enabled }) => {
       this.calls.push(`notifications ${stack} ${enabled}`);
       return null;

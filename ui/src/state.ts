@@ -29,10 +29,11 @@ export interface NodeInfo {
 
 /** What the node knows beyond the engine's state: containers our probe found ready (by name, with
  * the start they were found ready in: a restart is not ready again until probed again), and the
- * services the running operation stopped, with what it is called ("the switch", "the backup"). */
+ * operation running, by what it is called ("the switch", "the backup"): while it runs, the
+ * containers it stops are stopped for it (what fails in it is its own phase "failed"). */
 export interface Known {
   probed?: Record<string, string>;
-  held?: Record<string, string>;
+  operation?: string | null;
 }
 
 /** Phases of an operation in flight that the node shows instead of the engine's state. */
@@ -56,7 +57,7 @@ export function nodeStatus(svc: ServiceNode, c: ContainerStatus | undefined, pha
     case "dead":
       if (c.oom_killed) return { status: "failed", label: "killed: out of memory" };
       if (c.exit_code === 0 && svc.one_shot) return { status: "completed", label: "completed" };
-      if (known.held?.[svc.name]) return { status: "held", label: `stopped for ${known.held[svc.name]}` };
+      if (known.operation) return { status: "held", label: `stopped for ${known.operation}` };
       if (c.stopped_outside) return { status: "outside", label: "stopped from outside" };
       return { status: "exited", label: `exited (${c.exit_code ?? "?"})` };
     case "paused":

@@ -5,8 +5,8 @@ use crate::error::{Error, Result};
 use crate::target::Stack;
 use crate::App;
 use deck_engine::{
-    Action, ContainerState, ContainerStatus, DownOptions, Fix, HealthCheck, IncidentWatch, LogLine, ServiceDrift,
-    ServiceStatus, Sink, TrackerConfig, UpOptions, UpSummary, Usage, UsageSampler, Verdict,
+    Action, ContainerState, ContainerStatus, DownOptions, Fix, HealthCheck, IncidentWatch, Inspection, LogLine,
+    ServiceDrift, ServiceStatus, Sink, TrackerConfig, UpOptions, UpSummary, Usage, UsageSampler, Verdict,
 };
 use deck_error::Code;
 use serde::Serialize;
@@ -82,6 +82,35 @@ pub async fn build(app: &App, stack: &Stack, services: &[String], no_cache: bool
 pub async fn control(app: &App, stack: &Stack, service: &str, action: Action) -> Result<()> {
     stack.require_service(service)?;
     Ok(app.engine().await?.control(&stack.project, service, action).await?)
+}
+
+/// What each of a service's containers runs (lowest replica first): its environment with secret
+/// values masked, mounts, networks, ports, labels, command and build target.
+pub async fn inspect(app: &App, stack: &Stack, service: &str) -> Result<Vec<Inspection>> {
+    stack.require_service(service)?;
+    let engine = app.engine().await?;
+    let mut out = Vec::new();
+    for r in engine.replicas(&stack.project.name, service).await? {
+        out.push(engine.inspect(&r.name).await?);
+    }
+    Ok(out)
+}
+
+/// One variable of a container of the stack, as it is: a person asked to see a masked value.
+pub async fn env_value(app: &App, stack: &Stack, container: &str, name: &str) -> Result<String> {
+    let engine = app.engine().await?;
+    let ours = engine
+        .containers(&stack.project.name)
+        .await?
+        .iter()
+        .any(|c| c.name == container);
+    if !ours {
+        return Err(Error::invalid(format!("{container} is not a container of this stack")));
+    }
+    engine
+        .env_value(container, name)
+        .await?
+        .ok_or_else(|| Error::invalid(format!("{container} has no variable {name}")))
 }
 
 /// The last outputs of a service's own health check, newest last.

@@ -7,6 +7,7 @@ import type { BackupSettings } from "./BackupSettings";
 import type { DownSummary } from "./DownSummary";
 import type { Event } from "./Event";
 import type { HealthCheck } from "./HealthCheck";
+import type { Inspection } from "./Inspection";
 import type { InterruptedOp } from "./InterruptedOp";
 import type { LogLine } from "./LogLine";
 import type { OpenedStack } from "./OpenedStack";
@@ -33,6 +34,8 @@ export interface Commands {
   service_control: { args: { stack: string; env: string; service: string; action: Action }; result: null };
   service_health: { args: { stack: string; env: string; service: string }; result: Array<HealthCheck> };
   set_notifications: { args: { stack: string; enabled: boolean }; result: null };
+  service_inspect: { args: { stack: string; env: string; service: string }; result: Array<Inspection> };
+  env_reveal: { args: { stack: string; env: string; container: string; name: string }; result: string };
   logs_follow: { args: { stack: string; env: string; services: Array<string>; tail: number | null; onLine: Channel<LogLine> }; result: number };
   logs_stop: { args: { id: number }; result: null };
   backups_list: { args: { stack: string; env: string }; result: BackupList };
