@@ -145,6 +145,7 @@ export function App({ backend }: { backend: Backend }) {
   // A failed Up reports each failed service as an event; other errors are shown as they are.
   const error = op.error && !(op.error.code === "failed" && op.progress.failures.length > 0) ? errorText(op.error) : state.error;
   const current = stacks?.stacks.find((s) => s.name === stack);
+  const away = engineDown ? engineDownText(engineDown) : null;
   const planned = Object.keys(containers).length === 0;
   const selectedSvc = view?.services.find((s) => s.name === selected);
   // Phases of the operation in flight (kept afterwards only for what failed or was skipped).
@@ -281,12 +282,12 @@ export function App({ backend }: { backend: Backend }) {
         </details>
       </header>
 
-      {engineDown && (
+      {away && (
         <div className="banner banner-error" role="alert" data-testid="engine-down">
-          {engineDownText(engineDown).message}
+          {away.message}
           <details>
             <summary>Details</summary>
-            <code>{engineDownText(engineDown).detail}</code>
+            <code>{away.detail}</code>
           </details>
         </div>
       )}

@@ -102,7 +102,10 @@ function LayerLabel({ data }: NodeProps<Node<{ label: string }>>) {
   return <div className="layer-label">{data.label}</div>;
 }
 
-type RouteData = { route: EdgeRoute; from: string; to: string };
+type RouteData = { route: EdgeRoute };
+
+/** What an edge's condition means, said in full on hover. */
+const CONDITION_MEANING: Record<string, string> = { started: "started", healthy: "healthy", completed: "completed successfully" };
 
 /** A dependency's edge along the route ELK gave it, its condition in the place ELK kept free
  * for it (and said in full on hover). */
@@ -115,7 +118,7 @@ function RouteEdge({ id, data, markerEnd }: EdgeProps<Edge<RouteData>>) {
       <BaseEdge id={id} path={roundedPath(route.points)} markerEnd={markerEnd} />
       {l && (
         <g className="edge-label" data-testid={`edge-label-${route.target}-${route.source}`} transform={`translate(${l.x},${l.y})`}>
-          <title>{`${data.to} starts once ${data.from} is ${route.condition === "started" ? "started" : route.condition === "healthy" ? "healthy" : "completed successfully"}`}</title>
+          <title>{`${route.target} starts once ${route.source} is ${CONDITION_MEANING[route.condition] ?? route.condition}`}</title>
           <rect width={l.width} height={l.height} rx={4} />
           <text x={l.width / 2} y={l.height / 2} dominantBaseline="central" textAnchor="middle">
             {route.condition}
@@ -277,7 +280,7 @@ export function Diagram(props: {
         type: "route",
         source: route.source,
         target: route.target,
-        data: { route, from: route.source, to: route.target },
+        data: { route },
         className: `edge-${route.condition}`,
         markerEnd: ARROW,
         animated: progress[route.target] !== undefined && progress[route.source] !== undefined,

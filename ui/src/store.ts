@@ -182,13 +182,16 @@ export function resolveTheme(theme: Theme, systemDark: boolean): "light" | "dark
   return theme === "system" ? (systemDark ? "dark" : "light") : theme;
 }
 
-/** Paints the page in `theme` (the root's `data-theme`, which the style sheet follows). */
+/** Paints the page in `theme`: the root's `data-theme`, light or dark. */
+export function paintTheme(theme: Theme) {
+  document.documentElement.dataset.theme = resolveTheme(theme, window.matchMedia?.("(prefers-color-scheme: dark)").matches ?? false);
+}
+
+/** Paints the page in `theme` (followed when it is the system's and that changes), and keeps it for the next launch's first frame. */
 export function useTheme(theme: Theme) {
   useEffect(() => {
     const media = window.matchMedia?.("(prefers-color-scheme: dark)");
-    const apply = () => {
-      document.documentElement.dataset.theme = resolveTheme(theme, media?.matches ?? false);
-    };
+    const apply = () => paintTheme(theme);
     apply();
     try {
       window.localStorage.setItem(THEME_KEY, theme);

@@ -88,7 +88,7 @@ impl crate::Engine {
             .inspect_container(container, None)
             .await
             .context(|| format!("inspecting {container}"))?;
-        let status = self.container_status(container).await;
+        let status = self.status_of(&i).await;
         let config = i.config.unwrap_or_default();
         let env = config
             .env

@@ -182,6 +182,11 @@ impl Engine {
     /// One container's status, or `None` when it is gone or not a service's.
     pub async fn container_status(&self, id: &str) -> Option<ContainerStatus> {
         let i = self.docker.inspect_container(id, None).await.ok()?;
+        self.status_of(&i).await
+    }
+
+    /// The status a container's inspection says (its image read for the build target).
+    pub(crate) async fn status_of(&self, i: &bollard::models::ContainerInspectResponse) -> Option<ContainerStatus> {
         let labels = i.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
         let service = labels.get(SERVICE).cloned()?;
         let state = i.state.clone().unwrap_or_default();
