@@ -2,12 +2,15 @@
 //! a window has (the remembered stack, notification choices, log streams by id).
 
 use crate::live::{self, Shell};
+use crate::terminals::TermOutput;
 use deck_app::{
     App, BackupList, BackupSet, DownSummary, Error, Event, InterruptedOp, RepairResult, Resolution, RestoreRequest,
     SettingsChange, Sink, Stack, StackSummary, StackView, Target,
 };
 use deck_backup::{RestoreSummary, Settings};
-use deck_engine::{Action, HealthCheck, Inspection, LogLine, PlannedChange, ServiceDrift, UpOptions, UpSummary};
+use deck_engine::{
+    Action, HealthCheck, Inspection, LogLine, PlannedChange, ServiceDrift, TermSize, UpOptions, UpSummary,
+};
 use deck_switch::{SwitchOptions, SwitchSummary};
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -128,6 +131,54 @@ commands! {
 
     async fn logs_stop(shell: State<'_, Shell>; id: u32;) -> () {
         shell.stop_logs(id);
+        Ok(())
+    }
+
+    /// Saves log lines (what the log view shows) to a file the user chooses in the system's
+    /// dialog; resolves to its path, or nothing when the dialog was closed.
+    async fn logs_export(handle: AppHandle; text: String, suggested_name: String;) -> Option<String> {
+        use tauri_plugin_dialog::DialogExt;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        handle
+            .dialog()
+            .file()
+            .set_title("Save the log lines shown")
+            .set_file_name(&suggested_name)
+            .add_filter("Log", &["log", "txt"])
+            .save_file(move |picked| {
+                let _ = tx.send(picked);
+            });
+        let Some(picked) = rx.await.ok().flatten() else {
+            return Ok(None);
+        };
+        let path = picked
+            .into_path()
+            .map_err(|e| Error::invalid(format!("the file chosen cannot be used: {e}")))?;
+        std::fs::write(&path, text)
+            .map_err(|e| Error::invalid(format!("cannot write {}: {e}; choose another folder", path.display())))?;
+        Ok(Some(path.display().to_string()))
+    }
+
+    /// Opens a shell (with a TTY of `size`) in the service's running container; its output
+    /// streams over `on_output`. Resolves to the shell's id for input, resize and close.
+    async fn terminal_open(shell: State<'_, Shell>; stack: String, env: String, service: String, size: TermSize; on_output: TermOutput) -> u32 {
+        let s = load(&stack, &env)?;
+        let (terminal, output) = deck_app::terminal(app(&shell), &s, &service, size).await?;
+        shell.terminals.add(terminal, output, on_output)
+    }
+
+    /// Types into an open shell.
+    async fn terminal_input(shell: State<'_, Shell>; id: u32, data: String;) -> () {
+        shell.terminals.input(id, &data).await
+    }
+
+    async fn terminal_resize(shell: State<'_, Shell>; id: u32, size: TermSize;) -> () {
+        shell.terminals.resize(id, size).await
+    }
+
+    /// Ends a shell (its panel was closed).
+    async fn terminal_close(shell: State<'_, Shell>; id: u32;) -> () {
+        shell.terminals.close(id).await;
         Ok(())
     }
 

@@ -129,6 +129,8 @@ pub struct Shell {
     watcher: Mutex<Option<JoinHandle<()>>>,
     logs: Mutex<HashMap<u32, JoinHandle<()>>>,
     next_log: AtomicU32,
+    /// The shells open in the window.
+    pub terminals: crate::terminals::Terminals,
     /// Whether each stack's incidents raise notifications (read from the store once).
     notify: Arc<Mutex<Option<HashMap<String, bool>>>>,
 }

@@ -8,6 +8,7 @@
 mod bridge;
 mod commands;
 mod live;
+mod terminals;
 
 use live::{Shell, SETTINGS};
 use std::sync::Mutex;
@@ -128,7 +129,13 @@ fn main() {
         .invoke_handler(commands::handler())
         .build(tauri::generate_context!());
     match app {
-        Ok(app) => app.run(|_, _| {}),
+        // Shells still open end with the app: the engine would keep them running.
+        Ok(app) => app.run(|handle, event| {
+            if let tauri::RunEvent::Exit = event {
+                let shell = handle.state::<Shell>();
+                tauri::async_runtime::block_on(shell.terminals.close_all());
+            }
+        }),
         Err(e) => {
             eprintln!("sirius-deck-app: cannot start: {e}");
             std::process::exit(1);

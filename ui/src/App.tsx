@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { rendered } from "./activity";
 import { apiError, errorText, type Backend } from "./backend";
 import type { Action } from "./bindings/Action";
@@ -16,6 +16,9 @@ import type { Theme } from "./bindings/Theme";
 import { useDrift, useScreen, useStackStore, useTheme } from "./store";
 import { engineDownText, forWindow } from "./words";
 import { useUsage } from "./usage";
+
+// xterm.js is loaded when a side panel first shows a service, not at launch.
+const Terminals = lazy(() => import("./Terminal"));
 
 const CHANGE_LABEL: Record<PlannedChange["change"], string> = {
   kept: "Kept running",
@@ -423,6 +426,10 @@ export function App({ backend }: { backend: Backend }) {
                 Restart
               </button>
             </div>
+            <h3>Shell</h3>
+            <Suspense fallback={<p className="muted">Loading…</p>}>
+              <Terminals key={selectedSvc.name} backend={backend} stack={stack} env={env} service={selectedSvc.name} running={selectedReplicas.some((c) => c.state === "running")} />
+            </Suspense>
             {selectedContainer?.state === "running" ? (
               selectedUsage && (
                 <>
@@ -454,7 +461,7 @@ export function App({ backend }: { backend: Backend }) {
 
       {showLogs && ready && (
         <section className="stacklogs" aria-label="logs of the stack">
-          <LogView backend={backend} stack={stack} env={env} services={[]} height={240} />
+          <LogView backend={backend} stack={stack} env={env} services={[]} known={view.services.map((s) => s.name)} height={240} />
         </section>
       )}
 

@@ -11,6 +11,7 @@ import type { PlannedChange } from "./bindings/PlannedChange";
 import type { ServiceDrift } from "./bindings/ServiceDrift";
 import type { Stacks } from "./bindings/Stacks";
 import type { StateEvent } from "./bindings/StateEvent";
+import type { TermOutput } from "./bindings/TermOutput";
 import type { UsageEvent } from "./bindings/UsageEvent";
 
 type Handlers = { [K in Command]: (args: Args<K>) => Promise<Result<K>> };
@@ -112,6 +113,28 @@ export class FakeBackend implements Backend {
       this.calls.push(`logs stop ${id}`);
       return null;
     },
+    logs_export: async ({ text, suggestedName }) => {
+      this.calls.push(`export ${suggestedName}`);
+      this.exported = text;
+      return "/tmp/fake.log";
+    },
+    terminal_open: async ({ service, size, onOutput }) => {
+      this.calls.push(`terminal open ${service} ${size.cols}x${size.rows}`);
+      this.terminalOutput = onOutput;
+      return 7;
+    },
+    terminal_input: async ({ id, data }) => {
+      this.calls.push(`terminal input ${id} ${JSON.stringify(data)}`);
+      return null;
+    },
+    terminal_resize: async ({ id, size }) => {
+      this.calls.push(`terminal resize ${id} ${size.cols}x${size.rows}`);
+      return null;
+    },
+    terminal_close: async ({ id }) => {
+      this.calls.push(`terminal close ${id}`);
+      return null;
+    },
     backups_list: async ({ stack, env }) => {
       this.calls.push(`backups ${stack} ${env}`);
       return this.backupList;
@@ -189,6 +212,11 @@ export class FakeBackend implements Backend {
   call<K extends Command>(cmd: K, args: Args<K>): Promise<Result<K>> {
     return (this.handlers[cmd] as (a: Args<K>) => Promise<Result<K>>)(args);
   }
+
+  /** The text the last log export saved. */
+  exported: string | null = null;
+  /** Where the open shell's output goes. */
+  terminalOutput: ((m: TermOutput) => void) | null = null;
 
   log(l: LogLine) {
     this.logSinks.forEach((s) => s(l));

@@ -26,8 +26,8 @@ pub use error::{Error, Result};
 pub use gauges::Gauges;
 pub use interrupted::{interrupted, recover};
 pub use lifecycle::{
-    build, control, create, down, drift, env_value, health, inspect, logs, near_memory_limit, ps, repair, up, usage,
-    watch, DownSummary, PsRow, RepairResult,
+    build, control, create, down, drift, env_value, health, inspect, logs, near_memory_limit, ps, repair, terminal, up,
+    usage, watch, DownSummary, PsRow, RepairResult,
 };
 pub use switch::{switch, switch_plan};
 pub use target::{Stack, Target};

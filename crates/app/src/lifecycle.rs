@@ -6,7 +6,8 @@ use crate::target::Stack;
 use crate::App;
 use deck_engine::{
     Action, ContainerState, ContainerStatus, DownOptions, Fix, HealthCheck, IncidentWatch, Inspection, LogLine,
-    ServiceDrift, ServiceStatus, Sink, TrackerConfig, UpOptions, UpSummary, Usage, UsageSampler, Verdict,
+    ServiceDrift, ServiceStatus, Sink, TermSize, Terminal, TrackerConfig, UpOptions, UpSummary, Usage, UsageSampler,
+    Verdict,
 };
 use deck_error::Code;
 use serde::Serialize;
@@ -94,6 +95,26 @@ pub async fn inspect(app: &App, stack: &Stack, service: &str) -> Result<Vec<Insp
         out.push(engine.inspect(&r.name).await?);
     }
     Ok(out)
+}
+
+/// A shell in the service's first running container, with a TTY of `size`; its output comes
+/// from the receiver until the shell ends or the receiver is dropped.
+pub async fn terminal(
+    app: &App,
+    stack: &Stack,
+    service: &str,
+    size: TermSize,
+) -> Result<(Terminal, tokio::sync::mpsc::Receiver<String>)> {
+    stack.require_service(service)?;
+    let engine = app.engine().await?;
+    let replicas = engine.replicas(&stack.project.name, service).await?;
+    let Some(running) = replicas.iter().find(|r| r.running) else {
+        return Err(Error::new(
+            Code::Refused,
+            format!("{service} is not running, so it has no shell to open: start it first (`sirius-deck up`)"),
+        ));
+    };
+    Ok(engine.open_terminal(&running.name, size).await?)
 }
 
 /// One variable of a container of the stack, as it is: a person asked to see a masked value.

@@ -12,6 +12,7 @@ pub mod ignore;
 mod incidents;
 mod inspect;
 mod labels;
+mod logs;
 mod observe;
 mod ours;
 mod plan;
@@ -19,6 +20,7 @@ mod preflight;
 mod readiness;
 mod spec;
 mod status;
+mod terminal;
 mod up;
 
 pub use down::DownOptions;
@@ -27,14 +29,16 @@ pub use event::{Event, FailureReport, Op, Phase, Planned, ResourceAction, Resour
 pub use incidents::{notify_desktop, Incident, IncidentKind, IncidentTracker, IncidentWatch, Observed, TrackerConfig};
 pub use inspect::{EnvVar, Inspection, MountInfo, NetworkInfo};
 pub use labels::{ENV_LABEL, EXPECTED_IMAGE_LABEL, TARGET_LABEL};
+pub use logs::LogLine;
 pub use observe::{ContainerAction, StackChange, Watch};
 pub use plan::{Change, PlannedChange};
 pub use preflight::Problem;
 pub use spec::image_ref;
 pub use status::{
-    by_name, by_service, Action, ContainerState, ContainerStatus, Health, HealthCheck, LogLine, ServiceStatus, Usage,
+    by_name, by_service, Action, ContainerState, ContainerStatus, Health, HealthCheck, ServiceStatus, Usage,
     UsageSampler,
 };
+pub use terminal::{TermSize, Terminal};
 pub use up::{UpOptions, UpSummary};
 
 use bollard::Docker;
@@ -59,6 +63,9 @@ pub enum EngineError {
     },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A shell or a check in a container could not go on (it ended, or the engine would not attach).
+    #[error("{0}")]
+    Session(String),
 }
 
 impl deck_error::Coded for EngineError {
@@ -67,7 +74,7 @@ impl deck_error::Coded for EngineError {
         match self {
             EngineError::Unreachable { .. } | EngineError::PermissionDenied { .. } => Code::EngineUnreachable,
             EngineError::Preflight(_) => Code::Refused,
-            EngineError::Failed(_) | EngineError::Build { .. } => Code::Failed,
+            EngineError::Failed(_) | EngineError::Build { .. } | EngineError::Session(_) => Code::Failed,
             EngineError::Docker { source, .. } if lost_connection(source) => Code::EngineUnreachable,
             EngineError::Docker { .. } => Code::Failed,
             EngineError::Io(_) => Code::Internal,

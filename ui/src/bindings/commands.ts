@@ -21,6 +21,8 @@ import type { SettingsChange } from "./SettingsChange";
 import type { Stacks } from "./Stacks";
 import type { SwitchOptions } from "./SwitchOptions";
 import type { SwitchSummary } from "./SwitchSummary";
+import type { TermOutput } from "./TermOutput";
+import type { TermSize } from "./TermSize";
 import type { Theme } from "./Theme";
 import type { UpSummary } from "./UpSummary";
 
@@ -38,6 +40,11 @@ export interface Commands {
   env_reveal: { args: { stack: string; env: string; container: string; name: string }; result: string };
   logs_follow: { args: { stack: string; env: string; services: Array<string>; tail: number | null; onLine: Channel<LogLine> }; result: number };
   logs_stop: { args: { id: number }; result: null };
+  logs_export: { args: { text: string; suggestedName: string }; result: string | null };
+  terminal_open: { args: { stack: string; env: string; service: string; size: TermSize; onOutput: Channel<TermOutput> }; result: number };
+  terminal_input: { args: { id: number; data: string }; result: null };
+  terminal_resize: { args: { id: number; size: TermSize }; result: null };
+  terminal_close: { args: { id: number }; result: null };
   backups_list: { args: { stack: string; env: string }; result: BackupList };
   backup_create: { args: { stack: string; env: string; onEvent: Channel<Event> }; result: BackupSet };
   backup_cancel: { args: {}; result: null };

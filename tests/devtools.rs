@@ -1,0 +1,194 @@
+//! The developer's tools on a real engine, on a small project of its own (`deck-devtools`, two
+//! services from the base image), so that it runs beside the lab stack's tests:
+//! - a shell with a TTY in a container: typed into, answered, resized, ended by closing;
+//! - a followed log that keeps following across a restart (no line twice) and picks up a
+//!   container created after it began.
+
+use deck_compose::{load, LoadOptions, Project};
+use deck_engine::{DownOptions, Engine, LogLine, Sink, TermSize, UpOptions};
+use deck_tests::*;
+use std::time::Duration;
+use tokio::sync::mpsc::Receiver;
+use tokio::time::timeout;
+
+const COMPOSE: &str = r#"name: deck-devtools
+services:
+  talker:
+    image: debian:bookworm-slim
+    init: true
+    command: ["sh", "-c", "echo \"talker says hello\"; while sleep 1; do :; done"]
+  quiet:
+    image: debian:bookworm-slim
+    init: true
+    command: ["sleep", "infinity"]
+"#;
+
+/// How many shells, and sleeps started from one, run in the container.
+const SHELLS_LEFT: &str = r"for c in /proc/[0-9]*/cmdline; do tr '\0' ' ' < $c 2>/dev/null; echo; done | grep -cE '^(/bin/)?bash|^sleep 1000' || true";
+
+/// The project, up; its folder stays while the test runs.
+async fn project(engine: &Engine) -> Project {
+    let dir = std::env::temp_dir().join("sirius-deck-devtools");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("folder");
+    std::fs::write(dir.join("compose.yaml"), COMPOSE).expect("compose file");
+    let project = load(&LoadOptions::new([dir.join("compose.yaml")]))
+        .expect("loads")
+        .project;
+    engine
+        .down(
+            &project.name,
+            Some(&project),
+            &DownOptions { volumes: true },
+            &Sink::none(),
+        )
+        .await
+        .expect("down before");
+    engine
+        .up(&project, &UpOptions::default(), &Sink::none())
+        .await
+        .expect("up");
+    project
+}
+
+/// The next line whose text contains `needle`, within `secs` seconds.
+async fn line_with(rx: &mut Receiver<LogLine>, needle: &str, secs: u64) -> Option<LogLine> {
+    timeout(Duration::from_secs(secs), async {
+        while let Some(l) = rx.recv().await {
+            if l.line.contains(needle) {
+                return Some(l);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+#[tokio::test]
+async fn shells_and_logs_that_follow_restarts() {
+    let engine = engine().await;
+    let project = project(&engine).await;
+
+    // A shell: what is typed runs, its answer comes back, a resize reaches the TTY.
+    let size = TermSize { cols: 100, rows: 30 };
+    let (term, mut out) = engine
+        .open_terminal("deck-devtools-talker-1", size)
+        .await
+        .expect("shell opens");
+    term.write(b"stty size; cat /etc/debian_version; echo done-$((40+2))\n")
+        .await
+        .expect("typed");
+    let mut seen = String::new();
+    let answered = timeout(Duration::from_secs(15), async {
+        while let Some(t) = out.recv().await {
+            seen.push_str(&t);
+            if seen.contains("done-42") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(answered, "the shell answered: {seen:?}");
+    assert!(seen.contains("30 100"), "the TTY has the size asked: {seen:?}");
+    let version = std::fs::read_to_string("/etc/debian_version").unwrap_or_default();
+    assert!(
+        seen.contains("12."),
+        "cat ran in the container (bookworm): {seen:?} (host {version})"
+    );
+    term.resize(TermSize { cols: 80, rows: 24 }).await.expect("resized");
+    term.write(b"stty size\n").await.expect("typed");
+    let mut again = String::new();
+    let resized = timeout(Duration::from_secs(10), async {
+        while let Some(t) = out.recv().await {
+            again.push_str(&t);
+            if again.contains("24 80") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(resized, "the TTY follows the resize: {again:?}");
+    // Closing ends the shell and what runs from it: no bash, no sleep left in the container.
+    term.write(b"sleep 1000 & echo bg-$((1+1))\n").await.expect("typed");
+    let mut bg = String::new();
+    let started = timeout(Duration::from_secs(10), async {
+        while let Some(t) = out.recv().await {
+            bg.push_str(&t);
+            if bg.contains("bg-2") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(started, "{bg:?}");
+    term.close().await;
+    drop(out);
+    let gone = timeout(Duration::from_secs(10), async {
+        loop {
+            let ps = exec("deck-devtools-talker-1", &["sh", "-c", SHELLS_LEFT]);
+            if ps.trim() == "0" {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .unwrap_or(false);
+    assert!(gone, "the shell ended when closed");
+
+    // A not-running container has no shell: a clear refusal.
+    docker(&["stop", "-t", "1", "deck-devtools-quiet-1"]);
+    let refused = engine
+        .open_terminal("deck-devtools-quiet-1", size)
+        .await
+        .err()
+        .map(|e| e.to_string());
+    assert!(refused.as_deref().is_some_and(|e| e.contains("quiet")), "{refused:?}");
+
+    // Logs of one service, followed across a restart of its container.
+    let mut logs = engine
+        .logs(&project, &["talker".to_string()], true, None)
+        .await
+        .expect("logs");
+    let first = line_with(&mut logs, "hello", 10).await.expect("the first line");
+    assert_eq!(first.service, "talker");
+    docker(&["restart", "-t", "1", "deck-devtools-talker-1"]);
+    let second = line_with(&mut logs, "hello", 20)
+        .await
+        .expect("a line after the restart");
+    assert!(second.timestamp > first.timestamp, "{first:?} then {second:?}");
+    // Nothing is sent twice: no third hello comes.
+    assert!(line_with(&mut logs, "hello", 3).await.is_none(), "a line came twice");
+
+    // Recreated (a new container): its lines are followed too.
+    docker(&["rm", "-f", "deck-devtools-talker-1"]);
+    engine
+        .up(&project, &UpOptions::default(), &Sink::none())
+        .await
+        .expect("up again");
+    let third = line_with(&mut logs, "hello", 20)
+        .await
+        .expect("a line of the new container");
+    assert!(third.timestamp > second.timestamp);
+    // Another service's lines never come.
+    docker(&["start", "deck-devtools-quiet-1"]);
+    drop(logs);
+
+    engine
+        .down(
+            &project.name,
+            Some(&project),
+            &DownOptions { volumes: true },
+            &Sink::none(),
+        )
+        .await
+        .expect("down");
+}
