@@ -228,6 +228,29 @@ async fn the_window_drives_the_lab_stack() {
     // The window's own data (its store and its debug log) in a folder of this test's.
     let data = std::env::temp_dir().join("sirius-deck-test-app-data");
     let _ = std::fs::remove_dir_all(&data);
+    // The user's profiles: a copy of the lab profile, edited while the window shows it; and an
+    // "editor" that writes down what it was asked to open.
+    let config = std::env::temp_dir().join("sirius-deck-test-app-config");
+    let _ = std::fs::remove_dir_all(&config);
+    let copy = config.join("sirius-deck/profiles/lab-files");
+    std::fs::create_dir_all(copy.parent().expect("parent")).expect("profiles folder");
+    let cp = Command::new("cp")
+        .arg("-a")
+        .arg(lab_dir())
+        .arg(&copy)
+        .status()
+        .expect("cp");
+    assert!(cp.success());
+    let profile = std::fs::read_to_string(copy.join("profile.toml")).expect("profile");
+    std::fs::write(
+        copy.join("profile.toml"),
+        profile.replace("name = \"sirius-lab\"", "name = \"lab-files\""),
+    )
+    .expect("profile");
+    let editor = config.join("editor.sh");
+    let opened = config.join("opened.txt");
+    std::fs::write(&editor, format!("#!/bin/sh\necho \"$@\" > {}\n", opened.display())).expect("editor");
+    Command::new("chmod").arg("+x").arg(&editor).status().expect("chmod");
     let (_x, display) = xvfb();
     let (_bus, bus) = dbus();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -251,6 +274,8 @@ async fn the_window_drives_the_lab_stack() {
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
             .env("NO_AT_BRIDGE", "1")
             .env("XDG_DATA_HOME", &data)
+            .env("XDG_CONFIG_HOME", &config)
+            .env("SIRIUS_DECK_EDITOR", format!("{} {{file}} {{line}}", editor.display()))
             .env("SIRIUS_DECK_LOG", "debug")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -518,7 +543,169 @@ async fn the_window_drives_the_lab_stack() {
         wait_until("the password masked again", Duration::from_secs(5), || {
             !s.text(&row).contains("lab-postgres-password")
         });
+
+        // A shell in sirius-api: typed into through the terminal's own input, answered in its
+        // buffer; the pane resized, the TTY with it; closed with its tab, nothing left running.
+        click(&s, "[data-testid='terminal-open']");
+        s.wait_for(
+            "[data-testid='terminal-screen-1'] .xterm-helper-textarea",
+            Duration::from_secs(20),
+        )
+        .expect("the terminal");
+        let buffer = r#"const t = document.querySelector("[data-testid='terminal-screen-1']")?.term;
+            if (!t) return "";
+            const b = t.buffer.active;
+            return Array.from({ length: b.length }, (_, i) => b.getLine(i)?.translateToString(true) ?? "").join("\n");"#;
+        wait_until("the shell's prompt", Duration::from_secs(20), || {
+            page(&s, buffer).contains('#') || page(&s, buffer).contains('$')
+        });
+        let input = s
+            .find("[data-testid='terminal-screen-1'] .xterm-helper-textarea")
+            .expect("terminal input");
+        s.send_keys(&input, "cat /etc/sirius-lab/build-target\u{E007}")
+            .expect("typed");
+        wait_until("the build target in the terminal", Duration::from_secs(10), || {
+            page(&s, buffer).lines().any(|l| l.trim() == "development")
+        });
+        screenshot(&display, "04c-terminal-sirius-api");
+        let size = || {
+            page(
+                &s,
+                r#"const t = document.querySelector("[data-testid='terminal-screen-1']").term; return `${t.rows} ${t.cols}`;"#,
+            )
+        };
+        let before = size();
+        let window = xdotool(
+            &display,
+            &["search", "--sync", "--onlyvisible", "--name", "^Sirius Deck$"],
+        );
+        xdotool(&display, &["windowsize", "--sync", &window, "1280", "620"]);
+        wait_until("the terminal refitted", Duration::from_secs(5), || size() != before);
+        let after = size();
+        s.send_keys(&input, "stty size\u{E007}").expect("typed");
+        wait_until("the TTY at the terminal's size", Duration::from_secs(10), || {
+            page(&s, buffer).lines().any(|l| l.trim() == after)
+        });
+        eprintln!("terminal rows and columns: {before} before the resize, {after} after (the TTY agrees)");
+        xdotool(&display, &["windowsize", "--sync", &window, "1280", "820"]);
+        click(&s, "[data-testid='terminal-close-1']");
+        wait_until("the shell ended in sirius-api", Duration::from_secs(10), || {
+            exec(
+                "sirius-api",
+                &[
+                    "sh",
+                    "-c",
+                    "grep -l SIRIUS_DECK_SHELL /proc/[0-9]*/environ 2>/dev/null | wc -l",
+                ],
+            )
+            .trim()
+                == "0"
+        });
         click(&s, "[data-testid='panel'] [aria-label='close']");
+    });
+
+    // The stack's logs filtered to sirius-valkey (its chip) and to its start line (the search):
+    // only its lines, and one more after `docker restart` (the stream follows the restart).
+    tokio::task::block_in_place(|| {
+        click(&s, "[data-testid='logs']");
+        click(&s, "[data-testid='log-chip-sirius-valkey']");
+        let search = s
+            .wait_for("input[aria-label='search logs']", Duration::from_secs(5))
+            .expect("search");
+        s.send_keys(&search, "Ready to accept connections").expect("typed");
+        let count = || {
+            page(
+                &s,
+                r#"return document.querySelector("[data-testid='log-count']").textContent"#,
+            )
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(0)
+        };
+        wait_until("valkey's start lines", Duration::from_secs(10), || count() >= 1);
+        let others = page(
+            &s,
+            r#"return [...document.querySelectorAll(".logline .logsvc")].map((e) => e.textContent.trim()).filter((t) => t !== "sirius-valkey").join(",")"#,
+        );
+        assert!(others.is_empty(), "only sirius-valkey's lines are shown: {others}");
+        let before = count();
+        docker(&["restart", "-t", "2", "sirius-valkey"]);
+        wait_until("a start line after the restart", Duration::from_secs(30), || {
+            count() == before + 1
+        });
+        eprintln!(
+            "valkey's start lines in the filtered log: {before} before docker restart, {} after",
+            count()
+        );
+        screenshot(&display, "04d-logs-filtered-valkey");
+        click(&s, "[data-testid='log-all']");
+        click(&s, "[data-testid='logs']");
+        wait_until(
+            "sirius-valkey healthy after the restart",
+            Duration::from_secs(60),
+            || s.node_status("sirius-valkey").as_deref() == Some("healthy"),
+        );
+    });
+
+    // A profile that follows its files: the copy's dev file edited while the window shows it
+    // (a service added: drawn), broken (its error with file:line, Open in editor at that line),
+    // fixed (the error gone), each with no click.
+    tokio::task::block_in_place(|| {
+        click(&s, "select[aria-label='stack'] option[value='lab-files']");
+        wait_until("the copy's diagram", Duration::from_secs(20), || {
+            s.find("[data-testid='node-sirius-ui']").is_some()
+                && page(
+                    &s,
+                    "return document.querySelector(\"select[aria-label='stack']\").value",
+                ) == "lab-files"
+        });
+        let dev = copy.join("docker-compose.dev.yaml");
+        let original = std::fs::read_to_string(&dev).expect("dev file");
+        let edited = format!(
+            "{original}\n  lab-extra:\n    image: debian:bookworm-slim\n    command: [\"sleep\", \"infinity\"]\n"
+        );
+        let saved = Instant::now();
+        std::fs::write(&dev, edited).expect("edit");
+        wait_until("the added service drawn", Duration::from_secs(10), || {
+            s.find("[data-testid='node-lab-extra']").is_some()
+        });
+        let redrawn = saved.elapsed();
+        let broken_text = format!("{original}\n  lab-broken: [\n");
+        let saved = Instant::now();
+        std::fs::write(&dev, &broken_text).expect("break");
+        let diag = s
+            .wait_for("[data-testid='diagnostic']", Duration::from_secs(10))
+            .expect("the error");
+        let shown = saved.elapsed();
+        let text = s.text(&diag);
+        assert!(
+            text.contains("docker-compose.dev.yaml:"),
+            "the error names file:line: {text}"
+        );
+        screenshot(&display, "04e-profile-file-broken");
+        click(&s, "[data-testid='open-file']");
+        wait_until("the editor asked to open the file", Duration::from_secs(5), || {
+            std::fs::read_to_string(&opened).is_ok_and(|o| o.contains("docker-compose.dev.yaml "))
+        });
+        let asked = std::fs::read_to_string(&opened).unwrap_or_default();
+        let line = asked.trim().rsplit(' ').next().unwrap_or_default().to_string();
+        assert!(
+            text.contains(&format!("docker-compose.dev.yaml:{line}")),
+            "opened at the error's line: {asked} for {text}"
+        );
+        let saved = Instant::now();
+        std::fs::write(&dev, &original).expect("fix");
+        wait_until("the error cleared", Duration::from_secs(10), || {
+            s.find("[data-testid='invalid']").is_none() && s.find("[data-testid='node-sirius-ui']").is_some()
+        });
+        let cleared = saved.elapsed();
+        assert!(s.find("[data-testid='node-lab-extra']").is_none());
+        eprintln!("file saved to window: service drawn {redrawn:?}, error shown {shown:?}, cleared {cleared:?}");
+        click(&s, "select[aria-label='stack'] option[value='sirius-lab']");
+        wait_until("the lab stack back, healthy", Duration::from_secs(20), || {
+            s.node_status("sirius-ui").as_deref() == Some("healthy")
+        });
     });
 
     // Back up from the Backups view, change the data, restore it from there.

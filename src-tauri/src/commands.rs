@@ -87,7 +87,18 @@ commands! {
         let (view, loaded) = deck_app::view(&target(&stack, &env)?)?;
         live::remember(&handle, &stack, &env);
         shell.watch(&handle, &stack, loaded);
+        shell.follow_files(&handle, &stack, &env);
         Ok(OpenedStack { view, notifications: shell.notifications(&handle, &stack) })
+    }
+
+    /// Opens one of the stack's own files (a compose file, its .env, its profile) in the
+    /// user's editor, at `line` where the editor takes one.
+    async fn open_file(; stack: String, env: String, file: String, line: Option<u32>;) -> () {
+        let file = std::path::absolute(&file).unwrap_or_else(|_| file.into());
+        if !deck_app::stack_files(&target(&stack, &env)?)?.contains(&file) {
+            return Err(Error::invalid(format!("{} is not a file of the stack {stack}", file.display())));
+        }
+        live::open_in_editor(&file, line)
     }
 
     async fn stack_up(shell: State<'_, Shell>; stack: String, env: String; on_event: Event) -> UpSummary {

@@ -6,7 +6,7 @@
 //! gauge visibly (every one for the service shown in detail), and nothing at all while the
 //! window is hidden; when it is shown again it gets the state as it is then.
 
-use deck_app::{App, Error, Gauges, Stack, StackSummary};
+use deck_app::{App, Error, Gauges, Stack, StackSummary, StackView, Target};
 use deck_engine::{ContainerStatus, LogLine, Observed, StackChange, Usage};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -74,6 +74,17 @@ pub struct UsageEvent {
     pub near_memory_limit: bool,
 }
 
+/// The open stack's files changed: its diagram as they load now, or why they do not (event
+/// `stack-reloaded`).
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct Reloaded {
+    pub stack: String,
+    pub env: String,
+    pub view: Option<StackView>,
+    pub error: Option<Error>,
+}
+
 /// A notification was clicked: show this service (event `focus-service`).
 #[derive(Clone, Debug, Serialize, TS)]
 #[ts(export)]
@@ -127,6 +138,8 @@ pub struct Shell {
     pub app: App,
     screen: Screen,
     watcher: Mutex<Option<JoinHandle<()>>>,
+    /// Follows the open stack's files.
+    files: Mutex<Option<JoinHandle<()>>>,
     logs: Mutex<HashMap<u32, JoinHandle<()>>>,
     next_log: AtomicU32,
     /// The shells open in the window.
@@ -232,6 +245,47 @@ impl Shell {
                 loaded,
             )));
         }
+    }
+
+    /// Follows the files of the opened stack (replacing the one before): when they change, the
+    /// window gets the diagram as they load now (or their errors), and the live watch follows
+    /// the new model.
+    pub fn follow_files(&self, handle: &AppHandle, stack: &str, env: &str) {
+        let Ok(mut slot) = self.files.lock() else { return };
+        if let Some(old) = slot.take() {
+            old.abort();
+        }
+        let target = Target::profile(stack, Some(env));
+        let mut files = match deck_app::watch_files(&target) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "the stack's files are not followed");
+                return;
+            }
+        };
+        let (handle, stack, env) = (handle.clone(), stack.to_string(), env.to_string());
+        *slot = Some(tauri::async_runtime::spawn(async move {
+            while files.changed().await.is_some() {
+                tracing::info!(stack, "the stack's files changed: reloaded");
+                let (view, error) = match deck_app::view(&target) {
+                    Ok((view, loaded)) => {
+                        // Files with errors keep the watch of the last model that loaded.
+                        if loaded.is_some() {
+                            handle.state::<Shell>().watch(&handle, &stack, loaded);
+                        }
+                        (Some(view), None)
+                    }
+                    Err(e) => (None, Some(e)),
+                };
+                let reloaded = Reloaded {
+                    stack: stack.clone(),
+                    env: env.clone(),
+                    view,
+                    error,
+                };
+                let _ = handle.emit("stack-reloaded", reloaded);
+            }
+        }));
     }
 
     /// Streams log lines to the window until `stop_logs`; returns the stream's id.
@@ -386,4 +440,37 @@ async fn watch(handle: AppHandle, stack: String, loaded: Stack) {
             }
         }
     }
+}
+
+/// Opens a file in the user's editor: `SIRIUS_DECK_EDITOR` when set (a command line where
+/// `{file}` and `{line}` are replaced, e.g. `code -g {file}:{line}`), else the system's handler
+/// for the file (`xdg-open`, which takes no line).
+pub fn open_in_editor(file: &std::path::Path, line: Option<u32>) -> Result<(), Error> {
+    let path = file.display().to_string();
+    let line = line.unwrap_or(1).to_string();
+    let argv: Vec<String> = match std::env::var("SIRIUS_DECK_EDITOR") {
+        Ok(cmd) if !cmd.trim().is_empty() => cmd
+            .split_whitespace()
+            .map(|w| w.replace("{file}", &path).replace("{line}", &line))
+            .collect(),
+        _ => vec!["xdg-open".into(), path.clone()],
+    };
+    let child = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            Error::invalid(format!(
+                "cannot open {path} with {}: {e}. Install xdg-utils, or set SIRIUS_DECK_EDITOR to your editor's command (for example `code -g {{file}}:{{line}}`)",
+                argv[0]
+            ))
+        })?;
+    // Reaped when it exits; the editor may run long after.
+    std::thread::spawn(move || {
+        let mut child = child;
+        let _ = child.wait();
+    });
+    Ok(())
 }

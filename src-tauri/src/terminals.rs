@@ -87,7 +87,11 @@ impl Terminals {
 
     /// Ends every shell (the app is quitting).
     pub async fn close_all(&self) {
-        let ids: Vec<u32> = self.open.lock().map(|m| m.keys().copied().collect()).unwrap_or_default();
+        let ids: Vec<u32> = self
+            .open
+            .lock()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default();
         for id in ids {
             self.close(id).await;
         }

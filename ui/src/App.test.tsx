@@ -427,3 +427,31 @@ describe("the window", () => {
     await waitFor(() => expect(backend.calls).toContain("switch lab prod backup no-build"));
   });
 });
+
+describe("a stack that follows its files", () => {
+  it("redraws when its files change, shows their errors with a way to the file, and clears when they are fixed", async () => {
+    const b = fake();
+    render(<App backend={b} />);
+    await screen.findByText("api");
+    // A service added in the file: drawn without a click.
+    act(() => b.reload({ stack: "lab", env: "dev", view: { ...view, services: [...services, svc("cache", "data")] }, error: null }));
+    expect(await screen.findByText("cache")).toBeTruthy();
+    // The file broken: its error, file:line, and Open in editor.
+    const broken = { ...view, invalid: true, services: [], diagnostics: [{ severity: "error" as const, file: "/lab/docker-compose.yaml", line: 12, key: "services.api", message: "mapping values are not allowed here" }] };
+    act(() => b.reload({ stack: "lab", env: "dev", view: broken, error: null }));
+    const diag = await screen.findByTestId("diagnostic");
+    expect(diag.textContent).toContain("/lab/docker-compose.yaml:12");
+    fireEvent.click(screen.getByTestId("open-file"));
+    await waitFor(() => expect(b.calls).toContain("open file /lab/docker-compose.yaml:12"));
+    // Reload asks the app again.
+    fireEvent.click(screen.getByTestId("reload"));
+    await waitFor(() => expect(b.calls.filter((c) => c === "open lab dev").length).toBe(2));
+    // Fixed: the errors go, the diagram is back.
+    act(() => b.reload({ stack: "lab", env: "dev", view, error: null }));
+    await waitFor(() => expect(screen.queryByTestId("invalid")).toBeNull());
+    expect(await screen.findByText("api")).toBeTruthy();
+    // Another stack's reload changes nothing here.
+    act(() => b.reload({ stack: "other", env: "dev", view: broken, error: null }));
+    expect(screen.queryByTestId("invalid")).toBeNull();
+  });
+});

@@ -116,6 +116,15 @@ export function App({ backend }: { backend: Backend }) {
   const control = (service: string, action: Action) =>
     backend.call("service_control", { stack, env, service, action }).catch((e) => dispatch({ type: "error", text: apiError(e).message }));
 
+  const openFile = (file: string, line: number | null) =>
+    backend.call("open_file", { stack, env, file, line }).catch((e) => dispatch({ type: "error", text: apiError(e).message }));
+
+  const reload = () =>
+    backend
+      .call("open_stack", { stack, env })
+      .then((opened) => dispatch({ type: "opened", opened }))
+      .catch((e) => dispatch({ type: "error", text: apiError(e).message }));
+
   const chooseTheme = (t: Theme) => {
     dispatch({ type: "theme", theme: t });
     backend.call("set_theme", { theme: t }).catch((e) => dispatch({ type: "error", text: apiError(e).message }));
@@ -314,15 +323,26 @@ export function App({ backend }: { backend: Backend }) {
           </p>
           <ul>
             {view.diagnostics.map((d, i) => (
-              <li key={i}>
+              <li key={i} data-testid="diagnostic">
                 <code>
                   {d.file}
                   {d.line ? `:${d.line}` : ""}
                 </code>{" "}
-                {d.key && <code>{d.key}</code>} {d.message}
+                {d.key && <code>{d.key}</code>} {d.message}{" "}
+                {d.file && (
+                  <button className="small" data-testid="open-file" onClick={() => openFile(d.file as string, d.line)}>
+                    Open in editor
+                  </button>
+                )}
               </li>
             ))}
           </ul>
+          <p className="muted">
+            Saving the file redraws the diagram by itself.{" "}
+            <button className="small" data-testid="reload" onClick={reload}>
+              Reload
+            </button>
+          </p>
         </div>
       )}
       {op.progress.failures.length > 0 && (

@@ -5,6 +5,7 @@ import type { Channel } from "@tauri-apps/api/core";
 import type { ApiError } from "./bindings/ApiError";
 import type { Command, Commands } from "./bindings/commands";
 import type { FocusService } from "./bindings/FocusService";
+import type { Reloaded } from "./bindings/Reloaded";
 import type { StateEvent } from "./bindings/StateEvent";
 import type { UsageEvent } from "./bindings/UsageEvent";
 import { forWindow } from "./words";
@@ -27,6 +28,8 @@ export interface Backend {
   onUsage(listener: (e: UsageEvent) => void): Promise<() => void>;
   /** A notification was clicked: show that service. */
   onFocus(listener: (e: FocusService) => void): Promise<() => void>;
+  /** The open stack's files changed: its diagram as they load now, or their errors. */
+  onReloaded(listener: (e: Reloaded) => void): Promise<() => void>;
 }
 
 /** An error as a person reads it: the message, then what is wrong in which file and line. */

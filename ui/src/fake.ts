@@ -8,6 +8,7 @@ import type { FocusService } from "./bindings/FocusService";
 import type { LogLine } from "./bindings/LogLine";
 import type { OpenedStack } from "./bindings/OpenedStack";
 import type { PlannedChange } from "./bindings/PlannedChange";
+import type { Reloaded } from "./bindings/Reloaded";
 import type { ServiceDrift } from "./bindings/ServiceDrift";
 import type { Stacks } from "./bindings/Stacks";
 import type { StateEvent } from "./bindings/StateEvent";
@@ -20,6 +21,7 @@ export class FakeBackend implements Backend {
   calls: string[] = [];
   listeners: ((e: StateEvent) => void)[] = [];
   focusListeners: ((e: FocusService) => void)[] = [];
+  reloadListeners: ((e: Reloaded) => void)[] = [];
   usageListeners: ((e: UsageEvent) => void)[] = [];
   logSinks: ((l: LogLine) => void)[] = [];
   /** Progress events up, down and switch send before they resolve (or reject). */
@@ -117,6 +119,10 @@ export class FakeBackend implements Backend {
       this.calls.push(`export ${suggestedName}`);
       this.exported = text;
       return "/tmp/fake.log";
+    },
+    open_file: async ({ file, line }) => {
+      this.calls.push(`open file ${file}:${line ?? ""}`);
+      return null;
     },
     terminal_open: async ({ service, size, onOutput }) => {
       this.calls.push(`terminal open ${service} ${size.cols}x${size.rows}`);
@@ -221,6 +227,18 @@ export class FakeBackend implements Backend {
   log(l: LogLine) {
     this.logSinks.forEach((s) => s(l));
   }
+  async onReloaded(listener: (e: Reloaded) => void) {
+    this.reloadListeners.push(listener);
+    return () => {
+      this.reloadListeners = this.reloadListeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** The open stack's files changed (as the app reports it). */
+  reload(e: Reloaded) {
+    this.reloadListeners.forEach((l) => l(e));
+  }
+
   async onFocus(listener: (e: FocusService) => void) {
     this.focusListeners.push(listener);
     return () => {

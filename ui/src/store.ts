@@ -3,8 +3,9 @@
 // through `reduce`, tested without a window. Resource use is kept apart (`usage.ts`), so that a
 // sample redraws its gauges only.
 import { useEffect, useReducer, useRef, useState } from "react";
-import { apiError, type Backend } from "./backend";
+import { apiError, errorText, type Backend } from "./backend";
 import type { OpenedStack } from "./bindings/OpenedStack";
+import type { Reloaded } from "./bindings/Reloaded";
 import type { ServiceDrift } from "./bindings/ServiceDrift";
 import type { Stacks } from "./bindings/Stacks";
 import type { StateEvent } from "./bindings/StateEvent";
@@ -32,6 +33,7 @@ export type StackAction =
   | { type: "stacks"; stacks: Stacks }
   | { type: "open"; stack?: string; env?: string }
   | { type: "opened"; opened: OpenedStack }
+  | { type: "reloaded"; event: Reloaded }
   | { type: "state"; event: StateEvent }
   | { type: "drift"; drift: ServiceDrift[] }
   | { type: "select"; service: string | null }
@@ -68,6 +70,12 @@ export function reduce(s: StackState, a: StackAction): StackState {
     }
     case "opened":
       return { ...s, opened: a.opened, error: null };
+    case "reloaded": {
+      // The stack's files changed: the diagram as they load now, or why they do not.
+      if (a.event.stack !== s.stack || a.event.env !== s.env || !s.opened) return s;
+      if (a.event.error) return { ...s, error: errorText(apiError(a.event.error)) };
+      return a.event.view ? { ...s, opened: { ...s.opened, view: a.event.view }, error: null } : s;
+    }
     case "state":
       if (a.event.stack !== s.stack) return s;
       if (a.event.kind === "engineDown") return { ...s, engineDown: a.event.reason };
@@ -122,6 +130,7 @@ export function useStackStore(backend: Backend): [StackState, (a: StackAction) =
     const stops: Promise<() => void>[] = [];
     stops.push(backend.onState((event) => dispatch({ type: "state", event })));
     stops.push(backend.onFocus((e) => dispatch({ type: "focus", stack: e.stack, service: e.service })));
+    stops.push(backend.onReloaded((event) => dispatch({ type: "reloaded", event })));
     // The app sends a sample only when it moves a gauge visibly (each one for the service in
     // the side panel): each redraws its container's gauges as it comes.
     stops.push(

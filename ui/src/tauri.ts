@@ -4,6 +4,7 @@ import { listen } from "@tauri-apps/api/event";
 import { received } from "./activity";
 import type { Backend } from "./backend";
 import type { FocusService } from "./bindings/FocusService";
+import type { Reloaded } from "./bindings/Reloaded";
 import type { StateEvent } from "./bindings/StateEvent";
 import type { UsageEvent } from "./bindings/UsageEvent";
 
@@ -35,4 +36,5 @@ export const tauriBackend: Backend = {
   onState: (listener) => on<StateEvent>("stack-state", listener),
   onUsage: (listener) => on<UsageEvent>("stack-usage", listener),
   onFocus: (listener) => on<FocusService>("focus-service", listener),
+  onReloaded: (listener) => on<Reloaded>("stack-reloaded", listener),
 };

@@ -8,6 +8,7 @@
 
 mod backups;
 mod error;
+mod files;
 mod gauges;
 mod interrupted;
 mod lifecycle;
@@ -23,6 +24,7 @@ pub use deck_backup::{Choice, Interrupted, InterruptedOp, Resolution};
 pub use deck_engine::{Event, Op, Phase, Sink};
 pub use deck_error::Code;
 pub use error::{Error, Result};
+pub use files::{stack_files, watch_files, FileWatch};
 pub use gauges::Gauges;
 pub use interrupted::{interrupted, recover};
 pub use lifecycle::{

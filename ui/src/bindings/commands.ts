@@ -31,6 +31,7 @@ export interface Commands {
   list_stacks: { args: {}; result: Stacks };
   set_theme: { args: { theme: Theme }; result: null };
   open_stack: { args: { stack: string; env: string }; result: OpenedStack };
+  open_file: { args: { stack: string; env: string; file: string; line: number | null }; result: null };
   stack_up: { args: { stack: string; env: string; onEvent: Channel<Event> }; result: UpSummary };
   stack_down: { args: { stack: string; env: string; onEvent: Channel<Event> }; result: DownSummary };
   service_control: { args: { stack: string; env: string; service: string; action: Action }; result: null };
