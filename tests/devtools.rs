@@ -5,7 +5,7 @@
 //!   container created after it began.
 
 use deck_compose::{load, LoadOptions, Project};
-use deck_engine::{DownOptions, Engine, LogLine, Sink, TermSize, UpOptions};
+use deck_engine::{Engine, LogLine, Sink, TermSize, UpOptions};
 use deck_tests::*;
 use std::time::Duration;
 use tokio::sync::mpsc::Receiver;
@@ -35,15 +35,7 @@ async fn project(engine: &Engine) -> Project {
     let project = load(&LoadOptions::new([dir.join("compose.yaml")]))
         .expect("loads")
         .project;
-    engine
-        .down(
-            &project.name,
-            Some(&project),
-            &DownOptions { volumes: true },
-            &Sink::none(),
-        )
-        .await
-        .expect("down before");
+    down_all(engine, &project).await;
     engine
         .up(&project, &UpOptions::default(), &Sink::none())
         .await
@@ -66,6 +58,24 @@ async fn line_with(rx: &mut Receiver<LogLine>, needle: &str, secs: u64) -> Optio
     .flatten()
 }
 
+/// What a shell shows until `needle` (within 15 s; the test fails without it).
+async fn shown_until(out: &mut Receiver<String>, needle: &str) -> String {
+    let mut seen = String::new();
+    let found = timeout(Duration::from_secs(15), async {
+        while let Some(t) = out.recv().await {
+            seen.push_str(&t);
+            if seen.contains(needle) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(found, "the shell showed no {needle:?}: {seen:?}");
+    seen
+}
+
 #[tokio::test]
 async fn shells_and_logs_that_follow_restarts() {
     let engine = engine().await;
@@ -80,19 +90,7 @@ async fn shells_and_logs_that_follow_restarts() {
     term.write(b"stty size; cat /etc/debian_version; echo done-$((40+2))\n")
         .await
         .expect("typed");
-    let mut seen = String::new();
-    let answered = timeout(Duration::from_secs(15), async {
-        while let Some(t) = out.recv().await {
-            seen.push_str(&t);
-            if seen.contains("done-42") {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .unwrap_or(false);
-    assert!(answered, "the shell answered: {seen:?}");
+    let seen = shown_until(&mut out, "done-42").await;
     assert!(seen.contains("30 100"), "the TTY has the size asked: {seen:?}");
     let version = std::fs::read_to_string("/etc/debian_version").unwrap_or_default();
     assert!(
@@ -101,34 +99,10 @@ async fn shells_and_logs_that_follow_restarts() {
     );
     term.resize(TermSize { cols: 80, rows: 24 }).await.expect("resized");
     term.write(b"stty size\n").await.expect("typed");
-    let mut again = String::new();
-    let resized = timeout(Duration::from_secs(10), async {
-        while let Some(t) = out.recv().await {
-            again.push_str(&t);
-            if again.contains("24 80") {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .unwrap_or(false);
-    assert!(resized, "the TTY follows the resize: {again:?}");
+    shown_until(&mut out, "24 80").await;
     // Closing ends the shell and what runs from it: no bash, no sleep left in the container.
     term.write(b"sleep 1000 & echo bg-$((1+1))\n").await.expect("typed");
-    let mut bg = String::new();
-    let started = timeout(Duration::from_secs(10), async {
-        while let Some(t) = out.recv().await {
-            bg.push_str(&t);
-            if bg.contains("bg-2") {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .unwrap_or(false);
-    assert!(started, "{bg:?}");
+    shown_until(&mut out, "bg-2").await;
     term.close().await;
     drop(out);
     let gone = timeout(Duration::from_secs(10), async {
@@ -182,13 +156,5 @@ async fn shells_and_logs_that_follow_restarts() {
     docker(&["start", "deck-devtools-quiet-1"]);
     drop(logs);
 
-    engine
-        .down(
-            &project.name,
-            Some(&project),
-            &DownOptions { volumes: true },
-            &Sink::none(),
-        )
-        .await
-        .expect("down");
+    down_all(&engine, &project).await;
 }

@@ -66,11 +66,15 @@ pub async fn engine() -> Engine {
 
 /// Takes the lab stack down, volumes included: a known starting point.
 pub async fn reset(engine: &Engine) {
-    let project = lab("dev");
+    down_all(engine, &lab("dev")).await;
+}
+
+/// Takes a project down, volumes included.
+pub async fn down_all(engine: &Engine, project: &Project) {
     engine
         .down(
             &project.name,
-            Some(&project),
+            Some(project),
             &DownOptions { volumes: true },
             &Sink::none(),
         )

@@ -66,6 +66,23 @@ async fn streamed<T>(channel: Channel<Event>, work: impl AsyncFnOnce(&Sink) -> R
     result
 }
 
+/// Where one of the system's dialogs sends what the user chose (nothing: it was closed).
+type Chosen = tokio::sync::oneshot::Sender<Option<tauri_plugin_dialog::FilePath>>;
+
+/// Opens a dialog of the system's (`ask` opens it, told where to send the choice) and waits:
+/// the path chosen, or nothing when the dialog was closed.
+async fn chosen(what: &str, ask: impl FnOnce(Chosen)) -> Result<Option<std::path::PathBuf>, Error> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    ask(tx);
+    let Some(picked) = rx.await.ok().flatten() else {
+        return Ok(None);
+    };
+    picked
+        .into_path()
+        .map(Some)
+        .map_err(|e| Error::invalid(format!("the {what} chosen cannot be used: {e}")))
+}
+
 fn app<'a>(shell: &'a State<'_, Shell>) -> &'a App {
     &shell.app
 }
@@ -149,22 +166,20 @@ commands! {
     /// dialog; resolves to its path, or nothing when the dialog was closed.
     async fn logs_export(handle: AppHandle; text: String, suggested_name: String;) -> Option<String> {
         use tauri_plugin_dialog::DialogExt;
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        handle
-            .dialog()
-            .file()
-            .set_title("Save the log lines shown")
-            .set_file_name(&suggested_name)
-            .add_filter("Log", &["log", "txt"])
-            .save_file(move |picked| {
-                let _ = tx.send(picked);
-            });
-        let Some(picked) = rx.await.ok().flatten() else {
+        let ask = |tx: Chosen| {
+            handle
+                .dialog()
+                .file()
+                .set_title("Save the log lines shown")
+                .set_file_name(&suggested_name)
+                .add_filter("Log", &["log", "txt"])
+                .save_file(move |picked| {
+                    let _ = tx.send(picked);
+                })
+        };
+        let Some(path) = chosen("file", ask).await? else {
             return Ok(None);
         };
-        let path = picked
-            .into_path()
-            .map_err(|e| Error::invalid(format!("the file chosen cannot be used: {e}")))?;
         std::fs::write(&path, text)
             .map_err(|e| Error::invalid(format!("cannot write {}: {e}; choose another folder", path.display())))?;
         Ok(Some(path.display().to_string()))
@@ -240,21 +255,19 @@ commands! {
     async fn backup_folder_choose(handle: AppHandle, shell: State<'_, Shell>;;) -> Option<Settings> {
         use tauri_plugin_dialog::DialogExt;
         let current = deck_app::settings(app(&shell))?.dir;
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        handle
-            .dialog()
-            .file()
-            .set_title("Where Sirius Deck keeps backups")
-            .set_directory(&current)
-            .pick_folder(move |picked| {
-                let _ = tx.send(picked);
-            });
-        let Some(picked) = rx.await.ok().flatten() else {
+        let ask = |tx: Chosen| {
+            handle
+                .dialog()
+                .file()
+                .set_title("Where Sirius Deck keeps backups")
+                .set_directory(&current)
+                .pick_folder(move |picked| {
+                    let _ = tx.send(picked);
+                })
+        };
+        let Some(dir) = chosen("folder", ask).await? else {
             return Ok(None);
         };
-        let dir = picked
-            .into_path()
-            .map_err(|e| Error::invalid(format!("the folder chosen cannot be used: {e}")))?;
         let change = SettingsChange {
             dir: Some(dir.display().to_string()),
             ..Default::default()
