@@ -506,6 +506,72 @@ async fn the_window_drives_the_lab_stack() {
     });
     screenshot(&display, "04-valkey-restarted-from-panel");
 
+    // Connectivity on the edges, checked after Up from inside each dependent: every edge
+    // reachable (those into the one-shot migration: nothing listens, not checked). PostgreSQL
+    // disconnected from the stack's network: one check from sirius-api's panel turns its edge
+    // into PostgreSQL "no name"; connected again, reachable.
+    tokio::task::block_in_place(|| {
+        let edges = r#"return [...document.querySelectorAll(".edge-label")].map((e) => `${e.dataset.testid.slice(11)}=${e.dataset.reach ?? "none"}`).join(" ")"#;
+        wait_until("every edge checked", Duration::from_secs(30), || {
+            !page(&s, edges).contains("=none")
+        });
+        let all = page(&s, edges);
+        for e in all.split(' ') {
+            let into_migrate = e.contains("-sirius-migrate=");
+            let want = if into_migrate { "=unchecked" } else { "=reachable" };
+            assert!(e.ends_with(want), "edge {e} (all: {all})");
+        }
+        eprintln!("edges after Up: {all}");
+        screenshot(&display, "03b-edges-reachable");
+        let nets = Command::new("docker")
+            .args([
+                "inspect",
+                "-f",
+                "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+                "sirius-postgres",
+            ])
+            .output()
+            .expect("docker inspect");
+        let net = String::from_utf8_lossy(&nets.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let node = s.find("[data-testid='node-sirius-api']").expect("node");
+        s.send_keys(&node, "\u{E007}").expect("select with Enter");
+        let connection = "[data-testid='connection-sirius-postgres']";
+        s.wait_for(connection, Duration::from_secs(5))
+            .expect("the connections list");
+        docker(&["network", "disconnect", &net, "sirius-postgres"]);
+        let checked = Instant::now();
+        click(&s, "[data-testid='check-connections']");
+        wait_until("the edge into PostgreSQL unreachable", Duration::from_secs(15), || {
+            s.find(connection).and_then(|c| s.attr(&c, "data-reach")).as_deref() == Some("noName")
+        });
+        let took = checked.elapsed();
+        let label = s
+            .find("[data-testid='edge-label-sirius-api-sirius-postgres']")
+            .expect("label");
+        assert_eq!(s.attr(&label, "data-reach").as_deref(), Some("noName"));
+        screenshot(&display, "03c-postgres-disconnected");
+        docker(&[
+            "network",
+            "connect",
+            "--alias",
+            "sirius-postgres",
+            &net,
+            "sirius-postgres",
+        ]);
+        click(&s, "[data-testid='check-connections']");
+        wait_until(
+            "the edge into PostgreSQL reachable again",
+            Duration::from_secs(15),
+            || s.find(connection).and_then(|c| s.attr(&c, "data-reach")).as_deref() == Some("reachable"),
+        );
+        eprintln!("PostgreSQL disconnected: one check from the panel said so {took:?} after the click");
+        click(&s, "[data-testid='panel'] [aria-label='close']");
+    });
+
     // Inspect sirius-api: its environment with the database password masked, shown only when
     // asked for, hidden again.
     tokio::task::block_in_place(|| {

@@ -5,7 +5,7 @@
 //!   container created after it began.
 
 use deck_compose::{load, LoadOptions, Project};
-use deck_engine::{Engine, LogLine, Sink, TermSize, UpOptions};
+use deck_engine::{EdgeCheck, Engine, LogLine, Reach, Sink, TermSize, UpOptions};
 use deck_tests::*;
 use std::time::Duration;
 use tokio::sync::mpsc::Receiver;
@@ -17,10 +17,25 @@ services:
     image: debian:bookworm-slim
     init: true
     command: ["sh", "-c", "echo \"talker says hello\"; while sleep 1; do :; done"]
+    depends_on: [server, quiet]
   quiet:
     image: debian:bookworm-slim
     init: true
+    expose: ["7001"]
     command: ["sleep", "infinity"]
+  server:
+    image: debian:bookworm-slim
+    init: true
+    expose: ["7000"]
+    command: ["perl", "-MIO::Socket::INET", "-e", "my $$s = IO::Socket::INET->new(LocalPort => 7000, Listen => 5, ReuseAddr => 1) or die $$!; while (my $$c = $$s->accept) { close $$c }"]
+  bare:
+    # No shell on its PATH: checked from a helper beside it.
+    image: debian:bookworm-slim
+    init: true
+    environment:
+      PATH: /nowhere
+    entrypoint: ["/bin/sleep", "infinity"]
+    depends_on: [server]
 "#;
 
 /// How many shells, and sleeps started from one, run in the container.
@@ -80,6 +95,46 @@ async fn shown_until(out: &mut Receiver<String>, needle: &str) -> String {
 async fn shells_and_logs_that_follow_restarts() {
     let engine = engine().await;
     let project = project(&engine).await;
+
+    // Each edge checked from inside the dependent: a listener reachable, a port without one
+    // refused; a container without a shell checked from a helper beside it; disconnected from
+    // the network, the name no longer resolves.
+    let reach = |checks: &[EdgeCheck], from: &str, to: &str| {
+        checks
+            .iter()
+            .find(|c| c.from == from && c.to == to)
+            .map(|c| (c.reach.clone(), c.via.clone()))
+            .expect("the edge was checked")
+    };
+    let checks = engine.check_edges(&project, None).await.expect("checks");
+    assert_eq!(checks.len(), 3, "{checks:?}");
+    let inside = Some("exec".to_string());
+    assert_eq!(
+        reach(&checks, "talker", "server"),
+        (Reach::Reachable { port: 7000 }, inside.clone())
+    );
+    assert_eq!(
+        reach(&checks, "talker", "quiet"),
+        (Reach::Refused { port: 7001 }, inside.clone())
+    );
+    assert_eq!(
+        reach(&checks, "bare", "server"),
+        (Reach::Reachable { port: 7000 }, Some("helper".to_string()))
+    );
+    docker(&[
+        "network",
+        "disconnect",
+        "deck-devtools_default",
+        "deck-devtools-server-1",
+    ]);
+    let checks = engine.check_edges(&project, Some("talker")).await.expect("checks");
+    assert_eq!(checks.len(), 2);
+    assert_eq!(reach(&checks, "talker", "server"), (Reach::NoName, inside));
+    let helpers = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter", "label=dev.siriusdeck.helper"])
+        .output()
+        .expect("docker ps");
+    assert!(helpers.stdout.is_empty(), "no helper container is left");
 
     // A shell: what is typed runs, its answer comes back, a resize reaches the TTY.
     let size = TermSize { cols: 100, rows: 30 };

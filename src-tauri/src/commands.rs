@@ -9,7 +9,7 @@ use deck_app::{
 };
 use deck_backup::{RestoreSummary, Settings};
 use deck_engine::{
-    Action, HealthCheck, Inspection, LogLine, PlannedChange, ServiceDrift, TermSize, UpOptions, UpSummary,
+    Action, EdgeCheck, HealthCheck, Inspection, LogLine, PlannedChange, ServiceDrift, TermSize, UpOptions, UpSummary,
 };
 use deck_switch::{SwitchOptions, SwitchSummary};
 use serde::Serialize;
@@ -138,6 +138,11 @@ commands! {
 
     async fn set_notifications(handle: AppHandle, shell: State<'_, Shell>; stack: String, enabled: bool;) -> () {
         shell.set_notifications(&handle, &stack, enabled)
+    }
+
+    /// Whether each service (or `service` alone) reaches what it depends on, asked from inside it.
+    async fn stack_connectivity(shell: State<'_, Shell>; stack: String, env: String, service: Option<String>;) -> Vec<EdgeCheck> {
+        deck_app::connectivity(app(&shell), &load(&stack, &env)?, service.as_deref()).await
     }
 
     /// What each of a service's containers runs (secret values masked).

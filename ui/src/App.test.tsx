@@ -455,3 +455,31 @@ describe("a stack that follows its files", () => {
     expect(screen.queryByTestId("invalid")).toBeNull();
   });
 });
+
+describe("connectivity on the edges", () => {
+  it("checks every edge after Up, draws each result on its edge, and checks one service's again from its panel", async () => {
+    const b = fake();
+    b.connectivity = [
+      { from: "api", to: "db", reach: { kind: "reachable", port: 5432 }, via: "exec" },
+      { from: "api", to: "migrate", reach: { kind: "unchecked", why: "migrate is not running" }, via: null },
+      { from: "migrate", to: "db", reach: { kind: "unchecked", why: "migrate is not running" }, via: null },
+    ];
+    render(<App backend={b} />);
+    await screen.findByTestId("node-db");
+    fireEvent.click(screen.getByTestId("up"));
+    await waitFor(() => expect(b.calls).toContain("connectivity all"));
+    await waitFor(() => expect(screen.getByTestId("edge-label-api-db").getAttribute("data-reach")).toBe("reachable"));
+    expect(screen.getByTestId("edge-label-api-db").querySelector("title")?.textContent).toContain("reachable on port 5432");
+    act(() => b.push({ kind: "snapshot", stack: "lab", containers: snap({ api: container(), db: container() }) }));
+    fireEvent.click(screen.getByTestId("node-api"));
+    expect((await screen.findByTestId("connection-db")).textContent).toContain("reachable on port 5432");
+    b.connectivity = [{ from: "api", to: "db", reach: { kind: "noName" }, via: "exec" }];
+    fireEvent.click(screen.getByTestId("check-connections"));
+    await waitFor(() => expect(screen.getByTestId("connection-db").getAttribute("data-reach")).toBe("noName"));
+    expect(b.calls).toContain("connectivity api");
+    expect(screen.getByTestId("edge-label-api-db").getAttribute("data-reach")).toBe("noName");
+    // Down: the checks are stale, none is drawn.
+    fireEvent.click(screen.getByTestId("down"));
+    await waitFor(() => expect(screen.getByTestId("edge-label-api-db").getAttribute("data-reach")).toBeNull());
+  });
+});

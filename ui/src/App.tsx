@@ -5,9 +5,10 @@ import type { Action } from "./bindings/Action";
 import type { HealthCheck } from "./bindings/HealthCheck";
 import type { Phase } from "./bindings/Phase";
 import type { PlannedChange } from "./bindings/PlannedChange";
+import type { Reach } from "./bindings/Reach";
 import type { SwitchOptions } from "./bindings/SwitchOptions";
 import { Backups } from "./Backups";
-import { Diagram } from "./Diagram";
+import { Diagram, edgeKey, reachText } from "./Diagram";
 import { Inspect } from "./Inspect";
 import { LogView } from "./LogView";
 import { useOperation } from "./operation";
@@ -89,8 +90,31 @@ export function App({ backend }: { backend: Backend }) {
   const ready = view !== null && !view.invalid;
   const canAct = busy === null && ready && engineDown === null;
 
-  const up = () => op.run("up", (onEvent) => backend.call("stack_up", { stack, env, onEvent }));
-  const down = () => op.run("down", (onEvent) => backend.call("stack_down", { stack, env, onEvent }));
+  // The last connectivity check of each dependency edge (dependent>dependency), checked after
+  // every Up and on demand from the side panel.
+  const [reach, setReach] = useState<Record<string, Reach>>({});
+  const [checking, setChecking] = useState(false);
+  useEffect(() => setReach({}), [stack, env]);
+  const checkConnections = async (service: string | null) => {
+    setChecking(true);
+    try {
+      const checks = await backend.call("stack_connectivity", { stack, env, service });
+      setReach((r) => ({ ...r, ...Object.fromEntries(checks.map((c) => [edgeKey(c.from, c.to), c.reach])) }));
+    } catch (e) {
+      dispatch({ type: "error", text: apiError(e).message });
+    } finally {
+      setChecking(false);
+    }
+  };
+
+  const up = async () => {
+    const r = await op.run("up", (onEvent) => backend.call("stack_up", { stack, env, onEvent }));
+    if (r) await checkConnections(null);
+  };
+  const down = async () => {
+    await op.run("down", (onEvent) => backend.call("stack_down", { stack, env, onEvent }));
+    setReach({});
+  };
 
   const switchTo = async (to: string) => {
     dispatch({ type: "notice", text: null });
@@ -359,7 +383,7 @@ export function App({ backend }: { backend: Backend }) {
 
       <main className="main">
         {view && ready && (
-          <Diagram services={view.services} containers={containers} progress={phases} known={known} usage={usage} drift={drift} selected={selected} planned={planned && busy === null} onSelect={select} onDrawn={drawn} />
+          <Diagram services={view.services} containers={containers} progress={phases} known={known} usage={usage} drift={drift} selected={selected} planned={planned && busy === null} onSelect={select} onDrawn={drawn} reach={reach} />
         )}
         {showBackups && ready && <Backups backend={backend} stack={stack} env={env} onClose={() => setShowBackups(false)} onBusy={setBackupBusy} onPhases={setBackupPhases} />}
         {selectedSvc && !showBackups && (
@@ -446,6 +470,24 @@ export function App({ backend }: { backend: Backend }) {
                 Restart
               </button>
             </div>
+            {selectedSvc.depends_on.length > 0 && (
+              <>
+                <h3>Connections</h3>
+                <ul className="connections" data-testid="connections">
+                  {selectedSvc.depends_on.map((d) => {
+                    const r = reach[edgeKey(selectedSvc.name, d.target)];
+                    return (
+                      <li key={d.target} data-testid={`connection-${d.target}`} data-reach={r?.kind ?? "none"} className={r && r.kind !== "unchecked" ? undefined : "muted"}>
+                        {d.target}: {r ? reachText(r) : "not checked yet"}
+                      </li>
+                    );
+                  })}
+                </ul>
+                <button data-testid="check-connections" onClick={() => checkConnections(selectedSvc.name)} disabled={checking || !selectedReplicas.some((c) => c.state === "running")}>
+                  {checking ? "Checking…" : "Check connections"}
+                </button>
+              </>
+            )}
             <h3>Shell</h3>
             <Suspense fallback={<p className="muted">Loading…</p>}>
               <Terminals key={selectedSvc.name} backend={backend} stack={stack} env={env} service={selectedSvc.name} running={selectedReplicas.some((c) => c.state === "running")} />

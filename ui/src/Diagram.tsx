@@ -2,6 +2,7 @@ import { Background, BaseEdge, Handle, MarkerType, MiniMap, Position, ReactFlow,
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { rendered } from "./activity";
 import type { Phase } from "./bindings/Phase";
+import type { Reach } from "./bindings/Reach";
 import type { ServiceDrift } from "./bindings/ServiceDrift";
 import type { ServiceNode } from "./bindings/ServiceNode";
 import { elkRun } from "./elk";
@@ -102,7 +103,26 @@ function LayerLabel({ data }: NodeProps<Node<{ label: string }>>) {
   return <div className="layer-label">{data.label}</div>;
 }
 
-type RouteData = { route: EdgeRoute };
+type RouteData = { route: EdgeRoute; reach?: Reach };
+
+/** A connectivity check's result in words (the edge's hover, the side panel). */
+export function reachText(r: Reach): string {
+  switch (r.kind) {
+    case "reachable":
+      return `reachable on port ${r.port}`;
+    case "refused":
+      return `refused on port ${r.port}: nothing listens there`;
+    case "noName":
+      return "no name: it does not resolve from the dependent";
+    case "unreachable":
+      return `unreachable on port ${r.port}${r.detail ? `: ${r.detail}` : ""}`;
+    case "unchecked":
+      return `not checked: ${r.why}`;
+  }
+}
+
+/** The key of an edge's check: dependent, then dependency. */
+export const edgeKey = (from: string, to: string) => `${from}>${to}`;
 
 /** What an edge's condition means, said in full on hover. */
 const CONDITION_MEANING: Record<string, string> = { started: "started", healthy: "healthy", completed: "completed successfully" };
@@ -111,14 +131,15 @@ const CONDITION_MEANING: Record<string, string> = { started: "started", healthy:
  * for it (and said in full on hover). */
 function RouteEdge({ id, data, markerEnd }: EdgeProps<Edge<RouteData>>) {
   if (!data) return null;
-  const { route } = data;
+  const { route, reach } = data;
   const l = route.label;
+  const checked = reach ? `. From inside ${route.target}: ${reachText(reach)}` : "";
   return (
     <>
       <BaseEdge id={id} path={roundedPath(route.points)} markerEnd={markerEnd} />
       {l && (
-        <g className="edge-label" data-testid={`edge-label-${route.target}-${route.source}`} transform={`translate(${l.x},${l.y})`}>
-          <title>{`${route.target} starts once ${route.source} is ${CONDITION_MEANING[route.condition] ?? route.condition}`}</title>
+        <g className="edge-label" data-testid={`edge-label-${route.target}-${route.source}`} data-reach={reach?.kind} transform={`translate(${l.x},${l.y})`}>
+          <title>{`${route.target} starts once ${route.source} is ${CONDITION_MEANING[route.condition] ?? route.condition}${checked}`}</title>
           <rect width={l.width} height={l.height} rx={4} />
           <text x={l.width / 2} y={l.height / 2} dominantBaseline="central" textAnchor="middle">
             {route.condition}
@@ -127,6 +148,13 @@ function RouteEdge({ id, data, markerEnd }: EdgeProps<Edge<RouteData>>) {
       )}
     </>
   );
+}
+
+/** An edge's class for its last check: reachable, not reachable, or not checked. */
+function reachClass(r: Reach | undefined): string {
+  if (!r) return "";
+  if (r.kind === "reachable") return " edge-reachable";
+  return r.kind === "unchecked" ? " edge-unchecked" : " edge-unreachable";
 }
 
 const nodeTypes = { service: ServiceCard, layer: LayerLabel };
@@ -192,9 +220,11 @@ export function Diagram(props: {
   drift?: Record<string, ServiceDrift>;
   /** Called once the diagram is on screen (after the frame that draws it). */
   onDrawn?: () => void;
+  /** The last connectivity check of each edge, by `edgeKey`. */
+  reach?: Record<string, Reach>;
 }) {
   rendered("Diagram");
-  const { services, containers, progress, known, usage, selected, planned, onSelect, drift, onDrawn } = props;
+  const { services, containers, progress, known, usage, selected, planned, onSelect, drift, onDrawn, reach } = props;
   const layout = useLayout(services);
   const [pane, size] = usePaneSize();
   const laidOut = layout !== null && size !== null;
@@ -280,12 +310,12 @@ export function Diagram(props: {
         type: "route",
         source: route.source,
         target: route.target,
-        data: { route },
-        className: `edge-${route.condition}`,
+        data: { route, reach: reach?.[edgeKey(route.target, route.source)] },
+        className: `edge-${route.condition}${reachClass(reach?.[edgeKey(route.target, route.source)])}`,
         markerEnd: ARROW,
         animated: progress[route.target] !== undefined && progress[route.source] !== undefined,
       })),
-    [layout, progress],
+    [layout, progress, reach],
   );
   // The same list while no node changed, so that React Flow has nothing to update.
   const list = useRef<Node[]>([]);

@@ -3,6 +3,7 @@
 import type { Args, Backend, Command, Result } from "./backend";
 import type { BackupList } from "./bindings/BackupList";
 import type { BackupSet } from "./bindings/BackupSet";
+import type { EdgeCheck } from "./bindings/EdgeCheck";
 import type { Event } from "./bindings/Event";
 import type { FocusService } from "./bindings/FocusService";
 import type { LogLine } from "./bindings/LogLine";
@@ -120,6 +121,10 @@ export class FakeBackend implements Backend {
       this.exported = text;
       return "/tmp/fake.log";
     },
+    stack_connectivity: async ({ service }) => {
+      this.calls.push(`connectivity ${service ?? "all"}`);
+      return this.connectivity.filter((c) => !service || c.from === service);
+    },
     open_file: async ({ file, line }) => {
       this.calls.push(`open file ${file}:${line ?? ""}`);
       return null;
@@ -221,6 +226,8 @@ export class FakeBackend implements Backend {
 
   /** The text the last log export saved. */
   exported: string | null = null;
+  /** What a connectivity check finds. */
+  connectivity: EdgeCheck[] = [];
   /** Where the open shell's output goes. */
   terminalOutput: ((m: TermOutput) => void) | null = null;
 

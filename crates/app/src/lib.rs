@@ -21,15 +21,15 @@ pub use backups::{
     RestoreRequest, SettingsChange, Verified,
 };
 pub use deck_backup::{Choice, Interrupted, InterruptedOp, Resolution};
-pub use deck_engine::{Event, Op, Phase, Sink};
+pub use deck_engine::{EdgeCheck, Event, Op, Phase, Reach, Sink};
 pub use deck_error::Code;
 pub use error::{Error, Result};
 pub use files::{stack_files, watch_files, FileWatch};
 pub use gauges::Gauges;
 pub use interrupted::{interrupted, recover};
 pub use lifecycle::{
-    build, control, create, down, drift, env_value, health, inspect, logs, near_memory_limit, ps, repair, terminal, up,
-    usage, watch, DownSummary, PsRow, RepairResult,
+    build, connectivity, control, create, down, drift, env_value, health, inspect, logs, near_memory_limit, ps, repair,
+    terminal, up, usage, watch, DownSummary, PsRow, RepairResult,
 };
 pub use switch::{switch, switch_plan};
 pub use target::{Stack, Target};

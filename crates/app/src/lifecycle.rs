@@ -5,9 +5,9 @@ use crate::error::{Error, Result};
 use crate::target::Stack;
 use crate::App;
 use deck_engine::{
-    Action, ContainerState, ContainerStatus, DownOptions, Fix, HealthCheck, IncidentWatch, Inspection, LogLine,
-    ServiceDrift, ServiceStatus, Sink, TermSize, Terminal, TrackerConfig, UpOptions, UpSummary, Usage, UsageSampler,
-    Verdict,
+    Action, ContainerState, ContainerStatus, DownOptions, EdgeCheck, Fix, HealthCheck, IncidentWatch, Inspection,
+    LogLine, ServiceDrift, ServiceStatus, Sink, TermSize, Terminal, TrackerConfig, UpOptions, UpSummary, Usage,
+    UsageSampler, Verdict,
 };
 use deck_error::Code;
 use serde::Serialize;
@@ -132,6 +132,15 @@ pub async fn env_value(app: &App, stack: &Stack, container: &str, name: &str) ->
         .env_value(container, name)
         .await?
         .ok_or_else(|| Error::invalid(format!("{container} has no variable {name}")))
+}
+
+/// Whether each service reaches what it depends on (those of `service` only when named): a
+/// TCP connect from inside it to each dependency's name and port.
+pub async fn connectivity(app: &App, stack: &Stack, service: Option<&str>) -> Result<Vec<EdgeCheck>> {
+    if let Some(s) = service {
+        stack.require_service(s)?;
+    }
+    Ok(app.engine().await?.check_edges(&stack.project, service).await?)
 }
 
 /// The last outputs of a service's own health check, newest last.

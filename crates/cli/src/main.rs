@@ -151,6 +151,9 @@ enum Command {
     Repair(commands::repair::Args),
     /// Build the images of services that have a build section.
     Build(commands::build::Args),
+    /// Check that each service reaches what it depends on: a TCP connect from inside it to each
+    /// dependency's name and port (reachable, refused, no name, unreachable).
+    Check(commands::check::Args),
 }
 
 impl Command {
@@ -203,6 +206,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Switch(a) => commands::switch::run(app, t, a).await,
         Command::Repair(a) => commands::repair::run(app, t, a).await,
         Command::Build(a) => commands::build::run(app, t, a).await,
+        Command::Check(a) => commands::check::run(app, t, a).await,
     }
 }
 

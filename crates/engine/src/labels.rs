@@ -23,6 +23,8 @@ pub const TARGET_LABEL: &str = "dev.siriusdeck.build-target";
 /// The image reference the environment asked for.
 pub const EXPECTED_IMAGE_LABEL: &str = "dev.siriusdeck.expected-image";
 
+/// On a short-lived helper container of ours (a connectivity check), with what it is for.
+pub const HELPER: &str = "dev.siriusdeck.helper";
 pub const COMPOSE_VERSION: &str = concat!("sirius-deck-", env!("CARGO_PKG_VERSION"));
 
 /// The hash of everything in the service's configuration that shapes its container: the same

@@ -17,6 +17,7 @@ mod observe;
 mod ours;
 mod plan;
 mod preflight;
+mod reach;
 mod readiness;
 mod spec;
 mod status;
@@ -33,6 +34,7 @@ pub use logs::LogLine;
 pub use observe::{ContainerAction, StackChange, Watch};
 pub use plan::{Change, PlannedChange};
 pub use preflight::Problem;
+pub use reach::{EdgeCheck, Reach};
 pub use spec::image_ref;
 pub use status::{
     by_name, by_service, Action, ContainerState, ContainerStatus, Health, HealthCheck, ServiceStatus, Usage,

@@ -5,6 +5,7 @@ import type { BackupList } from "./BackupList";
 import type { BackupSet } from "./BackupSet";
 import type { BackupSettings } from "./BackupSettings";
 import type { DownSummary } from "./DownSummary";
+import type { EdgeCheck } from "./EdgeCheck";
 import type { Event } from "./Event";
 import type { HealthCheck } from "./HealthCheck";
 import type { Inspection } from "./Inspection";
@@ -37,6 +38,7 @@ export interface Commands {
   service_control: { args: { stack: string; env: string; service: string; action: Action }; result: null };
   service_health: { args: { stack: string; env: string; service: string }; result: Array<HealthCheck> };
   set_notifications: { args: { stack: string; enabled: boolean }; result: null };
+  stack_connectivity: { args: { stack: string; env: string; service: string | null }; result: Array<EdgeCheck> };
   service_inspect: { args: { stack: string; env: string; service: string }; result: Array<Inspection> };
   env_reveal: { args: { stack: string; env: string; container: string; name: string }; result: string };
   logs_follow: { args: { stack: string; env: string; services: Array<string>; tail: number | null; onLine: Channel<LogLine> }; result: number };

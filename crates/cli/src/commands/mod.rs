@@ -4,6 +4,7 @@ pub mod backup;
 pub mod backup_settings;
 pub mod backups;
 pub mod build;
+pub mod check;
 pub mod config;
 pub mod create;
 pub mod down;
