@@ -95,13 +95,17 @@ export function App({ backend }: { backend: Backend }) {
   const [reach, setReach] = useState<Record<string, Reach>>({});
   const [checking, setChecking] = useState(false);
   useEffect(() => setReach({}), [stack, env]);
-  const checkConnections = async (service: string | null) => {
+  /** Checks the edges out of `service` (all when null); resolves to the dependents of the edges
+   * that did not connect. */
+  const checkConnections = async (service: string | null): Promise<string[]> => {
     setChecking(true);
     try {
       const checks = await backend.call("stack_connectivity", { stack, env, service });
       setReach((r) => ({ ...r, ...Object.fromEntries(checks.map((c) => [edgeKey(c.from, c.to), c.reach])) }));
+      return [...new Set(checks.filter((c) => c.reach.kind !== "reachable" && c.reach.kind !== "unchecked").map((c) => c.from))];
     } catch (e) {
       dispatch({ type: "error", text: apiError(e).message });
+      return [];
     } finally {
       setChecking(false);
     }
@@ -109,7 +113,16 @@ export function App({ backend }: { backend: Backend }) {
 
   const up = async () => {
     const r = await op.run("up", (onEvent) => backend.call("stack_up", { stack, env, onEvent }));
-    if (r) await checkConnections(null);
+    if (!r) return;
+    // A service is ready by its health check, and may open a port a moment later (RabbitMQ
+    // answers its ping before it listens for AMQP): what did not connect is checked again,
+    // three times at most, two seconds apart.
+    let failing = await checkConnections(null);
+    for (let i = 0; i < 3 && failing.length > 0; i++) {
+      await new Promise((done) => setTimeout(done, 2000));
+      const again = await Promise.all(failing.map((f) => checkConnections(f)));
+      failing = again.flat();
+    }
   };
   const down = async () => {
     await op.run("down", (onEvent) => backend.call("stack_down", { stack, env, onEvent }));
