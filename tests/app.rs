@@ -787,6 +787,61 @@ async fn the_window_drives_the_lab_stack() {
         });
     });
 
+    // "Add a stack…" on a folder holding a plain compose project (not Sirius): the folder chosen
+    // in the system's own dialog (typed into its location bar), its files detected, the stack
+    // added and opened, Up: its diagram drawn and its services running; Down.
+    let plain = config.join("Plain Project");
+    std::fs::create_dir_all(&plain).expect("folder");
+    std::fs::write(
+        plain.join("compose.yaml"),
+        "name: deck-window-added\nservices:\n  web:\n    image: debian:bookworm-slim\n    init: true\n    command: [\"sleep\", \"infinity\"]\n    depends_on: [store]\n  store:\n    image: debian:bookworm-slim\n    init: true\n    command: [\"sleep\", \"infinity\"]\n",
+    )
+    .expect("compose file");
+    tokio::task::block_in_place(|| {
+        click(&s, "[data-testid='stack-menu']");
+        click(&s, "[data-testid='add-stack-open']");
+        let dialog = xdotool(
+            &display,
+            &["search", "--sync", "--onlyvisible", "--name", "The folder of the stack"],
+        );
+        xdotool(&display, &["windowactivate", "--sync", &dialog]);
+        xdotool(&display, &["key", "--window", &dialog, "ctrl+l"]);
+        std::thread::sleep(Duration::from_millis(300));
+        xdotool(&display, &["type", "--delay", "5", plain.to_str().expect("utf8")]);
+        xdotool(&display, &["key", "Return"]);
+        let form = s
+            .wait_for("[data-testid='add-stack']", Duration::from_secs(10))
+            .expect("the Add a stack form");
+        assert!(s.text(&form).contains("compose.yaml"), "{}", s.text(&form));
+        screenshot(&display, "04f-add-a-stack");
+        click(&s, "[data-testid='add-confirm']");
+        wait_until("the added stack open", Duration::from_secs(20), || {
+            page(
+                &s,
+                "return document.querySelector(\"select[aria-label='stack']\").value",
+            ) == "plain-project"
+                && s.find("[data-testid='node-web']").is_some()
+        });
+        click(&s, "[data-testid='up']");
+        wait_until("its services running", Duration::from_secs(60), || {
+            ["web", "store"]
+                .iter()
+                .all(|n| s.node_status(n).as_deref() == Some("running"))
+        });
+        screenshot(&display, "04g-added-stack-up");
+        click(&s, "[aria-label='close the progress log']");
+        click(&s, "[data-testid='down']");
+        wait_until("its services down", Duration::from_secs(60), || {
+            ["web", "store"]
+                .iter()
+                .all(|n| s.node_status(n).as_deref() == Some("planned"))
+        });
+        click(&s, "select[aria-label='stack'] option[value='sirius-lab']");
+        wait_until("the lab stack back, healthy", Duration::from_secs(20), || {
+            s.node_status("sirius-ui").as_deref() == Some("healthy")
+        });
+    });
+
     // Back up from the Backups view, change the data, restore it from there.
     tokio::task::block_in_place(|| {
         let open = s.find("[data-testid='backups']").expect("Backups button");

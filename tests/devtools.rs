@@ -1,8 +1,11 @@
-//! The developer's tools on a real engine, on a small project of its own (`deck-devtools`, two
-//! services from the base image), so that it runs beside the lab stack's tests:
+//! The developer's tools on a real engine, on small projects of their own (`deck-devtools`,
+//! `deck-added`: containers from the base image), so that they run beside the lab stack's tests:
+//! - each dependency edge checked from inside the dependent (reachable, refused, from a helper,
+//!   no name);
 //! - a shell with a TTY in a container: typed into, answered, resized, ended by closing;
 //! - a followed log that keeps following across a restart (no line twice) and picks up a
-//!   container created after it began.
+//!   container created after it began;
+//! - a plain compose project added as a stack, started, renamed, removed.
 
 use deck_compose::{load, LoadOptions, Project};
 use deck_engine::{EdgeCheck, Engine, LogLine, Reach, Sink, TermSize, UpOptions};
@@ -212,4 +215,70 @@ async fn shells_and_logs_that_follow_restarts() {
     drop(logs);
 
     down_all(&engine, &project).await;
+}
+
+/// `sirius-deck` with its profiles under `config` (the user's profiles folder of the test).
+fn deck_with(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(cli())
+        .args(args)
+        .env("XDG_CONFIG_HOME", config)
+        .output()
+        .expect("sirius-deck runs")
+}
+
+/// A plain compose project (not Sirius) added as a stack from its folder, started by its name,
+/// renamed and removed; a folder whose file does not load is refused with file:line and
+/// nothing written.
+#[tokio::test]
+async fn a_plain_compose_project_becomes_a_stack() {
+    let root = std::env::temp_dir().join("sirius-deck-added");
+    let _ = std::fs::remove_dir_all(&root);
+    let config = root.join("config");
+    let folder = root.join("My Shop");
+    std::fs::create_dir_all(&folder).expect("folder");
+    std::fs::write(
+        folder.join("compose.yaml"),
+        "name: deck-added\nservices:\n  web:\n    image: debian:bookworm-slim\n    init: true\n    command: [\"sleep\", \"infinity\"]\n",
+    )
+    .expect("compose");
+    std::fs::write(
+        folder.join("compose.dev.yaml"),
+        "services:\n  web:\n    environment:\n      MODE: dev\n",
+    )
+    .expect("dev");
+    std::fs::write(folder.join("notes.txt"), "not compose").expect("notes");
+    let profile = config.join("sirius-deck/profiles/my-shop/profile.toml");
+
+    // A broken file: refused, with where, and no profile written.
+    std::fs::write(folder.join("compose.prod.yaml"), "services:\n  web: [\n").expect("prod");
+    let folder_arg = folder.to_str().expect("utf8");
+    let err = failed(deck_with(&config, &["stacks", "add", folder_arg]));
+    assert!(err.contains("compose.prod.yaml:"), "the error names file:line: {err}");
+    assert!(!profile.exists(), "nothing written for a stack that does not load");
+    std::fs::remove_file(folder.join("compose.prod.yaml")).expect("rm");
+
+    let said = ok(deck_with(&config, &["stacks", "add", folder_arg]));
+    assert!(said.contains("added my-shop (envs: dev)"), "{said}");
+    let text = std::fs::read_to_string(&profile).expect("the profile");
+    assert!(
+        text.contains("files = [\"compose.yaml\", \"compose.dev.yaml\"]"),
+        "{text}"
+    );
+    assert!(failed(deck_with(&config, &["stacks", "add", folder_arg])).contains("exists already"));
+    assert!(ok(deck_with(&config, &["stacks"])).contains("my-shop"));
+
+    ok(deck_with(&config, &["--stack", "my-shop", "up"]));
+    assert!(started_at("deck-added-web-1").starts_with("20"), "its service runs");
+    let refused = failed(deck_with(&config, &["stacks", "remove", "my-shop"]));
+    assert!(refused.contains("container"), "{refused}");
+    ok(deck_with(&config, &["stacks", "rename", "my-shop", "shop"]));
+    assert!(!profile.exists());
+    ok(deck_with(&config, &["--stack", "shop", "down"]));
+    assert!(failed(deck_with(&config, &["stacks", "remove", "sirius-lab"])).contains("built into"));
+    ok(deck_with(&config, &["stacks", "remove", "shop"]));
+    assert!(
+        !config.join("sirius-deck/profiles/shop").exists(),
+        "its folder is gone with it"
+    );
+    assert!(folder.join("compose.yaml").is_file(), "the compose files stay");
 }

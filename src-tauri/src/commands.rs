@@ -4,8 +4,8 @@
 use crate::live::{self, Shell};
 use crate::terminals::TermOutput;
 use deck_app::{
-    App, BackupList, BackupSet, DownSummary, Error, Event, InterruptedOp, RepairResult, Resolution, RestoreRequest,
-    SettingsChange, Sink, Stack, StackSummary, StackView, Target,
+    App, BackupList, BackupSet, Detected, DownSummary, Error, Event, InterruptedOp, NewStack, RepairResult, Resolution,
+    RestoreRequest, SettingsChange, Sink, Stack, StackSummary, StackView, Target,
 };
 use deck_backup::{RestoreSummary, Settings};
 use deck_engine::{
@@ -106,6 +106,50 @@ commands! {
         shell.watch(&handle, &stack, loaded);
         shell.follow_files(&handle, &stack, &env);
         Ok(OpenedStack { view, notifications: shell.notifications(&handle, &stack) })
+    }
+
+    /// Asks the user for a folder of compose files in the system's own dialog; resolves to the
+    /// files found there and the environments they suggest (nothing when the dialog was
+    /// closed). The folder is kept for `stack_add`: the page never names a folder itself.
+    async fn stack_folder_choose(handle: AppHandle, shell: State<'_, Shell>;;) -> Option<Detected> {
+        use tauri_plugin_dialog::DialogExt;
+        let ask = |tx: Chosen| {
+            handle
+                .dialog()
+                .file()
+                .set_title("The folder of the stack's compose files")
+                .pick_folder(move |picked| {
+                    let _ = tx.send(picked);
+                })
+        };
+        let Some(folder) = chosen("folder", ask).await? else {
+            return Ok(None);
+        };
+        let detected = deck_app::detect_stack(&folder)?;
+        shell.choose_folder(folder);
+        Ok(Some(detected))
+    }
+
+    /// Adds the stack of the folder chosen last (`stack_folder_choose`): its name, each
+    /// environment's compose files, the one opened first. Checked and loaded before anything
+    /// is written.
+    async fn stack_add(shell: State<'_, Shell>; name: String, envs: std::collections::BTreeMap<String, Vec<String>>, default_env: String;) -> StackSummary {
+        let Some(folder) = shell.chosen_folder() else {
+            return Err(Error::invalid("choose the stack's folder first (Add a stack…)"));
+        };
+        let new = NewStack { name, folder: folder.display().to_string(), envs, default_env };
+        deck_app::add_stack(&new)
+    }
+
+    async fn stack_rename(; stack: String, to: String;) -> StackSummary {
+        deck_app::rename_stack(&stack, &to)
+    }
+
+    /// Removes one of the user's stacks (its profile file; its compose files stay); resolves to
+    /// the profile's folder when it was kept because other files are in it.
+    async fn stack_remove(shell: State<'_, Shell>; stack: String;) -> Option<String> {
+        let kept = deck_app::remove_stack(app(&shell), &stack).await?;
+        Ok(kept.map(|k| k.display().to_string()))
     }
 
     /// Opens one of the stack's own files (a compose file, its .env, its profile) in the

@@ -144,6 +144,8 @@ pub struct Shell {
     next_log: AtomicU32,
     /// The shells open in the window.
     pub terminals: crate::terminals::Terminals,
+    /// The folder the user chose last for a new stack (in the system's dialog).
+    folder: Mutex<Option<std::path::PathBuf>>,
     /// Whether each stack's incidents raise notifications (read from the store once).
     notify: Arc<Mutex<Option<HashMap<String, bool>>>>,
 }
@@ -220,6 +222,16 @@ impl Shell {
             *cached = Some(all);
         }
         Ok(())
+    }
+
+    pub fn choose_folder(&self, folder: std::path::PathBuf) {
+        if let Ok(mut f) = self.folder.lock() {
+            *f = Some(folder);
+        }
+    }
+
+    pub fn chosen_folder(&self) -> Option<std::path::PathBuf> {
+        self.folder.lock().ok()?.clone()
     }
 
     /// What the window shows now; what is sent to it follows.

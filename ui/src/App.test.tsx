@@ -82,7 +82,7 @@ const snap = (byService: Record<string, ContainerStatus>): Record<string, Contai
 
 function fake() {
   return new FakeBackend(
-    { stacks: [{ name: "lab", description: "", envs: ["dev", "prod"], default_env: "dev", is_default: true, invalid: null }], open_stack: "lab", open_env: "dev", theme: "system" },
+    { stacks: [{ name: "lab", description: "", envs: ["dev", "prod"], default_env: "dev", is_default: true, invalid: null, own: false }], open_stack: "lab", open_env: "dev", theme: "system" },
     {
       "lab/dev": { view, notifications: true },
       "lab/prod": {
@@ -481,5 +481,48 @@ describe("connectivity on the edges", () => {
     // Down: the checks are stale, none is drawn.
     fireEvent.click(screen.getByTestId("down"));
     await waitFor(() => expect(screen.getByTestId("edge-label-api-db").getAttribute("data-reach")).toBeNull());
+  });
+});
+
+describe("adding, renaming and removing stacks", () => {
+  it("adds a stack from the folder chosen, with each environment's files, and opens it", async () => {
+    const b = fake();
+    b.folder = { folder: "/home/u/shop", name: "shop", files: ["compose.yaml", "compose.dev.yaml", "compose.prod.yaml"], envs: { dev: ["compose.yaml", "compose.dev.yaml"], prod: ["compose.yaml", "compose.prod.yaml"] } };
+    render(<App backend={b} />);
+    await screen.findByTestId("node-db");
+    fireEvent.click(screen.getByTestId("add-stack-open"));
+    const form = await screen.findByTestId("add-stack");
+    expect(form.textContent).toContain("/home/u/shop");
+    // prod without its override: the base file only.
+    fireEvent.click(screen.getByLabelText("prod: compose.prod.yaml"));
+    b.addError = { code: "invalid", message: "the dev environment does not load", diagnostics: [{ severity: "error", file: "/home/u/shop/compose.dev.yaml", line: 3, key: "services", message: "bad" }] };
+    fireEvent.click(screen.getByTestId("add-confirm"));
+    expect((await screen.findByTestId("add-error")).textContent).toContain("/home/u/shop/compose.dev.yaml:3");
+    b.addError = null;
+    fireEvent.click(screen.getByTestId("add-confirm"));
+    await waitFor(() => expect(b.calls).toContain('add shop {"dev":["compose.yaml","compose.dev.yaml"],"prod":["compose.yaml"]} dev'));
+    await waitFor(() => expect(b.calls).toContain("open shop dev"));
+    expect(screen.queryByTestId("add-stack")).toBeNull();
+    expect((screen.getByLabelText("stack") as HTMLSelectElement).value).toBe("shop");
+  });
+
+  it("renames and removes only the user's own stacks", async () => {
+    const b = fake();
+    b.stacks = { ...b.stacks, stacks: [...b.stacks.stacks, { name: "mine", description: "", envs: ["dev"], default_env: "dev", is_default: false, invalid: null, own: true }], open_stack: "mine" };
+    b.views["mine/dev"] = { view: { ...view, stack: "mine" }, notifications: true };
+    render(<App backend={b} />);
+    await screen.findByTestId("node-db");
+    fireEvent.click(screen.getByText("Rename…"));
+    fireEvent.change(screen.getByLabelText("new name"), { target: { value: "ours" } });
+    fireEvent.click(screen.getByText("Rename"));
+    await waitFor(() => expect(b.calls).toContain("open ours dev"));
+    fireEvent.click(screen.getByText("Remove…"));
+    fireEvent.click(screen.getByText("Remove"));
+    await waitFor(() => expect(b.calls).toContain("remove ours"));
+    expect((await screen.findByTestId("stack-menu-message")).textContent).toContain("its compose files are where they were");
+    await waitFor(() => expect((screen.getByLabelText("stack") as HTMLSelectElement).value).toBe("lab"));
+    // A built-in stack offers neither.
+    expect(screen.queryByText("Rename…")).toBeNull();
+    expect(screen.queryByText("Remove…")).toBeNull();
   });
 });

@@ -9,6 +9,7 @@ import type { Reach } from "./bindings/Reach";
 import type { SwitchOptions } from "./bindings/SwitchOptions";
 import { Backups } from "./Backups";
 import { Diagram, edgeKey, reachText } from "./Diagram";
+import { StackMenu, type StackChanged } from "./StackMenu";
 import { Inspect } from "./Inspect";
 import { LogView } from "./LogView";
 import { useOperation } from "./operation";
@@ -153,6 +154,16 @@ export function App({ backend }: { backend: Backend }) {
   const control = (service: string, action: Action) =>
     backend.call("service_control", { stack, env, service, action }).catch((e) => dispatch({ type: "error", text: apiError(e).message }));
 
+  // A stack was added, renamed or removed: the list again, and the stack to open.
+  const stacksChanged: StackChanged = async (open) => {
+    try {
+      dispatch({ type: "stacks", stacks: await backend.call("list_stacks", {}) });
+      if (open) dispatch({ type: "open", stack: open.stack, env: open.env });
+    } catch (e) {
+      dispatch({ type: "error", text: apiError(e).message });
+    }
+  };
+
   const openFile = (file: string, line: number | null) =>
     backend.call("open_file", { stack, env, file, line }).catch((e) => dispatch({ type: "error", text: apiError(e).message }));
 
@@ -249,6 +260,7 @@ export function App({ backend }: { backend: Backend }) {
             ))}
           </select>
         </label>
+        <StackMenu backend={backend} current={current} disabled={busy !== null} onChanged={stacksChanged} />
         <label title="Environment">
           <select aria-label="environment" value={env} onChange={(e) => dispatch({ type: "open", env: e.target.value })} disabled={busy !== null}>
             {current?.envs.map((e) => (

@@ -3,6 +3,7 @@
 import type { Args, Backend, Command, Result } from "./backend";
 import type { BackupList } from "./bindings/BackupList";
 import type { BackupSet } from "./bindings/BackupSet";
+import type { Detected } from "./bindings/Detected";
 import type { EdgeCheck } from "./bindings/EdgeCheck";
 import type { Event } from "./bindings/Event";
 import type { FocusService } from "./bindings/FocusService";
@@ -121,6 +122,32 @@ export class FakeBackend implements Backend {
       this.exported = text;
       return "/tmp/fake.log";
     },
+    stack_folder_choose: async () => {
+      this.calls.push("choose folder");
+      return this.folder;
+    },
+    stack_add: async ({ name, envs, defaultEnv }) => {
+      this.calls.push(`add ${name} ${JSON.stringify(envs)} ${defaultEnv}`);
+      if (this.addError) throw this.addError;
+      const added = { name, description: "", envs: Object.keys(envs), default_env: defaultEnv, is_default: false, invalid: null, own: true };
+      this.stacks = { ...this.stacks, stacks: [...this.stacks.stacks, added] };
+      this.views[`${name}/${defaultEnv}`] = { view: { stack: name, env: defaultEnv, project: name, services: [], diagnostics: [], invalid: false }, notifications: true };
+      return added;
+    },
+    stack_rename: async ({ stack, to }) => {
+      this.calls.push(`rename ${stack} ${to}`);
+      const s = this.stacks.stacks.find((x) => x.name === stack);
+      if (!s) throw { code: "invalid", message: `no stack ${stack}`, diagnostics: [] };
+      const renamed = { ...s, name: to };
+      this.stacks = { ...this.stacks, stacks: this.stacks.stacks.map((x) => (x.name === stack ? renamed : x)) };
+      for (const e of s.envs) this.views[`${to}/${e}`] = this.views[`${stack}/${e}`];
+      return renamed;
+    },
+    stack_remove: async ({ stack }) => {
+      this.calls.push(`remove ${stack}`);
+      this.stacks = { ...this.stacks, stacks: this.stacks.stacks.filter((x) => x.name !== stack) };
+      return null;
+    },
     stack_connectivity: async ({ service }) => {
       this.calls.push(`connectivity ${service ?? "all"}`);
       return this.connectivity.filter((c) => !service || c.from === service);
@@ -226,6 +253,9 @@ export class FakeBackend implements Backend {
 
   /** The text the last log export saved. */
   exported: string | null = null;
+  /** The folder the system's dialog gives (null: closed), and why adding it fails. */
+  folder: Detected | null = null;
+  addError: unknown = null;
   /** What a connectivity check finds. */
   connectivity: EdgeCheck[] = [];
   /** Where the open shell's output goes. */

@@ -12,6 +12,7 @@ mod files;
 mod gauges;
 mod interrupted;
 mod lifecycle;
+mod profiles;
 mod switch;
 mod target;
 mod view;
@@ -23,6 +24,7 @@ pub use backups::{
 pub use deck_backup::{Choice, Interrupted, InterruptedOp, Resolution};
 pub use deck_engine::{EdgeCheck, Event, Op, Phase, Reach, Sink};
 pub use deck_error::Code;
+pub use deck_stack::{Detected, NewStack};
 pub use error::{Error, Result};
 pub use files::{stack_files, watch_files, FileWatch};
 pub use gauges::Gauges;
@@ -31,6 +33,7 @@ pub use lifecycle::{
     build, connectivity, control, create, down, drift, env_value, health, inspect, logs, near_memory_limit, ps, repair,
     terminal, up, usage, watch, DownSummary, PsRow, RepairResult,
 };
+pub use profiles::{add_stack, detect_stack, remove_stack, rename_stack};
 pub use switch::{switch, switch_plan};
 pub use target::{Stack, Target};
 pub use view::{stacks, view, Edge, ServiceNode, StackSummary, StackView};

@@ -17,34 +17,39 @@ pub struct StackSummary {
     pub is_default: bool,
     /// Why the profile cannot be read, when it cannot.
     pub invalid: Option<String>,
+    /// One of the user's own profiles (which can be renamed and removed), not a built-in one.
+    pub own: bool,
 }
 
 /// Every stack profile: built in, and in the user's profiles folder.
 pub fn stacks() -> Vec<StackSummary> {
-    deck_stack::available()
-        .into_iter()
-        .map(|name| {
-            let is_default = name == deck_stack::DEFAULT_PROFILE;
-            match deck_stack::find(&name) {
-                Ok(p) => StackSummary {
-                    name,
-                    description: p.description,
-                    envs: p.envs.keys().cloned().collect(),
-                    default_env: p.default_env,
-                    is_default,
-                    invalid: None,
-                },
-                Err(e) => StackSummary {
-                    name,
-                    description: String::new(),
-                    envs: vec![],
-                    default_env: String::new(),
-                    is_default,
-                    invalid: Some(e.to_string()),
-                },
-            }
-        })
-        .collect()
+    deck_stack::available().iter().map(|name| summary(name)).collect()
+}
+
+/// One profile as the stack picker lists it (with why it cannot be opened, if so).
+pub(crate) fn summary(name: &str) -> StackSummary {
+    let is_default = name == deck_stack::DEFAULT_PROFILE;
+    let own = deck_stack::user_dir().join(name).join("profile.toml").is_file();
+    match deck_stack::find(name) {
+        Ok(p) => StackSummary {
+            name: name.to_string(),
+            description: p.description,
+            envs: p.envs.keys().cloned().collect(),
+            default_env: p.default_env,
+            is_default,
+            invalid: None,
+            own,
+        },
+        Err(e) => StackSummary {
+            name: name.to_string(),
+            description: String::new(),
+            envs: vec![],
+            default_env: String::new(),
+            is_default,
+            invalid: Some(e.to_string()),
+            own,
+        },
+    }
 }
 
 #[derive(Clone, Debug, Serialize, TS)]

@@ -108,8 +108,9 @@ impl From<TargetArgs> for Target {
 enum Command {
     /// Print the merged, normalised model in the shape of `docker compose config`.
     Config(commands::config::Args),
-    /// List the stack profiles that --stack can name.
-    Stacks,
+    /// List the stack profiles that --stack can name; add one from a folder of compose files,
+    /// rename or remove your own.
+    Stacks(commands::stacks::Args),
     /// Build (if needed), create and start the stack in dependency order; return when every
     /// service is ready.
     Up(commands::up::Args),
@@ -190,7 +191,7 @@ async fn run(cli: Cli) -> Result<()> {
     let t = &target;
     match cli.command {
         Command::Config(a) => commands::config::run(t, a),
-        Command::Stacks => commands::stacks::run(),
+        Command::Stacks(a) => commands::stacks::run(app, a).await,
         Command::Up(a) => commands::up::run(app, t, a).await,
         Command::Create(a) => commands::create::run(app, t, a).await,
         Command::Down(a) => commands::down::run(app, t, a).await,

@@ -7,6 +7,10 @@
 //! binary, so that the default profile works from anywhere. A built-in profile whose project
 //! lives inside the profile (the lab stack) is written out to the user's data directory first.
 
+mod manage;
+
+pub use manage::{detect, profile_text, remove, rename, write_profile, Detected, NewStack};
+
 use deck_compose::{LoadOptions, Project};
 use include_dir::{include_dir, Dir};
 use serde::Deserialize;

@@ -4,4 +4,8 @@ export type StackSummary = { name: string, description: string, envs: Array<stri
 /**
  * Why the profile cannot be read, when it cannot.
  */
-invalid: string | null, };
+invalid: string | null, 
+/**
+ * One of the user's own profiles (which can be renamed and removed), not a built-in one.
+ */
+own: boolean, };
