@@ -391,7 +391,22 @@ async fn the_window_drives_the_lab_stack() {
     // drawn no more often than the stack's state changed (a resource sample redraws only its
     // gauges).
     let (before, after) = tokio::task::block_in_place(|| {
-        std::thread::sleep(Duration::from_secs(3)); // the drift check after Up settles
+        // Docker's own first health checks (every 30 s here) change the state: after them.
+        let waiting = r#"return [...document.querySelectorAll("[data-testid^='node-']")].filter((e) => e.textContent.includes("Docker's check")).map((e) => e.dataset.testid).join(" ")"#;
+        let started = Instant::now();
+        while !page(&s, waiting).is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "Docker's first health checks: still waiting for {}",
+                page(&s, waiting)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        eprintln!(
+            "Docker's own first health checks all in {:?} after the edges settled",
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_secs(3)); // the drift check after the state settles
         let before = activity(&s);
         std::thread::sleep(Duration::from_secs(10));
         (before, activity(&s))
@@ -643,9 +658,15 @@ async fn the_window_drives_the_lab_stack() {
             .expect("terminal input");
         s.send_keys(&input, "cat /etc/sirius-lab/build-target\u{E007}")
             .expect("typed");
-        wait_until("the build target in the terminal", Duration::from_secs(10), || {
-            page(&s, buffer).lines().any(|l| l.trim() == "development")
-        });
+        let typed = Instant::now();
+        while !page(&s, buffer).lines().any(|l| l.trim() == "development") {
+            assert!(
+                typed.elapsed() < Duration::from_secs(10),
+                "no build target in the terminal; it shows:\n{}",
+                page(&s, buffer)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         screenshot(&display, "04c-terminal-sirius-api");
         let size = || {
             page(
@@ -804,11 +825,20 @@ async fn the_window_drives_the_lab_stack() {
             &display,
             &["search", "--sync", "--onlyvisible", "--name", "The folder of the stack"],
         );
-        xdotool(&display, &["windowactivate", "--sync", &dialog]);
-        xdotool(&display, &["key", "--window", &dialog, "ctrl+l"]);
+        xdotool(&display, &["windowfocus", "--sync", &dialog]);
+        xdotool(&display, &["key", "ctrl+l"]);
         std::thread::sleep(Duration::from_millis(300));
         xdotool(&display, &["type", "--delay", "5", plain.to_str().expect("utf8")]);
-        xdotool(&display, &["key", "Return"]);
+        // Return takes GTK's completion (the folder with its slash), goes into the folder, then
+        // chooses it (Open): one at a time until the dialog has answered.
+        for n in 0..4 {
+            screenshot(&display, &format!("04f{n}-folder-dialog"));
+            xdotool(&display, &["key", "Return"]);
+            std::thread::sleep(Duration::from_millis(700));
+            if s.find("[data-testid='add-stack']").is_some() {
+                break;
+            }
+        }
         let form = s
             .wait_for("[data-testid='add-stack']", Duration::from_secs(10))
             .expect("the Add a stack form");
@@ -835,6 +865,10 @@ async fn the_window_drives_the_lab_stack() {
             ["web", "store"]
                 .iter()
                 .all(|n| s.node_status(n).as_deref() == Some("planned"))
+        });
+        wait_until("Down finished", Duration::from_secs(30), || {
+            s.find("[data-testid='up']")
+                .is_some_and(|b| s.attr(&b, "disabled").is_none())
         });
         click(&s, "select[aria-label='stack'] option[value='sirius-lab']");
         wait_until("the lab stack back, healthy", Duration::from_secs(20), || {

@@ -118,6 +118,7 @@ commands! {
                 .dialog()
                 .file()
                 .set_title("The folder of the stack's compose files")
+                .set_directory(std::env::var_os("HOME").map_or_else(|| "/".into(), std::path::PathBuf::from))
                 .pick_folder(move |picked| {
                     let _ = tx.send(picked);
                 })

@@ -1,6 +1,6 @@
 // The stack picker's menu: add a stack from a folder of compose files (the system's dialog, then
 // each environment's files, detected and changeable), rename or remove one of the user's own.
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { apiError, errorText, type Backend } from "./backend";
 import type { Detected } from "./bindings/Detected";
 import type { StackSummary } from "./bindings/StackSummary";
@@ -99,9 +99,11 @@ export function StackMenu({ backend, current, disabled, onChanged }: { backend: 
   const [removing, setRemoving] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
   const fail = (e: unknown) => setMessage(apiError(e).message);
+  const menu = useRef<HTMLDetailsElement>(null);
 
   const choose = async () => {
     setMessage(null);
+    if (menu.current) menu.current.open = false;
     try {
       const detected = await backend.call("stack_folder_choose", {});
       if (detected) setFound(detected);
@@ -133,7 +135,7 @@ export function StackMenu({ backend, current, disabled, onChanged }: { backend: 
 
   return (
     <>
-      <details className="menu stack-menu">
+      <details className="menu stack-menu" ref={menu}>
         <summary aria-label="stack actions" data-testid="stack-menu" title="Add, rename or remove a stack">
           ⋯
         </summary>
