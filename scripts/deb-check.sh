@@ -6,7 +6,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_docker
 "$ROOT/scripts/base-image.sh"
-DEB="${1:-$("$ROOT/scripts/deb.sh" | tail -1)}"
+DEB="$(realpath "${1:-$("$ROOT/scripts/deb.sh" | tail -1)}")"
 OUT="${2:-$ROOT/docs/screens/issue-17/deb-window.png}"
 NAME=sirius-deck-deb-check
 n=95

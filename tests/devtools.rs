@@ -134,7 +134,7 @@ async fn shells_and_logs_that_follow_restarts() {
     assert_eq!(checks.len(), 2);
     assert_eq!(reach(&checks, "talker", "server"), (Reach::NoName, inside));
     let helpers = std::process::Command::new("docker")
-        .args(["ps", "-aq", "--filter", "label=dev.siriusdeck.helper"])
+        .args(["ps", "-aq", "--filter", "label=dev.siriusdeck.check"])
         .output()
         .expect("docker ps");
     assert!(helpers.stdout.is_empty(), "no helper container is left");
@@ -269,11 +269,21 @@ async fn a_plain_compose_project_becomes_a_stack() {
 
     ok(deck_with(&config, &["--stack", "my-shop", "up"]));
     assert!(started_at("deck-added-web-1").starts_with("20"), "its service runs");
-    let refused = failed(deck_with(&config, &["stacks", "remove", "my-shop"]));
-    assert!(refused.contains("container"), "{refused}");
+    // While it runs, neither removed nor renamed (its containers would stay without a stack).
+    for action in [
+        &["stacks", "remove", "my-shop"][..],
+        &["stacks", "rename", "my-shop", "shop"],
+    ] {
+        let refused = failed(deck_with(&config, action));
+        assert!(refused.contains("take it down first"), "{refused}");
+    }
+    ok(deck_with(&config, &["--stack", "my-shop", "down"]));
     ok(deck_with(&config, &["stacks", "rename", "my-shop", "shop"]));
     assert!(!profile.exists());
-    ok(deck_with(&config, &["--stack", "shop", "down"]));
+    assert!(ok(deck_with(&config, &["stacks"])).contains("shop"));
+    // A path is not a name: nothing outside the profiles folder is renamed or removed.
+    let outside = failed(deck_with(&config, &["stacks", "remove", folder_arg]));
+    assert!(outside.contains("cannot name a stack"), "{outside}");
     assert!(failed(deck_with(&config, &["stacks", "remove", "sirius-lab"])).contains("built into"));
     ok(deck_with(&config, &["stacks", "remove", "shop"]));
     assert!(

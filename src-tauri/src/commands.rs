@@ -103,8 +103,9 @@ commands! {
     async fn open_stack(handle: AppHandle, shell: State<'_, Shell>; stack: String, env: String;) -> OpenedStack {
         let (view, loaded) = deck_app::view(&target(&stack, &env)?)?;
         live::remember(&handle, &stack, &env);
-        shell.watch(&handle, &stack, loaded);
+        // Files first: a reload of the stack open before can no longer replace this watch.
         shell.follow_files(&handle, &stack, &env);
+        shell.watch(&handle, &stack, loaded);
         Ok(OpenedStack { view, notifications: shell.notifications(&handle, &stack) })
     }
 
@@ -142,8 +143,9 @@ commands! {
         deck_app::add_stack(&new)
     }
 
-    async fn stack_rename(; stack: String, to: String;) -> StackSummary {
-        deck_app::rename_stack(&stack, &to)
+    /// Renames one of the user's stacks (refused while it has containers).
+    async fn stack_rename(shell: State<'_, Shell>; stack: String, to: String;) -> StackSummary {
+        deck_app::rename_stack(app(&shell), &stack, &to).await
     }
 
     /// Removes one of the user's stacks (its profile file; its compose files stay); resolves to

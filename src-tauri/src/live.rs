@@ -140,6 +140,8 @@ pub struct Shell {
     watcher: Mutex<Option<JoinHandle<()>>>,
     /// Follows the open stack's files.
     files: Mutex<Option<JoinHandle<()>>>,
+    /// Counts the stacks opened: a reload of one opened before is dropped.
+    files_gen: std::sync::atomic::AtomicU64,
     logs: Mutex<HashMap<u32, JoinHandle<()>>>,
     next_log: AtomicU32,
     /// The shells open in the window.
@@ -267,6 +269,7 @@ impl Shell {
         if let Some(old) = slot.take() {
             old.abort();
         }
+        let opened = self.files_gen.fetch_add(1, Ordering::SeqCst) + 1;
         let target = Target::profile(stack, Some(env));
         let mut files = match deck_app::watch_files(&target) {
             Ok(f) => f,
@@ -279,11 +282,19 @@ impl Shell {
         *slot = Some(tauri::async_runtime::spawn(async move {
             while files.changed().await.is_some() {
                 tracing::info!(stack, "the stack's files changed: reloaded");
-                let (view, error) = match deck_app::view(&target) {
+                let reloaded = deck_app::view(&target);
+                let shell = handle.state::<Shell>();
+                // Another stack opened meanwhile (the reload may outlive its abort): dropped.
+                // Checked and acted on under the lock that opening a stack takes.
+                let Ok(_opening) = shell.files.lock() else { return };
+                if shell.files_gen.load(Ordering::SeqCst) != opened {
+                    return;
+                }
+                let (view, error) = match reloaded {
                     Ok((view, loaded)) => {
                         // Files with errors keep the watch of the last model that loaded.
                         if loaded.is_some() {
-                            handle.state::<Shell>().watch(&handle, &stack, loaded);
+                            shell.watch(&handle, &stack, loaded);
                         }
                         (Some(view), None)
                     }
@@ -296,6 +307,11 @@ impl Shell {
                     error,
                 };
                 let _ = handle.emit("stack-reloaded", reloaded);
+                // The profile may name other files now.
+                match deck_app::watch_files(&target) {
+                    Ok(f) => files = f,
+                    Err(e) => tracing::warn!(error = %e, "the stack's files are followed as before"),
+                }
             }
         }));
     }

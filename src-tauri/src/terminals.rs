@@ -56,8 +56,10 @@ impl Terminals {
                 }
             }
             let _ = channel.send(TermOutput::Ended);
-            if let Ok(mut m) = open.lock() {
-                m.remove(&id);
+            // What the shell started in the background ends with it (the page may be gone too).
+            let ended = open.lock().ok().and_then(|mut m| m.remove(&id));
+            if let Some(o) = ended {
+                o.terminal.close().await;
             }
         });
         map.insert(

@@ -94,21 +94,28 @@ export function App({ backend }: { backend: Backend }) {
   // The last connectivity check of each dependency edge (dependent>dependency), checked after
   // every Up and on demand from the side panel.
   const [reach, setReach] = useState<Record<string, Reach>>({});
-  const [checking, setChecking] = useState(false);
-  useEffect(() => setReach({}), [stack, env]);
+  // Checks in flight; and which stack they are for (a check of the stack open before is dropped).
+  const [checking, setChecking] = useState(0);
+  const checksFor = useRef(`${stack}/${env}`);
+  useEffect(() => {
+    checksFor.current = `${stack}/${env}`;
+    setReach({});
+  }, [stack, env]);
   /** Checks the edges out of `service` (all when null); resolves to the dependents of the edges
    * that did not connect. */
   const checkConnections = async (service: string | null): Promise<string[]> => {
-    setChecking(true);
+    const of = `${stack}/${env}`;
+    setChecking((n) => n + 1);
     try {
       const checks = await backend.call("stack_connectivity", { stack, env, service });
+      if (checksFor.current !== of) return [];
       setReach((r) => ({ ...r, ...Object.fromEntries(checks.map((c) => [edgeKey(c.from, c.to), c.reach])) }));
       return [...new Set(checks.filter((c) => c.reach.kind !== "reachable" && c.reach.kind !== "unchecked").map((c) => c.from))];
     } catch (e) {
-      dispatch({ type: "error", text: apiError(e).message });
+      if (checksFor.current === of) dispatch({ type: "error", text: apiError(e).message });
       return [];
     } finally {
-      setChecking(false);
+      setChecking((n) => n - 1);
     }
   };
 
@@ -508,8 +515,8 @@ export function App({ backend }: { backend: Backend }) {
                     );
                   })}
                 </ul>
-                <button data-testid="check-connections" onClick={() => checkConnections(selectedSvc.name)} disabled={checking || !selectedReplicas.some((c) => c.state === "running")}>
-                  {checking ? "Checking…" : "Check connections"}
+                <button data-testid="check-connections" onClick={() => checkConnections(selectedSvc.name)} disabled={checking > 0 || !selectedReplicas.some((c) => c.state === "running")}>
+                  {checking > 0 ? "Checking…" : "Check connections"}
                 </button>
               </>
             )}

@@ -175,6 +175,7 @@ export function StackMenu({ backend, current, disabled, onChanged }: { backend: 
       </details>
       {found && (
         <AddStack
+          key={found.folder}
           backend={backend}
           found={found}
           onCancel={() => setFound(null)}

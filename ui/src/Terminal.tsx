@@ -52,8 +52,13 @@ function Shell({ backend, stack, env, service, n, visible, onEnded }: { backend:
         }
       })
       .catch((e) => ended.current(apiError(e).message));
+    // Keystrokes go one after the other: each waits for the one before (commands may run
+    // concurrently in the app, and a fast typist's keys would arrive out of order).
+    let sent: Promise<unknown> = Promise.resolve();
     const typed = term.onData((data) => {
-      if (id !== null) backend.call("terminal_input", { id, data }).catch(() => {});
+      const shell = id;
+      if (shell === null) return;
+      sent = sent.then(() => backend.call("terminal_input", { id: shell, data }).catch(() => {}));
     });
     // The pane's size decides the terminal's: fitted, then told to the shell's TTY.
     const observer = new ResizeObserver(() => {

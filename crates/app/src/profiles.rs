@@ -33,8 +33,29 @@ pub fn add_stack(new: &NewStack) -> Result<StackSummary> {
     Ok(summary(&new.name))
 }
 
-/// Renames one of the user's stacks.
-pub fn rename_stack(name: &str, to: &str) -> Result<StackSummary> {
+/// Refuses while the stack has containers: renamed or removed, they would stay without a stack
+/// (a project named after its folder changes name with it). A stack whose files do not load
+/// has no project to ask about.
+async fn require_down(app: &App, name: &str, what: &str) -> Result<()> {
+    let Ok(stack) = Target::profile(name, None).load() else {
+        return Ok(());
+    };
+    let containers = app.engine().await?.containers(&stack.project.name).await?;
+    if containers.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(
+        Code::Refused,
+        format!(
+            "{name} still has {} container(s): take it down first (`sirius-deck down`), then {what} it; otherwise they would stay without a stack",
+            containers.len()
+        ),
+    ))
+}
+
+/// Renames one of the user's stacks; refused while it has containers.
+pub async fn rename_stack(app: &App, name: &str, to: &str) -> Result<StackSummary> {
+    require_down(app, name, "rename").await?;
     deck_stack::rename(name, to)?;
     Ok(summary(to))
 }
@@ -43,17 +64,6 @@ pub fn rename_stack(name: &str, to: &str) -> Result<StackSummary> {
 /// while the stack has containers. Resolves to the profile's folder when it was kept because
 /// other files are in it.
 pub async fn remove_stack(app: &App, name: &str) -> Result<Option<PathBuf>> {
-    if let Ok(stack) = Target::profile(name, None).load() {
-        let containers = app.engine().await?.containers(&stack.project.name).await?;
-        if !containers.is_empty() {
-            return Err(Error::new(
-                Code::Refused,
-                format!(
-                    "{name} still has {} container(s): take it down first (`sirius-deck down`), or they would stay without a stack",
-                    containers.len()
-                ),
-            ));
-        }
-    }
+    require_down(app, name, "remove").await?;
     Ok(deck_stack::remove(name)?)
 }

@@ -23,8 +23,9 @@ pub const TARGET_LABEL: &str = "dev.siriusdeck.build-target";
 /// The image reference the environment asked for.
 pub const EXPECTED_IMAGE_LABEL: &str = "dev.siriusdeck.expected-image";
 
-/// On a short-lived helper container of ours (a connectivity check), with what it is for.
-pub const HELPER: &str = "dev.siriusdeck.helper";
+/// On the short-lived helper container of a connectivity check, with where it checks from
+/// (the backups' helpers have their own label).
+pub const CHECK: &str = "dev.siriusdeck.check";
 pub const COMPOSE_VERSION: &str = concat!("sirius-deck-", env!("CARGO_PKG_VERSION"));
 
 /// The hash of everything in the service's configuration that shapes its container: the same

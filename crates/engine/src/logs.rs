@@ -145,12 +145,18 @@ impl Engine {
         let wanted = |service: &str| services.is_empty() || services.iter().any(|s| s == service);
         let (tx, rx) = mpsc::channel(1024);
         let (started_tx, _) = broadcast::channel(64);
-        // Subscribed before the containers are listed: a start between the two is not missed.
+        // The events from a second before the containers are listed (the request goes out only
+        // when the stream is first read): a start between the two is not missed, and one seen
+        // twice is streamed once.
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs().saturating_sub(1));
         let mut events = follow.then(|| {
             let mut filters: HashMap<String, Vec<String>> = labels::project_filter(&project.name);
             filters.insert("type".into(), vec!["container".into()]);
             filters.insert("event".into(), vec!["start".into()]);
             self.docker.events(Some(EventsOptions {
+                since: Some(since.to_string()),
                 filters: Some(filters),
                 ..Default::default()
             }))

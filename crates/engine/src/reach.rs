@@ -141,7 +141,7 @@ impl Engine {
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             entrypoint: Some(cmd),
-            labels: Some([(labels::HELPER.to_string(), "reach".to_string())].into()),
+            labels: Some([(labels::CHECK.to_string(), network.to_string())].into()),
             host_config: Some(HostConfig {
                 network_mode: Some(network.to_string()),
                 ..Default::default()
@@ -154,10 +154,14 @@ impl Engine {
             .await
             .context(what)?;
         let result = async {
-            self.docker
+            // An image without a shell fails to start (the engine cannot find `sh`).
+            let started = self
+                .docker
                 .start_container(&created.id, None::<bollard::query_parameters::StartContainerOptions>)
-                .await
-                .context(what)?;
+                .await;
+            if started.is_err() {
+                return Ok(None);
+            }
             let mut wait = self
                 .docker
                 .wait_container(&created.id, None::<bollard::query_parameters::WaitContainerOptions>);
@@ -255,7 +259,7 @@ impl Engine {
             Some(reach) => edge(reach, Some("helper")),
             None => edge(
                 Reach::Unchecked {
-                    why: format!("neither {from}'s image nor {to}'s has a shell with bash or nc to connect with"),
+                    why: format!("neither {from}'s image nor {to}'s can run the check (a shell with bash or nc)"),
                 },
                 None,
             ),

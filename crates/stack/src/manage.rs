@@ -40,6 +40,14 @@ const BASE: [&str; 4] = [
     "docker-compose.yml",
 ];
 
+/// The override files `docker compose` reads after the base file when none is named.
+const OVERRIDE: [&str; 4] = [
+    "compose.override.yaml",
+    "compose.override.yml",
+    "docker-compose.override.yaml",
+    "docker-compose.override.yml",
+];
+
 fn is_yaml(name: &str) -> bool {
     name.ends_with(".yaml") || name.ends_with(".yml")
 }
@@ -88,12 +96,14 @@ pub fn detect(folder: &Path) -> Result<Detected, StackError> {
         .collect();
     // Base files first (in compose's order), then the others by name.
     files.sort_by_key(|n| (BASE.iter().position(|b| b == n).unwrap_or(BASE.len()), n.clone()));
-    let base: Vec<String> = files
+    // The base file, and its override when there is one (`docker compose` merges it by default).
+    let mut base: Vec<String> = files
         .iter()
         .find(|n| BASE.contains(&n.as_str()))
         .cloned()
         .into_iter()
         .collect();
+    base.extend(files.iter().find(|n| OVERRIDE.contains(&n.as_str())).cloned());
     let mut envs = BTreeMap::new();
     for env in ["dev", "prod"] {
         let overrides: Vec<String> = files
@@ -133,19 +143,26 @@ fn invalid(path: &Path, message: String) -> StackError {
     }
 }
 
-/// A name the user gave, checked: letters, digits, `-` and `_`, not taken.
-fn check_name(name: &str) -> Result<(), StackError> {
+/// Whether `name` can name a stack: letters, digits, `-` and `_` (up to 64), starting with a
+/// letter or digit; never a path.
+fn valid_name(name: &str) -> Result<(), StackError> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    let here = user_dir().join(name);
-    if !ok {
-        return Err(invalid(
-            &here,
-            format!("'{name}' cannot name a stack: use letters, digits, '-' and '_' (up to 64), starting with a letter or digit"),
-        ));
+    if ok {
+        return Ok(());
     }
+    Err(invalid(
+        &user_dir(),
+        format!("'{name}' cannot name a stack: use letters, digits, '-' and '_' (up to 64), starting with a letter or digit"),
+    ))
+}
+
+/// A name the user gave for a new stack, checked: valid, not taken.
+fn check_name(name: &str) -> Result<(), StackError> {
+    valid_name(name)?;
+    let here = user_dir().join(name);
     if exists(name) {
         return Err(invalid(
             &here,
@@ -213,7 +230,7 @@ pub fn profile_text(new: &NewStack) -> Result<(PathBuf, String), StackError> {
     Ok((path, text))
 }
 
-/// Writes a profile made by [`profile_text`]; its folder is made readable by its owner only.
+/// Writes a profile made by [`profile_text`], whole or not at all.
 pub fn write_profile(path: &Path, text: &str) -> Result<Profile, StackError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -230,6 +247,7 @@ pub fn write_profile(path: &Path, text: &str) -> Result<Profile, StackError> {
 
 /// A user's profile by name (a built-in one is refused: it is part of the program).
 fn own(name: &str) -> Result<Profile, StackError> {
+    valid_name(name)?;
     let profile = find(name)?;
     if profile.builtin || profile.path != user_dir().join(name).join("profile.toml") {
         return Err(invalid(
@@ -307,6 +325,51 @@ mod tests {
         for no in ["README.md", "compose.json", "values.yaml", ".env", "dev.txt"] {
             assert!(!is_compose(no), "{no}");
         }
+    }
+
+    #[test]
+    fn a_folder_suggests_its_environments_as_compose_reads_them() {
+        let dir = std::env::temp_dir().join(format!("sirius-deck-detect-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("folder");
+        for f in [
+            "docker-compose.yml",
+            "docker-compose.override.yml",
+            "docker-compose.prod.yml",
+            "notes.md",
+        ] {
+            std::fs::write(dir.join(f), "services: {}\n").expect("file");
+        }
+        let found = super::detect(&dir).expect("detected");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            found.files,
+            [
+                "docker-compose.yml",
+                "docker-compose.override.yml",
+                "docker-compose.prod.yml"
+            ]
+        );
+        // The override is merged after the base file, as compose does by default.
+        assert_eq!(
+            found.envs.get("prod").map(Vec::as_slice),
+            Some(
+                &[
+                    "docker-compose.yml".to_string(),
+                    "docker-compose.override.yml".into(),
+                    "docker-compose.prod.yml".into()
+                ][..]
+            )
+        );
+        assert!(!found.envs.contains_key("dev"), "no dev file: no dev environment");
+    }
+
+    #[test]
+    fn names_are_never_paths() {
+        for bad in ["/home/u/project", "../x", "a/b", "", "-x"] {
+            assert!(super::valid_name(bad).is_err(), "{bad}");
+        }
+        assert!(super::valid_name("my-shop_2").is_ok());
     }
 
     #[test]

@@ -26,7 +26,7 @@ enum Action {
         #[arg(long)]
         default_env: Option<String>,
     },
-    /// Rename one of your stacks.
+    /// Rename one of your stacks (refused while it has containers).
     Rename { stack: String, to: String },
     /// Remove one of your stacks: its profile file only (its compose files stay); refused while
     /// it has containers.
@@ -76,7 +76,7 @@ pub async fn run(app: &App, a: Args) -> Result<()> {
             Ok(())
         }
         Some(Action::Rename { stack, to }) => {
-            deck_app::rename_stack(&stack, &to)?;
+            deck_app::rename_stack(app, &stack, &to).await?;
             println!("{stack} is now {to}");
             Ok(())
         }
