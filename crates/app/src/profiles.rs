@@ -37,6 +37,8 @@ pub fn add_stack(new: &NewStack) -> Result<StackSummary> {
 /// (a project named after its folder changes name with it). A stack whose files do not load
 /// has no project to ask about.
 async fn require_down(app: &App, name: &str, what: &str) -> Result<()> {
+    // A built-in stack, or a path, is refused before the engine is asked anything.
+    deck_stack::own(name)?;
     let Ok(stack) = Target::profile(name, None).load() else {
         return Ok(());
     };

@@ -9,7 +9,7 @@
 
 mod manage;
 
-pub use manage::{detect, profile_text, remove, rename, write_profile, Detected, NewStack};
+pub use manage::{detect, own, profile_text, remove, rename, write_profile, Detected, NewStack};
 
 use deck_compose::{LoadOptions, Project};
 use include_dir::{include_dir, Dir};

@@ -246,7 +246,7 @@ pub fn write_profile(path: &Path, text: &str) -> Result<Profile, StackError> {
 }
 
 /// A user's profile by name (a built-in one is refused: it is part of the program).
-fn own(name: &str) -> Result<Profile, StackError> {
+pub fn own(name: &str) -> Result<Profile, StackError> {
     valid_name(name)?;
     let profile = find(name)?;
     if profile.builtin || profile.path != user_dir().join(name).join("profile.toml") {
