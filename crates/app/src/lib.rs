@@ -7,6 +7,7 @@
 //! from the core type itself (`ui/src/bindings/`).
 
 mod backups;
+mod engines;
 mod error;
 mod files;
 mod gauges;
@@ -22,9 +23,11 @@ pub use backups::{
     RestoreRequest, SettingsChange, Verified,
 };
 pub use deck_backup::{Choice, Interrupted, InterruptedOp, Resolution};
+pub use deck_engine::Endpoint;
 pub use deck_engine::{EdgeCheck, Event, Op, Phase, Reach, Sink};
 pub use deck_error::Code;
 pub use deck_stack::{Detected, NewStack};
+pub use engines::{engines, EngineInfo};
 pub use error::{Error, Result};
 pub use files::{stack_files, watch_files, FileWatch};
 pub use gauges::Gauges;
@@ -41,14 +44,18 @@ pub use view::{stacks, view, Edge, ServiceNode, StackSummary, StackView};
 use deck_engine::Engine;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
-/// What lives as long as the program: the engine, connected (pinged and version-negotiated)
-/// once on first use, where backups go, and the cancellable operation in flight.
+/// What lives as long as the program: the engine chosen (a Docker context, else the one the
+/// docker CLI would use), connected (pinged and version-negotiated) once on first use, where
+/// backups go, and the cancellable operation in flight.
 #[derive(Default)]
 pub struct App {
-    engine: OnceCell<Engine>,
+    /// The engine connected, with the context it was chosen by.
+    engine: tokio::sync::Mutex<Option<(Option<String>, Engine)>>,
+    /// The Docker context chosen (`--context`, the window's engine picker); none: the docker
+    /// CLI's own choice.
+    context: Mutex<Option<String>>,
     /// A backup folder replacing the configured one (the CLI's `--dir`).
     backup_dir: Option<PathBuf>,
     running: Canceller,
@@ -85,10 +92,38 @@ impl App {
         Ok(self)
     }
 
+    /// Talks to the engine of a Docker context (none: the docker CLI's own choice).
+    pub fn with_context(self, context: Option<String>) -> Self {
+        self.use_context(context);
+        self
+    }
+
+    /// Talks to another engine from now on (connected on its first use).
+    pub fn use_context(&self, context: Option<String>) {
+        if let Ok(mut chosen) = self.context.lock() {
+            *chosen = context;
+        }
+    }
+
+    /// The context chosen (none: the docker CLI's own choice).
+    pub fn context(&self) -> Option<String> {
+        self.context.lock().ok().and_then(|c| c.clone())
+    }
+
     /// The engine, connected on first use; an unreachable engine is not remembered, so the
     /// next call tries again.
-    pub async fn engine(&self) -> Result<&Engine> {
-        Ok(self.engine.get_or_try_init(Engine::connect).await?)
+    pub async fn engine(&self) -> Result<Engine> {
+        let mut slot = self.engine.lock().await;
+        let wanted = self.context();
+        match slot.as_ref() {
+            Some((chosen, e)) if *chosen == wanted => Ok(e.clone()),
+            _ => {
+                let endpoint = deck_engine::endpoint::resolve(wanted.as_deref())?;
+                let engine = Engine::connect_to(&endpoint).await?;
+                *slot = Some((wanted, engine.clone()));
+                Ok(engine)
+            }
+        }
     }
 
     /// The backup settings as saved, with this program's folder override.
@@ -107,10 +142,7 @@ impl App {
     }
 
     async fn backups_of(&self) -> Result<deck_backup::Backups> {
-        Ok(deck_backup::Backups::new(
-            self.engine().await?.clone(),
-            self.backup_settings()?,
-        ))
+        Ok(deck_backup::Backups::new(self.engine().await?, self.backup_settings()?))
     }
 
     /// Marks a cancellable operation (backup, restore) as running until the guard is dropped;

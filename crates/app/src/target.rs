@@ -119,7 +119,7 @@ impl Target {
         let Ok(engine) = app.engine().await else {
             return Ok(stack);
         };
-        match deck_switch::current_env(engine, &stack.project.name).await {
+        match deck_switch::current_env(&engine, &stack.project.name).await {
             Ok(Some(running)) if Some(&running) != stack.env.as_ref() && profile.envs.contains_key(&running) => {
                 let profile = stack.profile.clone();
                 self.load_env(profile, Some(running))

@@ -52,6 +52,11 @@ sirius-deck config --stack sirius --env prod\n  sirius-deck -f docker-compose.ya
     after_help = EXIT_STATUS
 )]
 struct Cli {
+    /// The Docker engine: a context of the docker CLI (`docker context ls`, `sirius-deck
+    /// engines`). Default: as the docker CLI chooses (DOCKER_HOST, DOCKER_CONTEXT, the current
+    /// context, else the local socket).
+    #[arg(long, short = 'c', global = true, value_name = "NAME")]
+    context: Option<String>,
     #[command(flatten)]
     target: TargetArgs,
     #[command(subcommand)]
@@ -152,6 +157,9 @@ enum Command {
     Repair(commands::repair::Args),
     /// Build the images of services that have a build section.
     Build(commands::build::Args),
+    /// List the Docker engines to choose from with --context (the docker CLI's contexts), with
+    /// each one's version, or why it cannot be reached.
+    Engines(commands::engines::Args),
     /// Check that each service reaches what it depends on: a TCP connect from inside it to each
     /// dependency's name and port (reachable, refused, no name, unreachable).
     Check(commands::check::Args),
@@ -185,7 +193,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let app = App::new().with_backup_dir(cli.command.backup_dir())?;
+    let app = App::new()
+        .with_backup_dir(cli.command.backup_dir())?
+        .with_context(cli.context);
     let target = Target::from(cli.target);
     let app = &app;
     let t = &target;
@@ -208,6 +218,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Repair(a) => commands::repair::run(app, t, a).await,
         Command::Build(a) => commands::build::run(app, t, a).await,
         Command::Check(a) => commands::check::run(app, t, a).await,
+        Command::Engines(a) => commands::engines::run(app, a).await,
     }
 }
 

@@ -6,6 +6,7 @@
 mod build;
 mod down;
 mod drift;
+pub mod endpoint;
 mod event;
 mod extra;
 pub mod ignore;
@@ -26,6 +27,7 @@ mod up;
 
 pub use down::DownOptions;
 pub use drift::{Finding, Fix, ServiceDrift, Verdict};
+pub use endpoint::Endpoint;
 pub use event::{Event, FailureReport, Op, Phase, Planned, ResourceAction, ResourceKind, Sink};
 pub use incidents::{notify_desktop, Incident, IncidentKind, IncidentTracker, IncidentWatch, Observed, TrackerConfig};
 pub use inspect::{EnvVar, Inspection, MountInfo, NetworkInfo};
@@ -48,8 +50,10 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("cannot reach the Docker engine at {host}: {reason}. Is dockerd running? Start it (`sudo systemctl start docker`, or `sudo dockerd &`), or set DOCKER_HOST")]
-    Unreachable { host: String, reason: String },
+    #[error("cannot reach the Docker engine at {host}: {reason}{hint}")]
+    Unreachable { host: String, reason: String, hint: String },
+    #[error("no Docker context named {name}: `docker context ls` lists them (here: {known})")]
+    NoContext { name: String, known: String },
     #[error("permission denied on the Docker socket {host}: add your user to the `docker` group (`sudo usermod -aG docker $USER`, then log in again), or run as root")]
     PermissionDenied { host: String },
     #[error("nothing was changed, because:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
@@ -75,6 +79,7 @@ impl deck_error::Coded for EngineError {
         use deck_error::Code;
         match self {
             EngineError::Unreachable { .. } | EngineError::PermissionDenied { .. } => Code::EngineUnreachable,
+            EngineError::NoContext { .. } => Code::Invalid,
             EngineError::Preflight(_) => Code::Refused,
             EngineError::Failed(_) | EngineError::Build { .. } | EngineError::Session(_) => Code::Failed,
             EngineError::Docker { source, .. } if lost_connection(source) => Code::EngineUnreachable,
@@ -96,6 +101,29 @@ pub fn lost_connection(e: &bollard::errors::Error) -> bool {
             | E::SocketNotFoundError(_)
             | E::RequestTimeoutError
     )
+}
+
+/// Why connecting failed, in words: the TLS and SSH layers' own errors are deep in the chain.
+fn connect_failure(e: &bollard::errors::Error, endpoint: &Endpoint) -> String {
+    let mut chain = vec![e.to_string()];
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        chain.push(s.to_string());
+        source = s.source();
+    }
+    let all = chain.join(": ");
+    if let (Some(dir), true) = (
+        &endpoint.tls,
+        all.contains("certificate") || all.contains("Certificate"),
+    ) {
+        return format!(
+            "the TLS handshake failed ({}): the engine's certificate must be signed by {} and name this host, and the engine must accept {}",
+            chain.last().map_or("", String::as_str),
+            dir.join("ca.pem").display(),
+            dir.join("cert.pem").display()
+        );
+    }
+    all
 }
 
 /// A request's error in words: a lost connection says so, whatever layer reported it.
@@ -124,7 +152,7 @@ impl<T> Context<T> for Result<T, bollard::errors::Error> {
 #[derive(Clone, Debug)]
 pub struct Engine {
     docker: Docker,
-    host: String,
+    endpoint: Endpoint,
 }
 
 /// Stops a container within its own stop timeout (set at creation from `stop_grace_period`,
@@ -160,29 +188,81 @@ pub(crate) fn is_not_found(e: &bollard::errors::Error) -> bool {
 }
 
 impl Engine {
-    /// Connects through `DOCKER_HOST` or the local socket, pings, and negotiates the API
-    /// version (Debian's engine speaks 1.41; current engines speak newer).
-    #[tracing::instrument(err)]
+    /// Connects to the engine the docker CLI would use now (`DOCKER_HOST`, `DOCKER_CONTEXT`,
+    /// the current context, else the local socket).
     pub async fn connect() -> Result<Engine, EngineError> {
-        let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        Engine::connect_to(&endpoint::resolve(None)?).await
+    }
+
+    /// Connects to an engine (over its socket, TCP with TLS when it has certificates, or SSH),
+    /// pings it within 20 s, and negotiates the API version (Debian's engine speaks 1.41;
+    /// current engines speak newer).
+    #[tracing::instrument(err, skip_all, fields(engine = %endpoint.name, host = %endpoint.host))]
+    pub async fn connect_to(endpoint: &Endpoint) -> Result<Engine, EngineError> {
+        let host = endpoint.host.clone();
+        let hint = if endpoint.is_remote() {
+            ". Is the engine running there, and is the address right? (`docker context ls` lists the engines)"
+        } else {
+            ". Is dockerd running? Start it (`sudo systemctl start docker`, or `sudo dockerd &`), or set DOCKER_HOST"
+        };
         let unreachable = |reason: String| EngineError::Unreachable {
             host: host.clone(),
             reason,
+            hint: hint.into(),
         };
-        let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
-        let docker = docker.with_timeout(Duration::from_secs(600));
-        if let Err(e) = docker.ping().await {
-            let text = format!("{e:?}");
-            if text.contains("PermissionDenied") || text.contains("ermission denied") {
-                return Err(EngineError::PermissionDenied { host });
+        const TIMEOUT: u64 = 600;
+        let version = bollard::API_DEFAULT_VERSION;
+        let docker = if let Some(path) = host.strip_prefix("unix://") {
+            Docker::connect_with_unix(path, TIMEOUT, version)
+        } else if host.starts_with("ssh://") {
+            Docker::connect_with_ssh(&host, TIMEOUT, version, None)
+        } else if let Some(dir) = &endpoint.tls {
+            for f in ["ca.pem", "cert.pem", "key.pem"] {
+                if !dir.join(f).is_file() {
+                    return Err(unreachable(format!(
+                        "{} is missing (the engine is reached over TLS with the ca.pem, cert.pem and key.pem of that folder)",
+                        dir.join(f).display()
+                    )));
+                }
             }
-            return Err(unreachable(e.to_string()));
+            Docker::connect_with_ssl(
+                &host,
+                &dir.join("key.pem"),
+                &dir.join("cert.pem"),
+                &dir.join("ca.pem"),
+                TIMEOUT,
+                version,
+            )
+        } else if host.starts_with("tcp://") || host.starts_with("http://") {
+            Docker::connect_with_http(&host, TIMEOUT, version)
+        } else {
+            return Err(EngineError::Unreachable {
+                host: host.clone(),
+                reason: "this address is not one Docker takes".into(),
+                hint: ": use unix://PATH, tcp://HOST:PORT or ssh://USER@HOST".into(),
+            });
+        }
+        .map_err(|e| unreachable(e.to_string()))?;
+        let pinged = tokio::time::timeout(Duration::from_secs(20), docker.ping()).await;
+        match pinged {
+            Err(_) => return Err(unreachable("no answer within 20 s".into())),
+            Ok(Err(e)) => {
+                let text = format!("{e:?}");
+                if text.contains("PermissionDenied") || text.contains("ermission denied") {
+                    return Err(EngineError::PermissionDenied { host });
+                }
+                return Err(unreachable(connect_failure(&e, endpoint)));
+            }
+            Ok(Ok(_)) => {}
         }
         let docker = docker
             .negotiate_version()
             .await
             .map_err(|e| unreachable(e.to_string()))?;
-        Ok(Engine { docker, host })
+        Ok(Engine {
+            docker,
+            endpoint: endpoint.clone(),
+        })
     }
 
     /// The shared client, for callers that need an API this crate does not wrap.
@@ -197,7 +277,12 @@ impl Engine {
     }
 
     pub fn host(&self) -> &str {
-        &self.host
+        &self.endpoint.host
+    }
+
+    /// The engine as the user chose it (its context).
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
     /// The API version in use after negotiation.

@@ -6,7 +6,7 @@ use crate::spec::image_ref;
 use crate::{is_not_found, Context, EngineError};
 use bollard::query_parameters::ListContainersOptions;
 use bollard::Docker;
-use deck_compose::Project;
+use deck_compose::{MountType, Project};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -51,14 +51,54 @@ fn free_on_host(ip: Option<&str>, port: u16, protocol: &str) -> bool {
     }
 }
 
+/// What a remote engine does differently for `services`: their bind mounts (and file secrets
+/// and configs, which compose mounts the same way) name paths on the engine's machine, not on
+/// this one. Said before anything changes.
+pub fn remote_warnings(project: &Project, services: &[String]) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for name in services {
+        let Some(svc) = project.services.get(name) else {
+            continue;
+        };
+        for m in svc.volumes.iter().filter(|m| m.kind == MountType::Bind) {
+            out.push(Problem {
+                service: Some(name.clone()),
+                message: format!(
+                    "services.{name}.volumes: {} is bound from the remote engine's machine, not from this one (the engine is remote): copy the files there, or use a named volume",
+                    m.source.as_deref().unwrap_or("?")
+                ),
+            });
+        }
+        for r in svc.secrets.iter().chain(&svc.configs) {
+            let obj = project
+                .secrets
+                .get(&r.source)
+                .or_else(|| project.configs.get(&r.source));
+            if let Some(file) = obj.and_then(|o| o.file.as_ref()) {
+                out.push(Problem {
+                    service: Some(name.clone()),
+                    message: format!(
+                        "services.{name}: {} (secret or config {}) is read on the remote engine's machine, not on this one",
+                        file.display(),
+                        r.source
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Every problem that would make bringing up `services` of `project` fail.
 /// With `replacing`, ports held by any container of the same project count as free (they are
-/// taken down first, as when switching environments).
+/// taken down first, as when switching environments). On a `remote` engine, host ports and
+/// files are that machine's: only what the engine itself holds is checked.
 pub async fn check(
     docker: &Docker,
     project: &Project,
     services: &[String],
     replacing: bool,
+    remote: bool,
 ) -> Result<Vec<Problem>, EngineError> {
     let mut problems = Vec::new();
     let mut problem = |service: &str, message: String| {
@@ -128,7 +168,7 @@ pub async fn check(
                             h.project.as_ref().map(|p| format!(" of stack {p}")).unwrap_or_default()
                         ),
                     ),
-                    None if !free_on_host(p.host_ip.as_deref(), port, &p.protocol) => problem(
+                    None if !remote && !free_on_host(p.host_ip.as_deref(), port, &p.protocol) => problem(
                         name,
                         format!("host port {port}/{} is in use by another program on this machine: free it, or move this port (e.g. in .env)", p.protocol),
                     ),
@@ -183,7 +223,7 @@ pub async fn check(
                 .secrets
                 .get(&r.source)
                 .or_else(|| project.configs.get(&r.source));
-            if let Some(file) = obj.and_then(|o| o.file.as_ref()) {
+            if let Some(file) = obj.and_then(|o| o.file.as_ref()).filter(|_| !remote) {
                 if !file.is_file() {
                     problem(name, format!("{} (secret {}) does not exist", file.display(), r.source));
                 }

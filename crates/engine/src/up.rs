@@ -103,9 +103,17 @@ impl Engine {
         let docker = &self.docker;
         let services = closure(project, &opts.services);
 
-        let problems = preflight::check(docker, project, &services, false).await?;
+        let remote = self.endpoint.is_remote();
+        let problems = preflight::check(docker, project, &services, false, remote).await?;
         if !problems.is_empty() {
             return Err(EngineError::Preflight(problems));
+        }
+        if remote {
+            for w in preflight::remote_warnings(project, &services) {
+                sink.send(Event::Step {
+                    message: format!("warning: {w}"),
+                });
+            }
         }
 
         self.ensure_networks(project, &services, &sink).await?;
@@ -241,7 +249,14 @@ impl Engine {
     /// Every problem that would stop the whole project from coming up, checked without changing
     /// anything. With `replacing`, what this project's own containers hold counts as free.
     pub async fn preflight(&self, project: &Project, replacing: bool) -> Result<Vec<preflight::Problem>, EngineError> {
-        preflight::check(&self.docker, project, &project.startup_order(), replacing).await
+        preflight::check(
+            &self.docker,
+            project,
+            &project.startup_order(),
+            replacing,
+            self.endpoint.is_remote(),
+        )
+        .await
     }
 
     /// Creates the named volumes that the given services mount and that do not exist yet.

@@ -189,7 +189,7 @@ fn free_bytes(path: &str) -> Option<u64> {
 }
 
 pub struct Switcher<'a> {
-    pub engine: &'a Engine,
+    pub engine: Engine,
     pub backups: &'a Backups,
     pub profile: &'a Profile,
     /// Loads one environment of the stack as its other commands do (same project name, folder
@@ -279,7 +279,7 @@ impl Switcher<'_> {
                 "--no-build and --no-cache contradict each other: choose one".into(),
             ));
         }
-        let engine = self.engine;
+        let engine = &self.engine;
         let target = self.load_env(to)?;
         // A switch that a killed run left half done is finished (or undone) by switching to
         // its target (or back to where it came from): the stack runs some of each.

@@ -8,6 +8,7 @@ pub mod check;
 pub mod config;
 pub mod create;
 pub mod down;
+pub mod engines;
 pub mod logs;
 pub mod ps;
 pub mod recover;
