@@ -202,31 +202,34 @@ mod tests {
     fn a_context_is_read_from_the_docker_store() {
         let dir = std::env::temp_dir().join(format!("deck-contexts-{}", std::process::id()));
         let meta = dir.join("contexts/meta").join(digest("far"));
-        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::create_dir_all(&meta).expect("test file");
         std::fs::write(
             meta.join("meta.json"),
             r#"{"Name":"far","Metadata":{"Description":"over there"},"Endpoints":{"docker":{"Host":"tcp://10.0.0.5:2376","SkipTLSVerify":false}}}"#,
         )
-        .unwrap();
-        let e = read_context(&dir, &meta.join("meta.json")).unwrap();
+        .expect("test file");
+        let e = read_context(&dir, &meta.join("meta.json")).expect("test file");
         assert_eq!(
             (e.name.as_str(), e.host.as_str(), e.description.as_str()),
             ("far", "tcp://10.0.0.5:2376", "over there")
         );
         assert!(e.tls.is_none() && e.is_remote());
         let tls = dir.join("contexts/tls").join(digest("far")).join("docker");
-        std::fs::create_dir_all(&tls).unwrap();
-        std::fs::write(tls.join("ca.pem"), "x").unwrap();
-        assert_eq!(read_context(&dir, &meta.join("meta.json")).unwrap().tls, Some(tls));
+        std::fs::create_dir_all(&tls).expect("test file");
+        std::fs::write(tls.join("ca.pem"), "x").expect("test file");
+        assert_eq!(
+            read_context(&dir, &meta.join("meta.json")).expect("test file").tls,
+            Some(tls)
+        );
         std::fs::write(
             meta.join("meta.json"),
             r#"{"Name":"far","Endpoints":{"docker":{"Host":"tcp://10.0.0.5:2376","SkipTLSVerify":true}}}"#,
         )
-        .unwrap();
+        .expect("test file");
         assert!(read_context(&dir, &meta.join("meta.json"))
-            .unwrap_err()
+            .expect_err("refused")
             .contains("skips TLS verification"));
-        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).expect("test file");
         // The docker CLI names a context's folder by the SHA-256 of its name.
         assert_eq!(
             digest("default"),

@@ -21,6 +21,7 @@ mod preflight;
 mod reach;
 mod readiness;
 mod spec;
+mod ssh;
 mod status;
 mod terminal;
 mod up;
@@ -112,6 +113,9 @@ fn connect_failure(e: &bollard::errors::Error, endpoint: &Endpoint) -> String {
         source = s.source();
     }
     let all = chain.join(": ");
+    if all.contains("HTTP request to an HTTPS server") {
+        return "the engine speaks TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the folder of its ca.pem, cert.pem and key.pem, or use a context that has them".into();
+    }
     if let (Some(dir), true) = (
         &endpoint.tls,
         all.contains("certificate") || all.contains("Certificate"),
@@ -153,6 +157,9 @@ impl<T> Context<T> for Result<T, bollard::errors::Error> {
 pub struct Engine {
     docker: Docker,
     endpoint: Endpoint,
+    /// The SSH connections of an `ssh://` engine, as long as a clone of it lives.
+    #[allow(dead_code)] // held, not read: dropping the last clone closes them
+    tunnel: Option<std::sync::Arc<ssh::Tunnel>>,
 }
 
 /// Stops a container within its own stop timeout (set at creation from `stop_grace_period`,
@@ -207,15 +214,20 @@ impl Engine {
         };
         let unreachable = |reason: String| EngineError::Unreachable {
             host: host.clone(),
-            reason,
+            reason: reason.trim_end_matches(['.', '\n']).to_string(),
             hint: hint.into(),
         };
         const TIMEOUT: u64 = 600;
         let version = bollard::API_DEFAULT_VERSION;
+        let tunnel = if host.starts_with("ssh://") {
+            Some(std::sync::Arc::new(ssh::open(&host).map_err(&unreachable)?))
+        } else {
+            None
+        };
         let docker = if let Some(path) = host.strip_prefix("unix://") {
             Docker::connect_with_unix(path, TIMEOUT, version)
-        } else if host.starts_with("ssh://") {
-            Docker::connect_with_ssh(&host, TIMEOUT, version, None)
+        } else if let Some(t) = &tunnel {
+            Docker::connect_with_unix(&t.socket.to_string_lossy(), TIMEOUT, version)
         } else if let Some(dir) = &endpoint.tls {
             for f in ["ca.pem", "cert.pem", "key.pem"] {
                 if !dir.join(f).is_file() {
@@ -251,7 +263,8 @@ impl Engine {
                 if text.contains("PermissionDenied") || text.contains("ermission denied") {
                     return Err(EngineError::PermissionDenied { host });
                 }
-                return Err(unreachable(connect_failure(&e, endpoint)));
+                let said = tunnel.as_ref().and_then(|t| t.last_error());
+                return Err(unreachable(said.unwrap_or_else(|| connect_failure(&e, endpoint))));
             }
             Ok(Ok(_)) => {}
         }
@@ -262,6 +275,7 @@ impl Engine {
         Ok(Engine {
             docker,
             endpoint: endpoint.clone(),
+            tunnel,
         })
     }
 

@@ -1,0 +1,537 @@
+//! Remote engines (issue 14): a Docker engine in a container of its own (a "node": Debian's
+//! docker.io and openssh-server, started with explicit capabilities since --privileged is
+//! refused here), reached over TCP with TLS (certificates made by openssl for the test) and
+//! over SSH (a key in an agent of the test's own), as contexts of the docker CLI. The command
+//! line runs the same round trip as locally on each: up (the image of one service built by the
+//! node from a context sent over the API; its bind mount warned), ps, logs, backup, restore,
+//! down; and refuses a wrong certificate and an unreachable host with a clear message.
+
+use deck_tests::{cli, deck, failed, ok, Proc};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+const NODE: &str = "deck-test-node-1";
+const NETWORK: &str = "deck-test-nodes";
+const NODE_IMAGE: &str = "sirius-deck-test/node:latest";
+const TLS_PORT: u16 = 23760;
+const SSH_PORT: u16 = 22022;
+/// The images the test stack runs, copied from the shared engine to the node.
+const IMAGES: [&str; 2] = ["sirius-lab/sirius-postgres:latest", "sirius-lab/sirius-valkey:latest"];
+/// Every capability Docker 20.10 knows but SYS_RESOURCE (outside this machine's bounding set).
+const CAPS: [&str; 37] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// Runs a command that must succeed; its standard output.
+fn run(c: &mut Command) -> String {
+    let out = c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{c:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    run(Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .stderr(Stdio::null()));
+}
+
+/// A CA, the node's server certificate (for 127.0.0.1) and the client's, as `dockerd
+/// --tlsverify` and DOCKER_CERT_PATH take them; and a client folder whose CA is another one.
+fn certificates(dir: &Path) {
+    for d in ["node", "client", "wrong"] {
+        std::fs::create_dir_all(dir.join(d)).expect("folder");
+    }
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ca = |key: &str, cert: &str, cn: &str| {
+        let mut a = vec!["req", "-x509"];
+        a.extend(ec);
+        a.extend(["-days", "2", "-subj", cn, "-keyout", key, "-out", cert]);
+        openssl(dir, &a);
+    };
+    ca("ca-key.pem", "node/ca.pem", "/CN=deck-test-ca");
+    ca("wrong/ca-key.pem", "wrong/ca.pem", "/CN=another-ca");
+    let signed = |key: &str, cert: &str, cn: &str, ext: &str| {
+        let mut a = vec!["req"];
+        a.extend(ec);
+        a.extend(["-subj", cn, "-keyout", key, "-out", "req.csr"]);
+        openssl(dir, &a);
+        std::fs::write(dir.join("ext.cnf"), ext).expect("ext");
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "req.csr",
+                "-CA",
+                "node/ca.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+                "-out",
+                cert,
+            ],
+        );
+    };
+    signed(
+        "node/server-key.pem",
+        "node/server-cert.pem",
+        "/CN=deck-node",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+    );
+    signed(
+        "client/key.pem",
+        "client/cert.pem",
+        "/CN=deck-client",
+        "extendedKeyUsage=clientAuth\n",
+    );
+    for f in ["cert.pem", "key.pem"] {
+        std::fs::copy(dir.join("client").join(f), dir.join("wrong").join(f)).expect("copy");
+    }
+    std::fs::copy(dir.join("node/ca.pem"), dir.join("client/ca.pem")).expect("copy");
+}
+
+/// The node's SSH host key, the client's key (its public half authorised on the node) and an
+/// agent holding it; the host key of an earlier run forgotten (a new one is made each time).
+fn ssh_keys(dir: &Path) -> Proc {
+    let keygen = |file: &str| {
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(dir.join(file)));
+    };
+    keygen("node/ssh_host_ed25519_key");
+    keygen("client/id_ed25519");
+    std::fs::copy(dir.join("client/id_ed25519.pub"), dir.join("node/authorized_keys")).expect("copy");
+    let _ = Command::new("ssh-keygen")
+        .args(["-R", &format!("[127.0.0.1]:{SSH_PORT}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let sock = dir.join("agent.sock");
+    let agent = Proc(
+        Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("ssh-agent (openssh-client)"),
+    );
+    for _ in 0..50 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    run(Command::new("ssh-add")
+        .arg("-q")
+        .arg(dir.join("client/id_ed25519"))
+        .env("SSH_AUTH_SOCK", &sock));
+    agent
+}
+
+/// The node container, removed with its data when dropped.
+struct Node;
+
+impl Node {
+    fn start(dir: &Path) -> Node {
+        Node::remove();
+        let _ = Command::new("docker").args(["network", "create", NETWORK]).output();
+        run(Command::new("docker")
+            .args(["build", "-q", "-t", NODE_IMAGE])
+            .arg(fixtures().join("node"))
+            .env("DOCKER_BUILDKIT", "0"));
+        let mut c = Command::new("docker");
+        c.args(["run", "-d", "--name", NODE, "--hostname", NODE, "--network", NETWORK]);
+        for cap in CAPS {
+            c.args(["--cap-add", cap]);
+        }
+        c.args([
+            "--security-opt",
+            "seccomp=unconfined",
+            "--security-opt",
+            "apparmor=unconfined",
+            "--security-opt",
+            "systempaths=unconfined",
+            "--tmpfs",
+            "/run",
+            "-v",
+            "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+            "--cgroupns",
+            "host",
+            "-v",
+            &format!("{NODE}-data:/var/lib/docker"),
+            "-v",
+            &format!("{}:/node:ro", dir.join("node").display()),
+            "-p",
+            &format!("127.0.0.1:{TLS_PORT}:2376"),
+            "-p",
+            &format!("127.0.0.1:{SSH_PORT}:22"),
+            NODE_IMAGE,
+        ]);
+        run(&mut c);
+        Node
+    }
+
+    fn remove() {
+        let _ = Command::new("docker").args(["rm", "-f", "-v", NODE]).output();
+        let _ = Command::new("docker")
+            .args(["volume", "rm", &format!("{NODE}-data")])
+            .output();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        Node::remove();
+        let _ = Command::new("docker").args(["network", "rm", NETWORK]).output();
+    }
+}
+
+struct Remote {
+    dir: PathBuf,
+    config: PathBuf,
+    _agent: Proc,
+    _node: Node,
+}
+
+impl Remote {
+    /// The docker CLI on the node, through a context.
+    fn docker(&self, context: &str) -> Command {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_CONFIG", &self.config)
+            .env("SSH_AUTH_SOCK", self.dir.join("agent.sock"))
+            .args(["--context", context]);
+        c
+    }
+
+    /// `sirius-deck` on the test stack, with the test's docker configuration and SSH agent.
+    fn deck(&self, context: Option<&str>, args: &[&str]) -> Output {
+        let mut c = Command::new(cli());
+        c.env("DOCKER_CONFIG", &self.config)
+            .env("SSH_AUTH_SOCK", self.dir.join("agent.sock"))
+            .env("SIRIUS_DECK_BACKUP_DIR", self.dir.join("backups"))
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT");
+        if let Some(ctx) = context {
+            c.args(["--context", ctx]);
+        }
+        c.arg("--stack")
+            .arg(fixtures().join("remote/profile.toml"))
+            .args(args)
+            .output()
+            .expect("sirius-deck")
+    }
+
+    fn sql(&self, context: &str, query: &str) -> String {
+        run(self.docker(context).args([
+            "exec",
+            "deck-remote-db-1",
+            "psql",
+            "-U",
+            "postgres",
+            "-d",
+            "remote",
+            "-tAc",
+            query,
+        ]))
+        .trim()
+        .to_string()
+    }
+}
+
+fn setup() -> Remote {
+    // The images, built on the shared engine (shared with the crash tests' stack).
+    ok(deck(
+        &std::env::temp_dir().join("sirius-deck-test-remote-build"),
+        &[
+            "--stack",
+            "sirius-lab",
+            "-e",
+            "prod",
+            "build",
+            "sirius-postgres",
+            "sirius-valkey",
+        ],
+    ));
+    let dir = std::env::temp_dir().join("sirius-deck-test-remote");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("folder");
+    certificates(&dir);
+    let agent = ssh_keys(&dir);
+    let started = Instant::now();
+    let node = Node::start(&dir);
+    let config = dir.join("docker-config");
+    std::fs::create_dir_all(&config).expect("folder");
+    let client = dir.join("client");
+    let docker = |args: &[&str]| run(Command::new("docker").env("DOCKER_CONFIG", &config).args(args));
+    docker(&[
+        "context",
+        "create",
+        "node-tls",
+        "--description",
+        "the test node over TCP and TLS",
+        "--docker",
+        &format!(
+            "host=tcp://127.0.0.1:{TLS_PORT},ca={},cert={},key={}",
+            client.join("ca.pem").display(),
+            client.join("cert.pem").display(),
+            client.join("key.pem").display()
+        ),
+    ]);
+    docker(&[
+        "context",
+        "create",
+        "node-ssh",
+        "--description",
+        "the test node over SSH",
+        "--docker",
+        &format!("host=ssh://root@127.0.0.1:{SSH_PORT}"),
+    ]);
+    let remote = Remote {
+        dir,
+        config,
+        _agent: agent,
+        _node: node,
+    };
+    // The node's engine answers (over TLS) once it has started.
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while !remote
+        .docker("node-tls")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the node's dockerd did not start: docker logs {NODE}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    eprintln!("node started in {} ms", started.elapsed().as_millis());
+    let copied = Instant::now();
+    let mut save = Command::new("docker")
+        .arg("save")
+        .args(IMAGES)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("docker save");
+    let loaded = remote
+        .docker("node-tls")
+        .args(["load", "-q"])
+        .stdin(save.stdout.take().expect("stdout"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("docker load");
+    assert!(
+        save.wait().expect("save").success() && loaded.success(),
+        "copying {IMAGES:?} to the node"
+    );
+    eprintln!("images copied to the node in {} ms", copied.elapsed().as_millis());
+    remote
+}
+
+#[test]
+fn a_remote_engine_over_tls_and_over_ssh() {
+    let r = setup();
+
+    // The engines are the docker CLI's contexts, each asked.
+    let listed = ok(r.deck(None, &["engines", "--json"]));
+    let engines: Vec<serde_json::Value> = serde_json::from_str(&listed).expect("engines json");
+    let names: Vec<&str> = engines.iter().filter_map(|e| e["name"].as_str()).collect();
+    let docker_names =
+        run(Command::new("docker")
+            .env("DOCKER_CONFIG", &r.config)
+            .args(["context", "ls", "--format", "{{.Name}}"]));
+    let mut theirs: Vec<&str> = docker_names.split_whitespace().filter(|n| *n != "*").collect();
+    theirs.sort_by_key(|n| (*n != "default", *n));
+    assert_eq!(names, theirs, "sirius-deck engines lists what docker context ls lists");
+    for name in ["node-tls", "node-ssh"] {
+        let e = engines.iter().find(|e| e["name"] == name).expect("listed");
+        assert!(
+            e["version"].as_str().is_some_and(|v| v.starts_with("20.10")),
+            "{name} answers: {e}"
+        );
+    }
+    assert!(engines.iter().any(|e| e["name"] == "node-tls" && !e["tls"].is_null()));
+
+    // Over TLS: up, with the build context sent to the node and the bind mount warned first.
+    let t = Instant::now();
+    let up = r.deck(Some("node-tls"), &["up"]);
+    let up_ms = t.elapsed().as_millis();
+    let said = String::from_utf8_lossy(&up.stderr).into_owned() + &String::from_utf8_lossy(&up.stdout);
+    assert!(up.status.success(), "up over TLS: {said}");
+    let warned = said
+        .find("is bound from the remote engine's machine")
+        .expect("the bind mount is warned");
+    let built = said.find("built").expect("the node built the cache image");
+    assert!(warned < built, "warned before anything changed:\n{said}");
+    eprintln!("up over TLS (build on the node included): {up_ms} ms");
+    let inside = run(r.docker("node-tls").args([
+        "run",
+        "--rm",
+        "--entrypoint",
+        "cat",
+        "deck-remote/cache:latest",
+        "/etc/deck-remote-build.txt",
+    ]));
+    assert!(inside.contains("sent over the Engine API"), "{inside}");
+    // The containers are the node's, not this machine's.
+    let here =
+        run(Command::new("docker").args(["ps", "-aq", "--filter", "label=com.docker.compose.project=deck-remote"]));
+    assert!(
+        here.trim().is_empty(),
+        "nothing of the stack on the local engine: {here}"
+    );
+    let ps = ok(r.deck(Some("node-tls"), &["ps"]));
+    for s in ["db", "cache"] {
+        let line = ps
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(s))
+            .unwrap_or_else(|| panic!("{s} in ps:\n{ps}"));
+        assert!(line.contains("running"), "{s} runs on the node:\n{ps}");
+    }
+    let logs = ok(r.deck(Some("node-tls"), &["logs", "db"]));
+    assert!(!logs.trim().is_empty(), "the node's logs of db");
+    r.sql(
+        "node-tls",
+        "create table kept (n int); insert into kept values (1), (2)",
+    );
+    let t = Instant::now();
+    ok(r.deck(Some("node-tls"), &["backup"]));
+    eprintln!("backup over TLS: {} ms", t.elapsed().as_millis());
+
+    let t = Instant::now();
+    ok(r.deck(Some("node-tls"), &["ps"]));
+    eprintln!("ps over TLS: {} ms", t.elapsed().as_millis());
+
+    // Over SSH: the same stack, seen and changed through the other transport.
+    let t = Instant::now();
+    let ps = ok(r.deck(Some("node-ssh"), &["ps"]));
+    eprintln!("ps over SSH: {} ms", t.elapsed().as_millis());
+    assert!(
+        ps.lines().filter(|l| l.contains(" running ")).count() == 2,
+        "ps over SSH:\n{ps}"
+    );
+    let up = ok(r.deck(Some("node-ssh"), &["up"]));
+    assert!(
+        !up.contains("recreated"),
+        "nothing changed, so nothing is recreated over SSH:\n{up}"
+    );
+    let logs = ok(r.deck(Some("node-ssh"), &["logs", "cache"]));
+    assert!(!logs.trim().is_empty(), "the node's logs of cache over SSH");
+    r.sql("node-ssh", "insert into kept values (3)");
+    let t = Instant::now();
+    ok(r.deck(Some("node-ssh"), &["backup"]));
+    eprintln!("backup over SSH: {} ms", t.elapsed().as_millis());
+    r.sql("node-ssh", "delete from kept");
+    let t = Instant::now();
+    ok(r.deck(Some("node-ssh"), &["restore", "latest", "--yes"]));
+    eprintln!("restore over SSH: {} ms", t.elapsed().as_millis());
+    assert_eq!(r.sql("node-ssh", "select count(*) from kept"), "3", "the rows are back");
+
+    // Refused with a clear message, nothing changed.
+    let mut c = Command::new(cli());
+    let wrong = c
+        .env("DOCKER_HOST", format!("tcp://127.0.0.1:{TLS_PORT}"))
+        .env("DOCKER_TLS_VERIFY", "1")
+        .env("DOCKER_CERT_PATH", r.dir.join("wrong"))
+        .args(["--stack"])
+        .arg(fixtures().join("remote/profile.toml"))
+        .arg("down")
+        .output()
+        .expect("sirius-deck");
+    assert_eq!(wrong.status.code(), Some(3));
+    let text = failed(wrong);
+    assert!(
+        text.contains("TLS handshake failed") && text.contains("UnknownIssuer"),
+        "{text}"
+    );
+    let mut c = Command::new(cli());
+    let plain = c
+        .env("DOCKER_HOST", format!("tcp://127.0.0.1:{TLS_PORT}"))
+        .env_remove("DOCKER_TLS_VERIFY")
+        .args(["ps"])
+        .output()
+        .expect("sirius-deck");
+    assert!(failed(plain).contains("the engine speaks TLS"));
+    let mut c = Command::new(cli());
+    let closed = c
+        .env("DOCKER_HOST", "ssh://root@127.0.0.1:1")
+        .env("SSH_AUTH_SOCK", r.dir.join("agent.sock"))
+        .args(["ps"])
+        .output()
+        .expect("sirius-deck");
+    assert_eq!(closed.status.code(), Some(3));
+    let text = failed(closed);
+    assert!(
+        text.contains("ssh: connect to host 127.0.0.1 port 1: Connection refused"),
+        "{text}"
+    );
+    let none = r.deck(Some("nowhere"), &["ps"]);
+    assert_eq!(none.status.code(), Some(1));
+    let text = failed(none);
+    assert!(
+        text.contains("no Docker context named nowhere") && text.contains("node-ssh"),
+        "{text}"
+    );
+    assert!(
+        r.sql("node-tls", "select count(*) from kept") == "3",
+        "the refused commands changed nothing"
+    );
+
+    ok(r.deck(Some("node-tls"), &["down", "--volumes"]));
+    let left = run(r.docker("node-tls").args(["ps", "-aq"]));
+    assert!(left.trim().is_empty(), "down removed the node's containers: {left}");
+}
