@@ -4,8 +4,8 @@
 use crate::live::{self, Shell};
 use crate::terminals::TermOutput;
 use deck_app::{
-    App, BackupList, BackupSet, Detected, DownSummary, Error, Event, InterruptedOp, NewStack, RepairResult, Resolution,
-    RestoreRequest, SettingsChange, Sink, Stack, StackSummary, StackView, Target,
+    App, BackupList, BackupSet, Detected, DownSummary, EngineInfo, Error, Event, InterruptedOp, NewStack, RepairResult,
+    Resolution, RestoreRequest, SettingsChange, Sink, Stack, StackSummary, StackView, Target,
 };
 use deck_backup::{RestoreSummary, Settings};
 use deck_engine::{
@@ -34,17 +34,25 @@ pub struct Stacks {
 pub struct OpenedStack {
     pub view: StackView,
     pub notifications: bool,
+    /// The engine (Docker context) the stack is watched on: the one chosen for it last, else
+    /// the docker CLI's own choice.
+    pub engine: String,
 }
 
 /// The window names stacks by their profile's name only, never by a path: what it can start is
 /// what the user put in the profiles folder (or what is built in).
 fn target(stack: &str, env: &str) -> Result<Target, Error> {
+    known(stack)?;
+    Ok(Target::profile(stack, Some(env)))
+}
+
+fn known(stack: &str) -> Result<(), Error> {
     if !deck_stack::available().iter().any(|s| s == stack) {
         return Err(Error::invalid(format!(
             "'{stack}' is not the name of a stack profile: choose one from the list"
         )));
     }
-    Ok(Target::profile(stack, Some(env)))
+    Ok(())
 }
 
 fn load(stack: &str, env: &str) -> Result<Stack, Error> {
@@ -102,11 +110,32 @@ commands! {
     /// Opens a stack: its planned diagram, and (when its files load) the live watch of it.
     async fn open_stack(handle: AppHandle, shell: State<'_, Shell>; stack: String, env: String;) -> OpenedStack {
         let (view, loaded) = deck_app::view(&target(&stack, &env)?)?;
+        shell.app.use_context(live::stack_engine(&handle, &stack));
+        let engine = match shell.app.context() {
+            Some(e) => e,
+            None => deck_engine::endpoint::resolve(None)?.name,
+        };
         live::remember(&handle, &stack, &env);
         // Files first: a reload of the stack open before can no longer replace this watch.
         shell.follow_files(&handle, &stack, &env);
         shell.watch(&handle, &stack, loaded);
-        Ok(OpenedStack { view, notifications: shell.notifications(&handle, &stack) })
+        Ok(OpenedStack { view, notifications: shell.notifications(&handle, &stack), engine })
+    }
+
+    /// The Docker engines to choose from (the docker CLI's contexts), each asked whether it
+    /// answers (5 s at most).
+    async fn engines_list(shell: State<'_, Shell>;;) -> Vec<EngineInfo> {
+        Ok(deck_app::engines(app(&shell)).await)
+    }
+
+    /// Chooses the engine of a stack (a Docker context), remembered for it; the page opens the
+    /// stack again to watch it there.
+    async fn engine_choose(handle: AppHandle, shell: State<'_, Shell>; stack: String, engine: String;) -> () {
+        known(&stack)?;
+        deck_engine::endpoint::resolve(Some(&engine))?;
+        live::remember_engine(&handle, &stack, &engine)?;
+        shell.app.use_context(Some(engine));
+        Ok(())
     }
 
     /// Asks the user for a folder of compose files in the system's own dialog; resolves to the

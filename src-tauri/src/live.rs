@@ -175,6 +175,21 @@ pub fn remembered(handle: &AppHandle, stacks: &[StackSummary]) -> (String, Strin
     (stack, env)
 }
 
+/// The engine (Docker context) chosen for `stack` last, while that context exists.
+pub fn stack_engine(handle: &AppHandle, stack: &str) -> Option<String> {
+    let name = store_get(handle, "engines")?.get(stack)?.as_str()?.to_string();
+    deck_engine::endpoint::resolve(Some(&name)).is_ok().then_some(name)
+}
+
+/// Keeps the engine chosen for `stack`.
+pub fn remember_engine(handle: &AppHandle, stack: &str, engine: &str) -> Result<(), Error> {
+    let mut all = store_get(handle, "engines")
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    all.insert(stack.to_string(), serde_json::json!(engine));
+    store_set(handle, "engines", serde_json::Value::Object(all))
+}
+
 pub fn remember(handle: &AppHandle, stack: &str, env: &str) {
     if let Ok(store) = handle.store(SETTINGS) {
         store.set("lastStack", serde_json::json!(stack));

@@ -4,4 +4,9 @@ import type { StackView } from "./StackView";
 /**
  * An opened stack: its planned diagram, and whether its incidents raise notifications.
  */
-export type OpenedStack = { view: StackView, notifications: boolean, };
+export type OpenedStack = { view: StackView, notifications: boolean, 
+/**
+ * The engine (Docker context) the stack is watched on: the one chosen for it last, else
+ * the docker CLI's own choice.
+ */
+engine: string, };

@@ -7,6 +7,7 @@ import type { BackupSettings } from "./BackupSettings";
 import type { Detected } from "./Detected";
 import type { DownSummary } from "./DownSummary";
 import type { EdgeCheck } from "./EdgeCheck";
+import type { EngineInfo } from "./EngineInfo";
 import type { Event } from "./Event";
 import type { HealthCheck } from "./HealthCheck";
 import type { Inspection } from "./Inspection";
@@ -34,6 +35,8 @@ export interface Commands {
   list_stacks: { args: {}; result: Stacks };
   set_theme: { args: { theme: Theme }; result: null };
   open_stack: { args: { stack: string; env: string }; result: OpenedStack };
+  engines_list: { args: {}; result: Array<EngineInfo> };
+  engine_choose: { args: { stack: string; engine: string }; result: null };
   stack_folder_choose: { args: {}; result: Detected | null };
   stack_add: { args: { name: string; envs: { [key in string]?: Array<string> }; defaultEnv: string }; result: StackSummary };
   stack_rename: { args: { stack: string; to: string }; result: StackSummary };
