@@ -5,6 +5,7 @@ import type { BackupList } from "./bindings/BackupList";
 import type { BackupSet } from "./bindings/BackupSet";
 import type { Detected } from "./bindings/Detected";
 import type { EdgeCheck } from "./bindings/EdgeCheck";
+import type { EngineInfo } from "./bindings/EngineInfo";
 import type { Event } from "./bindings/Event";
 import type { FocusService } from "./bindings/FocusService";
 import type { LogLine } from "./bindings/LogLine";
@@ -47,10 +48,36 @@ export class FakeBackend implements Backend {
   ];
   switchError: unknown = null;
 
+  /** The engines there are (the docker CLI's contexts), as each answered when asked: the
+   * local one, and one over TCP with TLS that does not answer. */
+  engines: EngineInfo[] = [
+    { name: "default", host: "unix:///var/run/docker.sock", description: "Current DOCKER_HOST based configuration", tls: null, current: true, version: "27.3.1", error: null, chosen: true },
+    {
+      name: "far",
+      host: "tcp://far.example.net:2376",
+      description: "The build server",
+      tls: "/home/u/.docker/contexts/tls/far",
+      current: false,
+      version: null,
+      error: "error during connect: Get \"https://far.example.net:2376/v1.47/version\": dial tcp 203.0.113.7:2376: connect: connection refused",
+      chosen: false,
+    },
+  ];
+  /** The engine chosen for each stack (else the docker CLI's current one). */
+  stackEngines: Record<string, string> = {};
+  /** While set, the engines are still being asked: the list waits for it. */
+  enginesGate: Promise<unknown> | null = null;
+
+  /** `views`: each stack/environment's diagram and notifications (the engine is the fake's). */
   constructor(
     public stacks: Stacks,
-    public views: Record<string, OpenedStack>,
+    public views: Record<string, Omit<OpenedStack, "engine">>,
   ) {}
+
+  /** The engine the app talks to now. */
+  private talkTo(engine: string) {
+    this.engines = this.engines.map((e) => ({ ...e, chosen: e.name === engine }));
+  }
 
   private handlers: Handlers = {
     list_stacks: async () => this.stacks,
@@ -62,7 +89,21 @@ export class FakeBackend implements Backend {
       this.calls.push(`open ${stack} ${env}`);
       const v = this.views[`${stack}/${env}`];
       if (!v) throw { code: "invalid", message: `no stack ${stack}/${env}`, diagnostics: [] };
-      return v;
+      const engine = this.stackEngines[stack] ?? this.engines.find((e) => e.current)?.name ?? "default";
+      this.talkTo(engine);
+      return { ...v, engine };
+    },
+    engines_list: async () => {
+      this.calls.push("engines");
+      if (this.enginesGate) await this.enginesGate;
+      return this.engines;
+    },
+    engine_choose: async ({ stack, engine }) => {
+      this.calls.push(`engine ${stack} ${engine}`);
+      if (!this.engines.some((e) => e.name === engine)) throw { code: "invalid", message: `no Docker context named ${engine}`, diagnostics: [] };
+      this.stackEngines[stack] = engine;
+      this.talkTo(engine);
+      return null;
     },
     stack_up: async ({ stack, env, onEvent }) => {
       this.calls.push(`up ${stack} ${env}`);

@@ -18,6 +18,9 @@ export interface StackState {
   stack: string;
   env: string;
   opened: OpenedStack | null;
+  /** How many times a stack was opened: the open path runs again when it changes, also for
+   * the same stack and environment (opened again on another engine). */
+  opening: number;
   containers: Containers;
   engineDown: string | null;
   drift: Record<string, ServiceDrift>;
@@ -31,7 +34,7 @@ export interface StackState {
 
 export type StackAction =
   | { type: "stacks"; stacks: Stacks }
-  | { type: "open"; stack?: string; env?: string }
+  | { type: "open"; stack?: string; env?: string; again?: boolean }
   | { type: "opened"; opened: OpenedStack }
   | { type: "reloaded"; event: Reloaded }
   | { type: "state"; event: StateEvent }
@@ -48,6 +51,7 @@ export const INITIAL: StackState = {
   stack: "",
   env: "",
   opened: null,
+  opening: 0,
   containers: {},
   engineDown: null,
   drift: {},
@@ -64,9 +68,9 @@ export function reduce(s: StackState, a: StackAction): StackState {
     case "open": {
       const stack = a.stack ?? s.stack;
       const env = a.env ?? s.env;
-      if (stack === s.stack && env === s.env) return s;
+      if (stack === s.stack && env === s.env && !a.again) return s;
       // What belonged to the stack before (its state, banners, selection) goes with it.
-      return { ...INITIAL, stacks: s.stacks, theme: s.theme, stack, env, notice: stack === s.stack ? s.notice : null };
+      return { ...INITIAL, stacks: s.stacks, theme: s.theme, stack, env, opening: s.opening + 1, notice: stack === s.stack ? s.notice : null };
     }
     case "opened":
       return { ...s, opened: a.opened, error: null };
@@ -109,7 +113,7 @@ export function useStackStore(backend: Backend): [StackState, (a: StackAction) =
   useEffect(() => {
     stack.current = state.stack;
     usage.clear();
-  }, [usage, state.stack]);
+  }, [usage, state.stack, state.opening]);
 
   useEffect(() => {
     backend
@@ -120,11 +124,16 @@ export function useStackStore(backend: Backend): [StackState, (a: StackAction) =
 
   useEffect(() => {
     if (!state.stack || !state.env) return;
+    // What a stack opened before answers late is dropped.
+    let current = true;
     backend
       .call("open_stack", { stack: state.stack, env: state.env })
-      .then((opened) => dispatch({ type: "opened", opened }))
-      .catch((e) => dispatch({ type: "error", text: apiError(e).message }));
-  }, [backend, state.stack, state.env]);
+      .then((opened) => current && dispatch({ type: "opened", opened }))
+      .catch((e) => current && dispatch({ type: "error", text: apiError(e).message }));
+    return () => {
+      current = false;
+    };
+  }, [backend, state.stack, state.env, state.opening]);
 
   useEffect(() => {
     const stops: Promise<() => void>[] = [];

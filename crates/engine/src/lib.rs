@@ -23,6 +23,7 @@ mod readiness;
 mod spec;
 mod ssh;
 mod status;
+pub mod swarm;
 mod terminal;
 mod up;
 
@@ -70,6 +71,10 @@ pub enum EngineError {
     },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{host} is not a swarm manager (its swarm state: {state}): name the context of a manager of the swarm (`docker node ls` works there)")]
+    NotManager { host: String, state: String },
+    #[error("{0}")]
+    Swarm(String),
     /// A shell or a check in a container could not go on (it ended, or the engine would not attach).
     #[error("{0}")]
     Session(String),
@@ -81,6 +86,8 @@ impl deck_error::Coded for EngineError {
         match self {
             EngineError::Unreachable { .. } | EngineError::PermissionDenied { .. } => Code::EngineUnreachable,
             EngineError::NoContext { .. } => Code::Invalid,
+            EngineError::NotManager { .. } => Code::Refused,
+            EngineError::Swarm(_) => Code::Failed,
             EngineError::Preflight(_) => Code::Refused,
             EngineError::Failed(_) | EngineError::Build { .. } | EngineError::Session(_) => Code::Failed,
             EngineError::Docker { source, .. } if lost_connection(source) => Code::EngineUnreachable,

@@ -136,7 +136,12 @@ impl Engine {
     /// Runs the check in a helper container of `image` in `network` (a network mode:
     /// `container:<id>` or a network's name); its output, or none when the image has no shell
     /// either.
-    async fn run_beside(&self, network: &str, image: &str, cmd: Vec<String>) -> Result<Option<String>, EngineError> {
+    pub(crate) async fn run_beside(
+        &self,
+        network: &str,
+        image: &str,
+        cmd: Vec<String>,
+    ) -> Result<Option<String>, EngineError> {
         let what = || format!("checking from a helper on {network}");
         let body = ContainerCreateBody {
             image: Some(image.to_string()),

@@ -80,7 +80,7 @@ fn closure(project: &Project, selected: &[String]) -> Vec<String> {
 
 /// How long a service may take to become ready when the user did not say: as long as Docker
 /// would take to call it unhealthy (start period, then `retries` checks of interval + timeout).
-fn default_wait(project: &Project, name: &str) -> Duration {
+pub(crate) fn default_wait(project: &Project, name: &str) -> Duration {
     let hc = project.services.get(name).and_then(|s| s.healthcheck.as_ref());
     match hc {
         Some(h) if !h.is_disabled() => {
@@ -332,7 +332,7 @@ impl Engine {
 
     /// Builds what must be built (missing, or asked for), one image at a time; the id of
     /// every service's image.
-    async fn ensure_images(
+    pub(crate) async fn ensure_images(
         &self,
         project: &Project,
         services: &[String],

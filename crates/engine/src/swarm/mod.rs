@@ -1,0 +1,774 @@
+//! A stack on a Docker Swarm, through a manager's Engine API, with `docker stack deploy`
+//! semantics: its images built on this machine and copied to each node that lacks them, its
+//! networks, secrets and configs created, its services created or updated, and the deploy
+//! followed task by task until every service runs its desired replicas, healthy.
+
+pub mod spec;
+
+use crate::endpoint::Endpoint;
+use crate::event::{Event, FailureReport, Phase, ResourceAction, ResourceKind, Sink};
+use crate::{is_not_found, Context, Engine, EngineError, UpOptions};
+use bollard::models::{NetworkCreateRequest, TaskState};
+use bollard::query_parameters::{ListNodesOptions, ListServicesOptions, ListTasksOptions};
+use deck_compose::Project;
+use futures_util::StreamExt;
+use serde::Serialize;
+use spec::{Finding, Ids, NAMESPACE};
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+use ts_rs::TS;
+
+/// A node of the swarm, as its manager lists it.
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct SwarmNode {
+    pub id: String,
+    pub hostname: String,
+    /// The address the node is reached at (its engine answers there, on the manager's port).
+    pub addr: String,
+    pub manager: bool,
+    pub leader: bool,
+    /// `ready`, `down`, `unknown`, `disconnected`.
+    pub state: String,
+    /// `active`, `pause`, `drain`.
+    pub availability: String,
+    pub engine_version: Option<String>,
+}
+
+/// One task of a stack's service.
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct SwarmTask {
+    pub id: String,
+    /// The compose service.
+    pub service: String,
+    /// The replica's slot (none for a global service's task).
+    #[ts(type = "number | null")]
+    pub slot: Option<i64>,
+    pub node: Option<String>,
+    pub state: String,
+    pub desired: String,
+    pub message: Option<String>,
+    pub error: Option<String>,
+    pub image: Option<String>,
+    pub container: Option<String>,
+}
+
+/// What a deploy did.
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct DeploySummary {
+    #[ts(type = "number")]
+    pub elapsed_ms: u64,
+    /// Images copied, per node hostname.
+    pub copied: BTreeMap<String, Vec<String>>,
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    /// What swarm does otherwise than compose (warned before anything changed).
+    pub warnings: Vec<String>,
+}
+
+fn state_word(s: Option<TaskState>) -> String {
+    s.map_or_else(|| "unknown".into(), |s| s.to_string())
+}
+
+fn label_filter(ns: &str) -> HashMap<String, Vec<String>> {
+    HashMap::from([("label".to_string(), vec![format!("{NAMESPACE}={ns}")])])
+}
+
+impl Engine {
+    /// The swarm's nodes; fails with a clear message when this engine is not a manager.
+    pub async fn swarm_nodes(&self) -> Result<Vec<SwarmNode>, EngineError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .context(|| "asking the engine about its swarm".into())?;
+        let swarm = info.swarm.unwrap_or_default();
+        if swarm.control_available != Some(true) {
+            return Err(EngineError::NotManager {
+                host: self.endpoint.name.clone(),
+                state: swarm
+                    .local_node_state
+                    .map_or_else(|| "inactive".into(), |s| s.to_string()),
+            });
+        }
+        let nodes = self
+            .docker
+            .list_nodes(None::<ListNodesOptions>)
+            .await
+            .context(|| "listing the swarm's nodes".into())?;
+        let mut out: Vec<SwarmNode> = nodes
+            .into_iter()
+            .map(|n| {
+                let status = n.status.unwrap_or_default();
+                let spec = n.spec.unwrap_or_default();
+                let manager = n.manager_status.clone();
+                SwarmNode {
+                    id: n.id.unwrap_or_default(),
+                    hostname: n
+                        .description
+                        .as_ref()
+                        .and_then(|d| d.hostname.clone())
+                        .unwrap_or_default(),
+                    addr: manager
+                        .as_ref()
+                        .and_then(|m| m.addr.as_ref())
+                        .and_then(|a| a.rsplit_once(':').map(|(h, _)| h.to_string()))
+                        .or(status.addr)
+                        .unwrap_or_default(),
+                    manager: manager.is_some(),
+                    leader: manager.and_then(|m| m.leader).unwrap_or(false),
+                    state: status.state.map_or_else(|| "unknown".into(), |s| s.to_string()),
+                    availability: spec.availability.map_or_else(|| "active".into(), |a| a.to_string()),
+                    engine_version: n.description.and_then(|d| d.engine).and_then(|e| e.engine_version),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.hostname.cmp(&b.hostname));
+        Ok(out)
+    }
+
+    /// The engine of a node, reached as the manager is (same scheme, port, certificates or SSH
+    /// user) at the node's address; the manager itself is this engine.
+    pub async fn node_engine(&self, node: &SwarmNode) -> Result<Engine, EngineError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .context(|| "asking the manager which node it is".into())?;
+        if info.swarm.and_then(|s| s.node_id).as_deref() == Some(node.id.as_str()) {
+            return Ok(self.clone());
+        }
+        let host = &self.endpoint.host;
+        let replaced = if let Some(rest) = host.strip_prefix("tcp://") {
+            let port = rest.rsplit_once(':').map_or("2376", |(_, p)| p);
+            format!("tcp://{}:{port}", node.addr)
+        } else if let Some(rest) = host.strip_prefix("ssh://") {
+            let user = rest.split_once('@').map(|(u, _)| format!("{u}@")).unwrap_or_default();
+            let port = rest
+                .rsplit_once(':')
+                .filter(|(h, _)| !h.ends_with(']'))
+                .map(|(_, p)| format!(":{p}"))
+                .unwrap_or_default();
+            format!("ssh://{user}{}{port}", node.addr)
+        } else {
+            return Err(EngineError::Swarm(format!(
+                "node {} cannot be reached from here: the manager is reached over {host}, which says nothing of the other nodes. Reach the manager over TCP with TLS or SSH (a docker context), and each node's engine the same way",
+                node.hostname
+            )));
+        };
+        Engine::connect_to(&Endpoint {
+            name: format!("{}@{}", self.endpoint.name, node.hostname),
+            host: replaced,
+            description: format!("swarm node {}", node.hostname),
+            tls: self.endpoint.tls.clone(),
+            current: false,
+        })
+        .await
+    }
+
+    /// Whether the nodes' kernel has IPVS (a service's virtual IP and the ingress routing mesh
+    /// need it): `/proc/net/ip_vs` in a short-lived container of `image` on the manager.
+    pub async fn swarm_has_ipvs(&self, image: &str) -> bool {
+        let script = "if [ -e /proc/net/ip_vs ]; then echo ipvs; else echo none; fi";
+        let cmd = vec!["sh".into(), "-c".into(), script.into()];
+        match self.run_beside("none", image, cmd).await {
+            Ok(Some(out)) => !out.contains("none"),
+            // No shell in the image, or no answer: nothing is known, nothing is refused.
+            _ => true,
+        }
+    }
+
+    /// Deploys `project` as a stack named after it (`docker stack deploy` semantics). `local`
+    /// is the engine its images are built on and copied from. Nothing changes when a check
+    /// fails; every warning is sent before the first change.
+    #[tracing::instrument(skip_all, fields(stack = %project.name), err)]
+    pub async fn deploy(
+        &self,
+        project: &Project,
+        local: &Engine,
+        opts: &UpOptions,
+        sink: &Sink,
+    ) -> Result<DeploySummary, EngineError> {
+        let started = Instant::now();
+        let nodes = self.swarm_nodes().await?;
+        let names: Vec<String> = project.startup_order();
+        // The images, here (built when they have a build section and are missing or asked for).
+        let ids = local.ensure_images(project, &names, opts, sink).await?;
+        // Asked on the manager with an image it has (a first deploy: none, then nothing is
+        // refused for it).
+        let mut ipvs = true;
+        for n in &names {
+            let image = crate::spec::image_ref(project, n, &project.services[n]);
+            if self.docker.inspect_image(&image).await.is_ok() {
+                ipvs = self.swarm_has_ipvs(&image).await;
+                break;
+            }
+        }
+        let found: Vec<Finding> = spec::findings(project, ipvs);
+        let refused: Vec<_> = found.iter().filter(|f| f.refused).map(Finding::problem).collect();
+        if !refused.is_empty() {
+            return Err(EngineError::Preflight(refused));
+        }
+        let warnings: Vec<String> = found.iter().map(|f| f.problem().to_string()).collect();
+        for w in &warnings {
+            sink.send(Event::Step {
+                message: format!("warning: {w}"),
+            });
+        }
+        let ready_nodes: Vec<&SwarmNode> = nodes
+            .iter()
+            .filter(|n| n.state == "ready" && n.availability == "active")
+            .collect();
+        if ready_nodes.is_empty() {
+            return Err(EngineError::Swarm("no node of the swarm is ready and active".into()));
+        }
+
+        // Every image on every node that may run a task.
+        let mut copied = BTreeMap::new();
+        let mut images: Vec<(String, String)> = names
+            .iter()
+            .map(|n| (crate::spec::image_ref(project, n, &project.services[n]), ids[n].clone()))
+            .collect();
+        images.sort();
+        images.dedup();
+        for node in &ready_nodes {
+            let engine = self.node_engine(node).await?;
+            let mut missing = Vec::new();
+            for (image, id) in &images {
+                match engine.docker.inspect_image(image).await {
+                    Ok(i) if i.id.as_deref() == Some(id.as_str()) => {}
+                    Ok(_) => missing.push(image.clone()),
+                    Err(e) if is_not_found(&e) => missing.push(image.clone()),
+                    Err(e) => {
+                        return Err(EngineError::Docker {
+                            context: format!("inspecting {image} on node {}", node.hostname),
+                            source: e,
+                        })
+                    }
+                }
+            }
+            if missing.is_empty() {
+                continue;
+            }
+            sink.send(Event::Step {
+                message: format!("copying {} to node {}", missing.join(", "), node.hostname),
+            });
+            copy_images(local, &engine, &missing)
+                .await
+                .map_err(|e| EngineError::Swarm(format!("copying images to node {}: {e}", node.hostname)))?;
+            copied.insert(node.hostname.clone(), missing);
+        }
+
+        // Networks, secrets and configs, then the services.
+        for net in project.networks.values() {
+            if net.external {
+                continue;
+            }
+            if self.docker.inspect_network(&net.name, None).await.is_ok() {
+                continue;
+            }
+            let mut labels: HashMap<String, String> = net.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            labels.insert(NAMESPACE.into(), project.name.clone());
+            self.docker
+                .create_network(NetworkCreateRequest {
+                    name: net.name.clone(),
+                    driver: Some(net.driver.clone().unwrap_or_else(|| "overlay".into())),
+                    internal: Some(net.internal),
+                    attachable: Some(net.attachable),
+                    labels: Some(labels),
+                    options: Some(net.driver_opts.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+                    ..Default::default()
+                })
+                .await
+                .context(|| format!("creating network {}", net.name))?;
+            sink.send(Event::Resource {
+                kind: ResourceKind::Network,
+                name: net.name.clone(),
+                action: ResourceAction::Created,
+            });
+        }
+        let objects = self.ensure_objects(project).await?;
+
+        let existing: HashMap<String, u64> = self
+            .docker
+            .list_services(Some(ListServicesOptions {
+                filters: Some(label_filter(&project.name)),
+                ..Default::default()
+            }))
+            .await
+            .context(|| "listing the stack's services".into())?
+            .into_iter()
+            .filter_map(|s| Some((s.spec?.name?, s.version?.index?)))
+            .collect();
+        let (mut created, mut updated) = (Vec::new(), Vec::new());
+        let from = Instant::now();
+        for name in &names {
+            let spec = spec::service_spec(project, name, &objects, opts.env.as_deref()).map_err(|message| {
+                EngineError::Preflight(vec![crate::preflight::Problem {
+                    service: Some(name.clone()),
+                    message,
+                }])
+            })?;
+            let full = spec::service_name(project, name);
+            match existing.get(&full) {
+                Some(version) => {
+                    self.docker
+                        .update_service(
+                            &full,
+                            spec,
+                            bollard::query_parameters::UpdateServiceOptions {
+                                version: *version as i32,
+                                ..Default::default()
+                            },
+                            None,
+                        )
+                        .await
+                        .context(|| format!("updating service {full}"))?;
+                    sink.service(name, Phase::Recreated, Some("updated".into()));
+                    updated.push(name.clone());
+                }
+                None => {
+                    self.docker
+                        .create_service(spec, None)
+                        .await
+                        .context(|| format!("creating service {full}"))?;
+                    sink.service(name, Phase::Created, None);
+                    created.push(name.clone());
+                }
+            }
+        }
+        self.converge(project, &names, opts.wait_timeout, sink, from).await?;
+        Ok(DeploySummary {
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            copied,
+            created,
+            updated,
+            warnings,
+        })
+    }
+
+    /// The stack's secrets and configs as swarm objects (created when missing; a swarm's are
+    /// immutable, so one that exists is used as it is): their ids by name.
+    async fn ensure_objects(&self, project: &Project) -> Result<Ids, EngineError> {
+        use base64::Engine as _;
+        let mut ids = Ids::new();
+        let secrets = self
+            .docker
+            .list_secrets(None::<bollard::query_parameters::ListSecretsOptions>)
+            .await
+            .context(|| "listing secrets".into())?;
+        let configs = self
+            .docker
+            .list_configs(None::<bollard::query_parameters::ListConfigsOptions>)
+            .await
+            .context(|| "listing configs".into())?;
+        let have: HashMap<String, String> = secrets
+            .into_iter()
+            .filter_map(|s| Some((s.spec?.name?, s.id?)))
+            .chain(configs.into_iter().filter_map(|c| Some((c.spec?.name?, c.id?))))
+            .collect();
+        let all = project
+            .secrets
+            .values()
+            .map(|o| (o, true))
+            .chain(project.configs.values().map(|o| (o, false)));
+        for (obj, secret) in all {
+            if let Some(id) = have.get(&obj.name) {
+                ids.insert(obj.name.clone(), id.clone());
+                continue;
+            }
+            if obj.external {
+                return Err(EngineError::Swarm(format!(
+                    "the external {} {} does not exist in the swarm: create it with `docker {} create {} FILE`",
+                    if secret { "secret" } else { "config" },
+                    obj.name,
+                    if secret { "secret" } else { "config" },
+                    obj.name
+                )));
+            }
+            let data = match (&obj.file, &obj.content, &obj.environment) {
+                (Some(f), _, _) => std::fs::read(f)?,
+                (_, Some(c), _) => c.clone().into_bytes(),
+                (_, _, Some(var)) => std::env::var(var).unwrap_or_default().into_bytes(),
+                _ => Vec::new(),
+            };
+            let data = Some(base64::engine::general_purpose::STANDARD.encode(data));
+            let mut labels: HashMap<String, String> = obj.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            labels.insert(NAMESPACE.into(), project.name.clone());
+            let id = if secret {
+                self.docker
+                    .create_secret(bollard::models::SecretSpec {
+                        name: Some(obj.name.clone()),
+                        labels: Some(labels),
+                        data,
+                        ..Default::default()
+                    })
+                    .await
+            } else {
+                self.docker
+                    .create_config(bollard::models::ConfigSpec {
+                        name: Some(obj.name.clone()),
+                        labels: Some(labels),
+                        data,
+                        ..Default::default()
+                    })
+                    .await
+            }
+            .context(|| format!("creating {}", obj.name))?
+            .id;
+            ids.insert(obj.name.clone(), id);
+        }
+        Ok(ids)
+    }
+
+    /// Waits until every service runs its desired replicas (a one-shot: until it completed),
+    /// each task's change said as it happens; a failed update that the swarm rolled back, or a
+    /// service not ready in time, fails with its failing tasks' errors and last log lines.
+    async fn converge(
+        &self,
+        project: &Project,
+        names: &[String],
+        wait: Option<Duration>,
+        sink: &Sink,
+        from: Instant,
+    ) -> Result<(), EngineError> {
+        let limit = wait.unwrap_or_else(|| {
+            names
+                .iter()
+                .map(|n| crate::up::default_wait(project, n))
+                .max()
+                .unwrap_or_default()
+                + Duration::from_secs(60)
+        });
+        let deadline = Instant::now() + limit;
+        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut ready: BTreeMap<String, bool> = names.iter().map(|n| (n.clone(), false)).collect();
+        let nodes: HashMap<String, String> = self
+            .swarm_nodes()
+            .await?
+            .into_iter()
+            .map(|n| (n.id, n.hostname))
+            .collect();
+        loop {
+            let tasks = self.stack_tasks_with(project, &nodes).await?;
+            for t in &tasks {
+                let key = format!("{}|{}", t.id, t.state);
+                if seen.insert(t.id.clone(), key.clone()).as_deref() != Some(key.as_str()) && t.desired != "shutdown" {
+                    sink.send(Event::Step {
+                        message: format!(
+                            "{}.{} on {}: {}{}",
+                            t.service,
+                            t.slot.map_or_else(|| "*".into(), |s| s.to_string()),
+                            t.node.as_deref().unwrap_or("?"),
+                            t.state,
+                            t.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+                        ),
+                    });
+                }
+            }
+            let mut failures = Vec::new();
+            for name in names {
+                let full = spec::service_name(project, name);
+                let svc = self
+                    .docker
+                    .inspect_service(&full, None)
+                    .await
+                    .context(|| format!("inspecting service {full}"))?;
+                let update = svc.update_status.as_ref().and_then(|u| u.state).map(|s| s.to_string());
+                let mine: Vec<&SwarmTask> = tasks.iter().filter(|t| &t.service == name).collect();
+                let one_shot = spec::one_shot(&project.services[name]);
+                let desired = svc
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.mode.as_ref())
+                    .and_then(|m| m.replicated.as_ref())
+                    .and_then(|r| r.replicas)
+                    .map_or(nodes.len(), |r| r as usize);
+                let ok = if one_shot {
+                    mine.iter().any(|t| t.state == "complete")
+                } else {
+                    let running = mine
+                        .iter()
+                        .filter(|t| t.desired == "running" && t.state == "running")
+                        .count();
+                    running >= desired && !matches!(update.as_deref(), Some("updating" | "rollback_started"))
+                };
+                if update.as_deref() == Some("rollback_completed") || update.as_deref() == Some("paused") {
+                    let message = svc.update_status.and_then(|u| u.message).unwrap_or_default();
+                    failures.push(
+                        self.task_failure(
+                            name,
+                            &mine,
+                            &format!(
+                                "the update failed and was {}: {message}",
+                                if update.as_deref() == Some("paused") {
+                                    "paused"
+                                } else {
+                                    "rolled back"
+                                }
+                            ),
+                        )
+                        .await,
+                    );
+                    continue;
+                }
+                if ok && !ready[name] {
+                    ready.insert(name.clone(), true);
+                    sink.service(name, Phase::Ready, Some(format!("{} ms", from.elapsed().as_millis())));
+                }
+                if !ok && Instant::now() > deadline {
+                    failures.push(
+                        self.task_failure(name, &mine, &format!("not ready within {} s", limit.as_secs()))
+                            .await,
+                    );
+                }
+            }
+            if !failures.is_empty() {
+                for f in &failures {
+                    sink.send(Event::Failure(f.clone()));
+                }
+                return Err(EngineError::Failed(failures));
+            }
+            if ready.values().all(|r| *r) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// A failed service's report: its failing task's error and its service's last log lines.
+    async fn task_failure(&self, service: &str, tasks: &[&SwarmTask], reason: &str) -> FailureReport {
+        let failing = tasks.iter().find(|t| t.error.is_some()).or_else(|| tasks.first());
+        let error = failing.and_then(|t| t.error.clone().or(t.message.clone()));
+        let mut logs = Vec::new();
+        if let Some(t) = failing {
+            let mut stream = self.docker.task_logs(
+                &t.id,
+                Some(bollard::query_parameters::LogsOptions {
+                    stdout: true,
+                    stderr: true,
+                    tail: "20".into(),
+                    ..Default::default()
+                }),
+            );
+            let read = async {
+                while let Some(Ok(chunk)) = stream.next().await {
+                    logs.extend(chunk.to_string().lines().map(str::to_string));
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(5), read).await;
+        }
+        FailureReport {
+            service: service.to_string(),
+            reason: match error {
+                Some(e) => format!("{reason}; task {}: {e}", failing.map_or("?", |t| t.id.as_str())),
+                None => reason.to_string(),
+            },
+            health_output: Vec::new(),
+            logs,
+        }
+    }
+
+    /// The stack's tasks (every service, newest first per slot), with node hostnames.
+    pub async fn stack_tasks(&self, project: &Project) -> Result<Vec<SwarmTask>, EngineError> {
+        let nodes: HashMap<String, String> = self
+            .swarm_nodes()
+            .await?
+            .into_iter()
+            .map(|n| (n.id, n.hostname))
+            .collect();
+        self.stack_tasks_with(project, &nodes).await
+    }
+
+    async fn stack_tasks_with(
+        &self,
+        project: &Project,
+        nodes: &HashMap<String, String>,
+    ) -> Result<Vec<SwarmTask>, EngineError> {
+        let services: HashMap<String, String> = self
+            .docker
+            .list_services(Some(ListServicesOptions {
+                filters: Some(label_filter(&project.name)),
+                ..Default::default()
+            }))
+            .await
+            .context(|| "listing the stack's services".into())?
+            .into_iter()
+            .filter_map(|s| {
+                let name = s.spec?.name?;
+                let short = name.strip_prefix(&format!("{}_", project.name))?.to_string();
+                Some((s.id?, short))
+            })
+            .collect();
+        if services.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tasks = self
+            .docker
+            .list_tasks(Some(ListTasksOptions {
+                filters: Some(HashMap::from([(
+                    "service".to_string(),
+                    services.keys().cloned().collect(),
+                )])),
+            }))
+            .await
+            .context(|| "listing the stack's tasks".into())?;
+        let mut out: Vec<(String, SwarmTask)> = tasks
+            .into_iter()
+            .filter_map(|t| {
+                let service = services.get(t.service_id.as_ref()?)?.clone();
+                let status = t.status.unwrap_or_default();
+                let stamp = t.updated_at.map(|d| d.to_string()).unwrap_or_default();
+                Some((
+                    stamp,
+                    SwarmTask {
+                        id: t.id.unwrap_or_default(),
+                        service,
+                        slot: t.slot,
+                        node: t
+                            .node_id
+                            .as_ref()
+                            .map(|n| nodes.get(n).cloned().unwrap_or_else(|| n.clone())),
+                        state: state_word(status.state),
+                        desired: state_word(t.desired_state),
+                        message: status.message,
+                        error: status.err,
+                        image: t.spec.and_then(|s| s.container_spec).and_then(|c| c.image),
+                        container: status.container_status.and_then(|c| c.container_id),
+                    },
+                ))
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.1.service, a.1.slot, &b.0).cmp(&(&b.1.service, b.1.slot, &a.0)));
+        Ok(out.into_iter().map(|(_, t)| t).collect())
+    }
+
+    /// Removes the stack as `docker stack rm` does (services, then networks, secrets and
+    /// configs; volumes stay on their nodes), waiting until its tasks are gone.
+    pub async fn remove_stack(&self, project: &Project, sink: &Sink) -> Result<(), EngineError> {
+        let filters = || Some(label_filter(&project.name));
+        let services = self
+            .docker
+            .list_services(Some(ListServicesOptions {
+                filters: filters(),
+                ..Default::default()
+            }))
+            .await
+            .context(|| "listing the stack's services".into())?;
+        for s in &services {
+            let Some(name) = s.spec.as_ref().and_then(|s| s.name.clone()) else {
+                continue;
+            };
+            self.docker
+                .delete_service(&name)
+                .await
+                .context(|| format!("removing service {name}"))?;
+            let short = name.strip_prefix(&format!("{}_", project.name)).unwrap_or(&name);
+            sink.service(short, Phase::Removed, None);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let left = self
+                .docker
+                .list_containers(Some(bollard::query_parameters::ListContainersOptions {
+                    all: true,
+                    filters: filters(),
+                    ..Default::default()
+                }))
+                .await
+                .map(|l| l.len())
+                .unwrap_or(0);
+            let tasks = self
+                .stack_tasks(project)
+                .await
+                .map(|t| t.iter().filter(|t| t.state == "running").count());
+            if left == 0 && tasks.unwrap_or(0) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let networks = self
+            .docker
+            .list_networks(Some(bollard::query_parameters::ListNetworksOptions {
+                filters: filters(),
+            }))
+            .await
+            .context(|| "listing the stack's networks".into())?;
+        for n in networks {
+            let Some(name) = n.name else { continue };
+            // A network's endpoints on other nodes go a moment after their tasks.
+            for attempt in 0..20 {
+                match self.docker.remove_network(&name).await {
+                    Ok(()) => break,
+                    Err(e) if is_not_found(&e) => break,
+                    Err(_) if attempt < 19 => tokio::time::sleep(Duration::from_millis(500)).await,
+                    Err(e) => {
+                        return Err(EngineError::Docker {
+                            context: format!("removing network {name}"),
+                            source: e,
+                        })
+                    }
+                }
+            }
+            sink.send(Event::Resource {
+                kind: ResourceKind::Network,
+                name,
+                action: ResourceAction::Removed,
+            });
+        }
+        for s in self
+            .docker
+            .list_secrets(Some(bollard::query_parameters::ListSecretsOptions {
+                filters: filters(),
+            }))
+            .await
+            .context(|| "listing the stack's secrets".into())?
+        {
+            if let Some(id) = s.id {
+                self.docker
+                    .delete_secret(&id)
+                    .await
+                    .context(|| format!("removing secret {id}"))?;
+            }
+        }
+        for c in self
+            .docker
+            .list_configs(Some(bollard::query_parameters::ListConfigsOptions {
+                filters: filters(),
+            }))
+            .await
+            .context(|| "listing the stack's configs".into())?
+        {
+            if let Some(id) = c.id {
+                self.docker
+                    .delete_config(&id)
+                    .await
+                    .context(|| format!("removing config {id}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Copies images from one engine to another (`docker save | docker load`, streamed).
+async fn copy_images(from: &Engine, to: &Engine, images: &[String]) -> Result<(), String> {
+    let names: Vec<&str> = images.iter().map(String::as_str).collect();
+    let saved = from.docker.export_images(&names);
+    let mut loaded = to.docker.import_image_stream(
+        bollard::query_parameters::ImportImageOptions {
+            quiet: true,
+            ..Default::default()
+        },
+        saved,
+        None,
+    );
+    while let Some(r) = loaded.next().await {
+        let info = r.map_err(|e| e.to_string())?;
+        if let Some(e) = info.error_detail.and_then(|d| d.message) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
