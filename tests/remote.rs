@@ -11,11 +11,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
-const NODE: &str = "deck-test-node-1";
+/// The cluster's nodes, on a network of their own (each node's engine answers at its address on
+/// 2376 with TLS; the first one also over SSH).
+const NODES: [(&str, &str); 3] = [
+    ("deck-test-node-1", "10.213.77.11"),
+    ("deck-test-node-2", "10.213.77.12"),
+    ("deck-test-node-3", "10.213.77.13"),
+];
 const NETWORK: &str = "deck-test-nodes";
+const SUBNET: &str = "10.213.77.0/24";
 const NODE_IMAGE: &str = "sirius-deck-test/node:latest";
-const TLS_PORT: u16 = 23760;
-const SSH_PORT: u16 = 22022;
+const MANAGER: &str = "10.213.77.11";
 /// The images the test stack runs, copied from the shared engine to the node.
 const IMAGES: [&str; 2] = ["sirius-lab/sirius-postgres:latest", "sirius-lab/sirius-valkey:latest"];
 /// Every capability Docker 20.10 knows but SYS_RESOURCE (outside this machine's bounding set).
@@ -82,7 +88,7 @@ fn openssl(dir: &Path, args: &[&str]) {
         .stderr(Stdio::null()));
 }
 
-/// A CA, the node's server certificate (for 127.0.0.1) and the client's, as `dockerd
+/// A CA, the nodes' server certificate (for their addresses) and the client's, as `dockerd
 /// --tlsverify` and DOCKER_CERT_PATH take them; and a client folder whose CA is another one.
 fn certificates(dir: &Path) {
     for d in ["node", "client", "wrong"] {
@@ -128,7 +134,7 @@ fn certificates(dir: &Path) {
         "node/server-key.pem",
         "node/server-cert.pem",
         "/CN=deck-node",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+        "subjectAltName=IP:10.213.77.11,IP:10.213.77.12,IP:10.213.77.13\nextendedKeyUsage=serverAuth\n",
     );
     signed(
         "client/key.pem",
@@ -154,7 +160,7 @@ fn ssh_keys(dir: &Path) -> Proc {
     keygen("client/id_ed25519");
     std::fs::copy(dir.join("client/id_ed25519.pub"), dir.join("node/authorized_keys")).expect("copy");
     let _ = Command::new("ssh-keygen")
-        .args(["-R", &format!("[127.0.0.1]:{SSH_PORT}")])
+        .args(["-R", MANAGER])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
@@ -181,61 +187,87 @@ fn ssh_keys(dir: &Path) -> Proc {
     agent
 }
 
-/// The node container, removed with its data when dropped.
-struct Node;
+/// The nodes, removed with their data when dropped.
+struct Cluster;
 
-impl Node {
-    fn start(dir: &Path) -> Node {
-        Node::remove();
-        let _ = Command::new("docker").args(["network", "create", NETWORK]).output();
+impl Cluster {
+    /// Starts the three nodes (the first one's SSH server too).
+    fn start(dir: &Path) -> Cluster {
+        Cluster::remove();
+        run(Command::new("docker").args(["network", "create", "--subnet", SUBNET, NETWORK]));
         run(Command::new("docker")
             .args(["build", "-q", "-t", NODE_IMAGE])
             .arg(fixtures().join("node"))
             .env("DOCKER_BUILDKIT", "0"));
-        let mut c = Command::new("docker");
-        c.args(["run", "-d", "--name", NODE, "--hostname", NODE, "--network", NETWORK]);
-        for cap in CAPS {
-            c.args(["--cap-add", cap]);
+        for (name, ip) in NODES {
+            let mut c = Command::new("docker");
+            c.args([
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--hostname",
+                name,
+                "--network",
+                NETWORK,
+                "--ip",
+                ip,
+            ]);
+            for cap in CAPS {
+                c.args(["--cap-add", cap]);
+            }
+            c.args([
+                "--security-opt",
+                "seccomp=unconfined",
+                "--security-opt",
+                "apparmor=unconfined",
+                "--security-opt",
+                "systempaths=unconfined",
+                "--tmpfs",
+                "/run",
+                "-v",
+                "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+                "--cgroupns",
+                "host",
+                "-v",
+                &format!("{name}-data:/var/lib/docker"),
+                "-v",
+                &format!("{}:/node:ro", dir.join("node").display()),
+                NODE_IMAGE,
+            ]);
+            run(&mut c);
         }
-        c.args([
-            "--security-opt",
-            "seccomp=unconfined",
-            "--security-opt",
-            "apparmor=unconfined",
-            "--security-opt",
-            "systempaths=unconfined",
-            "--tmpfs",
-            "/run",
-            "-v",
-            "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-            "--cgroupns",
-            "host",
-            "-v",
-            &format!("{NODE}-data:/var/lib/docker"),
-            "-v",
-            &format!("{}:/node:ro", dir.join("node").display()),
-            "-p",
-            &format!("127.0.0.1:{TLS_PORT}:2376"),
-            "-p",
-            &format!("127.0.0.1:{SSH_PORT}:22"),
-            NODE_IMAGE,
-        ]);
-        run(&mut c);
-        Node
+        Cluster
+    }
+
+    /// The swarm: initialised on the first node, joined by the others (with their own docker
+    /// CLI).
+    fn swarm(&self) {
+        let exec = |node: &str, args: &[&str]| run(Command::new("docker").args(["exec", node, "docker"]).args(args));
+        exec(NODES[0].0, &["swarm", "init", "--advertise-addr", MANAGER]);
+        let token = exec(NODES[0].0, &["swarm", "join-token", "-q", "worker"]);
+        for (name, _) in &NODES[1..] {
+            exec(
+                name,
+                &["swarm", "join", "--token", token.trim(), &format!("{MANAGER}:2377")],
+            );
+        }
     }
 
     fn remove() {
-        let _ = Command::new("docker").args(["rm", "-f", "-v", NODE]).output();
-        let _ = Command::new("docker")
-            .args(["volume", "rm", &format!("{NODE}-data")])
-            .output();
+        for (name, _) in NODES {
+            let _ = Command::new("docker").args(["rm", "-f", "-v", name]).output();
+            let _ = Command::new("docker")
+                .args(["volume", "rm", &format!("{name}-data")])
+                .output();
+        }
+        let _ = Command::new("docker").args(["network", "rm", NETWORK]).output();
     }
 }
 
-impl Drop for Node {
+impl Drop for Cluster {
     fn drop(&mut self) {
-        Node::remove();
-        let _ = Command::new("docker").args(["network", "rm", NETWORK]).output();
+        Cluster::remove();
     }
 }
 
@@ -243,7 +275,7 @@ struct Remote {
     dir: PathBuf,
     config: PathBuf,
     _agent: Proc,
-    _node: Node,
+    cluster: Cluster,
 }
 
 impl Remote {
@@ -258,6 +290,15 @@ impl Remote {
 
     /// `sirius-deck` on the test stack, with the test's docker configuration and SSH agent.
     fn deck(&self, context: Option<&str>, args: &[&str]) -> Output {
+        self.deck_on("remote", context, args)
+    }
+
+    /// `sirius-deck` on the lab stack whose prod environment is on the swarm.
+    fn swarm(&self, args: &[&str]) -> Output {
+        self.deck_on("swarm", None, args)
+    }
+
+    fn deck_on(&self, stack: &str, context: Option<&str>, args: &[&str]) -> Output {
         let mut c = Command::new(cli());
         c.env("DOCKER_CONFIG", &self.config)
             .env("SSH_AUTH_SOCK", self.dir.join("agent.sock"))
@@ -268,7 +309,7 @@ impl Remote {
             c.args(["--context", ctx]);
         }
         c.arg("--stack")
-            .arg(fixtures().join("remote/profile.toml"))
+            .arg(fixtures().join(stack).join("profile.toml"))
             .args(args)
             .output()
             .expect("sirius-deck")
@@ -311,25 +352,23 @@ fn setup() -> Remote {
     certificates(&dir);
     let agent = ssh_keys(&dir);
     let started = Instant::now();
-    let node = Node::start(&dir);
+    let cluster = Cluster::start(&dir);
     let config = dir.join("docker-config");
     std::fs::create_dir_all(&config).expect("folder");
     let client = dir.join("client");
     let docker = |args: &[&str]| run(Command::new("docker").env("DOCKER_CONFIG", &config).args(args));
-    docker(&[
-        "context",
-        "create",
-        "node-tls",
-        "--description",
-        "the test node over TCP and TLS",
-        "--docker",
-        &format!(
-            "host=tcp://127.0.0.1:{TLS_PORT},ca={},cert={},key={}",
-            client.join("ca.pem").display(),
-            client.join("cert.pem").display(),
-            client.join("key.pem").display()
-        ),
-    ]);
+    let tls = format!(
+        "host=tcp://{MANAGER}:2376,ca={},cert={},key={}",
+        client.join("ca.pem").display(),
+        client.join("cert.pem").display(),
+        client.join("key.pem").display()
+    );
+    for (name, what) in [
+        ("node-tls", "the test node over TCP and TLS"),
+        ("deck-swarm", "the test swarm's manager"),
+    ] {
+        docker(&["context", "create", name, "--description", what, "--docker", &tls]);
+    }
     docker(&[
         "context",
         "create",
@@ -337,13 +376,13 @@ fn setup() -> Remote {
         "--description",
         "the test node over SSH",
         "--docker",
-        &format!("host=ssh://root@127.0.0.1:{SSH_PORT}"),
+        &format!("host=ssh://root@{MANAGER}"),
     ]);
     let remote = Remote {
         dir,
         config,
         _agent: agent,
-        _node: node,
+        cluster,
     };
     // The node's engine answers (over TLS) once it has started.
     let deadline = Instant::now() + std::time::Duration::from_secs(60);
@@ -355,7 +394,8 @@ fn setup() -> Remote {
     {
         assert!(
             Instant::now() < deadline,
-            "the node's dockerd did not start: docker logs {NODE}"
+            "the node's dockerd did not start: docker logs {}",
+            NODES[0].0
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
@@ -484,7 +524,7 @@ fn a_remote_engine_over_tls_and_over_ssh() {
     // Refused with a clear message, nothing changed.
     let mut c = Command::new(cli());
     let wrong = c
-        .env("DOCKER_HOST", format!("tcp://127.0.0.1:{TLS_PORT}"))
+        .env("DOCKER_HOST", format!("tcp://{MANAGER}:2376"))
         .env("DOCKER_TLS_VERIFY", "1")
         .env("DOCKER_CERT_PATH", r.dir.join("wrong"))
         .args(["--stack"])
@@ -500,7 +540,7 @@ fn a_remote_engine_over_tls_and_over_ssh() {
     );
     let mut c = Command::new(cli());
     let plain = c
-        .env("DOCKER_HOST", format!("tcp://127.0.0.1:{TLS_PORT}"))
+        .env("DOCKER_HOST", format!("tcp://{MANAGER}:2376"))
         .env_remove("DOCKER_TLS_VERIFY")
         .args(["ps"])
         .output()
@@ -508,7 +548,7 @@ fn a_remote_engine_over_tls_and_over_ssh() {
     assert!(failed(plain).contains("the engine speaks TLS"));
     let mut c = Command::new(cli());
     let closed = c
-        .env("DOCKER_HOST", "ssh://root@127.0.0.1:1")
+        .env("DOCKER_HOST", format!("ssh://root@{MANAGER}:1"))
         .env("SSH_AUTH_SOCK", r.dir.join("agent.sock"))
         .args(["ps"])
         .output()
@@ -516,7 +556,7 @@ fn a_remote_engine_over_tls_and_over_ssh() {
     assert_eq!(closed.status.code(), Some(3));
     let text = failed(closed);
     assert!(
-        text.contains("ssh: connect to host 127.0.0.1 port 1: Connection refused"),
+        text.contains(&format!("ssh: connect to host {MANAGER} port 1: Connection refused")),
         "{text}"
     );
     let none = r.deck(Some("nowhere"), &["ps"]);
@@ -534,4 +574,91 @@ fn a_remote_engine_over_tls_and_over_ssh() {
     ok(r.deck(Some("node-tls"), &["down", "--volumes"]));
     let left = run(r.docker("node-tls").args(["ps", "-aq"]));
     assert!(left.trim().is_empty(), "down removed the node's containers: {left}");
+
+    swarm(&r);
+}
+
+/// The lab stack's prod environment deployed on the three nodes as a swarm stack, seen as
+/// `docker stack ps` sees it, and removed.
+fn swarm(r: &Remote) {
+    r.cluster.swarm();
+    let t = Instant::now();
+    let up = r.swarm(&["-e", "prod", "up"]);
+    let said = String::from_utf8_lossy(&up.stderr).into_owned() + &String::from_utf8_lossy(&up.stdout);
+    assert!(up.status.success(), "deploy on the swarm: {said}");
+    eprintln!(
+        "the lab stack's prod deployed on the swarm (images copied to the nodes): {} ms",
+        t.elapsed().as_millis()
+    );
+    for key in [
+        "services.sirius-postgres.container_name",
+        "services.sirius-api.depends_on",
+        "services.sirius-ui.build",
+    ] {
+        let line = said
+            .lines()
+            .find(|l| l.contains(key))
+            .unwrap_or_else(|| panic!("{key} warned:\n{said}"));
+        assert!(line.contains(".yaml:"), "with its file and line: {line}");
+    }
+    let ps = ok(r.swarm(&["-e", "prod", "ps", "--json"]));
+    let ps: serde_json::Value = serde_json::from_str(&ps).expect("ps json");
+    let nodes = ps["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 3, "{ps}");
+    assert!(nodes.iter().all(|n| n["state"] == "ready"), "every node ready: {ps}");
+    let running: Vec<(String, String)> = ps["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter(|t| t["desired"] == "running" && t["state"] == "running")
+        .map(|t| {
+            (
+                format!("sirius-lab_{}.{}", t["service"].as_str().unwrap_or("?"), t["slot"]),
+                t["node"].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect();
+    for svc in ["sirius-api", "sirius-engine"] {
+        let on: std::collections::BTreeSet<&String> = running
+            .iter()
+            .filter(|(n, _)| n.starts_with(&format!("sirius-lab_{svc}.")))
+            .map(|(_, node)| node)
+            .collect();
+        let count = running
+            .iter()
+            .filter(|(n, _)| n.starts_with(&format!("sirius-lab_{svc}.")))
+            .count();
+        assert_eq!(count, 2, "{svc} runs two replicas: {running:?}");
+        eprintln!("{svc}: 2 replicas on {on:?}");
+    }
+    let spread: std::collections::BTreeSet<&String> = running.iter().map(|(_, node)| node).collect();
+    assert!(spread.len() >= 2, "the tasks are spread over the nodes: {running:?}");
+    // docker stack ps agrees with our view, task by task.
+    let theirs = run(r.docker("deck-swarm").args([
+        "stack",
+        "ps",
+        "sirius-lab",
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.Name}} {{.Node}} {{.CurrentState}}",
+    ]));
+    let mut theirs: Vec<(String, String)> = theirs
+        .lines()
+        .filter(|l| l.contains(" Running "))
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?.to_string(), w.next()?.to_string()))
+        })
+        .collect();
+    let mut ours = running.clone();
+    ours.sort();
+    theirs.sort();
+    assert_eq!(ours, theirs, "docker stack ps sees what sirius-deck ps sees");
+
+    let t = Instant::now();
+    ok(r.swarm(&["-e", "prod", "down"]));
+    eprintln!("the swarm stack removed in {} ms", t.elapsed().as_millis());
+    let stacks = run(r.docker("deck-swarm").args(["stack", "ls", "--format", "{{.Name}}"]));
+    assert!(!stacks.contains("sirius-lab"), "docker stack ls: {stacks}");
 }

@@ -413,7 +413,7 @@ async fn watch(handle: AppHandle, stack: String, loaded: Stack) {
             }
         }
     };
-    let Ok((mut sampler, mut samples)) = deck_app::usage(&shell.app).await else {
+    let Ok((mut sampler, mut samples)) = deck_app::usage(&shell.app, &loaded).await else {
         return;
     };
     let mut gauges = Gauges::new(&loaded);

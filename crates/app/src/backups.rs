@@ -92,7 +92,7 @@ impl From<SetInfo> for BackupSet {
 pub async fn backup(app: &App, stack: &Stack, only: &[String], sink: &Sink) -> Result<BackupSet> {
     let mut st = stack.backup_stack()?;
     st.coverage = st.coverage.only(only)?;
-    let backups = app.backups_of().await?;
+    let backups = app.backups_of(stack).await?;
     let running = app.start_cancellable()?;
     Ok(backups.create(&st, sink, &running.token).await?.into())
 }
@@ -129,7 +129,7 @@ pub fn backups(app: &App, stack: &Stack) -> Result<BackupList> {
 /// Reads every file of a set against its manifest; a damaged set is an error naming the
 /// problem (and is recorded as failed).
 pub async fn verify(app: &App, stack: &Stack, id: &str, sink: &Sink) -> Result<BackupSet> {
-    let backups = app.backups_of().await?;
+    let backups = app.backups_of(stack).await?;
     let set: BackupSet = backups.verify(&stack.project.name, id, sink).await?.into();
     match &set.problem {
         None => Ok(set),
@@ -154,7 +154,7 @@ pub struct RestoreRequest {
 /// again; rolled back to the safety set on failure. Cancelled with [`App::cancel`].
 pub async fn restore(app: &App, stack: &Stack, req: &RestoreRequest, sink: &Sink) -> Result<RestoreSummary> {
     let st = stack.backup_stack()?;
-    let backups = app.backups_of().await?;
+    let backups = app.backups_of(stack).await?;
     let running = app.start_cancellable()?;
     Ok(backups
         .restore(&st, &req.id, &req.options, sink, &running.token)

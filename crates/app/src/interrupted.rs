@@ -64,7 +64,7 @@ pub async fn recover(
         return Ok(format!("every service runs {} again", summary.to));
     }
     let st = stack.backup_stack()?;
-    let backups = app.backups_of().await?;
+    let backups = app.backups_of(stack).await?;
     let _running = app.start_cancellable()?;
     Ok(backups.resolve(&st, op, resolution, sink).await?)
 }

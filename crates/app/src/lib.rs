@@ -33,8 +33,8 @@ pub use files::{stack_files, watch_files, FileWatch};
 pub use gauges::Gauges;
 pub use interrupted::{interrupted, recover};
 pub use lifecycle::{
-    build, connectivity, control, create, down, drift, env_value, health, inspect, logs, near_memory_limit, ps, repair,
-    terminal, up, usage, watch, DownSummary, PsRow, RepairResult,
+    build, connectivity, control, create, down, drift, env_value, health, inspect, logs, near_memory_limit, nodes, ps,
+    repair, tasks, terminal, up, usage, watch, DownSummary, PsRow, RepairResult,
 };
 pub use profiles::{add_stack, detect_stack, remove_stack, rename_stack};
 pub use switch::{switch, switch_plan};
@@ -113,8 +113,27 @@ impl App {
     /// The engine, connected on first use; an unreachable engine is not remembered, so the
     /// next call tries again.
     pub async fn engine(&self) -> Result<Engine> {
+        self.connect(self.context()).await
+    }
+
+    /// The engine a stack runs on: the one the user chose, else its environment's context
+    /// (a swarm's manager), else the docker CLI's own choice.
+    pub async fn engine_for(&self, stack: &Stack) -> Result<Engine> {
+        self.connect(
+            self.context()
+                .or_else(|| stack.env_spec().and_then(|e| e.context.clone())),
+        )
+        .await
+    }
+
+    /// This machine's engine as the docker CLI chooses it (whatever was chosen for stacks):
+    /// where a swarm stack's images are built and copied from.
+    pub async fn local_engine(&self) -> Result<Engine> {
+        Ok(Engine::connect_to(&deck_engine::endpoint::resolve(None)?).await?)
+    }
+
+    async fn connect(&self, wanted: Option<String>) -> Result<Engine> {
         let mut slot = self.engine.lock().await;
-        let wanted = self.context();
         match slot.as_ref() {
             Some((chosen, e)) if *chosen == wanted => Ok(e.clone()),
             _ => {
@@ -141,8 +160,11 @@ impl App {
         Ok(self.backup_settings()?.dir.join(&stack.project.name))
     }
 
-    async fn backups_of(&self) -> Result<deck_backup::Backups> {
-        Ok(deck_backup::Backups::new(self.engine().await?, self.backup_settings()?))
+    async fn backups_of(&self, stack: &Stack) -> Result<deck_backup::Backups> {
+        Ok(deck_backup::Backups::new(
+            self.engine_for(stack).await?,
+            self.backup_settings()?,
+        ))
     }
 
     /// Marks a cancellable operation (backup, restore) as running until the guard is dropped;

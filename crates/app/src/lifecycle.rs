@@ -4,6 +4,8 @@
 use crate::error::{Error, Result};
 use crate::target::Stack;
 use crate::App;
+use deck_engine::swarm::{SwarmNode, SwarmTask};
+use deck_engine::Phase;
 use deck_engine::{
     Action, ContainerState, ContainerStatus, DownOptions, EdgeCheck, Fix, HealthCheck, IncidentWatch, Inspection,
     LogLine, ServiceDrift, ServiceStatus, Sink, TermSize, Terminal, TrackerConfig, UpOptions, UpSummary, Usage,
@@ -24,7 +26,28 @@ pub async fn up(app: &App, stack: &Stack, opts: UpOptions, sink: &Sink) -> Resul
         ..opts
     };
     let whole = opts.services.is_empty() && !opts.no_start;
-    let summary = app.engine().await?.up(&stack.project, &opts, sink).await?;
+    if stack.swarm() {
+        if !opts.services.is_empty() || opts.no_start {
+            return Err(Error::invalid(
+                "a swarm stack is deployed whole: name no service, and it cannot be created without starting",
+            ));
+        }
+        let manager = app.engine_for(stack).await?;
+        let deployed = manager
+            .deploy(&stack.project, &app.local_engine().await?, &opts, sink)
+            .await?;
+        return Ok(UpSummary {
+            elapsed_ms: deployed.elapsed_ms,
+            services: stack
+                .project
+                .services
+                .keys()
+                .map(|s| (s.clone(), Phase::Ready))
+                .collect(),
+            orphans: Vec::new(),
+        });
+    }
+    let summary = app.engine_for(stack).await?.up(&stack.project, &opts, sink).await?;
     if whole {
         crate::interrupted::settle_switch(app, stack, sink, "up")?;
     }
@@ -48,7 +71,19 @@ pub struct DownSummary {
 /// Stops in reverse dependency order and removes containers and networks; volumes only when
 /// asked.
 pub async fn down(app: &App, stack: &Stack, volumes: bool, sink: &Sink) -> Result<DownSummary> {
-    let engine = app.engine().await?;
+    let engine = app.engine_for(stack).await?;
+    if stack.swarm() {
+        if volumes {
+            return Err(Error::invalid(
+                "a swarm stack's volumes live on the nodes its tasks ran on: take it down without --volumes, then remove them on each node (`docker volume rm`)",
+            ));
+        }
+        engine.remove_stack(&stack.project, sink).await?;
+        return Ok(DownSummary {
+            volumes_removed: Vec::new(),
+            volumes_kept: Vec::new(),
+        });
+    }
     let name = &stack.project.name;
     let project_volumes = engine.project_volumes(name).await?;
     engine
@@ -76,20 +111,28 @@ pub async fn build(app: &App, stack: &Stack, services: &[String], no_cache: bool
         env: stack.env.clone(),
         ..Default::default()
     };
-    Ok(app.engine().await?.build(&stack.project, services, &opts, sink).await?)
+    Ok(app
+        .engine_for(stack)
+        .await?
+        .build(&stack.project, services, &opts, sink)
+        .await?)
 }
 
 /// Starts, stops or restarts one service's container.
 pub async fn control(app: &App, stack: &Stack, service: &str, action: Action) -> Result<()> {
     stack.require_service(service)?;
-    Ok(app.engine().await?.control(&stack.project, service, action).await?)
+    Ok(app
+        .engine_for(stack)
+        .await?
+        .control(&stack.project, service, action)
+        .await?)
 }
 
 /// What each of a service's containers runs (lowest replica first): its environment with secret
 /// values masked, mounts, networks, ports, labels, command and build target.
 pub async fn inspect(app: &App, stack: &Stack, service: &str) -> Result<Vec<Inspection>> {
     stack.require_service(service)?;
-    let engine = app.engine().await?;
+    let engine = app.engine_for(stack).await?;
     let mut out = Vec::new();
     for r in engine.replicas(&stack.project.name, service).await? {
         out.push(engine.inspect(&r.name).await?);
@@ -106,7 +149,7 @@ pub async fn terminal(
     size: TermSize,
 ) -> Result<(Terminal, tokio::sync::mpsc::Receiver<String>)> {
     stack.require_service(service)?;
-    let engine = app.engine().await?;
+    let engine = app.engine_for(stack).await?;
     let replicas = engine.replicas(&stack.project.name, service).await?;
     let Some(running) = replicas.iter().find(|r| r.running) else {
         return Err(Error::new(
@@ -119,7 +162,7 @@ pub async fn terminal(
 
 /// One variable of a container of the stack, as it is: a person asked to see a masked value.
 pub async fn env_value(app: &App, stack: &Stack, container: &str, name: &str) -> Result<String> {
-    let engine = app.engine().await?;
+    let engine = app.engine_for(stack).await?;
     let ours = engine
         .containers(&stack.project.name)
         .await?
@@ -140,13 +183,17 @@ pub async fn connectivity(app: &App, stack: &Stack, service: Option<&str>) -> Re
     if let Some(s) = service {
         stack.require_service(s)?;
     }
-    Ok(app.engine().await?.check_edges(&stack.project, service).await?)
+    Ok(app
+        .engine_for(stack)
+        .await?
+        .check_edges(&stack.project, service)
+        .await?)
 }
 
 /// The last outputs of a service's own health check, newest last.
 pub async fn health(app: &App, stack: &Stack, service: &str) -> Result<Vec<HealthCheck>> {
     stack.require_service(service)?;
-    Ok(app.engine().await?.health_log(&stack.project, service).await?)
+    Ok(app.engine_for(stack).await?.health_log(&stack.project, service).await?)
 }
 
 /// The logs of the named services (all when none), merged; `follow` keeps the stream open
@@ -161,21 +208,25 @@ pub async fn logs(
     for s in services {
         stack.require_service(s)?;
     }
-    Ok(app.engine().await?.logs(&stack.project, services, follow, tail).await?)
+    Ok(app
+        .engine_for(stack)
+        .await?
+        .logs(&stack.project, services, follow, tail)
+        .await?)
 }
 
 /// The live state of the stack and the incidents it raises, until dropped.
 pub async fn watch(app: &App, stack: &Stack) -> Result<IncidentWatch> {
     Ok(app
-        .engine()
+        .engine_for(stack)
         .await?
         .watch_incidents(&stack.project, TrackerConfig::default()))
 }
 
 /// A sampler of the stack's resource use: it samples the running containers it is told to
 /// follow (nothing at first), until dropped.
-pub async fn usage(app: &App) -> Result<(UsageSampler, tokio::sync::mpsc::Receiver<Usage>)> {
-    Ok(app.engine().await?.usage_sampler())
+pub async fn usage(app: &App, stack: &Stack) -> Result<(UsageSampler, tokio::sync::mpsc::Receiver<Usage>)> {
+    Ok(app.engine_for(stack).await?.usage_sampler())
 }
 
 /// One container as `ps` shows it (one row per replica), or a service without one.
@@ -198,6 +249,16 @@ pub struct PsRow {
     pub drift: Option<ServiceDrift>,
 }
 
+/// A swarm stack's tasks (each service's replicas, newest first per slot) with their nodes.
+pub async fn tasks(app: &App, stack: &Stack) -> Result<Vec<SwarmTask>> {
+    Ok(app.engine_for(stack).await?.stack_tasks(&stack.project).await?)
+}
+
+/// The nodes of the swarm a stack is deployed on.
+pub async fn nodes(app: &App, stack: &Stack) -> Result<Vec<SwarmNode>> {
+    Ok(app.engine_for(stack).await?.swarm_nodes().await?)
+}
+
 /// At this share of its memory limit a service is marked as near it.
 pub const NEAR_MEMORY_LIMIT: f64 = 0.9;
 
@@ -212,7 +273,7 @@ pub fn near_memory_limit(stack: &Stack, service: &str, memory: u64) -> bool {
 /// memory sample against its limits, and whether its service runs what its environment asks
 /// for.
 pub async fn ps(app: &App, stack: &Stack) -> Result<Vec<PsRow>> {
-    let engine = app.engine().await?;
+    let engine = app.engine_for(stack).await?;
     let status = engine.status(&stack.project).await?;
     let drift = engine.drift(&stack.project, stack.env.as_deref()).await?;
     let mut rows = Vec::new();
@@ -245,7 +306,11 @@ pub async fn ps(app: &App, stack: &Stack) -> Result<Vec<PsRow>> {
 
 /// Whether each service runs what the stack's environment asks for.
 pub async fn drift(app: &App, stack: &Stack) -> Result<Vec<ServiceDrift>> {
-    Ok(app.engine().await?.drift(&stack.project, stack.env.as_deref()).await?)
+    Ok(app
+        .engine_for(stack)
+        .await?
+        .drift(&stack.project, stack.env.as_deref())
+        .await?)
 }
 
 #[derive(Clone, Debug, Serialize, TS)]
@@ -261,7 +326,7 @@ pub struct RepairResult {
 /// `rebuild`), then recreate it. Fails with `Code::Drift` when it still drifts.
 pub async fn repair(app: &App, stack: &Stack, service: &str, rebuild: bool, sink: &Sink) -> Result<RepairResult> {
     stack.require_service(service)?;
-    let engine = app.engine().await?;
+    let engine = app.engine_for(stack).await?;
     let env = stack.env.as_deref();
     let fix = engine
         .drift(&stack.project, env)

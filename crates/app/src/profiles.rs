@@ -42,7 +42,7 @@ async fn require_down(app: &App, name: &str, what: &str) -> Result<()> {
     let Ok(stack) = Target::profile(name, None).load() else {
         return Ok(());
     };
-    let containers = app.engine().await?.containers(&stack.project.name).await?;
+    let containers = app.engine_for(&stack).await?.containers(&stack.project.name).await?;
     if containers.is_empty() {
         return Ok(());
     }

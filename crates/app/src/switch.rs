@@ -14,7 +14,7 @@ use deck_switch::{SwitchOptions, SwitchSummary, Switcher};
 /// old environment down and the new one up), rolled back when it does not come up; then the
 /// proof of what each container runs (`SwitchSummary::drifted`).
 pub async fn switch(app: &App, stack: &Stack, to: &str, opts: &SwitchOptions, sink: &Sink) -> Result<SwitchSummary> {
-    let backups = app.backups_of().await?;
+    let backups = app.backups_of(stack).await?;
     let load = loader(stack);
     Ok(switcher(app, stack, to, &backups, &load)
         .await?
@@ -25,7 +25,7 @@ pub async fn switch(app: &App, stack: &Stack, to: &str, opts: &SwitchOptions, si
 /// What a switch to `to` would do to each service (kept, recreated, created, removed),
 /// changing nothing.
 pub async fn switch_plan(app: &App, stack: &Stack, to: &str, opts: &SwitchOptions) -> Result<Vec<PlannedChange>> {
-    let backups = app.backups_of().await?;
+    let backups = app.backups_of(stack).await?;
     let load = loader(stack);
     Ok(switcher(app, stack, to, &backups, &load).await?.plan(to, opts).await?)
 }
@@ -58,7 +58,7 @@ async fn switcher<'a>(
     let profile = stack.require_profile("switch")?;
     profile.env(to)?;
     Ok(Switcher {
-        engine: app.engine().await?,
+        engine: app.engine_for(stack).await?,
         backups,
         profile,
         load,

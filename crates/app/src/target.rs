@@ -116,7 +116,7 @@ impl Target {
         let (Some(profile), None) = (&stack.profile, &self.env) else {
             return Ok(stack);
         };
-        let Ok(engine) = app.engine().await else {
+        let Ok(engine) = app.engine_for(&stack).await else {
             return Ok(stack);
         };
         match deck_switch::current_env(&engine, &stack.project.name).await {
@@ -130,6 +130,16 @@ impl Target {
 }
 
 impl Stack {
+    /// The environment's spec in its profile (none with -f files).
+    pub fn env_spec(&self) -> Option<&deck_stack::EnvSpec> {
+        self.profile.as_ref()?.envs.get(self.env.as_deref()?)
+    }
+
+    /// Whether the environment is deployed on a Docker Swarm.
+    pub fn swarm(&self) -> bool {
+        self.env_spec().is_some_and(|e| e.swarm)
+    }
+
     /// The stack's name: its profile's, or the compose project's.
     pub fn name(&self) -> &str {
         self.profile.as_ref().map_or(&self.project.name, |p| &p.name)

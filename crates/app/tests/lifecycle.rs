@@ -136,7 +136,7 @@ async fn the_lab_stack_runs_through_the_api() {
     );
 
     // Resource use streams in for the containers followed, and stops when none is.
-    let (mut sampler, mut samples) = deck_app::usage(&app).await.expect("usage");
+    let (mut sampler, mut samples) = deck_app::usage(&app, &stack).await.expect("usage");
     let api: Vec<_> = rows
         .iter()
         .filter_map(|r| r.container.as_ref())

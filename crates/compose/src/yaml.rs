@@ -540,6 +540,24 @@ fn apply_merge_keys(entries: &mut Map, merges: Vec<(Node, Mark)>) -> Result<(), 
     Ok(())
 }
 
+/// Where a key (`services.api.container_name` as segments) is written in `files`: the last
+/// file that has it (overrides come later), and the line of the key. For messages about keys
+/// of a model already loaded.
+pub fn locate_key(files: &[std::path::PathBuf], segments: &[&str]) -> Option<(std::path::PathBuf, usize)> {
+    files.iter().rev().find_map(|f| {
+        let text = std::fs::read_to_string(f).ok()?;
+        let mut node = &parse(&text, 0).ok()?;
+        let mut line = None;
+        for s in segments {
+            let Value::Map(m) = &node.value else { return None };
+            let e = m.get(*s)?;
+            line = Some(e.key_mark.line);
+            node = &e.node;
+        }
+        Some((f.clone(), line?))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -165,8 +165,8 @@ async fn serve(conn: tokio::net::UnixStream, args: Vec<String>, last_error: Arc<
         let _ = stdin.shutdown().await;
     });
     let _ = tokio::io::copy(&mut stdout, &mut to_client).await;
-    let _ = to_client.shutdown().await;
     up.abort();
+    // What ssh said is kept before the client sees the connection close (it asks for it then).
     let status = child.wait().await;
     if !status.is_ok_and(|s| s.success()) {
         let text = said.await.unwrap_or_default();
@@ -174,6 +174,7 @@ async fn serve(conn: tokio::net::UnixStream, args: Vec<String>, last_error: Arc<
             *l = text;
         }
     }
+    let _ = to_client.shutdown().await;
 }
 
 #[cfg(test)]

@@ -106,14 +106,24 @@ struct EnvFile {
     env_files: Vec<String>,
     #[serde(default)]
     profiles: Vec<String>,
+    /// `compose` (containers on one engine, the default) or `swarm`.
+    #[serde(default)]
+    target: Option<String>,
+    /// The Docker context of the engine (a swarm's manager for `swarm`).
+    #[serde(default)]
+    context: Option<String>,
 }
 
-/// One environment of a stack: the compose files that make it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One environment of a stack: the compose files that make it, and where it runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EnvSpec {
     pub files: Vec<PathBuf>,
     pub env_files: Vec<PathBuf>,
     pub profiles: Vec<String>,
+    /// Deployed as a stack on a Docker Swarm (`target = "swarm"`), not as containers.
+    pub swarm: bool,
+    /// The Docker context it runs on, when not the one chosen by the user.
+    pub context: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, ts_rs::TS)]
@@ -327,12 +337,26 @@ pub fn parse(text: &str, path: &Path, builtin: bool) -> Result<Profile, StackErr
                 format!("env.{name}.files lists no compose file"),
             ));
         }
+        let swarm = match e.target.as_deref() {
+            None | Some("compose") => false,
+            Some("swarm") => true,
+            Some(other) => {
+                return Err(invalid(
+                    line_of("target"),
+                    format!(
+                        "env.{name}.target is '{other}': write \"compose\" (containers on one engine) or \"swarm\""
+                    ),
+                ))
+            }
+        };
         envs.insert(
             name,
             EnvSpec {
                 files: e.files.iter().map(PathBuf::from).collect(),
                 env_files: e.env_files.iter().map(PathBuf::from).collect(),
                 profiles: e.profiles,
+                swarm,
+                context: e.context.filter(|c| !c.is_empty()),
             },
         );
     }

@@ -11,6 +11,9 @@ pub struct Args {
 
 pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
     let stack = crate::load_running(app, target).await?;
+    if stack.swarm() {
+        return swarm(app, &stack, a.json).await;
+    }
     let rows = deck_app::ps(app, &stack).await?;
     crate::warn_interrupted(app, &stack);
     if a.json {
@@ -18,6 +21,48 @@ pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
     } else {
         print_table(&rows);
     }
+    Ok(())
+}
+
+/// A swarm stack: its nodes, then each service's tasks (current ones first per slot), as
+/// `docker node ls` and `docker stack ps` show them.
+async fn swarm(app: &App, stack: &deck_app::Stack, json: bool) -> Result<()> {
+    let nodes = deck_app::nodes(app, stack).await?;
+    let tasks = deck_app::tasks(app, stack).await?;
+    if json {
+        output::json(&serde_json::json!({ "nodes": nodes, "tasks": tasks }));
+        return Ok(());
+    }
+    let mut rows = vec![["NODE", "ROLE", "STATE", "AVAILABILITY", "ADDRESS", "ENGINE"].map(String::from)];
+    for n in &nodes {
+        let role = match (n.manager, n.leader) {
+            (true, true) => "manager (leader)",
+            (true, false) => "manager",
+            _ => "worker",
+        };
+        rows.push([
+            n.hostname.clone(),
+            role.into(),
+            n.state.clone(),
+            n.availability.clone(),
+            n.addr.clone(),
+            n.engine_version.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    output::table(&rows);
+    println!();
+    let mut rows = vec![["TASK", "NODE", "DESIRED", "STATE", "IMAGE", "ERROR"].map(String::from)];
+    for t in &tasks {
+        rows.push([
+            format!("{}.{}", t.service, t.slot.map_or_else(|| "*".into(), |s| s.to_string())),
+            t.node.clone().unwrap_or_else(|| "-".into()),
+            t.desired.clone(),
+            t.state.clone(),
+            t.image.clone().unwrap_or_else(|| "-".into()),
+            t.error.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    output::table(&rows);
     Ok(())
 }
 
@@ -81,17 +126,8 @@ fn print_table(rows: &[PsRow]) {
         "AS ASKED",
     ]
     .map(String::from);
-    let cells: Vec<[String; 11]> = rows.iter().map(cells).collect();
-    let mut widths = header.clone().map(|h| h.len());
-    for r in &cells {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    for r in std::iter::once(&header).chain(&cells) {
-        let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        println!("{}", line.join("  ").trim_end());
-    }
+    let table: Vec<[String; 11]> = std::iter::once(header).chain(rows.iter().map(cells)).collect();
+    output::table(&table);
 }
 
 fn drift_cell(d: Option<&ServiceDrift>) -> String {

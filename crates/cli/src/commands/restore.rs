@@ -25,7 +25,7 @@ pub struct Args {
 pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
     let stack = crate::load_running(app, target).await?;
     // Nothing to confirm when the engine cannot be reached.
-    app.engine().await?;
+    app.engine_for(&stack).await?;
     let mut req = RestoreRequest {
         id: a.id,
         options: deck_backup::RestoreOptions {

@@ -196,22 +196,13 @@ impl Engine {
         let names: Vec<String> = project.startup_order();
         // The images, here (built when they have a build section and are missing or asked for).
         let ids = local.ensure_images(project, &names, opts, sink).await?;
-        // Asked on the manager with an image it has (a first deploy: none, then nothing is
-        // refused for it).
-        let mut ipvs = true;
-        for n in &names {
-            let image = crate::spec::image_ref(project, n, &project.services[n]);
-            if self.docker.inspect_image(&image).await.is_ok() {
-                ipvs = self.swarm_has_ipvs(&image).await;
-                break;
-            }
-        }
-        let found: Vec<Finding> = spec::findings(project, ipvs);
-        let refused: Vec<_> = found.iter().filter(|f| f.refused).map(Finding::problem).collect();
+        // What needs IPVS is checked once the images are on the nodes (below).
+        let found: Vec<Finding> = spec::findings(project, true);
+        let refused: Vec<_> = found.iter().filter(|f| f.refused).map(|f| f.problem(project)).collect();
         if !refused.is_empty() {
             return Err(EngineError::Preflight(refused));
         }
-        let warnings: Vec<String> = found.iter().map(|f| f.problem().to_string()).collect();
+        let warnings: Vec<String> = found.iter().map(|f| f.problem(project).message).collect();
         for w in &warnings {
             sink.send(Event::Step {
                 message: format!("warning: {w}"),
@@ -259,6 +250,20 @@ impl Engine {
                 .await
                 .map_err(|e| EngineError::Swarm(format!("copying images to node {}: {e}", node.hostname)))?;
             copied.insert(node.hostname.clone(), missing);
+        }
+
+        // A virtual IP or an ingress port needs the nodes' IPVS: asked on the manager (in a
+        // container of the stack's first image) only when the files ask for one.
+        let needs_ipvs: Vec<Finding> = spec::findings(project, false)
+            .into_iter()
+            .filter(|f| f.refused && !found.contains(f))
+            .collect();
+        if let (false, Some((image, _))) = (needs_ipvs.is_empty(), images.first()) {
+            if !self.swarm_has_ipvs(image).await {
+                return Err(EngineError::Preflight(
+                    needs_ipvs.iter().map(|f| f.problem(project)).collect(),
+                ));
+            }
         }
 
         // Networks, secrets and configs, then the services.
@@ -486,15 +491,12 @@ impl Engine {
                     .and_then(|m| m.replicated.as_ref())
                     .and_then(|r| r.replicas)
                     .map_or(nodes.len(), |r| r as usize);
-                let ok = if one_shot {
-                    mine.iter().any(|t| t.state == "complete")
-                } else {
-                    let running = mine
-                        .iter()
-                        .filter(|t| t.desired == "running" && t.state == "running")
-                        .count();
-                    running >= desired && !matches!(update.as_deref(), Some("updating" | "rollback_started"))
-                };
+                let running = mine
+                    .iter()
+                    .filter(|t| t.desired == "running" && t.state == "running")
+                    .count();
+                let ok = (one_shot && mine.iter().any(|t| t.state == "complete"))
+                    || (running >= desired && !matches!(update.as_deref(), Some("updating" | "rollback_started")));
                 if update.as_deref() == Some("rollback_completed") || update.as_deref() == Some("paused") {
                     let message = svc.update_status.and_then(|u| u.message).unwrap_or_default();
                     failures.push(

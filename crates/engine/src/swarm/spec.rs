@@ -28,21 +28,39 @@ pub const STACK_IMAGE: &str = "com.docker.stack.image";
 /// A swarm object's id by its name (secrets and configs, created before the services).
 pub type Ids = HashMap<String, String>;
 
-/// What a key of the files asks that swarm does otherwise: warned (`Warn`) or refused.
+/// What a key of the files asks that swarm does otherwise: warned, or refused.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
-    pub service: String,
-    /// The key under `services.<service>`, e.g. `container_name`.
+    /// The service it is about (none: a network).
+    pub service: Option<String>,
+    /// The key's path: under `services.<service>` (e.g. `container_name`), else from the top.
     pub key: String,
     pub message: String,
     pub refused: bool,
 }
 
 impl Finding {
-    pub fn problem(&self) -> Problem {
+    fn segments(&self) -> Vec<&str> {
+        match &self.service {
+            Some(s) => ["services", s.as_str()]
+                .into_iter()
+                .chain(self.key.split('.'))
+                .collect(),
+            None => self.key.split('.').collect(),
+        }
+    }
+
+    /// The finding with the file and line of its key (the last compose file that writes it).
+    pub fn problem(&self, project: &Project) -> Problem {
+        let segments = self.segments();
+        // A key the files do not write (a default) is named by what holds it.
+        let at = deck_compose::yaml::locate_key(&project.config_files, &segments)
+            .or_else(|| deck_compose::yaml::locate_key(&project.config_files, &segments[..2]))
+            .map(|(f, line)| format!("{}:{line}: ", f.display()))
+            .unwrap_or_default();
         Problem {
-            service: Some(self.service.clone()),
-            message: format!("services.{}.{}: {}", self.service, self.key, self.message),
+            service: self.service.clone(),
+            message: format!("{at}{}: {}", segments.join("."), self.message),
         }
     }
 }
@@ -56,10 +74,23 @@ pub fn service_name(project: &Project, service: &str) -> String {
 /// kernels have IPVS (a virtual IP and the ingress routing mesh need it).
 pub fn findings(project: &Project, ipvs: bool) -> Vec<Finding> {
     let mut out = Vec::new();
+    for (key, net) in &project.networks {
+        let driver = net.driver.as_deref().unwrap_or("overlay");
+        if !net.external && driver != "overlay" {
+            out.push(Finding {
+                service: None,
+                key: format!("networks.{key}.driver"),
+                message: format!(
+                    "a {driver} network lives on one engine; a swarm stack's services reach each other over an overlay network: set `driver: overlay` (in a file of the swarm environment)"
+                ),
+                refused: true,
+            });
+        }
+    }
     for (name, svc) in &project.services {
         let mut add = |key: &str, refused: bool, message: String| {
             out.push(Finding {
-                service: name.clone(),
+                service: Some(name.clone()),
                 key: key.to_string(),
                 message,
                 refused,
@@ -211,9 +242,13 @@ fn restart_policy(svc: &Service) -> Option<TaskSpecRestartPolicy> {
     })
 }
 
-/// Whether the service runs once and completes (its restart condition is `none`).
+/// Whether the service may run once and complete (its tasks are not restarted when they
+/// succeed: restart condition `none` or `on-failure`).
 pub fn one_shot(svc: &Service) -> bool {
-    restart_policy(svc).and_then(|p| p.condition) == Some(TaskSpecRestartPolicyConditionEnum::NONE)
+    matches!(
+        restart_policy(svc).and_then(|p| p.condition),
+        Some(TaskSpecRestartPolicyConditionEnum::NONE | TaskSpecRestartPolicyConditionEnum::ON_FAILURE)
+    )
 }
 
 fn update_config(v: Option<&Value>) -> Option<ServiceSpecUpdateConfig> {
@@ -587,7 +622,7 @@ services:
         let found = findings(&p, false);
         let keys: Vec<(&str, &str, bool)> = found
             .iter()
-            .map(|f| (f.service.as_str(), f.key.as_str(), f.refused))
+            .map(|f| (f.service.as_deref().unwrap_or("-"), f.key.as_str(), f.refused))
             .collect();
         assert_eq!(keys, [("api", "depends_on", false), ("db", "container_name", false)]);
     }
