@@ -295,10 +295,21 @@ impl Remote {
 
     /// `sirius-deck` on the lab stack whose prod environment is on the swarm.
     fn swarm(&self, args: &[&str]) -> Output {
-        self.deck_on("swarm", None, args)
+        self.swarm_with(&[], args)
+    }
+
+    /// The same, with variables the files are interpolated with.
+    fn swarm_with(&self, vars: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut c = self.command("swarm", None, args);
+        c.envs(vars.iter().copied());
+        c.output().expect("sirius-deck")
     }
 
     fn deck_on(&self, stack: &str, context: Option<&str>, args: &[&str]) -> Output {
+        self.command(stack, context, args).output().expect("sirius-deck")
+    }
+
+    fn command(&self, stack: &str, context: Option<&str>, args: &[&str]) -> Command {
         let mut c = Command::new(cli());
         c.env("DOCKER_CONFIG", &self.config)
             .env("SSH_AUTH_SOCK", self.dir.join("agent.sock"))
@@ -310,9 +321,8 @@ impl Remote {
         }
         c.arg("--stack")
             .arg(fixtures().join(stack).join("profile.toml"))
-            .args(args)
-            .output()
-            .expect("sirius-deck")
+            .args(args);
+        c
     }
 
     fn sql(&self, context: &str, query: &str) -> String {
@@ -656,9 +666,123 @@ fn swarm(r: &Remote) {
     theirs.sort();
     assert_eq!(ours, theirs, "docker stack ps sees what sirius-deck ps sees");
 
+    rolling_update(r);
+    node_lost(r, &running);
+
     let t = Instant::now();
     ok(r.swarm(&["-e", "prod", "down"]));
     eprintln!("the swarm stack removed in {} ms", t.elapsed().as_millis());
     let stacks = run(r.docker("deck-swarm").args(["stack", "ls", "--format", "{{.Name}}"]));
     assert!(!stacks.contains("sirius-lab"), "docker stack ls: {stacks}");
+}
+
+/// An update of the API rolls out task by task (parallelism 1): the second new task starts
+/// once the first runs. An update whose tasks fail their health check is rolled back by the
+/// swarm, and said so with the failing task's error.
+fn rolling_update(r: &Remote) {
+    let t = Instant::now();
+    let up = r.swarm_with(&[("DECK_REVISION", "2")], &["-e", "prod", "up"]);
+    let said = String::from_utf8_lossy(&up.stderr).into_owned() + &String::from_utf8_lossy(&up.stdout);
+    assert!(up.status.success(), "the update: {said}");
+    eprintln!("a rolling update of sirius-api: {} ms", t.elapsed().as_millis());
+    // `sirius-api.<slot> (<task>) on <node>: <state>`, in the order they were seen.
+    let seen: Vec<(String, String)> = said
+        .lines()
+        .filter_map(|l| {
+            let rest = l.trim().strip_prefix("sirius-api.")?;
+            let id = rest.split_once(" (")?.1.split_once(')')?.0.to_string();
+            let state = rest.rsplit_once(": ")?.1.split_whitespace().next()?.to_string();
+            Some((id, state))
+        })
+        .collect();
+    let mut new: Vec<&String> = Vec::new();
+    for (id, state) in &seen {
+        if state != "running" && !new.contains(&id) {
+            new.push(id);
+        }
+    }
+    assert_eq!(new.len(), 2, "two new tasks of sirius-api: {seen:?}");
+    let first_runs = seen.iter().position(|(id, s)| id == new[0] && s == "running");
+    let second_starts = seen.iter().position(|(id, _)| id == new[1]);
+    assert!(
+        first_runs.is_some_and(|a| second_starts.is_some_and(|b| a < b)),
+        "the second task is started once the first runs: {seen:?}"
+    );
+    let env = |r: &Remote| {
+        run(r.docker("deck-swarm").args([
+            "service",
+            "inspect",
+            "sirius-lab_sirius-api",
+            "--format",
+            "{{json .Spec.TaskTemplate.ContainerSpec.Env}}",
+        ]))
+    };
+    assert!(env(r).contains("DECK_REVISION=2"), "{}", env(r));
+
+    let t = Instant::now();
+    let bad = r.swarm_with(
+        &[("DECK_REVISION", "3"), ("DECK_API_HEALTH_PORT", "1")],
+        &["-e", "prod", "up"],
+    );
+    eprintln!(
+        "a failing update of sirius-api, rolled back: {} ms",
+        t.elapsed().as_millis()
+    );
+    assert_eq!(bad.status.code(), Some(5), "a failed update fails");
+    let text = failed(bad);
+    assert!(text.contains("rolled back") && text.contains("sirius-api"), "{text}");
+    assert!(
+        env(r).contains("DECK_REVISION=2"),
+        "the swarm rolled back to revision 2: {}",
+        env(r)
+    );
+}
+
+/// A worker killed: its node goes down and its tasks of the API and the engine run again on
+/// the others, as `sirius-deck ps` shows.
+fn node_lost(r: &Remote, running: &[(String, String)]) {
+    let worker = running
+        .iter()
+        .filter(|(task, node)| node != NODES[0].0 && (task.contains("sirius-api.") || task.contains("sirius-engine.")))
+        .map(|(_, node)| node.clone())
+        .next()
+        .expect("a worker runs a task of the API or the engine");
+    let t = Instant::now();
+    run(Command::new("docker").args(["kill", &worker]));
+    let deadline = Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let ps = ok(r.swarm(&["-e", "prod", "ps", "--json"]));
+        let ps: serde_json::Value = serde_json::from_str(&ps).expect("ps json");
+        let down = ps["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .any(|n| n["hostname"] == worker.as_str() && n["state"] == "down");
+        let moved = ["sirius-api", "sirius-engine"].iter().all(|svc| {
+            ps["tasks"]
+                .as_array()
+                .expect("tasks")
+                .iter()
+                .filter(|t| {
+                    t["service"] == *svc
+                        && t["state"] == "running"
+                        && t["desired"] == "running"
+                        && t["node"] != worker.as_str()
+                })
+                .count()
+                == 2
+        });
+        if down && moved {
+            eprintln!(
+                "{worker} killed: shown down, its tasks running on the other nodes after {} ms",
+                t.elapsed().as_millis()
+            );
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{worker} killed, its tasks not rescheduled: {ps}"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
 }

@@ -11,4 +11,8 @@ service: string,
 /**
  * The replica's slot (none for a global service's task).
  */
-slot: number | null, node: string | null, state: string, desired: string, message: string | null, error: string | null, image: string | null, container: string | null, };
+slot: number | null, node: string | null, state: string, desired: string, message: string | null, error: string | null, image: string | null, container: string | null, 
+/**
+ * Whether it runs the service's spec as it is now (not the one before an update).
+ */
+current: boolean, };

@@ -8,7 +8,7 @@ pub mod spec;
 use crate::endpoint::Endpoint;
 use crate::event::{Event, FailureReport, Phase, ResourceAction, ResourceKind, Sink};
 use crate::{is_not_found, Context, Engine, EngineError, UpOptions};
-use bollard::models::{NetworkCreateRequest, TaskState};
+use bollard::models::{NetworkCreateRequest, TaskSpecContainerSpec, TaskState};
 use bollard::query_parameters::{ListNodesOptions, ListServicesOptions, ListTasksOptions};
 use deck_compose::Project;
 use futures_util::StreamExt;
@@ -52,6 +52,24 @@ pub struct SwarmTask {
     pub error: Option<String>,
     pub image: Option<String>,
     pub container: Option<String>,
+    /// Whether it runs the service's spec as it is now (not the one before an update).
+    pub current: bool,
+}
+
+/// A service's last update, as a mark to tell it from a later one.
+fn update_mark(u: Option<&bollard::models::ServiceUpdateStatus>) -> String {
+    u.map(|u| format!("{:?}|{:?}", u.state, u.started_at))
+        .unwrap_or_default()
+}
+
+/// Whether a task runs what its service asks now: its image, command, environment and labels.
+fn same_container(task: Option<&TaskSpecContainerSpec>, service: Option<&TaskSpecContainerSpec>) -> bool {
+    match (task, service) {
+        (Some(t), Some(s)) => {
+            (&t.image, &t.command, &t.args, &t.env, &t.labels) == (&s.image, &s.command, &s.args, &s.env, &s.labels)
+        }
+        _ => false,
+    }
 }
 
 /// What a deploy did.
@@ -296,14 +314,21 @@ impl Engine {
         }
         let objects = self.ensure_objects(project).await?;
 
-        let existing: HashMap<String, u64> = self
+        // Each existing service's version, and its last update as it was before this deploy
+        // (an update that ended before is not this deploy's).
+        let listed = self
             .docker
             .list_services(Some(ListServicesOptions {
                 filters: Some(label_filter(&project.name)),
                 ..Default::default()
             }))
             .await
-            .context(|| "listing the stack's services".into())?
+            .context(|| "listing the stack's services".into())?;
+        let earlier: HashMap<String, String> = listed
+            .iter()
+            .filter_map(|s| Some((s.spec.as_ref()?.name.clone()?, update_mark(s.update_status.as_ref()))))
+            .collect();
+        let existing: HashMap<String, u64> = listed
             .into_iter()
             .filter_map(|s| Some((s.spec?.name?, s.version?.index?)))
             .collect();
@@ -344,7 +369,8 @@ impl Engine {
                 }
             }
         }
-        self.converge(project, &names, opts.wait_timeout, sink, from).await?;
+        self.converge(project, &names, opts.wait_timeout, sink, from, &earlier)
+            .await?;
         Ok(DeploySummary {
             elapsed_ms: started.elapsed().as_millis() as u64,
             copied,
@@ -438,6 +464,7 @@ impl Engine {
         wait: Option<Duration>,
         sink: &Sink,
         from: Instant,
+        earlier: &HashMap<String, String>,
     ) -> Result<(), EngineError> {
         let limit = wait.unwrap_or_else(|| {
             names
@@ -463,9 +490,10 @@ impl Engine {
                 if seen.insert(t.id.clone(), key.clone()).as_deref() != Some(key.as_str()) && t.desired != "shutdown" {
                     sink.send(Event::Step {
                         message: format!(
-                            "{}.{} on {}: {}{}",
+                            "{}.{} ({}) on {}: {}{}",
                             t.service,
                             t.slot.map_or_else(|| "*".into(), |s| s.to_string()),
+                            t.id.get(..12).unwrap_or(&t.id),
                             t.node.as_deref().unwrap_or("?"),
                             t.state,
                             t.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
@@ -481,7 +509,12 @@ impl Engine {
                     .inspect_service(&full, None)
                     .await
                     .context(|| format!("inspecting service {full}"))?;
-                let update = svc.update_status.as_ref().and_then(|u| u.state).map(|s| s.to_string());
+                let update = svc
+                    .update_status
+                    .as_ref()
+                    .filter(|u| earlier.get(&full) != Some(&update_mark(Some(u))))
+                    .and_then(|u| u.state)
+                    .map(|s| s.to_string());
                 let mine: Vec<&SwarmTask> = tasks.iter().filter(|t| &t.service == name).collect();
                 let one_shot = spec::one_shot(&project.services[name]);
                 let desired = svc
@@ -493,7 +526,7 @@ impl Engine {
                     .map_or(nodes.len(), |r| r as usize);
                 let running = mine
                     .iter()
-                    .filter(|t| t.desired == "running" && t.state == "running")
+                    .filter(|t| t.current && t.desired == "running" && t.state == "running")
                     .count();
                 let ok = (one_shot && mine.iter().any(|t| t.state == "complete"))
                     || (running >= desired && !matches!(update.as_deref(), Some("updating" | "rollback_started")));
@@ -589,7 +622,8 @@ impl Engine {
         project: &Project,
         nodes: &HashMap<String, String>,
     ) -> Result<Vec<SwarmTask>, EngineError> {
-        let services: HashMap<String, String> = self
+        // Each service's short name and what its tasks run now.
+        let services: HashMap<String, (String, Option<TaskSpecContainerSpec>)> = self
             .docker
             .list_services(Some(ListServicesOptions {
                 filters: Some(label_filter(&project.name)),
@@ -599,9 +633,9 @@ impl Engine {
             .context(|| "listing the stack's services".into())?
             .into_iter()
             .filter_map(|s| {
-                let name = s.spec?.name?;
-                let short = name.strip_prefix(&format!("{}_", project.name))?.to_string();
-                Some((s.id?, short))
+                let spec = s.spec?;
+                let short = spec.name?.strip_prefix(&format!("{}_", project.name))?.to_string();
+                Some((s.id?, (short, spec.task_template.and_then(|t| t.container_spec))))
             })
             .collect();
         if services.is_empty() {
@@ -620,8 +654,9 @@ impl Engine {
         let mut out: Vec<(String, SwarmTask)> = tasks
             .into_iter()
             .filter_map(|t| {
-                let service = services.get(t.service_id.as_ref()?)?.clone();
+                let (service, wanted) = services.get(t.service_id.as_ref()?)?.clone();
                 let status = t.status.unwrap_or_default();
+                let runs = t.spec.and_then(|s| s.container_spec);
                 let stamp = t.updated_at.map(|d| d.to_string()).unwrap_or_default();
                 Some((
                     stamp,
@@ -637,7 +672,8 @@ impl Engine {
                         desired: state_word(t.desired_state),
                         message: status.message,
                         error: status.err,
-                        image: t.spec.and_then(|s| s.container_spec).and_then(|c| c.image),
+                        current: same_container(runs.as_ref(), wanted.as_ref()),
+                        image: runs.and_then(|c| c.image),
                         container: status.container_status.and_then(|c| c.container_id),
                     },
                 ))
