@@ -11,60 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
-/// The cluster's nodes, on a network of their own (each node's engine answers at its address on
-/// 2376 with TLS; the first one also over SSH).
-const NODES: [(&str, &str); 3] = [
-    ("deck-test-node-1", "10.213.77.11"),
-    ("deck-test-node-2", "10.213.77.12"),
-    ("deck-test-node-3", "10.213.77.13"),
-];
-const NETWORK: &str = "deck-test-nodes";
-const SUBNET: &str = "10.213.77.0/24";
-const NODE_IMAGE: &str = "sirius-deck-test/node:latest";
+/// The cluster's nodes (`scripts/test-cluster.sh`: each node's engine answers at its address on
+/// 2376 with TLS, the first one also over SSH).
+const NODES: [&str; 3] = ["deck-test-node-1", "deck-test-node-2", "deck-test-node-3"];
 const MANAGER: &str = "10.213.77.11";
 /// The images the test stack runs, copied from the shared engine to the node.
 const IMAGES: [&str; 2] = ["sirius-lab/sirius-postgres:latest", "sirius-lab/sirius-valkey:latest"];
-/// Every capability Docker 20.10 knows but SYS_RESOURCE (outside this machine's bounding set).
-const CAPS: [&str; 37] = [
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-];
-
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
@@ -81,89 +33,8 @@ fn run(c: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    run(Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .stderr(Stdio::null()));
-}
-
-/// A CA, the nodes' server certificate (for their addresses) and the client's, as `dockerd
-/// --tlsverify` and DOCKER_CERT_PATH take them; and a client folder whose CA is another one.
-fn certificates(dir: &Path) {
-    for d in ["node", "client", "wrong"] {
-        std::fs::create_dir_all(dir.join(d)).expect("folder");
-    }
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    let ca = |key: &str, cert: &str, cn: &str| {
-        let mut a = vec!["req", "-x509"];
-        a.extend(ec);
-        a.extend(["-days", "2", "-subj", cn, "-keyout", key, "-out", cert]);
-        openssl(dir, &a);
-    };
-    ca("ca-key.pem", "node/ca.pem", "/CN=deck-test-ca");
-    ca("wrong/ca-key.pem", "wrong/ca.pem", "/CN=another-ca");
-    let signed = |key: &str, cert: &str, cn: &str, ext: &str| {
-        let mut a = vec!["req"];
-        a.extend(ec);
-        a.extend(["-subj", cn, "-keyout", key, "-out", "req.csr"]);
-        openssl(dir, &a);
-        std::fs::write(dir.join("ext.cnf"), ext).expect("ext");
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "req.csr",
-                "-CA",
-                "node/ca.pem",
-                "-CAkey",
-                "ca-key.pem",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                "ext.cnf",
-                "-out",
-                cert,
-            ],
-        );
-    };
-    signed(
-        "node/server-key.pem",
-        "node/server-cert.pem",
-        "/CN=deck-node",
-        "subjectAltName=IP:10.213.77.11,IP:10.213.77.12,IP:10.213.77.13\nextendedKeyUsage=serverAuth\n",
-    );
-    signed(
-        "client/key.pem",
-        "client/cert.pem",
-        "/CN=deck-client",
-        "extendedKeyUsage=clientAuth\n",
-    );
-    for f in ["cert.pem", "key.pem"] {
-        std::fs::copy(dir.join("client").join(f), dir.join("wrong").join(f)).expect("copy");
-    }
-    std::fs::copy(dir.join("node/ca.pem"), dir.join("client/ca.pem")).expect("copy");
-}
-
-/// The node's SSH host key, the client's key (its public half authorised on the node) and an
-/// agent holding it; the host key of an earlier run forgotten (a new one is made each time).
-fn ssh_keys(dir: &Path) -> Proc {
-    let keygen = |file: &str| {
-        run(Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(dir.join(file)));
-    };
-    keygen("node/ssh_host_ed25519_key");
-    keygen("client/id_ed25519");
-    std::fs::copy(dir.join("client/id_ed25519.pub"), dir.join("node/authorized_keys")).expect("copy");
-    let _ = Command::new("ssh-keygen")
-        .args(["-R", MANAGER])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+/// An SSH agent of the test's own, holding the client's key.
+fn agent(dir: &Path) -> Proc {
     let sock = dir.join("agent.sock");
     let agent = Proc(
         Command::new("ssh-agent")
@@ -187,87 +58,31 @@ fn ssh_keys(dir: &Path) -> Proc {
     agent
 }
 
-/// The nodes, removed with their data when dropped.
+/// The three nodes, removed with their data when dropped.
 struct Cluster;
 
 impl Cluster {
-    /// Starts the three nodes (the first one's SSH server too).
+    fn script(args: &[&str]) {
+        run(Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/test-cluster.sh")).args(args));
+    }
+
+    /// Starts the nodes, with their certificates and keys made in `dir`.
     fn start(dir: &Path) -> Cluster {
-        Cluster::remove();
-        run(Command::new("docker").args(["network", "create", "--subnet", SUBNET, NETWORK]));
-        run(Command::new("docker")
-            .args(["build", "-q", "-t", NODE_IMAGE])
-            .arg(fixtures().join("node"))
-            .env("DOCKER_BUILDKIT", "0"));
-        for (name, ip) in NODES {
-            let mut c = Command::new("docker");
-            c.args([
-                "run",
-                "-d",
-                "--name",
-                name,
-                "--hostname",
-                name,
-                "--network",
-                NETWORK,
-                "--ip",
-                ip,
-            ]);
-            for cap in CAPS {
-                c.args(["--cap-add", cap]);
-            }
-            c.args([
-                "--security-opt",
-                "seccomp=unconfined",
-                "--security-opt",
-                "apparmor=unconfined",
-                "--security-opt",
-                "systempaths=unconfined",
-                "--tmpfs",
-                "/run",
-                "-v",
-                "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-                "--cgroupns",
-                "host",
-                "-v",
-                &format!("{name}-data:/var/lib/docker"),
-                "-v",
-                &format!("{}:/node:ro", dir.join("node").display()),
-                NODE_IMAGE,
-            ]);
-            run(&mut c);
-        }
+        Cluster::script(&["up", &dir.display().to_string()]);
         Cluster
     }
 
-    /// The swarm: initialised on the first node, joined by the others (with their own docker
-    /// CLI).
+    /// Makes them a swarm, the first one its manager.
     fn swarm(&self) {
-        let exec = |node: &str, args: &[&str]| run(Command::new("docker").args(["exec", node, "docker"]).args(args));
-        exec(NODES[0].0, &["swarm", "init", "--advertise-addr", MANAGER]);
-        let token = exec(NODES[0].0, &["swarm", "join-token", "-q", "worker"]);
-        for (name, _) in &NODES[1..] {
-            exec(
-                name,
-                &["swarm", "join", "--token", token.trim(), &format!("{MANAGER}:2377")],
-            );
-        }
-    }
-
-    fn remove() {
-        for (name, _) in NODES {
-            let _ = Command::new("docker").args(["rm", "-f", "-v", name]).output();
-            let _ = Command::new("docker")
-                .args(["volume", "rm", &format!("{name}-data")])
-                .output();
-        }
-        let _ = Command::new("docker").args(["network", "rm", NETWORK]).output();
+        Cluster::script(&["swarm"]);
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        Cluster::remove();
+        let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/test-cluster.sh"))
+            .arg("down")
+            .status();
     }
 }
 
@@ -357,12 +172,10 @@ fn setup() -> Remote {
         ],
     ));
     let dir = std::env::temp_dir().join("sirius-deck-test-remote");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("folder");
-    certificates(&dir);
-    let agent = ssh_keys(&dir);
     let started = Instant::now();
     let cluster = Cluster::start(&dir);
+    eprintln!("three nodes started in {} ms", started.elapsed().as_millis());
+    let agent = agent(&dir);
     let config = dir.join("docker-config");
     std::fs::create_dir_all(&config).expect("folder");
     let client = dir.join("client");
@@ -394,22 +207,6 @@ fn setup() -> Remote {
         _agent: agent,
         cluster,
     };
-    // The node's engine answers (over TLS) once it has started.
-    let deadline = Instant::now() + std::time::Duration::from_secs(60);
-    while !remote
-        .docker("node-tls")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the node's dockerd did not start: docker logs {}",
-            NODES[0].0
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    eprintln!("node started in {} ms", started.elapsed().as_millis());
     let copied = Instant::now();
     let mut save = Command::new("docker")
         .arg("save")
@@ -743,7 +540,7 @@ fn rolling_update(r: &Remote) {
 fn node_lost(r: &Remote, running: &[(String, String)]) {
     let worker = running
         .iter()
-        .filter(|(task, node)| node != NODES[0].0 && (task.contains("sirius-api.") || task.contains("sirius-engine.")))
+        .filter(|(task, node)| node != NODES[0] && (task.contains("sirius-api.") || task.contains("sirius-engine.")))
         .map(|(_, node)| node.clone())
         .next()
         .expect("a worker runs a task of the API or the engine");

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The lab stack's prod environment on a three-node swarm (scripts/test-cluster.sh), deployed
+# until every replica runs healthy, and a rolling update of the API, by sirius-deck and by
+# `docker stack deploy` (the anchor), on the same cluster:
+#   bench/swarm-vs-stack.sh setup            the cluster, its swarm and a docker context for its
+#                                            manager (in bench/.swarm); one deploy copies the
+#                                            images to every node, then the stack is removed
+#   bench/swarm-vs-stack.sh deploy ours      sirius-deck -e prod up (returns when every replica
+#                                            runs, healthy)
+#   bench/swarm-vs-stack.sh deploy theirs    docker stack deploy --detach=false (returns when the
+#                                            services converged: each task running, healthy)
+#   bench/swarm-vs-stack.sh update ours|theirs   the same on the deployed stack, with the API's
+#                                            DECK_REVISION changed: a rolling update, task by task
+#   bench/swarm-vs-stack.sh teardown
+# `deploy` first removes the stack (the same command for both) and waits until its tasks are
+# gone; `update` first deploys it when it is not there. Then the clock starts: the deploy-only
+# (update-only) time in ms is appended to bench/results/swarm-<what>-<which>.txt. Time the whole
+# command with any benchmark tool (hyperfine, /usr/bin/time), one against the other.
+# Docker stack deploy reads the model `sirius-deck config` prints (what compose would run), made
+# before the clock starts.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DECK="${DECK:-$ROOT/target/release/sirius-deck}"
+STATE="$ROOT/bench/.swarm"
+export DOCKER_CONFIG="$STATE/docker-config"
+STACK=(--stack "$ROOT/tests/fixtures/swarm/profile.toml" -e prod)
+mkdir -p "$ROOT/bench/results"
+
+remove() {
+    docker --context deck-swarm stack rm sirius-lab >/dev/null 2>&1 || true
+    until [ -z "$(docker --context deck-swarm ps -aq --filter label=com.docker.stack.namespace=sirius-lab)" ] &&
+        [ -z "$(docker --context deck-swarm network ls -q --filter label=com.docker.stack.namespace=sirius-lab)" ]; do
+        sleep 0.5
+    done
+}
+
+deployed() {
+    [ -n "$(docker --context deck-swarm service ls -q --filter label=com.docker.stack.namespace=sirius-lab)" ]
+}
+
+# One run of `what` (deploy, update) by `which` (ours, theirs).
+one() {
+    local what="$1" which="$2" revision=1 file
+    if [ "$what" = update ]; then
+        deployed || "$DECK" "${STACK[@]}" up >/dev/null 2>&1
+        revision="$(date +%s%N)"
+    else
+        remove
+    fi
+    file="$(mktemp --suffix=.yaml)"
+    if [ "$which" = theirs ]; then
+        DECK_REVISION="$revision" "$DECK" "${STACK[@]}" config >"$file"
+    fi
+    local start end
+    start=$(date +%s%N)
+    case "$which" in
+        ours) DECK_REVISION="$revision" "$DECK" "${STACK[@]}" up >/dev/null 2>&1 ;;
+        theirs) docker --context deck-swarm stack deploy --detach=false -c "$file" sirius-lab >/dev/null 2>&1 ;;
+        *) echo "usage: $0 deploy|update ours|theirs" >&2; exit 2 ;;
+    esac
+    end=$(date +%s%N)
+    rm -f "$file"
+    echo "$(((end - start) / 1000000))" >>"$ROOT/bench/results/swarm-$what-$which.txt"
+}
+
+case "${1:-}" in
+    setup)
+        "$ROOT/scripts/test-cluster.sh" up "$STATE"
+        "$ROOT/scripts/test-cluster.sh" swarm
+        c="$STATE/client"
+        docker context rm -f deck-swarm >/dev/null 2>&1 || true
+        docker context create deck-swarm --docker \
+            "host=tcp://10.213.77.11:2376,ca=$c/ca.pem,cert=$c/cert.pem,key=$c/key.pem" >/dev/null
+        "$DECK" "${STACK[@]}" up
+        remove
+        ;;
+    deploy | update) one "$1" "${2:-}" ;;
+    teardown)
+        "$ROOT/scripts/test-cluster.sh" down
+        rm -rf "$STATE"
+        ;;
+    *) echo "usage: $0 setup | deploy ours|theirs | update ours|theirs | teardown" >&2; exit 2 ;;
+esac
