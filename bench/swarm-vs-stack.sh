@@ -7,8 +7,8 @@
 #                                            images to every node, then the stack is removed
 #   bench/swarm-vs-stack.sh deploy ours      sirius-deck -e prod up (returns when every replica
 #                                            runs, healthy)
-#   bench/swarm-vs-stack.sh deploy theirs    docker stack deploy --detach=false (returns when the
-#                                            services converged: each task running, healthy)
+#   bench/swarm-vs-stack.sh deploy theirs    docker stack deploy, then waits until every service
+#                                            runs its replicas (healthy) and the migration completed
 #   bench/swarm-vs-stack.sh update ours|theirs   the same on the deployed stack, with the API's
 #                                            DECK_REVISION changed: a rolling update, task by task
 #   bench/swarm-vs-stack.sh teardown
@@ -16,8 +16,8 @@
 # gone; `update` first deploys it when it is not there. Then the clock starts: the deploy-only
 # (update-only) time in ms is appended to bench/results/swarm-<what>-<which>.txt. Time the whole
 # command with any benchmark tool (hyperfine, /usr/bin/time), one against the other.
-# Docker stack deploy reads the model `sirius-deck config` prints (what compose would run), made
-# before the clock starts.
+# Docker stack deploy reads the model `sirius-deck config` prints (what compose would run, the
+# stack's secrets shown), in the compose file format 3, made before the clock starts.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DECK="${DECK:-$ROOT/target/release/sirius-deck}"
@@ -25,6 +25,26 @@ STATE="$ROOT/bench/.swarm"
 export DOCKER_CONFIG="$STATE/docker-config"
 STACK=(--stack "$ROOT/tests/fixtures/swarm/profile.toml" -e prod)
 mkdir -p "$ROOT/bench/results"
+# docker stack deploy reads the compose file format 3: depends_on a list, a published port a
+# number, cpus a string, no top-level name, no null values.
+V3='
+import json, sys
+m = json.load(sys.stdin)
+m.pop("name", None)
+m["version"] = "3.9"
+for s in m.get("services", {}).values():
+    for k in [k for k, v in s.items() if v is None]:
+        del s[k]
+    if isinstance(s.get("depends_on"), dict):
+        s["depends_on"] = list(s["depends_on"])
+    for p in s.get("ports", []):
+        if "published" in p:
+            p["published"] = int(p["published"])
+    for r in s.get("deploy", {}).get("resources", {}).values():
+        if "cpus" in r:
+            r["cpus"] = str(r["cpus"])
+json.dump(m, sys.stdout)
+'
 
 remove() {
     docker --context deck-swarm stack rm sirius-lab >/dev/null 2>&1 || true
@@ -32,6 +52,22 @@ remove() {
         [ -z "$(docker --context deck-swarm network ls -q --filter label=com.docker.stack.namespace=sirius-lab)" ]; do
         sleep 0.5
     done
+}
+
+# Every service runs its replicas with the spec deployed last (its update, if any, completed),
+# the one-shot migration completed: what sirius-deck waits for. (`docker stack deploy
+# --detach=false` waits for the migration to run too, and never returns.)
+converged() {
+    local name replicas state
+    while read -r name replicas state; do
+        case "$name" in
+            *sirius-migrate) [ "$(docker --context deck-swarm service ps "$name" --format '{{.CurrentState}}' | head -1 | cut -d' ' -f1)" = Complete ] || return 1 ;;
+            *) [ "${replicas%/*}" = "${replicas#*/}" ] && [ "$state" != updating ] || return 1 ;;
+        esac
+    done < <(docker --context deck-swarm service ls --filter label=com.docker.stack.namespace=sirius-lab \
+        --format '{{.Name}} {{.Replicas}}' | while read -r n r; do
+        echo "$n $r $(docker --context deck-swarm service inspect "$n" --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')"
+    done)
 }
 
 deployed() {
@@ -49,13 +85,16 @@ one() {
     fi
     file="$(mktemp --suffix=.yaml)"
     if [ "$which" = theirs ]; then
-        DECK_REVISION="$revision" "$DECK" "${STACK[@]}" config >"$file"
+        DECK_REVISION="$revision" "$DECK" "${STACK[@]}" config --show-secrets --format json | python3 -c "$V3" >"$file"
     fi
     local start end
     start=$(date +%s%N)
     case "$which" in
         ours) DECK_REVISION="$revision" "$DECK" "${STACK[@]}" up >/dev/null 2>&1 ;;
-        theirs) docker --context deck-swarm stack deploy --detach=false -c "$file" sirius-lab >/dev/null 2>&1 ;;
+        theirs)
+            docker --context deck-swarm stack deploy -c "$file" sirius-lab >/dev/null 2>&1
+            until converged; do sleep 0.2; done
+            ;;
         *) echo "usage: $0 deploy|update ours|theirs" >&2; exit 2 ;;
     esac
     end=$(date +%s%N)

@@ -52,14 +52,17 @@ certificates() {
     cd - >/dev/null
 }
 
-# The manager's SSH host key (a new one each time: the one remembered from before is
-# forgotten) and the client's key, authorised on the nodes.
+# The manager's SSH host key (a new one each time: it replaces the one known from before in
+# ~/.ssh/known_hosts, as a user who checked it would) and the client's key, authorised on the
+# nodes.
 ssh_keys() {
     local dir="$1"
     ssh-keygen -q -t ed25519 -N '' -f "$dir/node/ssh_host_ed25519_key"
     ssh-keygen -q -t ed25519 -N '' -f "$dir/client/id_ed25519"
     cp "$dir/client/id_ed25519.pub" "$dir/node/authorized_keys"
+    mkdir -p ~/.ssh
     ssh-keygen -R "${ADDRS[0]}" >/dev/null 2>&1 || true
+    echo "${ADDRS[0]} $(cut -d' ' -f1,2 "$dir/node/ssh_host_ed25519_key.pub")" >>~/.ssh/known_hosts
 }
 
 up() {

@@ -51,8 +51,8 @@ use tokio_util::sync::CancellationToken;
 /// backups go, and the cancellable operation in flight.
 #[derive(Default)]
 pub struct App {
-    /// The engine connected, with the context it was chosen by.
-    engine: tokio::sync::Mutex<Option<(Option<String>, Engine)>>,
+    /// The engines connected so far (a few), each for its endpoint as it was resolved.
+    engines: Mutex<Vec<Engine>>,
     /// The Docker context chosen (`--context`, the window's engine picker); none: the docker
     /// CLI's own choice.
     context: Mutex<Option<String>>,
@@ -132,17 +132,27 @@ impl App {
         Ok(Engine::connect_to(&deck_engine::endpoint::resolve(None)?).await?)
     }
 
+    /// The engine of a context (none: the docker CLI's choice), resolved anew each time (a
+    /// context changed with the docker CLI is followed) and connected once per endpoint. A
+    /// connection that fails is not kept, and holds no other caller up.
     async fn connect(&self, wanted: Option<String>) -> Result<Engine> {
-        let mut slot = self.engine.lock().await;
-        match slot.as_ref() {
-            Some((chosen, e)) if *chosen == wanted => Ok(e.clone()),
-            _ => {
-                let endpoint = deck_engine::endpoint::resolve(wanted.as_deref())?;
-                let engine = Engine::connect_to(&endpoint).await?;
-                *slot = Some((wanted, engine.clone()));
-                Ok(engine)
-            }
+        const KEPT: usize = 4;
+        let endpoint = deck_engine::endpoint::resolve(wanted.as_deref())?;
+        let known = |all: &Vec<Engine>| all.iter().find(|e| e.endpoint() == &endpoint).cloned();
+        if let Some(e) = self.engines.lock().ok().and_then(|all| known(&all)) {
+            return Ok(e);
         }
+        let engine = Engine::connect_to(&endpoint).await?;
+        if let Ok(mut all) = self.engines.lock() {
+            if let Some(e) = known(&all) {
+                return Ok(e);
+            }
+            if all.len() == KEPT {
+                all.remove(0);
+            }
+            all.push(engine.clone());
+        }
+        Ok(engine)
     }
 
     /// The backup settings as saved, with this program's folder override.

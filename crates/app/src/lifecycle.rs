@@ -103,6 +103,7 @@ pub async fn down(app: &App, stack: &Stack, volumes: bool, sink: &Sink) -> Resul
 
 /// Builds the images of the named services (all that build when none is named).
 pub async fn build(app: &App, stack: &Stack, services: &[String], no_cache: bool, sink: &Sink) -> Result<()> {
+    stack.require_local("building images one by one")?;
     for s in services {
         stack.require_service(s)?;
     }
@@ -120,6 +121,7 @@ pub async fn build(app: &App, stack: &Stack, services: &[String], no_cache: bool
 
 /// Starts, stops or restarts one service's container.
 pub async fn control(app: &App, stack: &Stack, service: &str, action: Action) -> Result<()> {
+    stack.require_local("starting, stopping or restarting one service")?;
     stack.require_service(service)?;
     Ok(app
         .engine_for(stack)
@@ -131,6 +133,7 @@ pub async fn control(app: &App, stack: &Stack, service: &str, action: Action) ->
 /// What each of a service's containers runs (lowest replica first): its environment with secret
 /// values masked, mounts, networks, ports, labels, command and build target.
 pub async fn inspect(app: &App, stack: &Stack, service: &str) -> Result<Vec<Inspection>> {
+    stack.require_local("inspecting a container")?;
     stack.require_service(service)?;
     let engine = app.engine_for(stack).await?;
     let mut out = Vec::new();
@@ -148,6 +151,7 @@ pub async fn terminal(
     service: &str,
     size: TermSize,
 ) -> Result<(Terminal, tokio::sync::mpsc::Receiver<String>)> {
+    stack.require_local("a shell")?;
     stack.require_service(service)?;
     let engine = app.engine_for(stack).await?;
     let replicas = engine.replicas(&stack.project.name, service).await?;
@@ -162,6 +166,7 @@ pub async fn terminal(
 
 /// One variable of a container of the stack, as it is: a person asked to see a masked value.
 pub async fn env_value(app: &App, stack: &Stack, container: &str, name: &str) -> Result<String> {
+    stack.require_local("reading a container's variable")?;
     let engine = app.engine_for(stack).await?;
     let ours = engine
         .containers(&stack.project.name)
@@ -180,6 +185,7 @@ pub async fn env_value(app: &App, stack: &Stack, container: &str, name: &str) ->
 /// Whether each service reaches what it depends on (those of `service` only when named): a
 /// TCP connect from inside it to each dependency's name and port.
 pub async fn connectivity(app: &App, stack: &Stack, service: Option<&str>) -> Result<Vec<EdgeCheck>> {
+    stack.require_local("checking connections")?;
     if let Some(s) = service {
         stack.require_service(s)?;
     }
@@ -192,6 +198,7 @@ pub async fn connectivity(app: &App, stack: &Stack, service: Option<&str>) -> Re
 
 /// The last outputs of a service's own health check, newest last.
 pub async fn health(app: &App, stack: &Stack, service: &str) -> Result<Vec<HealthCheck>> {
+    stack.require_local("a health-check log")?;
     stack.require_service(service)?;
     Ok(app.engine_for(stack).await?.health_log(&stack.project, service).await?)
 }
@@ -205,6 +212,7 @@ pub async fn logs(
     follow: bool,
     tail: Option<usize>,
 ) -> Result<tokio::sync::mpsc::Receiver<LogLine>> {
+    stack.require_local("logs")?;
     for s in services {
         stack.require_service(s)?;
     }
@@ -217,6 +225,7 @@ pub async fn logs(
 
 /// The live state of the stack and the incidents it raises, until dropped.
 pub async fn watch(app: &App, stack: &Stack) -> Result<IncidentWatch> {
+    stack.require_local("watching incidents")?;
     Ok(app
         .engine_for(stack)
         .await?
@@ -226,6 +235,7 @@ pub async fn watch(app: &App, stack: &Stack) -> Result<IncidentWatch> {
 /// A sampler of the stack's resource use: it samples the running containers it is told to
 /// follow (nothing at first), until dropped.
 pub async fn usage(app: &App, stack: &Stack) -> Result<(UsageSampler, tokio::sync::mpsc::Receiver<Usage>)> {
+    stack.require_local("resource gauges")?;
     Ok(app.engine_for(stack).await?.usage_sampler())
 }
 
@@ -273,6 +283,7 @@ pub fn near_memory_limit(stack: &Stack, service: &str, memory: u64) -> bool {
 /// memory sample against its limits, and whether its service runs what its environment asks
 /// for.
 pub async fn ps(app: &App, stack: &Stack) -> Result<Vec<PsRow>> {
+    stack.require_local("ps by container")?;
     let engine = app.engine_for(stack).await?;
     let status = engine.status(&stack.project).await?;
     let drift = engine.drift(&stack.project, stack.env.as_deref()).await?;
@@ -306,6 +317,7 @@ pub async fn ps(app: &App, stack: &Stack) -> Result<Vec<PsRow>> {
 
 /// Whether each service runs what the stack's environment asks for.
 pub async fn drift(app: &App, stack: &Stack) -> Result<Vec<ServiceDrift>> {
+    stack.require_local("the proof of what each container runs")?;
     Ok(app
         .engine_for(stack)
         .await?
@@ -325,6 +337,7 @@ pub struct RepairResult {
 /// The fix of a drifted service: rebuild its image without cache when its target is wrong (or
 /// `rebuild`), then recreate it. Fails with `Code::Drift` when it still drifts.
 pub async fn repair(app: &App, stack: &Stack, service: &str, rebuild: bool, sink: &Sink) -> Result<RepairResult> {
+    stack.require_local("repair")?;
     stack.require_service(service)?;
     let engine = app.engine_for(stack).await?;
     let env = stack.env.as_deref();

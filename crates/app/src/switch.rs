@@ -14,6 +14,7 @@ use deck_switch::{SwitchOptions, SwitchSummary, Switcher};
 /// old environment down and the new one up), rolled back when it does not come up; then the
 /// proof of what each container runs (`SwitchSummary::drifted`).
 pub async fn switch(app: &App, stack: &Stack, to: &str, opts: &SwitchOptions, sink: &Sink) -> Result<SwitchSummary> {
+    switchable(stack, to)?;
     let backups = app.backups_of(stack).await?;
     let load = loader(stack);
     Ok(switcher(app, stack, to, &backups, &load)
@@ -25,9 +26,30 @@ pub async fn switch(app: &App, stack: &Stack, to: &str, opts: &SwitchOptions, si
 /// What a switch to `to` would do to each service (kept, recreated, created, removed),
 /// changing nothing.
 pub async fn switch_plan(app: &App, stack: &Stack, to: &str, opts: &SwitchOptions) -> Result<Vec<PlannedChange>> {
+    switchable(stack, to)?;
     let backups = app.backups_of(stack).await?;
     let load = loader(stack);
     Ok(switcher(app, stack, to, &backups, &load).await?.plan(to, opts).await?)
+}
+
+/// A switch works between environments of containers on one engine: to or from a swarm
+/// environment it is refused before anything changes.
+fn switchable(stack: &Stack, to: &str) -> Result<()> {
+    stack.require_local("a switch")?;
+    if stack
+        .profile
+        .as_ref()
+        .and_then(|p| p.envs.get(to))
+        .is_some_and(|e| e.swarm)
+    {
+        return Err(crate::Error::new(
+            deck_error::Code::Refused,
+            format!(
+                "a switch to {to}, a swarm environment, is not done yet: take the stack down (`sirius-deck down`), then `sirius-deck -e {to} up`"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Loads another environment of the stack as it was loaded itself (same project name, folder,

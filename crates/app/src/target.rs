@@ -140,6 +140,22 @@ impl Stack {
         self.env_spec().is_some_and(|e| e.swarm)
     }
 
+    /// Refuses what works on one engine's containers only when the environment is a swarm
+    /// stack (its tasks are not compose containers): nothing is done.
+    pub fn require_local(&self, action: &str) -> Result<()> {
+        if !self.swarm() {
+            return Ok(());
+        }
+        Err(Error::new(
+            deck_error::Code::Refused,
+            format!(
+                "{action} is not done on a swarm stack yet: the {} environment of {} runs as swarm services (see `sirius-deck ps`)",
+                self.env.as_deref().unwrap_or("?"),
+                self.name()
+            ),
+        ))
+    }
+
     /// The stack's name: its profile's, or the compose project's.
     pub fn name(&self) -> &str {
         self.profile.as_ref().map_or(&self.project.name, |p| &p.name)

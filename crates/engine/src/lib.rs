@@ -270,7 +270,15 @@ impl Engine {
                 if text.contains("PermissionDenied") || text.contains("ermission denied") {
                     return Err(EngineError::PermissionDenied { host });
                 }
-                let said = tunnel.as_ref().and_then(|t| t.last_error());
+                let said = tunnel.as_ref().and_then(|t| t.last_error()).map(|e| {
+                    if e.contains("Host key verification failed") {
+                        format!(
+                            "{e}: this host's key is not known here; connect once with `ssh` to check and accept it"
+                        )
+                    } else {
+                        e
+                    }
+                });
                 return Err(unreachable(said.unwrap_or_else(|| connect_failure(&e, endpoint))));
             }
             Ok(Ok(_)) => {}

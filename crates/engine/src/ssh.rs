@@ -56,13 +56,7 @@ fn destination(host: &str) -> Result<Vec<String>, String> {
         Some((u, h)) => (Some(u), h),
         None => (None, rest),
     };
-    let (name, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') || h.starts_with('[') => {
-            let port: u16 = p.parse().map_err(|_| format!("{p} is not a port"))?;
-            (h.trim_start_matches('[').trim_end_matches(']'), Some(port))
-        }
-        _ => (hostport, None),
-    };
+    let (name, port) = host_port(hostport)?;
     if name.is_empty() {
         return Err("the address names no host: ssh://[USER@]HOST[:PORT]".into());
     }
@@ -77,16 +71,38 @@ fn destination(host: &str) -> Result<Vec<String>, String> {
     Ok(args)
 }
 
+/// `host`, `host:port`, `[v6]` or `[v6]:port`: the host (without brackets) and the port.
+pub(crate) fn host_port(s: &str) -> Result<(&str, Option<u16>), String> {
+    let (host, port) = match s.strip_prefix('[') {
+        Some(rest) => {
+            let (h, after) = rest.split_once(']').ok_or_else(|| format!("{s}: a [ without ]"))?;
+            (h, after.strip_prefix(':'))
+        }
+        None => match s.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h, Some(p)),
+            _ => (s, None),
+        },
+    };
+    let port = port
+        .map(|p| p.parse::<u16>().map_err(|_| format!("{p} is not a port")))
+        .transpose()?;
+    Ok((host, port))
+}
+
 /// Opens the socket for `host` (`ssh://…`); connections are made as the client asks.
 pub(crate) fn open(host: &str) -> Result<Tunnel, String> {
     static N: AtomicU32 = AtomicU32::new(0);
     let target = destination(host)?;
-    let dir = std::env::temp_dir().join(format!(
-        "sirius-deck-ssh-{}-{}",
+    // The user's own runtime folder where there is one; a name nobody can guess beforehand.
+    let base = std::env::var_os("XDG_RUNTIME_DIR").map_or_else(std::env::temp_dir, std::path::PathBuf::from);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = base.join(format!(
+        "sirius-deck-ssh-{}-{}-{nanos:x}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ));
-    let _ = std::fs::remove_dir_all(&dir);
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
@@ -97,13 +113,13 @@ pub(crate) fn open(host: &str) -> Result<Tunnel, String> {
         format!("ControlPath={}", dir.join("master").display()),
     ];
     let mut args = control.clone();
-    // No prompt can be answered here: a key (or the agent) must do. A host seen for the first
-    // time is remembered, as the ssh library of bollard does; a changed key is refused.
+    // No prompt can be answered here: a key (or the agent) must do, and the host must be
+    // known (the user's own policy applies, as with the docker CLI). The shared connection
+    // ends a minute after its last use, whatever becomes of this program.
     for o in [
         "ControlMaster=auto",
-        "ControlPersist=yes",
+        "ControlPersist=60s",
         "BatchMode=yes",
-        "StrictHostKeyChecking=accept-new",
         "ConnectTimeout=15",
         "ServerAliveInterval=15",
     ] {
@@ -164,7 +180,10 @@ async fn serve(conn: tokio::net::UnixStream, args: Vec<String>, last_error: Arc<
         let _ = tokio::io::copy(&mut from_client, &mut stdin).await;
         let _ = stdin.shutdown().await;
     });
-    let _ = tokio::io::copy(&mut stdout, &mut to_client).await;
+    if tokio::io::copy(&mut stdout, &mut to_client).await.is_err() {
+        // The client went away: nothing more will be read from ssh.
+        let _ = child.start_kill();
+    }
     up.abort();
     // What ssh said is kept before the client sees the connection close (it asks for it then).
     let status = child.wait().await;
@@ -195,5 +214,6 @@ mod tests {
         assert!(destination("ssh://host/var/run").is_err());
         assert!(destination("ssh://me@").is_err());
         assert!(destination("ssh://host:x").is_err());
+        assert_eq!(destination("ssh://[::1]").expect("an address"), ["--", "::1"]);
     }
 }

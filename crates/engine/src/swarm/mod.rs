@@ -8,7 +8,7 @@ pub mod spec;
 use crate::endpoint::Endpoint;
 use crate::event::{Event, FailureReport, Phase, ResourceAction, ResourceKind, Sink};
 use crate::{is_not_found, Context, Engine, EngineError, UpOptions};
-use bollard::models::{NetworkCreateRequest, TaskSpecContainerSpec, TaskState};
+use bollard::models::{NetworkCreateRequest, TaskSpec, TaskState};
 use bollard::query_parameters::{ListNodesOptions, ListServicesOptions, ListTasksOptions};
 use deck_compose::Project;
 use futures_util::StreamExt;
@@ -60,16 +60,6 @@ pub struct SwarmTask {
 fn update_mark(u: Option<&bollard::models::ServiceUpdateStatus>) -> String {
     u.map(|u| format!("{:?}|{:?}", u.state, u.started_at))
         .unwrap_or_default()
-}
-
-/// Whether a task runs what its service asks now: its image, command, environment and labels.
-fn same_container(task: Option<&TaskSpecContainerSpec>, service: Option<&TaskSpecContainerSpec>) -> bool {
-    match (task, service) {
-        (Some(t), Some(s)) => {
-            (&t.image, &t.command, &t.args, &t.env, &t.labels) == (&s.image, &s.command, &s.args, &s.env, &s.labels)
-        }
-        _ => false,
-    }
 }
 
 /// What a deploy did.
@@ -159,17 +149,27 @@ impl Engine {
             return Ok(self.clone());
         }
         let host = &self.endpoint.host;
+        let addr = if node.addr.contains(':') {
+            format!("[{}]", node.addr)
+        } else {
+            node.addr.clone()
+        };
+        let port = |rest: &str| {
+            crate::ssh::host_port(rest.trim_end_matches('/'))
+                .ok()
+                .and_then(|(_, p)| p)
+                .map(|p| format!(":{p}"))
+        };
         let replaced = if let Some(rest) = host.strip_prefix("tcp://") {
-            let port = rest.rsplit_once(':').map_or("2376", |(_, p)| p);
-            format!("tcp://{}:{port}", node.addr)
+            format!("tcp://{addr}{}", port(rest).unwrap_or_else(|| ":2376".into()))
         } else if let Some(rest) = host.strip_prefix("ssh://") {
-            let user = rest.split_once('@').map(|(u, _)| format!("{u}@")).unwrap_or_default();
-            let port = rest
-                .rsplit_once(':')
-                .filter(|(h, _)| !h.ends_with(']'))
-                .map(|(_, p)| format!(":{p}"))
-                .unwrap_or_default();
-            format!("ssh://{user}{}{port}", node.addr)
+            let (user, hostport) = rest.rsplit_once('@').map_or(("", rest), |(u, h)| (u, h));
+            let user = if user.is_empty() {
+                String::new()
+            } else {
+                format!("{user}@")
+            };
+            format!("ssh://{user}{addr}{}", port(hostport).unwrap_or_default())
         } else {
             return Err(EngineError::Swarm(format!(
                 "node {} cannot be reached from here: the manager is reached over {host}, which says nothing of the other nodes. Reach the manager over TCP with TLS or SSH (a docker context), and each node's engine the same way",
@@ -220,6 +220,7 @@ impl Engine {
         if !refused.is_empty() {
             return Err(EngineError::Preflight(refused));
         }
+        self.validate(project, &names, &ids, opts.env.as_deref()).await?;
         let warnings: Vec<String> = found.iter().map(|f| f.problem(project).message).collect();
         for w in &warnings {
             sink.send(Event::Step {
@@ -335,12 +336,14 @@ impl Engine {
         let (mut created, mut updated) = (Vec::new(), Vec::new());
         let from = Instant::now();
         for name in &names {
-            let spec = spec::service_spec(project, name, &objects, opts.env.as_deref()).map_err(|message| {
-                EngineError::Preflight(vec![crate::preflight::Problem {
-                    service: Some(name.clone()),
-                    message,
-                }])
-            })?;
+            let image_id = ids.get(name).map(String::as_str);
+            let spec =
+                spec::service_spec(project, name, image_id, &objects, opts.env.as_deref()).map_err(|message| {
+                    EngineError::Preflight(vec![crate::preflight::Problem {
+                        service: Some(name.clone()),
+                        message,
+                    }])
+                })?;
             let full = spec::service_name(project, name);
             match existing.get(&full) {
                 Some(version) => {
@@ -380,34 +383,123 @@ impl Engine {
         })
     }
 
+    /// What the swarm would refuse, checked before anything changes: each service's spec, the
+    /// external networks, secrets and configs (they must exist), and networks of the stack's
+    /// names that exist already (they must be overlay networks of the swarm).
+    async fn validate(
+        &self,
+        project: &Project,
+        names: &[String],
+        ids: &HashMap<String, String>,
+        env: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let mut problems = Vec::new();
+        let mut problem = |service: Option<&str>, message: String| {
+            problems.push(crate::preflight::Problem {
+                service: service.map(str::to_string),
+                message,
+            })
+        };
+        for name in names {
+            if let Err(message) = spec::service_spec(project, name, ids.get(name).map(String::as_str), &Ids::new(), env)
+            {
+                problem(Some(name), message);
+            }
+        }
+        for (key, net) in &project.networks {
+            match self.docker.inspect_network(&net.name, None).await {
+                Ok(n) if n.scope.as_deref() != Some("swarm") => problem(
+                    None,
+                    format!(
+                        "networks.{key}: a network {} exists on the manager and is {} (scope {}), not a swarm one: {}",
+                        net.name,
+                        n.driver.as_deref().unwrap_or("?"),
+                        n.scope.as_deref().unwrap_or("?"),
+                        if net.external {
+                            "name an overlay network".to_string()
+                        } else {
+                            format!("remove it (`docker network rm {}`) or name another", net.name)
+                        }
+                    ),
+                ),
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) && net.external => problem(
+                    None,
+                    format!(
+                        "networks.{key}: the external network {} does not exist in the swarm: create it with `docker network create -d overlay {}`",
+                        net.name, net.name
+                    ),
+                ),
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => {
+                    return Err(EngineError::Docker {
+                        context: format!("inspecting network {}", net.name),
+                        source: e,
+                    })
+                }
+            }
+        }
+        let (secrets, configs) = self.object_names().await?;
+        for (kind, objects, have) in [
+            ("secret", &project.secrets, &secrets),
+            ("config", &project.configs, &configs),
+        ] {
+            for (key, obj) in objects.iter().filter(|(_, o)| o.external) {
+                if !have.contains_key(&obj.name) {
+                    problem(
+                        None,
+                        format!(
+                            "{kind}s.{key}: the external {kind} {} does not exist in the swarm: create it with `docker {kind} create {} FILE`",
+                            obj.name, obj.name
+                        ),
+                    );
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Preflight(problems))
+        }
+    }
+
+    /// The swarm's secrets and configs: their ids by name.
+    async fn object_names(&self) -> Result<(HashMap<String, String>, HashMap<String, String>), EngineError> {
+        let secrets = self
+            .docker
+            .list_secrets(None::<bollard::query_parameters::ListSecretsOptions>)
+            .await
+            .context(|| "listing secrets".into())?
+            .into_iter()
+            .filter_map(|s| Some((s.spec?.name?, s.id?)))
+            .collect();
+        let configs = self
+            .docker
+            .list_configs(None::<bollard::query_parameters::ListConfigsOptions>)
+            .await
+            .context(|| "listing configs".into())?
+            .into_iter()
+            .filter_map(|c| Some((c.spec?.name?, c.id?)))
+            .collect();
+        Ok((secrets, configs))
+    }
+
     /// The stack's secrets and configs as swarm objects (created when missing; a swarm's are
     /// immutable, so one that exists is used as it is): their ids by name.
     async fn ensure_objects(&self, project: &Project) -> Result<Ids, EngineError> {
         use base64::Engine as _;
         let mut ids = Ids::new();
-        let secrets = self
-            .docker
-            .list_secrets(None::<bollard::query_parameters::ListSecretsOptions>)
-            .await
-            .context(|| "listing secrets".into())?;
-        let configs = self
-            .docker
-            .list_configs(None::<bollard::query_parameters::ListConfigsOptions>)
-            .await
-            .context(|| "listing configs".into())?;
-        let have: HashMap<String, String> = secrets
-            .into_iter()
-            .filter_map(|s| Some((s.spec?.name?, s.id?)))
-            .chain(configs.into_iter().filter_map(|c| Some((c.spec?.name?, c.id?))))
-            .collect();
+        let (secrets, configs) = self.object_names().await?;
         let all = project
             .secrets
             .values()
             .map(|o| (o, true))
             .chain(project.configs.values().map(|o| (o, false)));
         for (obj, secret) in all {
+            let have = if secret { &secrets } else { &configs };
+            let key = spec::object_key(secret, &obj.name);
             if let Some(id) = have.get(&obj.name) {
-                ids.insert(obj.name.clone(), id.clone());
+                ids.insert(key, id.clone());
                 continue;
             }
             if obj.external {
@@ -449,7 +541,7 @@ impl Engine {
             }
             .context(|| format!("creating {}", obj.name))?
             .id;
-            ids.insert(obj.name.clone(), id);
+            ids.insert(key, id);
         }
         Ok(ids)
     }
@@ -523,14 +615,26 @@ impl Engine {
                     .and_then(|s| s.mode.as_ref())
                     .and_then(|m| m.replicated.as_ref())
                     .and_then(|r| r.replicas)
-                    .map_or(nodes.len(), |r| r as usize);
+                    // A global service: one task on each node that may run it.
+                    .map_or_else(
+                        || {
+                            mine.iter()
+                                .filter(|t| t.current && t.desired == "running")
+                                .count()
+                                .max(1)
+                        },
+                        |r| r as usize,
+                    );
                 let running = mine
                     .iter()
                     .filter(|t| t.current && t.desired == "running" && t.state == "running")
                     .count();
-                let ok = (one_shot && mine.iter().any(|t| t.state == "complete"))
+                let ok = (one_shot && mine.iter().any(|t| t.current && t.state == "complete"))
                     || (running >= desired && !matches!(update.as_deref(), Some("updating" | "rollback_started")));
-                if update.as_deref() == Some("rollback_completed") || update.as_deref() == Some("paused") {
+                if matches!(
+                    update.as_deref(),
+                    Some("rollback_completed" | "paused" | "rollback_paused")
+                ) {
                     let message = svc.update_status.and_then(|u| u.message).unwrap_or_default();
                     failures.push(
                         self.task_failure(
@@ -623,7 +727,7 @@ impl Engine {
         nodes: &HashMap<String, String>,
     ) -> Result<Vec<SwarmTask>, EngineError> {
         // Each service's short name and what its tasks run now.
-        let services: HashMap<String, (String, Option<TaskSpecContainerSpec>)> = self
+        let services: HashMap<String, (String, Option<TaskSpec>)> = self
             .docker
             .list_services(Some(ListServicesOptions {
                 filters: Some(label_filter(&project.name)),
@@ -635,7 +739,7 @@ impl Engine {
             .filter_map(|s| {
                 let spec = s.spec?;
                 let short = spec.name?.strip_prefix(&format!("{}_", project.name))?.to_string();
-                Some((s.id?, (short, spec.task_template.and_then(|t| t.container_spec))))
+                Some((s.id?, (short, spec.task_template)))
             })
             .collect();
         if services.is_empty() {
@@ -656,6 +760,8 @@ impl Engine {
             .filter_map(|t| {
                 let (service, wanted) = services.get(t.service_id.as_ref()?)?.clone();
                 let status = t.status.unwrap_or_default();
+                // A task runs a copy of its service's task template as it was then.
+                let current = t.spec.is_some() && t.spec == wanted;
                 let runs = t.spec.and_then(|s| s.container_spec);
                 let stamp = t.updated_at.map(|d| d.to_string()).unwrap_or_default();
                 Some((
@@ -672,7 +778,7 @@ impl Engine {
                         desired: state_word(t.desired_state),
                         message: status.message,
                         error: status.err,
-                        current: same_container(runs.as_ref(), wanted.as_ref()),
+                        current,
                         image: runs.and_then(|c| c.image),
                         container: status.container_status.and_then(|c| c.container_id),
                     },
@@ -718,11 +824,18 @@ impl Engine {
                 .await
                 .map(|l| l.len())
                 .unwrap_or(0);
+            // The tasks of the services just removed, on every node (by the stack's label).
             let tasks = self
-                .stack_tasks(project)
+                .docker
+                .list_tasks(Some(ListTasksOptions { filters: filters() }))
                 .await
-                .map(|t| t.iter().filter(|t| t.state == "running").count());
-            if left == 0 && tasks.unwrap_or(0) == 0 {
+                .map(|t| {
+                    t.iter()
+                        .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING))
+                        .count()
+                })
+                .unwrap_or(0);
+            if left == 0 && tasks == 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(300)).await;

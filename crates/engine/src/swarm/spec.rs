@@ -25,8 +25,14 @@ pub const NAMESPACE: &str = "com.docker.stack.namespace";
 /// The image a stack's service was deployed with, as written (`docker stack` sets it).
 pub const STACK_IMAGE: &str = "com.docker.stack.image";
 
-/// A swarm object's id by its name (secrets and configs, created before the services).
+/// A swarm object's id by its kind and name (`object_key`: secrets and configs, created before
+/// the services).
 pub type Ids = HashMap<String, String>;
+
+/// The key of a secret (or a config) in `Ids`.
+pub fn object_key(secret: bool, name: &str) -> String {
+    format!("{}:{name}", if secret { "secret" } else { "config" })
+}
 
 /// What a key of the files asks that swarm does otherwise: warned, or refused.
 #[derive(Clone, Debug, PartialEq)]
@@ -231,9 +237,10 @@ fn restart_policy(svc: &Service) -> Option<TaskSpecRestartPolicy> {
         Some((n, c)) => (n, c.parse().ok()),
         None => (svc.restart.as_deref()?, None),
     };
+    // `no` is left to the swarm's default (restart), as docker stack leaves it.
     Some(TaskSpecRestartPolicy {
         condition: Some(match name {
-            "no" => C::NONE,
+            "no" => return None,
             "on-failure" => C::ON_FAILURE,
             _ => C::ANY,
         }),
@@ -334,16 +341,15 @@ fn resources(svc: &Service) -> Option<TaskSpecResources> {
 fn file_refs<T>(
     project: &Project,
     refs: &[deck_compose::FileRef],
+    secret: bool,
     ids: &Ids,
     make: impl Fn(TaskSpecContainerSpecFile, String, String) -> T,
 ) -> Vec<T> {
+    let objects = if secret { &project.secrets } else { &project.configs };
     refs.iter()
         .filter_map(|r| {
-            let obj = project
-                .secrets
-                .get(&r.source)
-                .or_else(|| project.configs.get(&r.source))?;
-            let id = ids.get(&obj.name)?;
+            let obj = objects.get(&r.source)?;
+            let id = ids.get(&object_key(secret, &obj.name))?;
             let file = TaskSpecContainerSpecFile {
                 name: Some(r.written_target.clone().unwrap_or_else(|| r.source.clone())),
                 uid: Some(r.uid.clone().unwrap_or_else(|| "0".into())),
@@ -355,16 +361,36 @@ fn file_refs<T>(
         .collect()
 }
 
-/// The swarm service of compose service `name`, its secrets and configs referred to by the
-/// ids in `ids`; `env` is the profile environment it belongs to (a label, as on containers).
-pub fn service_spec(project: &Project, name: &str, ids: &Ids, env: Option<&str>) -> Result<ServiceSpec, String> {
+/// The label with the id of the image a service was deployed with: a rebuilt image under the
+/// same tag changes the spec, so the swarm rolls it out.
+pub const IMAGE_ID: &str = "dev.siriusdeck.image-id";
+
+/// The swarm service of compose service `name` (its image `image_id`), its secrets and configs
+/// referred to by the ids in `ids` (none yet: left out, for a check before anything changes);
+/// `env` is the profile environment it belongs to (a label, as on containers).
+pub fn service_spec(
+    project: &Project,
+    name: &str,
+    image_id: Option<&str>,
+    ids: &Ids,
+    env: Option<&str>,
+) -> Result<ServiceSpec, String> {
     let svc = &project.services[name];
-    let body = crate::spec::container_body(project, name, 1, svc, env)?;
+    // Secrets and configs are swarm objects here, not files bound from this machine.
+    let bare = Service {
+        secrets: Vec::new(),
+        configs: Vec::new(),
+        ..svc.clone()
+    };
+    let body = crate::spec::container_body(project, name, 1, &bare, env)?;
     let image = crate::spec::image_ref(project, name, svc);
     let ns = || (NAMESPACE.to_string(), project.name.clone());
     let mut container_labels: HashMap<String, String> =
         svc.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     container_labels.extend([ns()]);
+    if let Some(id) = image_id {
+        container_labels.insert(IMAGE_ID.into(), id.into());
+    }
     if let Some(e) = env {
         container_labels.insert(crate::labels::ENV_LABEL.into(), e.into());
     }
@@ -445,14 +471,14 @@ pub fn service_spec(project: &Project, name: &str, ids: &Ids, env: Option<&str>)
                 .filter_map(|h| h.split_once(['=', ':']).map(|(n, ip)| format!("{ip} {n}")))
                 .collect(),
         ),
-        secrets: Some(file_refs(project, &svc.secrets, ids, |file, id, name| {
+        secrets: Some(file_refs(project, &svc.secrets, true, ids, |file, id, name| {
             TaskSpecContainerSpecSecrets {
                 file: Some(file),
                 secret_id: Some(id),
                 secret_name: Some(name),
             }
         })),
-        configs: Some(file_refs(project, &svc.configs, ids, |file, id, name| {
+        configs: Some(file_refs(project, &svc.configs, false, ids, |file, id, name| {
             TaskSpecContainerSpecConfigs {
                 file: Some(TaskSpecContainerSpecFile1 {
                     name: file.name,
@@ -573,7 +599,7 @@ services:
     deploy: {endpoint_mode: dnsrr}
 "#,
         );
-        let spec = service_spec(&p, "api", &Ids::new(), Some("prod")).expect("converts");
+        let spec = service_spec(&p, "api", Some("sha256:1"), &Ids::new(), Some("prod")).expect("converts");
         assert_eq!(spec.name.as_deref(), Some("st_api"));
         let labels = spec.labels.expect("labels");
         assert_eq!(labels.get(NAMESPACE).map(String::as_str), Some("st"));
@@ -617,7 +643,9 @@ services:
             (port.published_port, port.publish_mode),
             (Some(8080), Some(EndpointPortConfigPublishModeEnum::HOST))
         );
-        assert!(one_shot(&p.services["db"]));
+        // `restart: "no"` is the swarm's default (restart), as docker stack reads it.
+        assert!(!one_shot(&p.services["db"]) && restart_policy(&p.services["db"]).is_none());
+        assert!(one_shot(&p.services["api"]));
 
         let found = findings(&p, false);
         let keys: Vec<(&str, &str, bool)> = found
@@ -625,6 +653,40 @@ services:
             .map(|f| (f.service.as_deref().unwrap_or("-"), f.key.as_str(), f.refused))
             .collect();
         assert_eq!(keys, [("api", "depends_on", false), ("db", "container_name", false)]);
+    }
+
+    #[test]
+    fn secrets_and_configs_of_every_kind_are_swarm_objects() {
+        let p = project(
+            "objects",
+            "services:\n  api:\n    image: x\n    secrets: [ext]\n    configs: [conf]\nsecrets:\n  ext:\n    external: true\nconfigs:\n  conf:\n    content: hello\n",
+        );
+        // Before anything exists (the check before changes), they are left out.
+        assert!(service_spec(&p, "api", None, &Ids::new(), None).is_ok());
+        let mut ids = Ids::new();
+        for (k, o) in &p.secrets {
+            ids.insert(object_key(true, &o.name), format!("secret-{k}"));
+        }
+        ids.insert(object_key(false, &p.configs["conf"].name), "config-conf".into());
+        let c = service_spec(&p, "api", None, &ids, None)
+            .expect("converts")
+            .task_template
+            .and_then(|t| t.container_spec)
+            .expect("container");
+        let secrets: Vec<String> = c
+            .secrets
+            .expect("secrets")
+            .iter()
+            .filter_map(|s| s.secret_id.clone())
+            .collect();
+        assert_eq!(secrets, ["secret-ext"]);
+        let configs: Vec<String> = c
+            .configs
+            .expect("configs")
+            .iter()
+            .filter_map(|s| s.config_id.clone())
+            .collect();
+        assert_eq!(configs, ["config-conf"]);
     }
 
     #[test]
