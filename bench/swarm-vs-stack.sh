@@ -12,8 +12,9 @@
 #   bench/swarm-vs-stack.sh update ours|theirs   the same on the deployed stack, with the API's
 #                                            DECK_REVISION changed: a rolling update, task by task
 #   bench/swarm-vs-stack.sh teardown
-# `deploy` first removes the stack (the same command for both) and waits until its tasks are
-# gone; `update` first deploys it when it is not there. Then the clock starts: the deploy-only
+# Each run first removes the stack (the same command for both) and waits until its tasks are
+# gone; `update` then deploys it with the same tool (each writes its own specs). Then the clock
+# starts: the deploy-only
 # (update-only) time in ms is appended to bench/results/swarm-<what>-<which>.txt. Time the whole
 # command with any benchmark tool (hyperfine, /usr/bin/time), one against the other.
 # Docker stack deploy reads the model `sirius-deck config` prints (what compose would run, the
@@ -70,25 +71,38 @@ converged() {
     done)
 }
 
-deployed() {
-    [ -n "$(docker --context deck-swarm service ls -q --filter label=com.docker.stack.namespace=sirius-lab)" ]
-}
-
 # One run of `what` (deploy, update) by `which` (ours, theirs).
 one() {
-    local what="$1" which="$2" revision=1 file
-    if [ "$what" = update ]; then
-        deployed || "$DECK" "${STACK[@]}" up >/dev/null 2>&1
-        revision="$(date +%s%N)"
-    else
-        remove
-    fi
+    local what="$1" which="$2" revision=1 file start end
     file="$(mktemp --suffix=.yaml)"
+    remove
+    if [ "$what" = update ]; then
+        # The stack as this tool deployed it (each tool writes its own spec), then one more
+        # revision of the API.
+        revision="$(date +%s%N)"
+        prepare "$which" "$revision" "$file"
+        deploy "$which" "$revision" "$file"
+        revision="$(date +%s%N)"
+    fi
+    prepare "$which" "$revision" "$file"
+    start=$(date +%s%N)
+    deploy "$which" "$revision" "$file"
+    end=$(date +%s%N)
+    rm -f "$file"
+    echo "$(((end - start) / 1000000))" >>"$ROOT/bench/results/swarm-$what-$which.txt"
+}
+
+# The file docker stack deploy reads, for a revision of the API (made before the clock starts).
+prepare() {
+    local which="$1" revision="$2" file="$3"
     if [ "$which" = theirs ]; then
         DECK_REVISION="$revision" "$DECK" "${STACK[@]}" config --show-secrets --format json | python3 -c "$V3" >"$file"
     fi
-    local start end
-    start=$(date +%s%N)
+}
+
+# A deploy of the stack at a revision of the API, by one tool, until it converged.
+deploy() {
+    local which="$1" revision="$2" file="$3"
     case "$which" in
         ours) DECK_REVISION="$revision" "$DECK" "${STACK[@]}" up >/dev/null 2>&1 ;;
         theirs)
@@ -97,9 +111,6 @@ one() {
             ;;
         *) echo "usage: $0 deploy|update ours|theirs" >&2; exit 2 ;;
     esac
-    end=$(date +%s%N)
-    rm -f "$file"
-    echo "$(((end - start) / 1000000))" >>"$ROOT/bench/results/swarm-$what-$which.txt"
 }
 
 case "${1:-}" in

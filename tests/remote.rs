@@ -499,8 +499,12 @@ fn rolling_update(r: &Remote) {
         }
     }
     assert_eq!(new.len(), 2, "two new tasks of sirius-api: {seen:?}");
+    // (The swarm may prepare the second task's container early; it starts it once the first
+    // runs, healthy.)
     let first_runs = seen.iter().position(|(id, s)| id == new[0] && s == "running");
-    let second_starts = seen.iter().position(|(id, _)| id == new[1]);
+    let second_starts = seen
+        .iter()
+        .position(|(id, s)| id == new[1] && (s == "starting" || s == "running"));
     assert!(
         first_runs.is_some_and(|a| second_starts.is_some_and(|b| a < b)),
         "the second task is started once the first runs: {seen:?}"

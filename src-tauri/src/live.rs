@@ -390,6 +390,11 @@ impl Shell {
 /// While the window is hidden nothing is sampled or sent (incidents still notify); when it is
 /// shown again it gets the stack's state as it is then.
 async fn watch(handle: AppHandle, stack: String, loaded: Stack) {
+    // A swarm stack's tasks are not watched live in the window yet (`sirius-deck ps` shows
+    // them): its planned diagram stays as drawn.
+    if loaded.swarm() {
+        return;
+    }
     let shell = handle.state::<Shell>();
     let mut screen = shell.screen.0.subscribe();
     let emit_state = |change: StackChange| {

@@ -56,6 +56,18 @@ pub struct SwarmTask {
     pub current: bool,
 }
 
+/// The hash of a task template as deployed (see `spec::TEMPLATE_HASH`; none: a service not
+/// deployed by Sirius Deck, whose tasks all count as current).
+fn template_hash(task: Option<&TaskSpec>) -> Option<String> {
+    task?
+        .container_spec
+        .as_ref()?
+        .labels
+        .as_ref()?
+        .get(spec::TEMPLATE_HASH)
+        .cloned()
+}
+
 /// A service's last update, as a mark to tell it from a later one.
 fn update_mark(u: Option<&bollard::models::ServiceUpdateStatus>) -> String {
     u.map(|u| format!("{:?}|{:?}", u.state, u.started_at))
@@ -726,8 +738,8 @@ impl Engine {
         project: &Project,
         nodes: &HashMap<String, String>,
     ) -> Result<Vec<SwarmTask>, EngineError> {
-        // Each service's short name and what its tasks run now.
-        let services: HashMap<String, (String, Option<TaskSpec>)> = self
+        // Each service's short name and the hash of its task template now.
+        let services: HashMap<String, (String, Option<String>)> = self
             .docker
             .list_services(Some(ListServicesOptions {
                 filters: Some(label_filter(&project.name)),
@@ -739,7 +751,7 @@ impl Engine {
             .filter_map(|s| {
                 let spec = s.spec?;
                 let short = spec.name?.strip_prefix(&format!("{}_", project.name))?.to_string();
-                Some((s.id?, (short, spec.task_template)))
+                Some((s.id?, (short, template_hash(spec.task_template.as_ref()))))
             })
             .collect();
         if services.is_empty() {
@@ -761,7 +773,7 @@ impl Engine {
                 let (service, wanted) = services.get(t.service_id.as_ref()?)?.clone();
                 let status = t.status.unwrap_or_default();
                 // A task runs a copy of its service's task template as it was then.
-                let current = t.spec.is_some() && t.spec == wanted;
+                let current = template_hash(t.spec.as_ref()) == wanted;
                 let runs = t.spec.and_then(|s| s.container_spec);
                 let stamp = t.updated_at.map(|d| d.to_string()).unwrap_or_default();
                 Some((

@@ -361,6 +361,9 @@ fn file_refs<T>(
         .collect()
 }
 
+/// The label with the hash of the task template a service was deployed with.
+pub const TEMPLATE_HASH: &str = "dev.siriusdeck.task-template";
+
 /// The label with the id of the image a service was deployed with: a rebuilt image under the
 /// same tag changes the spec, so the swarm rolls it out.
 pub const IMAGE_ID: &str = "dev.siriusdeck.image-id";
@@ -499,17 +502,35 @@ pub fn service_spec(
     let global = deploy_str(svc, "mode") == Some("global");
     let mut labels = labels_of(deploy_value(svc, "labels"));
     labels.extend([ns(), (STACK_IMAGE.to_string(), image)]);
+    let mut task = TaskSpec {
+        container_spec: Some(container_spec),
+        resources: resources(svc),
+        restart_policy: restart_policy(svc),
+        placement: placement(deploy_value(svc, "placement")),
+        networks: Some(networks),
+        ..Default::default()
+    };
+    // The task template's hash, on its containers: a task runs the service's template as it
+    // is now when its hash is the service's (the engine adds defaults to the service's copy
+    // that its tasks' copies lack, so the two cannot be compared whole).
+    let hash = {
+        use sha2::Digest;
+        let text = serde_json::to_string(&task).map_err(|e| e.to_string())?;
+        sha2::Sha256::digest(text.as_bytes())
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    if let Some(c) = task.container_spec.as_mut() {
+        c.labels
+            .get_or_insert_with(HashMap::new)
+            .insert(TEMPLATE_HASH.into(), hash);
+    }
     Ok(ServiceSpec {
         name: Some(service_name(project, name)),
         labels: Some(labels),
-        task_template: Some(TaskSpec {
-            container_spec: Some(container_spec),
-            resources: resources(svc),
-            restart_policy: restart_policy(svc),
-            placement: placement(deploy_value(svc, "placement")),
-            networks: Some(networks),
-            ..Default::default()
-        }),
+        task_template: Some(task),
         mode: Some(if global {
             ServiceSpecMode {
                 global: Some(HashMap::new()),
