@@ -9,7 +9,6 @@ import type { Reach } from "./bindings/Reach";
 import type { SwitchOptions } from "./bindings/SwitchOptions";
 import { Backups } from "./Backups";
 import { Diagram, edgeKey, reachText } from "./Diagram";
-import { EngineMenu } from "./EngineMenu";
 import { StackMenu, type StackChanged } from "./StackMenu";
 import { Inspect } from "./Inspect";
 import { LogView } from "./LogView";
@@ -76,7 +75,7 @@ export function App({ backend }: { backend: Backend }) {
   const [switchOpts, setSwitchOpts] = useState<SwitchOptions>({ backup: null, no_cache: false, no_build: false, rollback: true, full_restart: false });
   // What the switch would do to each service, asked when its menu opens (changes nothing).
   const [switchPlan, setSwitchPlan] = useState<PlannedChange[] | null>(null);
-  const { stacks, stack, env, opened, opening, containers, engineDown, drift, selected, notice, theme } = state;
+  const { stacks, stack, env, opened, containers, engineDown, drift, selected, notice, theme } = state;
   const view = opened?.view ?? null;
   const busy = op.busy;
   const [backupBusy, setBackupBusy] = useState<string | null>(null);
@@ -97,15 +96,15 @@ export function App({ backend }: { backend: Backend }) {
   const [reach, setReach] = useState<Record<string, Reach>>({});
   // Checks in flight; and which stack they are for (a check of the stack open before is dropped).
   const [checking, setChecking] = useState(0);
-  const checksFor = useRef(`${stack}/${env}/${opening}`);
+  const checksFor = useRef(`${stack}/${env}`);
   useEffect(() => {
-    checksFor.current = `${stack}/${env}/${opening}`;
+    checksFor.current = `${stack}/${env}`;
     setReach({});
-  }, [stack, env, opening]);
+  }, [stack, env]);
   /** Checks the edges out of `service` (all when null); resolves to the dependents of the edges
    * that did not connect. */
   const checkConnections = async (service: string | null): Promise<string[]> => {
-    const of = `${stack}/${env}/${opening}`;
+    const of = `${stack}/${env}`;
     setChecking((n) => n + 1);
     try {
       const checks = await backend.call("stack_connectivity", { stack, env, service });
@@ -167,18 +166,6 @@ export function App({ backend }: { backend: Backend }) {
     try {
       dispatch({ type: "stacks", stacks: await backend.call("list_stacks", {}) });
       if (open) dispatch({ type: "open", stack: open.stack, env: open.env });
-    } catch (e) {
-      dispatch({ type: "error", text: apiError(e).message });
-    }
-  };
-
-  // Another engine for the stack: remembered by the app, then the stack is opened again on it
-  // (its live state, drift and checks from the engine before go, as when another stack opens).
-  const chooseEngine = async (engine: string) => {
-    try {
-      await backend.call("engine_choose", { stack, engine });
-      dispatch({ type: "open", stack, env, again: true });
-      dispatch({ type: "notice", text: `${stack} is now watched and run on engine ${engine}.` });
     } catch (e) {
       dispatch({ type: "error", text: apiError(e).message });
     }
@@ -253,7 +240,7 @@ export function App({ backend }: { backend: Backend }) {
     setProbed({});
     setBackupPhases({});
     pending.current.clear();
-  }, [stack, env, opening]);
+  }, [stack, env]);
   const operation = busy ?? backupBusy;
   // A banner belongs to what raised it: an operation that starts clears the one before.
   useEffect(() => {
@@ -281,7 +268,6 @@ export function App({ backend }: { backend: Backend }) {
           </select>
         </label>
         <StackMenu backend={backend} current={current} disabled={busy !== null} onChanged={stacksChanged} />
-        <EngineMenu backend={backend} engine={opened?.engine ?? null} disabled={operation !== null || !stack} onChoose={chooseEngine} />
         <label title="Environment">
           <select aria-label="environment" value={env} onChange={(e) => dispatch({ type: "open", env: e.target.value })} disabled={busy !== null}>
             {current?.envs.map((e) => (

@@ -18,9 +18,6 @@ export interface StackState {
   stack: string;
   env: string;
   opened: OpenedStack | null;
-  /** How many times a stack was opened: the open path runs again when it changes, also for
-   * the same stack and environment (opened again on another engine). */
-  opening: number;
   containers: Containers;
   engineDown: string | null;
   drift: Record<string, ServiceDrift>;
@@ -34,7 +31,7 @@ export interface StackState {
 
 export type StackAction =
   | { type: "stacks"; stacks: Stacks }
-  | { type: "open"; stack?: string; env?: string; again?: boolean }
+  | { type: "open"; stack?: string; env?: string }
   | { type: "opened"; opened: OpenedStack }
   | { type: "reloaded"; event: Reloaded }
   | { type: "state"; event: StateEvent }
@@ -51,7 +48,6 @@ export const INITIAL: StackState = {
   stack: "",
   env: "",
   opened: null,
-  opening: 0,
   containers: {},
   engineDown: null,
   drift: {},
@@ -68,9 +64,9 @@ export function reduce(s: StackState, a: StackAction): StackState {
     case "open": {
       const stack = a.stack ?? s.stack;
       const env = a.env ?? s.env;
-      if (stack === s.stack && env === s.env && !a.again) return s;
+      if (stack === s.stack && env === s.env) return s;
       // What belonged to the stack before (its state, banners, selection) goes with it.
-      return { ...INITIAL, stacks: s.stacks, theme: s.theme, stack, env, opening: s.opening + 1, notice: stack === s.stack ? s.notice : null };
+      return { ...INITIAL, stacks: s.stacks, theme: s.theme, stack, env, notice: stack === s.stack ? s.notice : null };
     }
     case "opened":
       return { ...s, opened: a.opened, error: null };
@@ -113,7 +109,7 @@ export function useStackStore(backend: Backend): [StackState, (a: StackAction) =
   useEffect(() => {
     stack.current = state.stack;
     usage.clear();
-  }, [usage, state.stack, state.opening]);
+  }, [usage, state.stack]);
 
   useEffect(() => {
     backend
@@ -124,16 +120,11 @@ export function useStackStore(backend: Backend): [StackState, (a: StackAction) =
 
   useEffect(() => {
     if (!state.stack || !state.env) return;
-    // What a stack opened before answers late is dropped.
-    let current = true;
     backend
       .call("open_stack", { stack: state.stack, env: state.env })
-      .then((opened) => current && dispatch({ type: "opened", opened }))
-      .catch((e) => current && dispatch({ type: "error", text: apiError(e).message }));
-    return () => {
-      current = false;
-    };
-  }, [backend, state.stack, state.env, state.opening]);
+      .then((opened) => dispatch({ type: "opened", opened }))
+      .catch((e) => dispatch({ type: "error", text: apiError(e).message }));
+  }, [backend, state.stack, state.env]);
 
   useEffect(() => {
     const stops: Promise<() => void>[] = [];

@@ -836,7 +836,13 @@ impl Engine {
                 .await
                 .map(|l| l.len())
                 .unwrap_or(0);
-            // The tasks of the services just removed, on every node (by the stack's label).
+            // The tasks of the services just removed, on every node that is up (by the stack's
+            // label; a node that is down says nothing more of its own).
+            let up: Vec<String> = self
+                .swarm_nodes()
+                .await
+                .map(|n| n.into_iter().filter(|n| n.state == "ready").map(|n| n.id).collect())
+                .unwrap_or_default();
             let tasks = self
                 .docker
                 .list_tasks(Some(ListTasksOptions { filters: filters() }))
@@ -844,6 +850,7 @@ impl Engine {
                 .map(|t| {
                     t.iter()
                         .filter(|t| t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING))
+                        .filter(|t| t.node_id.as_ref().is_some_and(|n| up.contains(n)))
                         .count()
                 })
                 .unwrap_or(0);
