@@ -12,9 +12,10 @@ as_root() {
 }
 
 # Debian packages the project needs (see README "What gets installed"): the engine and base
-# image tools; WebKitGTK and friends for the Tauri window; Xvfb, D-Bus, WebKitWebDriver,
+# image tools; the SSH client and openssl (remote engines: the remote test's keys and
+# certificates); WebKitGTK and friends for the Tauri window; Xvfb, D-Bus, WebKitWebDriver,
 # ImageMagick and xdotool (hides the window) for the end-to-end tests of the real window.
-APT_PACKAGES=(docker.io mmdebstrap docker-compose
+APT_PACKAGES=(docker.io mmdebstrap docker-compose openssh-client openssl
     build-essential pkg-config libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev
     xvfb xauth dbus-x11 dunst webkit2gtk-driver imagemagick xdotool)
 
