@@ -140,6 +140,22 @@ impl Remote {
         c
     }
 
+    /// A query in the swarm stack's database, in its task's container on the manager.
+    fn swarm_sql(&self, query: &str) -> String {
+        let id = run(self.docker("deck-swarm").args([
+            "ps",
+            "-q",
+            "--filter",
+            "label=com.docker.swarm.service.name=sirius-lab_sirius-postgres",
+        ]));
+        let id = id.lines().next().expect("PostgreSQL's task runs on the manager");
+        run(self
+            .docker("deck-swarm")
+            .args(["exec", id, "psql", "-U", "postgres", "-d", "sirius", "-tAc", query]))
+        .trim()
+        .to_string()
+    }
+
     fn sql(&self, context: &str, query: &str) -> String {
         run(self.docker(context).args([
             "exec",
@@ -464,6 +480,7 @@ fn swarm(r: &Remote) {
     assert_eq!(ours, theirs, "docker stack ps sees what sirius-deck ps sees");
 
     rolling_update(r);
+    backup_and_restore(r);
     node_lost(r, &running);
 
     let t = Instant::now();
@@ -537,6 +554,80 @@ fn rolling_update(r: &Remote) {
         "the swarm rolled back to revision 2: {}",
         env(r)
     );
+}
+
+/// A backup of the stack on the swarm: its database dumped on the node that runs PostgreSQL,
+/// its volumes read on the nodes they live on (RabbitMQ's, stopped while it is read, on the
+/// third node). A restore of it brings back the rows deleted since, and every service runs
+/// again.
+fn backup_and_restore(r: &Remote) {
+    let before = r.swarm_sql("select count(*) from findings");
+    assert!(
+        before.parse::<u32>().is_ok_and(|n| n > 0),
+        "the migration wrote findings: {before}"
+    );
+    let t = Instant::now();
+    ok(r.swarm(&["-e", "prod", "backup"]));
+    eprintln!("a backup of the swarm stack: {} ms", t.elapsed().as_millis());
+    let sets = ok(r.swarm(&["-e", "prod", "backups", "--json"]));
+    let sets: serde_json::Value = serde_json::from_str(&sets).expect("backups json");
+    let set = &sets["sets"][0];
+    let items: Vec<&str> = set["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["id"].as_str())
+        .collect();
+    for id in [
+        "db:sirius-postgres",
+        "volume:postgres_data",
+        "volume:valkey_data",
+        "volume:rabbitmq_data",
+    ] {
+        assert!(items.contains(&id), "{id} in the set: {set}");
+    }
+    let rabbit = |r: &Remote| {
+        run(r.docker("deck-swarm").args([
+            "service",
+            "ps",
+            "sirius-lab_sirius-rabbitmq",
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.Node}} {{.CurrentState}}",
+        ]))
+    };
+    let after_backup = rabbit(r);
+    assert!(
+        after_backup.starts_with("deck-test-node-3 Running"),
+        "RabbitMQ runs again on its node after the backup: {after_backup}"
+    );
+    r.swarm_sql("delete from findings");
+    assert_eq!(r.swarm_sql("select count(*) from findings"), "0");
+    let t = Instant::now();
+    ok(r.swarm(&["-e", "prod", "restore", "latest", "--yes"]));
+    eprintln!("a restore of the swarm stack: {} ms", t.elapsed().as_millis());
+    assert_eq!(
+        r.swarm_sql("select count(*) from findings"),
+        before,
+        "the rows deleted since the backup are back"
+    );
+    let ps = ok(r.swarm(&["-e", "prod", "ps", "--json"]));
+    let ps: serde_json::Value = serde_json::from_str(&ps).expect("ps json");
+    for (svc, replicas) in [
+        ("sirius-api", 2),
+        ("sirius-engine", 2),
+        ("sirius-rabbitmq", 1),
+        ("sirius-postgres", 1),
+    ] {
+        let running = ps["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .filter(|t| t["service"] == svc && t["state"] == "running" && t["desired"] == "running")
+            .count();
+        assert_eq!(running, replicas, "{svc} runs again after the restore: {ps}");
+    }
 }
 
 /// A worker killed: its node goes down and its tasks of the API and the engine run again on

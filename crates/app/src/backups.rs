@@ -90,7 +90,6 @@ impl From<SetInfo> for BackupSet {
 /// Takes a backup set of the stack (only the named items when `only` is not empty); cancelled
 /// with [`App::cancel`].
 pub async fn backup(app: &App, stack: &Stack, only: &[String], sink: &Sink) -> Result<BackupSet> {
-    stack.require_local("a backup")?;
     let mut st = stack.backup_stack()?;
     st.coverage = st.coverage.only(only)?;
     let backups = app.backups_of(stack).await?;
@@ -154,7 +153,6 @@ pub struct RestoreRequest {
 /// Restores a set: verified first, a safety set taken, data replaced, everything started
 /// again; rolled back to the safety set on failure. Cancelled with [`App::cancel`].
 pub async fn restore(app: &App, stack: &Stack, req: &RestoreRequest, sink: &Sink) -> Result<RestoreSummary> {
-    stack.require_local("a restore")?;
     let st = stack.backup_stack()?;
     let backups = app.backups_of(stack).await?;
     let running = app.start_cancellable()?;
@@ -166,7 +164,6 @@ pub async fn restore(app: &App, stack: &Stack, req: &RestoreRequest, sink: &Sink
 /// What a restore would replace, to confirm it with the user first: the set, and the
 /// descriptions of the items its `only` selects (all when empty).
 pub fn restore_plan(app: &App, stack: &Stack, req: &RestoreRequest) -> Result<(BackupSet, Vec<String>)> {
-    stack.require_local("a restore")?;
     let settings = app.backup_settings()?;
     let set = deck_backup::find_set(&settings.dir.join(&stack.project.name), &req.id)?;
     let only = &req.options.only;

@@ -126,6 +126,13 @@ impl App {
         .await
     }
 
+    /// The engine an environment runs on in a switch between engines: its own context (a
+    /// swarm's manager), else the one the user chose, else the docker CLI's own choice.
+    pub async fn engine_of_env(&self, env: Option<&deck_stack::EnvSpec>) -> Result<Engine> {
+        self.connect(env.and_then(|e| e.context.clone()).or_else(|| self.context()))
+            .await
+    }
+
     /// This machine's engine as the docker CLI chooses it (whatever was chosen for stacks):
     /// where a swarm stack's images are built and copied from.
     pub async fn local_engine(&self) -> Result<Engine> {
@@ -171,10 +178,13 @@ impl App {
     }
 
     async fn backups_of(&self, stack: &Stack) -> Result<deck_backup::Backups> {
-        Ok(deck_backup::Backups::new(
-            self.engine_for(stack).await?,
-            self.backup_settings()?,
-        ))
+        let engine = self.engine_for(stack).await?;
+        let settings = self.backup_settings()?;
+        Ok(if stack.swarm() {
+            deck_backup::Backups::on_swarm(engine, settings)
+        } else {
+            deck_backup::Backups::new(engine, settings)
+        })
     }
 
     /// Marks a cancellable operation (backup, restore) as running until the guard is dropped;

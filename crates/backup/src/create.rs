@@ -8,6 +8,7 @@ use crate::docker::{self, MOUNT};
 use crate::interrupted::BACKUP_JOURNAL as JOURNAL;
 use crate::manifest::{self, ImageInfo, Item, ItemKind, Kind, Manifest, MANIFEST_FILE};
 use crate::plan::{self, Database, Volume};
+use crate::site::Placed;
 use crate::store::{self, SetInfo, PARTIAL_PREFIX};
 use crate::{verify_set, BackupError, Backups, Stack};
 use deck_engine::{Event, Op, Phase, Planned, Sink};
@@ -77,7 +78,9 @@ impl Backups {
     }
 
     pub(crate) async fn recover_locked(&self, st: &Stack<'_>, progress: &Sink) -> Result<(), BackupError> {
-        docker::remove_stale_helpers(self.engine.docker()).await;
+        for engine in self.site.engines().await {
+            docker::remove_stale_helpers(engine.docker()).await;
+        }
         for id in interrupted(&self.dir(&st.project.name)) {
             self.recover_backup(st, &id, true, progress).await?;
         }
@@ -100,7 +103,7 @@ impl Backups {
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or_default();
-            self.keep_what_is_still_stopped(&mut journal, id, progress).await;
+            self.keep_what_is_still_stopped(st, &mut journal, id, progress).await;
             if !journal.stopped.is_empty() || !journal.paused.is_empty() {
                 progress.step(format!(
                     "an interrupted backup ({id}) left {} stopped or paused: starting them again",
@@ -155,7 +158,6 @@ impl Backups {
         cancel: &CancellationToken,
     ) -> Result<Option<SetInfo>, BackupError> {
         let started = Instant::now();
-        let docker = self.engine.docker();
         let project = st.project;
         let op = if kind == Kind::Safety { Op::Safety } else { Op::Backup };
         if st.coverage.is_empty() {
@@ -167,7 +169,7 @@ impl Backups {
         // Everything is checked before anything is stopped.
         let mut dbs = Vec::new();
         for db in &st.coverage.databases {
-            if docker::is_running(docker, &project.container_name(&db.service)).await {
+            if self.site.running(project, &db.service).await?.is_some() {
                 dbs.push(db.clone());
             } else if kind == Kind::Manual {
                 return Err(BackupError::Refused(format!(
@@ -178,23 +180,28 @@ impl Backups {
         }
         let mut vols = Vec::new();
         for v in &st.coverage.volumes {
-            if !docker::volume_exists(docker, &v.name).await {
-                if kind == Kind::Manual {
+            let engine = match self.site.volume_engine(project, v).await? {
+                Some(e) if docker::volume_exists(e.docker(), &v.name).await => e,
+                _ if kind == Kind::Manual => {
                     return Err(BackupError::Refused(format!(
                         "volume {} does not exist yet (the stack has never been started): there is nothing to back up",
                         v.name
                     )));
                 }
-                continue;
-            }
-            let image = docker::helper_image(docker, project, &v.users).await.ok_or_else(|| {
+                _ => continue,
+            };
+            let image = docker::helper_image(engine.docker(), project, &v.users).await.ok_or_else(|| {
                 BackupError::Refused(format!(
                     "no image of the services using volume {} ({}) is on this machine to read it with: build them first (`sirius-deck build`)",
                     v.name,
                     v.users.join(", ")
                 ))
             })?;
-            vols.push((v.clone(), image));
+            vols.push(VolumeAt {
+                volume: v.clone(),
+                image,
+                engine,
+            });
         }
         if dbs.is_empty() && vols.is_empty() {
             return Ok(None);
@@ -235,24 +242,22 @@ impl Backups {
         };
 
         // Read back every file before the set counts.
-        let engine_version = docker.version().await.ok().and_then(|v| v.version).unwrap_or_default();
-        let images: BTreeMap<String, ImageInfo> = self
-            .engine
-            .containers(&project.name)
+        let engine = self.site.engine();
+        let engine_version = engine
+            .docker()
+            .version()
             .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| c.number == 1)
-            .map(|c| {
-                (
-                    c.service,
-                    ImageInfo {
-                        image: c.image,
-                        id: c.image_id,
-                    },
-                )
-            })
-            .collect();
+            .ok()
+            .and_then(|v| v.version)
+            .unwrap_or_default();
+        let mut images: BTreeMap<String, ImageInfo> = BTreeMap::new();
+        for c in self.site.containers(project).await.unwrap_or_default() {
+            // The first replica's.
+            images.entry(c.service).or_insert(ImageInfo {
+                image: c.image,
+                id: c.image_id,
+            });
+        }
         let created_unix = store::now_unix();
         let manifest = Manifest {
             format: manifest::FORMAT,
@@ -264,7 +269,7 @@ impl Backups {
             created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             created_unix,
             engine_version,
-            api_version: self.engine.api_version(),
+            api_version: engine.api_version(),
             tool: format!("sirius-deck {}", env!("CARGO_PKG_VERSION")),
             images,
             items,
@@ -321,24 +326,26 @@ impl Backups {
         st: &Stack<'_>,
         id: &str,
         dbs: &[Database],
-        vols: &[(Volume, String)],
+        vols: &[VolumeAt],
         partial: &Path,
         journal: &mut Journal,
         op: Op,
         progress: &Sink,
     ) -> Result<Vec<Item>, BackupError> {
-        let docker = self.engine.docker();
         let project = st.project;
         let mut sizes = HashMap::new();
-        for (v, _) in vols {
-            if let Some(size) = docker::volume_size(docker, &v.name).await {
-                sizes.insert(v.name.clone(), size);
+        for v in vols {
+            if let Some(size) = docker::volume_size(v.engine.docker(), &v.volume.name).await {
+                sizes.insert(v.volume.name.clone(), size);
             }
         }
         let mut planned = Vec::new();
         let mut db_sizes = Vec::new();
         for db in dbs {
-            let size = db_size(docker, &project.container_name(&db.service), db).await;
+            let size = match self.site.running(project, &db.service).await? {
+                Some(c) => db_size(c.engine.docker(), &c.id, db).await,
+                None => None,
+            };
             db_sizes.push(size);
             planned.push(Planned {
                 item: format!("db:{}", db.service),
@@ -347,7 +354,7 @@ impl Backups {
                 estimate: true,
             });
         }
-        for (v, _) in vols {
+        for VolumeAt { volume: v, .. } in vols {
             planned.push(Planned {
                 item: format!("volume:{}", v.key),
                 description: format!("volume {}", v.name),
@@ -365,42 +372,39 @@ impl Backups {
         for (db, size) in dbs.iter().zip(db_sizes) {
             items.push(self.dump(st, db, size, partial, op, progress).await?);
         }
-        let by_mode = |mode: Consistency| -> Vec<&(Volume, String)> {
-            vols.iter().filter(|(v, _)| v.consistency == mode).collect()
-        };
-        for (v, image) in by_mode(Consistency::Live) {
+        let by_mode =
+            |mode: Consistency| -> Vec<&VolumeAt> { vols.iter().filter(|v| v.volume.consistency == mode).collect() };
+        for v in by_mode(Consistency::Live) {
             items.push(
-                self.archive(v, image, sizes.get(&v.name).copied(), partial, op, progress)
+                self.archive(v, sizes.get(&v.volume.name).copied(), partial, op, progress)
                     .await?,
             );
         }
         let paused = by_mode(Consistency::Pause);
         if !paused.is_empty() {
-            let writers: BTreeSet<String> = paused.iter().flat_map(|(v, _)| v.writers.iter().cloned()).collect();
+            let writers: BTreeSet<String> = paused.iter().flat_map(|v| v.volume.writers.iter().cloned()).collect();
             for s in &writers {
-                let running: Vec<String> = self
-                    .engine
-                    .replicas(&project.name, s)
+                let running: Vec<Placed> = self
+                    .site
+                    .replicas(project, s)
                     .await?
                     .into_iter()
                     .filter(|r| r.running)
-                    .map(|r| r.name)
                     .collect();
                 if !running.is_empty() {
                     journal.paused.push(s.clone());
                     journal.save(partial)?;
                     for c in &running {
-                        docker
-                            .pause_container(c)
-                            .await
-                            .map_err(|e| BackupError::Failed(format!("pausing {c}: {}", deck_engine::describe(&e))))?;
+                        c.engine.docker().pause_container(&c.id).await.map_err(|e| {
+                            BackupError::Failed(format!("pausing {}: {}", c.name, deck_engine::describe(&e)))
+                        })?;
                     }
                     progress.service(s, Phase::Paused, Some("while its volume is archived".into()));
                 }
             }
-            for (v, image) in paused {
+            for v in paused {
                 items.push(
-                    self.archive(v, image, sizes.get(&v.name).copied(), partial, op, progress)
+                    self.archive(v, sizes.get(&v.volume.name).copied(), partial, op, progress)
                         .await?,
                 );
             }
@@ -408,62 +412,33 @@ impl Backups {
         }
         let stopped = by_mode(Consistency::Stop);
         if !stopped.is_empty() {
-            let writers: BTreeSet<String> = stopped.iter().flat_map(|(v, _)| v.writers.iter().cloned()).collect();
+            let writers: BTreeSet<String> = stopped.iter().flat_map(|v| v.volume.writers.iter().cloned()).collect();
             let mut affected = plan::dependents(project, &writers);
             affected.extend(writers);
             let mut running = Vec::new();
             for s in project.startup_order().into_iter().rev() {
-                if affected.contains(&s) && self.any_running(&project.name, &s).await? {
+                if !affected.contains(&s) {
+                    continue;
+                }
+                let replicas = self.site.replicas(project, &s).await?;
+                if replicas.iter().any(|r| r.running) {
+                    journal
+                        .containers
+                        .insert(s.clone(), replicas.into_iter().map(|r| r.id).collect());
                     running.push(s);
                 }
             }
             journal.stopped = running.clone();
-            for s in &running {
-                let ids = self.engine.replicas(&project.name, s).await?.into_iter().map(|r| r.id);
-                journal.containers.insert(s.clone(), ids.collect());
-            }
             journal.save(partial)?;
-            self.stop(st, &running, progress).await?;
-            for (v, image) in stopped {
+            self.stop_services(st.project, &running, progress).await?;
+            for v in stopped {
                 items.push(
-                    self.archive(v, image, sizes.get(&v.name).copied(), partial, op, progress)
+                    self.archive(v, sizes.get(&v.volume.name).copied(), partial, op, progress)
                         .await?,
                 );
             }
         }
         Ok(items)
-    }
-
-    /// Stops services in the given order (dependents first), each within its own stop timeout.
-    pub(crate) async fn stop(&self, st: &Stack<'_>, services: &[String], progress: &Sink) -> Result<(), BackupError> {
-        for s in services {
-            progress.service(s, Phase::Stopping, None);
-            for c in self
-                .engine
-                .replicas(&st.project.name, s)
-                .await?
-                .into_iter()
-                .map(|r| r.name)
-            {
-                match self.engine.stop(&c).await {
-                    Ok(()) => {}
-                    Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => {}
-                    Err(e) => {
-                        return Err(BackupError::Failed(format!(
-                            "stopping {c}: {}",
-                            deck_engine::describe(&e)
-                        )))
-                    }
-                }
-            }
-            progress.service(s, Phase::Stopped, None);
-        }
-        Ok(())
-    }
-
-    /// Whether any container of the service runs.
-    pub(crate) async fn any_running(&self, project: &str, service: &str) -> Result<bool, BackupError> {
-        Ok(self.engine.replicas(project, service).await?.iter().any(|r| r.running))
     }
 
     async fn unpause(
@@ -474,14 +449,8 @@ impl Backups {
         progress: &Sink,
     ) -> Result<(), BackupError> {
         while let Some(s) = journal.paused.first().cloned() {
-            for c in self
-                .engine
-                .replicas(&st.project.name, &s)
-                .await?
-                .into_iter()
-                .map(|r| r.name)
-            {
-                match self.engine.docker().unpause_container(&c).await {
+            for c in self.site.replicas(st.project, &s).await? {
+                match c.engine.docker().unpause_container(&c.id).await {
                     Ok(()) => {}
                     // Not paused any more (someone else unpaused or restarted it).
                     Err(bollard::errors::Error::DockerResponseServerError {
@@ -489,7 +458,8 @@ impl Backups {
                     }) => {}
                     Err(e) => {
                         return Err(BackupError::Failed(format!(
-                            "unpausing {c}: {}",
+                            "unpausing {}: {}",
+                            c.name,
                             deck_engine::describe(&e)
                         )))
                     }
@@ -507,21 +477,15 @@ impl Backups {
     /// Leaves out of an interrupted backup's journal the stopped services whose containers
     /// are gone (the stack was taken down since) or run again (started since): what the user
     /// did after the interruption stands.
-    async fn keep_what_is_still_stopped(&self, journal: &mut Journal, id: &str, progress: &Sink) {
+    async fn keep_what_is_still_stopped(&self, st: &Stack<'_>, journal: &mut Journal, id: &str, progress: &Sink) {
         if journal.containers.is_empty() {
             return; // a journal from before the ids were recorded
         }
-        let docker = self.engine.docker();
         let mut gone = Vec::new();
         let mut kept = Vec::new();
         for s in std::mem::take(&mut journal.stopped) {
-            let mut still_stopped = false;
-            for c in journal.containers.get(&s).into_iter().flatten() {
-                if let Ok(i) = docker.inspect_container(c, None).await {
-                    still_stopped |= !i.state.and_then(|st| st.running).unwrap_or(false);
-                }
-            }
-            if still_stopped {
+            let ids = journal.containers.get(&s).cloned().unwrap_or_default();
+            if self.site.still_stopped(st.project, &s, &ids).await {
                 kept.push(s);
             } else {
                 gone.push(s);
@@ -555,8 +519,7 @@ impl Backups {
             no_recreate: true,
             ..Default::default()
         };
-        let up = self.engine.up(st.project, &opts, progress).await;
-        up?;
+        self.site.start(st.project, &opts, progress).await?;
         journal.stopped.clear();
         let _ = journal.save(partial); // best effort, as above
         Ok(())
@@ -571,18 +534,22 @@ impl Backups {
         op: Op,
         progress: &Sink,
     ) -> Result<Item, BackupError> {
-        let docker = self.engine.docker();
-        let container = st.project.container_name(&db.service);
         let item_id = format!("db:{}", db.service);
         let fail =
             |e: BackupError| BackupError::Failed(format!("pg_dump of database {} in {}: {e}", db.database, db.service));
-        let (_, version, _) = docker::exec_text(docker, &container, vec!["pg_dump".into(), "--version".into()])
+        let placed = self
+            .site
+            .running(st.project, &db.service)
+            .await?
+            .ok_or_else(|| fail(BackupError::Failed("it is not running any more".into())))?;
+        let (docker, container) = (placed.engine.docker(), placed.id.as_str());
+        let (_, version, _) = docker::exec_text(docker, container, vec!["pg_dump".into(), "--version".into()])
             .await
             .map_err(fail)?;
         let file = manifest::file_name(ItemKind::Database, &db.service);
         let mut out = docker::exec_out(
             docker,
-            &container,
+            container,
             docker::pg_command(&[
                 "pg_dump",
                 "-Fc",
@@ -623,16 +590,15 @@ impl Backups {
 
     async fn archive(
         &self,
-        v: &Volume,
-        image: &str,
+        at: &VolumeAt,
         size: Option<u64>,
         partial: &Path,
         op: Op,
         progress: &Sink,
     ) -> Result<Item, BackupError> {
-        let docker = self.engine.docker();
+        let (v, docker) = (&at.volume, at.engine.docker());
         let item_id = format!("volume:{}", v.key);
-        let helper = docker::create_helper(docker, image, &v.name).await?;
+        let helper = docker::create_helper(docker, &at.image, &v.name).await?;
         let file = manifest::file_name(ItemKind::Volume, &v.key);
         let stream = docker
             .download_from_container(
@@ -663,6 +629,14 @@ impl Backups {
             raw_size: written.raw,
         })
     }
+}
+
+/// A volume to archive: the engine it lives on, and an image of its services there to read
+/// it with.
+struct VolumeAt {
+    volume: Volume,
+    image: String,
+    engine: deck_engine::Engine,
 }
 
 /// Folders of interrupted backups in a stack's folder.

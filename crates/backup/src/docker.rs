@@ -324,17 +324,6 @@ pub async fn helper_image(docker: &Docker, project: &Project, users: &[String]) 
     None
 }
 
-/// Whether the service's container is running.
-pub async fn is_running(docker: &Docker, container: &str) -> bool {
-    docker
-        .inspect_container(container, None)
-        .await
-        .ok()
-        .and_then(|c| c.state)
-        .and_then(|s| s.running)
-        .unwrap_or(false)
-}
-
 pub async fn volume_exists(docker: &Docker, name: &str) -> bool {
     docker.inspect_volume(name).await.is_ok()
 }

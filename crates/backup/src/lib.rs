@@ -12,6 +12,7 @@ mod pipe;
 mod plan;
 mod restore;
 mod settings;
+mod site;
 mod store;
 
 pub use interrupted::{
@@ -89,15 +90,31 @@ pub struct Stack<'a> {
     pub coverage: Coverage,
 }
 
-/// Backups of stacks on one engine, with the user's settings.
+/// Backups of stacks on one engine or on a swarm, with the user's settings.
 pub struct Backups {
-    engine: Engine,
+    site: site::Site,
     settings: Settings,
 }
 
 impl Backups {
+    /// Backups of stacks whose containers run on `engine`.
     pub fn new(engine: Engine, settings: Settings) -> Self {
-        Backups { engine, settings }
+        Backups {
+            site: site::Site::Engine(engine),
+            settings,
+        }
+    }
+
+    /// Backups of stacks deployed on the swarm `manager` manages: each database dumped and
+    /// each volume read on the node its service's task runs on, reached as the manager is.
+    pub fn on_swarm(manager: Engine, settings: Settings) -> Self {
+        Backups {
+            site: site::Site::Swarm {
+                manager,
+                nodes: Default::default(),
+            },
+            settings,
+        }
     }
 
     pub fn settings(&self) -> &Settings {
@@ -132,6 +149,41 @@ impl Backups {
             check: Some(check),
             ..set
         })
+    }
+
+    /// Whether any service of the stack runs where its data is (a container; on a swarm, a
+    /// task meant to run).
+    pub async fn runs(&self, project: &Project) -> Result<bool, BackupError> {
+        Ok(self.site.containers(project).await?.iter().any(|c| c.running))
+    }
+
+    /// Stops services of the stack in the order given (their containers; on a swarm, each
+    /// scaled to 0), so that nothing is written while their data is carried elsewhere.
+    pub async fn stop_services(
+        &self,
+        project: &Project,
+        services: &[String],
+        progress: &Sink,
+    ) -> Result<(), BackupError> {
+        self.site.stop(project, services, progress).await
+    }
+
+    /// Starts services of the stack again, each waited for until ready (`up`; on a swarm,
+    /// those scaled to 0 go back to the replicas their files ask for).
+    pub async fn start_services(
+        &self,
+        project: &Project,
+        env: Option<&str>,
+        services: &[String],
+        progress: &Sink,
+    ) -> Result<(), BackupError> {
+        let opts = deck_engine::UpOptions {
+            env: env.map(str::to_string),
+            services: services.to_vec(),
+            no_recreate: true,
+            ..Default::default()
+        };
+        self.site.start(project, &opts, progress).await
     }
 
     /// Deletes one set.

@@ -9,6 +9,7 @@ use crate::docker;
 use crate::interrupted::{self, InterruptedOp, Resolution, RestoreJournal};
 use crate::manifest::{Item, ItemKind, Kind};
 use crate::plan::{self, Coverage};
+use crate::site::Placed;
 use crate::store::{self, SetInfo};
 use crate::{verify_set, BackupError, Backups, Stack};
 use bytes::Bytes;
@@ -83,10 +84,10 @@ impl Backups {
         if !dbs.is_empty() {
             self.start(st, &dbs, progress).await?;
             for item in items.iter().filter(|i| i.kind == ItemKind::Database) {
-                let container = st.project.container_name(&item.name);
+                let db = self.db_container(st, &item.name).await?;
                 let (_, have, _) = docker::exec_text(
-                    self.engine.docker(),
-                    &container,
+                    db.engine.docker(),
+                    &db.id,
                     vec!["pg_restore".into(), "--version".into()],
                 )
                 .await?;
@@ -245,7 +246,7 @@ impl Backups {
         }
         if journal.applied {
             // The data was replaced in full; only starting the stack was left.
-            if self.engine.containers(&st.project.name).await?.is_empty() {
+            if self.site.containers(st.project).await?.is_empty() {
                 progress.step(format!(
                     "a restore of set {set} was interrupted after it had replaced the data; the stack was taken down since, and stays down"
                 ));
@@ -303,7 +304,7 @@ impl Backups {
                     .collect()
             })
             .unwrap_or_default();
-        let containers = match self.engine.containers(&st.project.name).await {
+        let containers = match self.site.containers(st.project).await {
             Ok(c) => c,
             Err(e) => return Some(format!("the engine could not say what runs ({e})")),
         };
@@ -315,10 +316,7 @@ impl Backups {
         }
         containers.into_iter().find_map(|c| {
             let started_again = journal.started.get(&c.name) != c.started_at.as_ref();
-            (c.state == deck_engine::ContainerState::Running
-                && journal.stopped.contains(&c.service)
-                && !dbs.contains(&c.service)
-                && started_again)
+            (c.running && journal.stopped.contains(&c.service) && !dbs.contains(&c.service) && started_again)
                 .then(|| format!("the stack has run since ({} started again)", c.name))
         })
     }
@@ -420,12 +418,14 @@ impl Backups {
             }
             if i.kind == ItemKind::Volume {
                 let v = self.volume(&st.coverage, &i.name)?;
-                if docker::helper_image(self.engine.docker(), st.project, &v.users)
+                self.site.check_pinned(st.project, v)?;
+                let engine = self.volume_engine(st, v).await?;
+                if docker::helper_image(engine.docker(), st.project, &v.users)
                     .await
                     .is_none()
                 {
                     return Err(BackupError::Refused(format!(
-                        "no image of the services using volume {} is on this machine to write it with: build them first (`sirius-deck build`)",
+                        "no image of the services using volume {} is on the engine it lives on to write it with: build them first (`sirius-deck build`)",
                         v.name
                     )));
                 }
@@ -452,6 +452,25 @@ impl Backups {
             .ok_or_else(|| BackupError::Failed(format!("volume {key} is not covered")))
     }
 
+    /// The engine a volume lives on; on a swarm, none when no task of its services has run.
+    async fn volume_engine(&self, st: &Stack<'_>, v: &plan::Volume) -> Result<deck_engine::Engine, BackupError> {
+        self.site.volume_engine(st.project, v).await?.ok_or_else(|| {
+            BackupError::Refused(format!(
+                "volume {} is on no node yet: no task of {} has run on the swarm. Deploy the stack first (`sirius-deck up`)",
+                v.name,
+                v.users.join(", ")
+            ))
+        })
+    }
+
+    /// The running container of a database's service.
+    async fn db_container(&self, st: &Stack<'_>, service: &str) -> Result<Placed, BackupError> {
+        self.site
+            .running(st.project, service)
+            .await?
+            .ok_or_else(|| BackupError::Failed(format!("{service} is not running")))
+    }
+
     /// Starts services (and what they need) in dependency order and waits until ready.
     async fn start(&self, st: &Stack<'_>, services: &[String], progress: &Sink) -> Result<(), BackupError> {
         let opts = deck_engine::UpOptions {
@@ -459,8 +478,7 @@ impl Backups {
             services: services.to_vec(),
             ..Default::default()
         };
-        let up = self.engine.up(st.project, &opts, progress).await;
-        up.map(|_| ()).map_err(BackupError::from)
+        self.site.start(st.project, &opts, progress).await
     }
 
     /// Replaces the stack's data with the items of a set (already verified).
@@ -475,7 +493,6 @@ impl Backups {
         progress: &Sink,
     ) -> Result<(), BackupError> {
         let project = st.project;
-        let docker = self.engine.docker();
         progress.send(Event::Plan {
             op,
             set: set.id.clone(),
@@ -509,8 +526,8 @@ impl Backups {
         // stopped, so that the next run knows whether anyone has used the stack since.
         if let Some((j, _)) = journal {
             let started = self
-                .engine
-                .containers(&project.name)
+                .site
+                .containers(project)
                 .await?
                 .into_iter()
                 .filter(|c| order.contains(&c.service))
@@ -527,11 +544,13 @@ impl Backups {
         if let Some((_, begun)) = journal {
             begun.store(true, Ordering::SeqCst);
         }
-        self.stop(st, &order, progress).await?;
+        self.stop_services(st.project, &order, progress).await?;
 
         for i in items.iter().filter(|i| i.kind == ItemKind::Volume) {
             let v = self.volume(&st.coverage, &i.name)?;
-            self.engine.create_volumes(project, &v.users).await?;
+            let engine = self.volume_engine(st, v).await?;
+            let docker = engine.docker();
+            engine.create_volumes(project, &v.users).await?;
             let image = docker::helper_image(docker, project, &v.users)
                 .await
                 .ok_or_else(|| BackupError::Failed(format!("no image to write volume {} with", v.name)))?;
@@ -577,7 +596,8 @@ impl Backups {
             let services: Vec<String> = dbs.iter().map(|i| i.name.clone()).collect();
             self.start(st, &services, progress).await?;
             for i in dbs {
-                let container = project.container_name(&i.name);
+                let db = self.db_container(st, &i.name).await?;
+                let (docker, container) = (db.engine.docker(), db.id.as_str());
                 let user = i.user.clone().unwrap_or_else(|| "postgres".into());
                 // --create drops and recreates the database from a maintenance database.
                 let maintenance = if i.database.as_deref() == Some("postgres") {
@@ -594,7 +614,7 @@ impl Backups {
                     let input = futures_util::stream::iter([Ok(Bytes::from_static(sql.as_bytes()))]);
                     docker::exec_in(
                         docker,
-                        &container,
+                        container,
                         docker::pg_command(&[
                             "psql",
                             "--no-password",
@@ -621,7 +641,7 @@ impl Backups {
                 let stream = Box::pin(crate::pipe::read_zstd(set.path.join(&i.file), count));
                 docker::exec_in(
                     docker,
-                    &container,
+                    container,
                     docker::pg_command(&[
                         "pg_restore",
                         "--clean",

@@ -102,7 +102,7 @@ pub fn judge(findings: &[Finding], builds: bool) -> (Verdict, Option<Fix>) {
     }
 }
 
-fn found(check: &str, ok: Option<bool>, message: String) -> Finding {
+pub(crate) fn found(check: &str, ok: Option<bool>, message: String) -> Finding {
     Finding {
         check: check.into(),
         ok,

@@ -6,6 +6,9 @@
 //! order; rolled back to the old one if it does not come up; and, at the end, proof of what each
 //! container runs.
 
+mod across;
+pub use across::{Across, Side};
+
 use deck_backup::{Backups, Stack};
 use deck_compose::Project;
 use deck_engine::{Change, DownOptions, Engine, EngineError, PlannedChange, ServiceDrift, Sink, UpOptions, Verdict};
@@ -197,31 +200,69 @@ pub struct Switcher<'a> {
     pub load: &'a (dyn Fn(&str) -> Result<Project, String> + Sync),
 }
 
+/// What each service with a build needs on `engine` (one entry per image).
+async fn build_needs(engine: &Engine, target: &Project, no_cache: bool) -> BTreeMap<String, BuildNeed> {
+    let mut plan: BTreeMap<String, BuildNeed> = BTreeMap::new();
+    for (name, svc) in &target.services {
+        let Some(build) = &svc.build else { continue };
+        let image = deck_engine::image_ref(target, name, svc);
+        if plan
+            .keys()
+            .any(|n| deck_engine::image_ref(target, n, &target.services[n]) == image)
+        {
+            continue; // One build per image.
+        }
+        let present = engine.docker().inspect_image(&image).await.is_ok();
+        let recorded = engine.image_target(&image).await;
+        plan.insert(
+            name.clone(),
+            build_need(present, recorded.as_deref(), build.target.as_deref(), no_cache),
+        );
+    }
+    plan
+}
+
+/// Builds what the plan says must be built (missing, or not proven to come from its
+/// target: without cache); the services built, and those rebuilt without cache.
+async fn build_planned(
+    engine: &Engine,
+    target: &Project,
+    plan: &BTreeMap<String, BuildNeed>,
+    up_opts: &UpOptions,
+    progress: &Sink,
+) -> Result<(Vec<String>, Vec<String>), EngineError> {
+    let pick = |need: BuildNeed| -> Vec<String> {
+        plan.iter()
+            .filter(|(_, n)| **n == need)
+            .map(|(s, _)| s.clone())
+            .collect()
+    };
+    let (built, rebuilt) = (pick(BuildNeed::Build), pick(BuildNeed::NoCache));
+    if !built.is_empty() {
+        progress.step(format!("building {}", built.join(", ")));
+        engine.build(target, &built, up_opts, progress).await?;
+    }
+    if !rebuilt.is_empty() {
+        progress.step(format!(
+            "rebuilding without cache (target not proven): {}",
+            rebuilt.join(", ")
+        ));
+        let no_cache = UpOptions {
+            no_cache: true,
+            ..up_opts.clone()
+        };
+        engine.build(target, &rebuilt, &no_cache, progress).await?;
+    }
+    Ok((built, rebuilt))
+}
+
 impl Switcher<'_> {
     fn load_env(&self, env: &str) -> Result<Project, SwitchError> {
         (self.load)(env).map_err(SwitchError::Invalid)
     }
 
-    /// What each service with a build needs (one entry per image).
     async fn build_needs(&self, target: &Project, no_cache: bool) -> BTreeMap<String, BuildNeed> {
-        let mut plan: BTreeMap<String, BuildNeed> = BTreeMap::new();
-        for (name, svc) in &target.services {
-            let Some(build) = &svc.build else { continue };
-            let image = deck_engine::image_ref(target, name, svc);
-            if plan
-                .keys()
-                .any(|n| deck_engine::image_ref(target, n, &target.services[n]) == image)
-            {
-                continue; // One build per image.
-            }
-            let present = self.engine.docker().inspect_image(&image).await.is_ok();
-            let recorded = self.engine.image_target(&image).await;
-            plan.insert(
-                name.clone(),
-                build_need(present, recorded.as_deref(), build.target.as_deref(), no_cache),
-            );
-        }
-        plan
+        build_needs(&self.engine, target, no_cache).await
     }
 
     /// Whether every service of `target` runs, as it asks: nothing to switch. (The newest
@@ -401,28 +442,7 @@ impl Switcher<'_> {
             env: Some(to.to_string()),
             ..Default::default()
         };
-        let pick = |need: BuildNeed| -> Vec<String> {
-            plan.iter()
-                .filter(|(_, n)| **n == need)
-                .map(|(s, _)| s.clone())
-                .collect()
-        };
-        let (built, rebuilt) = (pick(BuildNeed::Build), pick(BuildNeed::NoCache));
-        if !built.is_empty() {
-            progress.step(format!("building {}", built.join(", ")));
-            engine.build(&target, &built, &up_opts, progress).await?;
-        }
-        if !rebuilt.is_empty() {
-            progress.step(format!(
-                "rebuilding without cache (target not proven): {}",
-                rebuilt.join(", ")
-            ));
-            let no_cache = UpOptions {
-                no_cache: true,
-                ..up_opts.clone()
-            };
-            engine.build(&target, &rebuilt, &no_cache, progress).await?;
-        }
+        let (built, rebuilt) = build_planned(engine, &target, &plan, &up_opts, progress).await?;
 
         // What changes: services whose configuration and image are the same in both
         // environments keep running, untouched; the others are recreated in dependency order

@@ -88,6 +88,15 @@ pub struct DeploySummary {
     pub warnings: Vec<String>,
 }
 
+/// What `checked` found before a deploy: the nodes, the services in order, their images' ids
+/// and what the files ask that a swarm does otherwise.
+struct Checked {
+    nodes: Vec<SwarmNode>,
+    names: Vec<String>,
+    ids: HashMap<String, String>,
+    found: Vec<Finding>,
+}
+
 fn state_word(s: Option<TaskState>) -> String {
     s.map_or_else(|| "unknown".into(), |s| s.to_string())
 }
@@ -222,17 +231,12 @@ impl Engine {
         sink: &Sink,
     ) -> Result<DeploySummary, EngineError> {
         let started = Instant::now();
-        let nodes = self.swarm_nodes().await?;
-        let names: Vec<String> = project.startup_order();
-        // The images, here (built when they have a build section and are missing or asked for).
-        let ids = local.ensure_images(project, &names, opts, sink).await?;
-        // What needs IPVS is checked once the images are on the nodes (below).
-        let found: Vec<Finding> = spec::findings(project, true);
-        let refused: Vec<_> = found.iter().filter(|f| f.refused).map(|f| f.problem(project)).collect();
-        if !refused.is_empty() {
-            return Err(EngineError::Preflight(refused));
-        }
-        self.validate(project, &names, &ids, opts.env.as_deref()).await?;
+        let Checked {
+            nodes,
+            names,
+            ids,
+            found,
+        } = self.checked(project, local, opts, sink).await?;
         let warnings: Vec<String> = found.iter().map(|f| f.problem(project).message).collect();
         for w in &warnings {
             sink.send(Event::Step {
@@ -243,9 +247,6 @@ impl Engine {
             .iter()
             .filter(|n| n.state == "ready" && n.availability == "active")
             .collect();
-        if ready_nodes.is_empty() {
-            return Err(EngineError::Swarm("no node of the swarm is ready and active".into()));
-        }
 
         // Every image on every node that may run a task.
         let mut copied = BTreeMap::new();
@@ -558,6 +559,48 @@ impl Engine {
         Ok(ids)
     }
 
+    /// What a deploy checks before it changes anything on the swarm: the images, here (built
+    /// when they have a build section and are missing or asked for), what the files ask that a
+    /// swarm cannot do, each service's spec, its networks, secrets and configs, and a node to
+    /// run on. Nothing on the swarm changes.
+    pub async fn swarm_preflight(
+        &self,
+        project: &Project,
+        local: &Engine,
+        opts: &UpOptions,
+        sink: &Sink,
+    ) -> Result<(), EngineError> {
+        self.checked(project, local, opts, sink).await.map(|_| ())
+    }
+
+    async fn checked(
+        &self,
+        project: &Project,
+        local: &Engine,
+        opts: &UpOptions,
+        sink: &Sink,
+    ) -> Result<Checked, EngineError> {
+        let nodes = self.swarm_nodes().await?;
+        let names: Vec<String> = project.startup_order();
+        let ids = local.ensure_images(project, &names, opts, sink).await?;
+        // What needs IPVS is checked once the images are on the nodes (in `deploy`).
+        let found: Vec<Finding> = spec::findings(project, true);
+        let refused: Vec<_> = found.iter().filter(|f| f.refused).map(|f| f.problem(project)).collect();
+        if !refused.is_empty() {
+            return Err(EngineError::Preflight(refused));
+        }
+        self.validate(project, &names, &ids, opts.env.as_deref()).await?;
+        if !nodes.iter().any(|n| n.state == "ready" && n.availability == "active") {
+            return Err(EngineError::Swarm("no node of the swarm is ready and active".into()));
+        }
+        Ok(Checked {
+            nodes,
+            names,
+            ids,
+            found,
+        })
+    }
+
     /// Waits until every service runs its desired replicas (a one-shot: until it completed),
     /// each task's change said as it happens; a failed update that the swarm rolled back, or a
     /// service not ready in time, fails with its failing tasks' errors and last log lines.
@@ -720,6 +763,230 @@ impl Engine {
             health_output: Vec::new(),
             logs,
         }
+    }
+
+    /// The replicas a replicated service of the stack is set to now; `None` for a global
+    /// service. Fails when the stack has no such service on the swarm (it is not deployed).
+    pub async fn service_replicas(&self, project: &Project, service: &str) -> Result<Option<u64>, EngineError> {
+        let full = spec::service_name(project, service);
+        match self.docker.inspect_service(&full, None).await {
+            Ok(s) => Ok(s
+                .spec
+                .and_then(|s| s.mode)
+                .and_then(|m| m.replicated)
+                .map(|r| r.replicas.unwrap_or(1).max(0) as u64)),
+            Err(e) if is_not_found(&e) => Err(EngineError::Swarm(format!(
+                "stack {} has no service {full} on the swarm: deploy it first (`sirius-deck up`)",
+                project.name
+            ))),
+            Err(e) => Err(EngineError::Docker {
+                context: format!("inspecting service {full}"),
+                source: e,
+            }),
+        }
+    }
+
+    /// Sets replicated services of the stack to the given replicas and waits: a service set
+    /// to 0 until none of its tasks runs, the others until they run as a deploy waits for them
+    /// (healthy). A global service cannot be scaled, and fails before anything changes.
+    pub async fn scale(&self, project: &Project, wanted: &[(String, u64)], sink: &Sink) -> Result<(), EngineError> {
+        let from = Instant::now();
+        let mut earlier = HashMap::new();
+        let mut specs = Vec::new();
+        for (name, replicas) in wanted {
+            let full = spec::service_name(project, name);
+            let svc = self
+                .docker
+                .inspect_service(&full, None)
+                .await
+                .context(|| format!("inspecting service {full}"))?;
+            let mut spec = svc.spec.clone().unwrap_or_default();
+            let Some(replicated) = spec.mode.as_mut().and_then(|m| m.replicated.as_mut()) else {
+                return Err(EngineError::Swarm(format!(
+                    "{name} is a global service (a task on every node): it cannot be stopped by scaling it to 0. Back up its volume with `consistency = \"pause\"` or `\"live\"`"
+                )));
+            };
+            if replicated.replicas == Some(*replicas as i64) {
+                continue;
+            }
+            replicated.replicas = Some(*replicas as i64);
+            earlier.insert(full.clone(), update_mark(svc.update_status.as_ref()));
+            let version = svc.version.and_then(|v| v.index).unwrap_or_default();
+            specs.push((name.clone(), full, spec, version, *replicas));
+        }
+        for (name, full, spec, version, replicas) in &specs {
+            self.docker
+                .update_service(
+                    full,
+                    spec.clone(),
+                    bollard::query_parameters::UpdateServiceOptions {
+                        version: *version as i32,
+                        ..Default::default()
+                    },
+                    None,
+                )
+                .await
+                .context(|| format!("scaling service {full}"))?;
+            let phase = if *replicas == 0 {
+                Phase::Stopping
+            } else {
+                Phase::Starting
+            };
+            sink.service(name, phase, Some(format!("{replicas} replicas")));
+        }
+        let (stopped, started): (Vec<_>, Vec<_>) = specs.into_iter().partition(|s| s.4 == 0);
+        let stopped: Vec<String> = stopped.into_iter().map(|s| s.0).collect();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !stopped.is_empty() {
+            let tasks = self.stack_tasks(project).await?;
+            let left: Vec<&SwarmTask> = tasks
+                .iter()
+                .filter(|t| stopped.contains(&t.service) && (t.state == "running" || t.desired == "running"))
+                .collect();
+            if left.is_empty() {
+                for s in &stopped {
+                    sink.service(s, Phase::Stopped, None);
+                }
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(EngineError::Swarm(format!(
+                    "{} did not stop within 120 s (task {} on {})",
+                    left[0].service,
+                    left[0].id,
+                    left[0].node.as_deref().unwrap_or("?")
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let started: Vec<String> = started.into_iter().map(|s| s.0).collect();
+        if !started.is_empty() {
+            self.converge(project, &started, None, sink, from, &earlier).await?;
+        }
+        Ok(())
+    }
+
+    /// The proof of what each task runs, as `drift` gives it for containers: every task meant
+    /// to run (a one-shot's that completed) runs the current spec, the image that `local`
+    /// has under the reference its files name (built here and copied to the nodes), from the
+    /// build target its environment asks for, created for `env`; and each replicated service
+    /// runs as many tasks as asked.
+    pub async fn swarm_drift(
+        &self,
+        project: &Project,
+        local: &Engine,
+        env: Option<&str>,
+    ) -> Result<Vec<crate::ServiceDrift>, EngineError> {
+        use crate::drift::{found, judge};
+        use crate::{ServiceDrift, Verdict};
+        let nodes = self.swarm_nodes().await?;
+        let mut engines: HashMap<String, Engine> = HashMap::new();
+        let tasks = self.stack_tasks(project).await?;
+        let mut out = Vec::new();
+        for (name, svc) in &project.services {
+            let one_shot = spec::one_shot(svc);
+            let mine: Vec<&SwarmTask> = tasks
+                .iter()
+                .filter(|t| &t.service == name && t.current)
+                .filter(|t| t.desired == "running" || (one_shot && t.state == "complete"))
+                .collect();
+            if mine.is_empty() {
+                out.push(ServiceDrift::new(name, Verdict::Absent, vec![], None));
+                continue;
+            }
+            let wanted = crate::image_ref(project, name, svc);
+            let want_id = local
+                .docker
+                .inspect_image(&wanted)
+                .await
+                .ok()
+                .and_then(|i| i.id)
+                .unwrap_or_default();
+            let mut findings = Vec::new();
+            for t in &mine {
+                let at = format!(
+                    "task {}.{} on {}",
+                    name,
+                    t.slot.map_or_else(|| "*".into(), |s| s.to_string()),
+                    t.node.as_deref().unwrap_or("?")
+                );
+                let (Some(node), Some(container)) = (
+                    nodes.iter().find(|n| Some(&n.hostname) == t.node.as_ref()),
+                    t.container.as_deref(),
+                ) else {
+                    findings.push(found("image", None, format!("{at}: no container yet")));
+                    continue;
+                };
+                if !engines.contains_key(&node.hostname) {
+                    engines.insert(node.hostname.clone(), self.node_engine(node).await?);
+                }
+                let engine = &engines[&node.hostname];
+                let c = engine
+                    .docker
+                    .inspect_container(container, None)
+                    .await
+                    .context(|| format!("inspecting the container of {at}"))?;
+                let labels = c.config.and_then(|c| c.labels).unwrap_or_default();
+                let runs = c.image.unwrap_or_default();
+                findings.push(if runs == want_id {
+                    found(
+                        "image",
+                        Some(true),
+                        format!("{at}: runs {wanted} ({})", crate::up::short_id(&runs)),
+                    )
+                } else {
+                    found(
+                        "image",
+                        Some(false),
+                        format!(
+                            "{at}: runs image {}, but {wanted} is {} here",
+                            crate::up::short_id(&runs),
+                            crate::up::short_id(&want_id)
+                        ),
+                    )
+                });
+                if let Some(target) = svc.build.as_ref().and_then(|b| b.target.as_ref()) {
+                    findings.push(match engine.image_target(&runs).await {
+                        Some(got) if &got == target => {
+                            found("target", Some(true), format!("{at}: built from target {got}"))
+                        }
+                        Some(got) => found(
+                            "target",
+                            Some(false),
+                            format!("{at}: its image was built from target {got}, the environment asks for {target}"),
+                        ),
+                        None => found(
+                            "target",
+                            None,
+                            format!(
+                                "{at}: its image has no build-target label: cannot prove it comes from target {target}"
+                            ),
+                        ),
+                    });
+                }
+                if let Some(env) = env {
+                    findings.push(match labels.get(crate::labels::ENV_LABEL) {
+                        Some(e) if e == env => found("env", Some(true), format!("{at}: created for {e}")),
+                        Some(e) => found("env", Some(false), format!("{at}: created for {e}, not {env}")),
+                        None => found("env", None, format!("{at}: no environment recorded")),
+                    });
+                }
+            }
+            if !one_shot && !spec::global(svc) {
+                let (have, want) = (
+                    mine.iter().filter(|t| t.state == "running").count(),
+                    svc.replicas() as usize,
+                );
+                findings.push(found(
+                    "replicas",
+                    Some(have == want),
+                    format!("{have} of {want} replicas running"),
+                ));
+            }
+            let (verdict, fix) = judge(&findings, svc.build.is_some());
+            out.push(ServiceDrift::new(name, verdict, findings, fix));
+        }
+        Ok(out)
     }
 
     /// The stack's tasks (every service, newest first per slot), with node hostnames.

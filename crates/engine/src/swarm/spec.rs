@@ -144,8 +144,30 @@ pub fn findings(project: &Project, ipvs: bool) -> Vec<Finding> {
                 ),
             );
         }
+        let local_volumes: Vec<&str> = svc
+            .volumes
+            .iter()
+            .filter(|m| m.kind == MountType::Volume)
+            .filter_map(|m| m.source.as_deref())
+            .filter(|k| {
+                project
+                    .volumes
+                    .get(*k)
+                    .is_some_and(|v| !v.external && v.driver.as_deref().unwrap_or("local") == "local")
+            })
+            .collect();
+        if !local_volumes.is_empty() && !pinned(svc) {
+            add(
+                "deploy.placement",
+                false,
+                format!(
+                    "volume {} lives on the node each task runs on: a task the swarm moves starts with an empty one, and backups and restores reach it where the last task ran. Pin the service to one node (`deploy.placement.constraints`, e.g. `node.hostname == …`)",
+                    local_volumes.join(", ")
+                ),
+            );
+        }
         let dnsrr = deploy_str(svc, "endpoint_mode") == Some("dnsrr");
-        if !ipvs && !dnsrr && deploy_str(svc, "mode") != Some("global") {
+        if !ipvs && !dnsrr && !global(svc) {
             add(
                 "deploy.endpoint_mode",
                 true,
@@ -247,6 +269,28 @@ fn restart_policy(svc: &Service) -> Option<TaskSpecRestartPolicy> {
         max_attempts: count,
         ..Default::default()
     })
+}
+
+/// Whether the service runs a task on every node (`deploy.mode: global`).
+pub fn global(svc: &Service) -> bool {
+    deploy_str(svc, "mode") == Some("global")
+}
+
+/// Whether the service's tasks stay on one node, so its local volumes keep their data: a
+/// placement constraint that names a node (its hostname, id or one of its labels), or the
+/// manager role (one node in a swarm with one manager).
+pub fn pinned(svc: &Service) -> bool {
+    placement(deploy_value(svc, "placement"))
+        .and_then(|p| p.constraints)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| c.split_once("=="))
+        .any(|(key, value)| {
+            let key = key.trim();
+            matches!(key, "node.hostname" | "node.id")
+                || key.starts_with("node.labels.")
+                || (key == "node.role" && value.trim() == "manager")
+        })
 }
 
 /// Whether the service may run once and complete (its tasks are not restarted when they
@@ -499,7 +543,7 @@ pub fn service_spec(
         capability_drop: host.cap_drop,
         ..Default::default()
     };
-    let global = deploy_str(svc, "mode") == Some("global");
+    let global = global(svc);
     let mut labels = labels_of(deploy_value(svc, "labels"));
     labels.extend([ns(), (STACK_IMAGE.to_string(), image)]);
     let mut task = TaskSpec {
@@ -720,5 +764,29 @@ services:
             .collect();
         assert_eq!(refused, ["deploy.endpoint_mode", "ports"]);
         assert!(findings(&p, true).is_empty());
+    }
+
+    #[test]
+    fn a_service_with_a_local_volume_is_warned_unless_pinned_to_a_node() {
+        let p = project(
+            "pinned",
+            r#"
+services:
+  free: {image: x, volumes: ["data:/d"]}
+  manager: {image: x, volumes: ["data:/d"], deploy: {placement: {constraints: ["node.role == manager"]}}}
+  host: {image: x, volumes: ["data:/d"], deploy: {placement: {constraints: ["node.hostname==n2"]}}}
+  worker: {image: x, volumes: ["data:/d"], deploy: {placement: {constraints: ["node.role == worker"]}}}
+  shared: {image: x, volumes: ["ext:/d"]}
+volumes:
+  data: {}
+  ext: {external: true}
+"#,
+        );
+        let warned: Vec<String> = findings(&p, true)
+            .iter()
+            .filter(|f| f.key == "deploy.placement" && !f.refused)
+            .filter_map(|f| f.service.clone())
+            .collect();
+        assert_eq!(warned, ["free", "worker"]);
     }
 }

@@ -1,0 +1,254 @@
+//! A switch between an environment on one engine (local dev) and one on a swarm (prod), or
+//! back: the two do not share volumes, so the data is carried. The target is checked (and its
+//! images built) while the source still runs; then the source's services that hold no data
+//! are stopped, so that nothing is written after the backup; a backup set of the source is
+//! taken and verified; the source goes down (its volumes kept: the way back); the target comes
+//! up and the set is restored into it (with a safety set of whatever data it had); then the
+//! proof of what each container or task runs. When the target does not come up, or the
+//! restore fails, the target is taken down and the source started again on its own volumes.
+
+use crate::{build_needs, build_planned, SwitchError, SwitchOptions, SwitchSummary};
+use deck_backup::{Backups, RestoreOptions, Stack};
+use deck_compose::Project;
+use deck_engine::{Change, DownOptions, Engine, EngineError, PlannedChange, ServiceDrift, Sink, UpOptions, Verdict};
+use deck_stack::Profile;
+use std::collections::BTreeSet;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// One end of a switch across engines: an environment, loaded, and where it runs.
+pub struct Side<'a> {
+    pub env: &'a str,
+    pub project: &'a Project,
+    /// Its engine: the swarm's manager for a swarm environment.
+    pub engine: &'a Engine,
+    pub swarm: bool,
+    /// Backups of the stack where this side's data is.
+    pub backups: &'a Backups,
+}
+
+pub struct Across<'a> {
+    pub profile: &'a Profile,
+    pub from: Side<'a>,
+    pub to: Side<'a>,
+    /// This machine's engine: images are built here (and copied to a swarm's nodes).
+    pub local: &'a Engine,
+}
+
+impl Side<'_> {
+    fn stack<'p>(&'p self, profile: &'p Profile) -> Result<Stack<'p>, SwitchError> {
+        Ok(Stack {
+            project: self.project,
+            stack: &profile.name,
+            env: Some(self.env),
+            coverage: deck_backup::coverage(self.project, &profile.backup, &profile.path.display().to_string())?,
+        })
+    }
+
+    async fn up(&self, local: &Engine, progress: &Sink) -> Result<(), EngineError> {
+        let opts = UpOptions {
+            env: Some(self.env.to_string()),
+            remove_orphans: true,
+            ..Default::default()
+        };
+        if self.swarm {
+            self.engine
+                .deploy(self.project, local, &opts, progress)
+                .await
+                .map(|_| ())
+        } else {
+            self.engine.up(self.project, &opts, progress).await.map(|_| ())
+        }
+    }
+
+    /// Takes the environment down; its volumes stay.
+    async fn down(&self, progress: &Sink) -> Result<(), EngineError> {
+        if self.swarm {
+            self.engine.remove_stack(self.project, progress).await
+        } else {
+            self.engine
+                .down(
+                    &self.project.name,
+                    Some(self.project),
+                    &DownOptions::default(),
+                    progress,
+                )
+                .await
+        }
+    }
+
+    /// The proof of what each of its containers (or tasks) runs.
+    async fn drift(&self, local: &Engine) -> Result<Vec<ServiceDrift>, EngineError> {
+        if self.swarm {
+            self.engine.swarm_drift(self.project, local, Some(self.env)).await
+        } else {
+            self.engine.drift(self.project, Some(self.env)).await
+        }
+    }
+}
+
+impl Across<'_> {
+    pub async fn switch(&self, opts: &SwitchOptions, progress: &Sink) -> Result<SwitchSummary, SwitchError> {
+        let started = Instant::now();
+        let (from, to) = (&self.from, &self.to);
+        let source = from.stack(self.profile)?;
+        let target = to.stack(self.profile)?;
+        if !from.backups.runs(from.project).await? {
+            return Err(SwitchError::Invalid(format!(
+                "{} does not run on {}, so there is no data to carry to {}: start {} there with `sirius-deck -e {} up`",
+                from.env,
+                from.engine.endpoint().name,
+                to.env,
+                to.env,
+                to.env
+            )));
+        }
+
+        // Checked, and built, while the source still runs.
+        progress.step(format!(
+            "checking {} on {} before anything changes",
+            to.env,
+            to.engine.endpoint().name
+        ));
+        let up_opts = UpOptions {
+            env: Some(to.env.to_string()),
+            ..Default::default()
+        };
+        let plan = build_needs(self.local, to.project, opts.no_cache).await;
+        let (built, rebuilt) = build_planned(self.local, to.project, &plan, &up_opts, progress).await?;
+        if to.swarm {
+            to.engine
+                .swarm_preflight(to.project, self.local, &up_opts, progress)
+                .await
+                .map_err(|e| SwitchError::Preflight(vec![e.to_string()]))?;
+        } else {
+            let problems = to.engine.preflight(to.project, true).await?;
+            if !problems.is_empty() {
+                return Err(SwitchError::Preflight(problems.iter().map(|p| p.to_string()).collect()));
+            }
+        }
+
+        // Nothing writes to the data once it is backed up: every service that holds none is
+        // stopped first (dependents first).
+        let holders: BTreeSet<&String> = source
+            .coverage
+            .databases
+            .iter()
+            .map(|d| &d.service)
+            .chain(source.coverage.volumes.iter().flat_map(|v| &v.users))
+            .collect();
+        let quiet: Vec<String> = from
+            .project
+            .startup_order()
+            .into_iter()
+            .rev()
+            .filter(|s| !holders.contains(s))
+            .collect();
+        progress.step(format!(
+            "stopping {} on {}, so that nothing is written after the backup",
+            quiet.join(", "),
+            from.engine.endpoint().name
+        ));
+        from.backups.stop_services(from.project, &quiet, progress).await?;
+        progress.step(format!("backing up {}'s data, to carry it to {}", from.env, to.env));
+        let set = match from.backups.safety(&source, progress).await {
+            Ok(set) => set,
+            Err(e) => {
+                let again = from
+                    .backups
+                    .start_services(from.project, Some(from.env), &quiet, progress)
+                    .await;
+                return Err(match again {
+                    Ok(()) => SwitchError::Invalid(format!("the backup of {} failed, and it runs again: {e}", from.env)),
+                    Err(r) => SwitchError::Failed {
+                        to: to.env.into(),
+                        reason: format!(
+                            "the backup of {} failed ({e}), and starting its stopped services again failed too ({r}): start them with `sirius-deck -e {} up`",
+                            from.env, from.env
+                        ),
+                    },
+                });
+            }
+        };
+
+        progress.step(format!(
+            "taking {} down on {} (its volumes are kept)",
+            from.env,
+            from.engine.endpoint().name
+        ));
+        from.down(progress).await?;
+        progress.step(format!("starting {} on {}", to.env, to.engine.endpoint().name));
+        let moved = async {
+            to.up(self.local, progress).await?;
+            if let Some(set) = &set {
+                progress.step(format!("restoring set {} into {}", set.id, to.env));
+                to.backups
+                    .restore(
+                        &target,
+                        &set.id,
+                        &RestoreOptions::default(),
+                        progress,
+                        &CancellationToken::new(),
+                    )
+                    .await?;
+            }
+            Ok::<(), SwitchError>(())
+        }
+        .await;
+        if let Err(e) = moved {
+            let reason = e.to_string();
+            if !opts.rollback {
+                return Err(SwitchError::Failed {
+                    to: to.env.into(),
+                    reason,
+                });
+            }
+            progress.step(format!(
+                "{} did not come up with the data: rolling back to {}",
+                to.env, from.env
+            ));
+            let back = async {
+                to.down(progress).await?;
+                from.up(self.local, progress).await
+            }
+            .await;
+            return Err(match back {
+                Ok(()) => SwitchError::RolledBack {
+                    from: from.env.into(),
+                    to: to.env.into(),
+                    reason,
+                },
+                Err(r) => SwitchError::RollbackFailed {
+                    from: from.env.into(),
+                    to: to.env.into(),
+                    reason,
+                    rollback: r.to_string(),
+                },
+            });
+        }
+
+        let drift = to.drift(self.local).await?;
+        for d in drift.iter().filter(|d| d.verdict == Verdict::Drift) {
+            progress.step(format!("{}: DRIFT: {}", d.service, d.summary));
+        }
+        Ok(SwitchSummary {
+            from: Some(from.env.into()),
+            to: to.env.into(),
+            safety: set.map(|s| s.id),
+            built,
+            rebuilt_no_cache: rebuilt,
+            plan: to
+                .project
+                .startup_order()
+                .into_iter()
+                .map(|service| PlannedChange {
+                    service,
+                    change: Change::Created,
+                    reason: Some(format!("moved to {}", to.engine.endpoint().name)),
+                })
+                .collect(),
+            drift,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+}
