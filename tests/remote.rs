@@ -429,18 +429,7 @@ fn swarm(r: &Remote) {
     let nodes = ps["nodes"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 3, "{ps}");
     assert!(nodes.iter().all(|n| n["state"] == "ready"), "every node ready: {ps}");
-    let running: Vec<(String, String)> = ps["tasks"]
-        .as_array()
-        .expect("tasks")
-        .iter()
-        .filter(|t| t["desired"] == "running" && t["state"] == "running")
-        .map(|t| {
-            (
-                format!("sirius-lab_{}.{}", t["service"].as_str().unwrap_or("?"), t["slot"]),
-                t["node"].as_str().unwrap_or("?").to_string(),
-            )
-        })
-        .collect();
+    let running = running_tasks(r);
     for svc in ["sirius-api", "sirius-engine"] {
         let on: std::collections::BTreeSet<&String> = running
             .iter()
@@ -454,6 +443,10 @@ fn swarm(r: &Remote) {
         assert_eq!(count, 2, "{svc} runs two replicas: {running:?}");
         eprintln!("{svc}: 2 replicas on {on:?}");
     }
+    // The API's logs, merged across its two tasks by the manager.
+    let logs = ok(r.swarm(&["-e", "prod", "logs", "sirius-api"]));
+    let started = logs.lines().filter(|l| l.contains("listening on :9001")).count();
+    assert!(started >= 2, "both tasks' lines: {logs}");
     let spread: std::collections::BTreeSet<&String> = running.iter().map(|(_, node)| node).collect();
     assert!(spread.len() >= 2, "the tasks are spread over the nodes: {running:?}");
     // docker stack ps agrees with our view, task by task.
@@ -481,7 +474,8 @@ fn swarm(r: &Remote) {
 
     rolling_update(r);
     backup_and_restore(r);
-    node_lost(r, &running);
+    switch_to_local_and_back(r);
+    node_lost(r, &running_tasks(r));
 
     let t = Instant::now();
     ok(r.swarm(&["-e", "prod", "down"]));
@@ -628,6 +622,78 @@ fn backup_and_restore(r: &Remote) {
             .count();
         assert_eq!(running, replicas, "{svc} runs again after the restore: {ps}");
     }
+}
+
+/// The stack's running tasks, as `sirius-lab_<service>.<slot>` and their node.
+fn running_tasks(r: &Remote) -> Vec<(String, String)> {
+    let ps = ok(r.swarm(&["-e", "prod", "ps", "--json"]));
+    let ps: serde_json::Value = serde_json::from_str(&ps).expect("ps json");
+    ps["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter(|t| t["desired"] == "running" && t["state"] == "running")
+        .map(|t| {
+            (
+                format!("sirius-lab_{}.{}", t["service"].as_str().unwrap_or("?"), t["slot"]),
+                t["node"].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A switch from prod on the swarm to dev on this machine's engine carries the data there (the
+/// stack leaves the swarm), and a switch back carries what was written in dev to the swarm;
+/// each ends with the proof that every container, or task, runs what its environment asks.
+fn switch_to_local_and_back(r: &Remote) {
+    // Whatever an earlier test left of the lab stack on this machine goes down (volumes kept).
+    ok(r.swarm(&["-e", "dev", "down"]));
+    let rows = r.swarm_sql("select count(*) from findings");
+    let switch = |to: &str| {
+        let t = Instant::now();
+        let out = ok(r.swarm(&["switch", to, "--json"]));
+        eprintln!("a switch to {to} across engines: {} ms", t.elapsed().as_millis());
+        let summary: serde_json::Value =
+            serde_json::from_str(out.lines().last().unwrap_or_default()).expect("switch summary");
+        for d in summary["drift"].as_array().expect("drift") {
+            assert_eq!(d["verdict"], "match", "{to}: {d}");
+        }
+        assert!(summary["safety"].is_string(), "the data went over in a set: {summary}");
+    };
+    switch("dev");
+    let stacks = run(r.docker("deck-swarm").args(["stack", "ls", "--format", "{{.Name}}"]));
+    assert!(!stacks.contains("sirius-lab"), "the stack left the swarm: {stacks}");
+    let local = |sql: &str| {
+        run(Command::new("docker").args([
+            "exec",
+            "sirius-postgres",
+            "psql",
+            "-U",
+            "postgres",
+            "-d",
+            "sirius",
+            "-tAc",
+            sql,
+        ]))
+        .trim()
+        .to_string()
+    };
+    assert_eq!(local("select count(*) from findings"), rows, "the rows came to dev");
+    local("create table carried (v text); insert into carried values ('written in dev')");
+
+    switch("prod");
+    assert_eq!(
+        r.swarm_sql("select v from carried"),
+        "written in dev",
+        "what dev wrote went to the swarm"
+    );
+    assert_eq!(r.swarm_sql("select count(*) from findings"), rows);
+    let here =
+        run(Command::new("docker").args(["ps", "-q", "--filter", "label=com.docker.compose.project=sirius-lab"]));
+    assert!(
+        here.trim().is_empty(),
+        "nothing of the stack runs here any more: {here}"
+    );
 }
 
 /// A worker killed: its node goes down and its tasks of the API and the engine run again on

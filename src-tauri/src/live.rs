@@ -62,6 +62,14 @@ pub struct StateEvent {
     pub change: StackChange,
 }
 
+/// The nodes and tasks of the open stack when it runs on a swarm (event `stack-swarm`).
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct SwarmEvent {
+    pub stack: String,
+    pub state: deck_engine::swarm::SwarmState,
+}
+
 /// One resource sample of a service of the open stack (event `stack-usage`).
 #[derive(Clone, Debug, Serialize, TS)]
 #[ts(export)]
@@ -390,10 +398,8 @@ impl Shell {
 /// While the window is hidden nothing is sampled or sent (incidents still notify); when it is
 /// shown again it gets the stack's state as it is then.
 async fn watch(handle: AppHandle, stack: String, loaded: Stack) {
-    // A swarm stack's tasks are not watched live in the window yet (`sirius-deck ps` shows
-    // them): its planned diagram stays as drawn.
     if loaded.swarm() {
-        return;
+        return watch_swarm(handle, stack, loaded).await;
     }
     let shell = handle.state::<Shell>();
     let mut screen = shell.screen.0.subscribe();
@@ -485,6 +491,59 @@ async fn watch(handle: AppHandle, stack: String, loaded: Stack) {
                 }
                 // The service shown in detail is sampled every second, the others slowly.
                 sampler.follow(known.values(), on_screen.detailed.as_deref());
+            }
+        }
+    }
+}
+
+/// Forwards a swarm stack's nodes and tasks to the window as the engine reports them changed;
+/// while the window is hidden nothing is sent, and when it is shown again it gets them as they
+/// are then.
+async fn watch_swarm(handle: AppHandle, stack: String, loaded: Stack) {
+    let shell = handle.state::<Shell>();
+    let mut screen = shell.screen.0.subscribe();
+    let emit = |state: &deck_engine::swarm::SwarmState| {
+        tracing::debug!("sent the swarm stack's state");
+        let _ = handle.emit(
+            "stack-swarm",
+            SwarmEvent {
+                stack: stack.clone(),
+                state: state.clone(),
+            },
+        );
+    };
+    let mut states = match deck_app::watch_swarm(&shell.app, &loaded).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = handle.emit(
+                "stack-state",
+                StateEvent {
+                    stack: stack.clone(),
+                    change: StackChange::EngineDown { reason: e.message },
+                },
+            );
+            return;
+        }
+    };
+    let mut last = None;
+    let mut visible = screen.borrow_and_update().visible;
+    loop {
+        tokio::select! {
+            state = states.recv() => {
+                let Some(state) = state else { break };
+                if visible {
+                    emit(&state);
+                }
+                last = Some(state);
+            }
+            Ok(()) = screen.changed() => {
+                let now = screen.borrow_and_update().visible;
+                if now && !visible {
+                    if let Some(state) = &last {
+                        emit(state);
+                    }
+                }
+                visible = now;
             }
         }
     }

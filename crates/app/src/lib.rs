@@ -34,7 +34,7 @@ pub use gauges::Gauges;
 pub use interrupted::{interrupted, recover};
 pub use lifecycle::{
     build, connectivity, control, create, down, drift, env_value, health, inspect, logs, near_memory_limit, nodes, ps,
-    repair, tasks, terminal, up, usage, watch, DownSummary, PsRow, RepairResult,
+    repair, tasks, terminal, up, usage, watch, watch_swarm, DownSummary, PsRow, RepairResult,
 };
 pub use profiles::{add_stack, detect_stack, remove_stack, rename_stack};
 pub use switch::{switch, switch_plan};

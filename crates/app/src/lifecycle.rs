@@ -212,15 +212,15 @@ pub async fn logs(
     follow: bool,
     tail: Option<usize>,
 ) -> Result<tokio::sync::mpsc::Receiver<LogLine>> {
-    stack.require_local("logs")?;
     for s in services {
         stack.require_service(s)?;
     }
-    Ok(app
-        .engine_for(stack)
-        .await?
-        .logs(&stack.project, services, follow, tail)
-        .await?)
+    let engine = app.engine_for(stack).await?;
+    Ok(if stack.swarm() {
+        engine.swarm_logs(&stack.project, services, follow, tail).await?
+    } else {
+        engine.logs(&stack.project, services, follow, tail).await?
+    })
 }
 
 /// The live state of the stack and the incidents it raises, until dropped.
@@ -262,6 +262,15 @@ pub struct PsRow {
 /// A swarm stack's tasks (each service's replicas, newest first per slot) with their nodes.
 pub async fn tasks(app: &App, stack: &Stack) -> Result<Vec<SwarmTask>> {
     Ok(app.engine_for(stack).await?.stack_tasks(&stack.project).await?)
+}
+
+/// A swarm stack's nodes and tasks: as they are, then each time the engine says they changed,
+/// until the receiver is dropped.
+pub async fn watch_swarm(
+    app: &App,
+    stack: &Stack,
+) -> Result<tokio::sync::mpsc::Receiver<deck_engine::swarm::SwarmState>> {
+    Ok(app.engine_for(stack).await?.watch_swarm(&stack.project))
 }
 
 /// The nodes of the swarm a stack is deployed on.
@@ -316,13 +325,17 @@ pub async fn ps(app: &App, stack: &Stack) -> Result<Vec<PsRow>> {
 }
 
 /// Whether each service runs what the stack's environment asks for.
+/// On a swarm, whether each task does (its image as built here and copied to the nodes).
 pub async fn drift(app: &App, stack: &Stack) -> Result<Vec<ServiceDrift>> {
-    stack.require_local("the proof of what each container runs")?;
-    Ok(app
-        .engine_for(stack)
-        .await?
-        .drift(&stack.project, stack.env.as_deref())
-        .await?)
+    let engine = app.engine_for(stack).await?;
+    let env = stack.env.as_deref();
+    Ok(if stack.swarm() {
+        engine
+            .swarm_drift(&stack.project, &app.local_engine().await?, env)
+            .await?
+    } else {
+        engine.drift(&stack.project, env).await?
+    })
 }
 
 #[derive(Clone, Debug, Serialize, TS)]

@@ -516,6 +516,13 @@ impl Backups {
         }
         let mut affected = plan::dependents(project, &roots);
         affected.extend(roots);
+        // Where each volume lives, found while its services run (a swarm forgets the tasks of
+        // a service scaled to 0).
+        let mut engines = std::collections::HashMap::new();
+        for i in items.iter().filter(|i| i.kind == ItemKind::Volume) {
+            let v = self.volume(&st.coverage, &i.name)?;
+            engines.insert(i.name.clone(), self.volume_engine(st, v).await?);
+        }
         let order: Vec<String> = project
             .startup_order()
             .into_iter()
@@ -548,7 +555,7 @@ impl Backups {
 
         for i in items.iter().filter(|i| i.kind == ItemKind::Volume) {
             let v = self.volume(&st.coverage, &i.name)?;
-            let engine = self.volume_engine(st, v).await?;
+            let engine = &engines[&i.name];
             let docker = engine.docker();
             engine.create_volumes(project, &v.users).await?;
             let image = docker::helper_image(docker, project, &v.users)

@@ -50,7 +50,7 @@ fn epoch_seconds(ts: &str) -> Option<i32> {
 }
 
 /// Splits the engine's timestamp from a line of a stream asked with timestamps.
-fn split_line(raw: &str) -> (Option<String>, &str) {
+pub(crate) fn split_line(raw: &str) -> (Option<String>, &str) {
     match raw.split_once(' ') {
         Some((ts, rest)) if ts.len() > 20 && ts.as_bytes()[4] == b'-' => (Some(ts.to_string()), rest),
         _ => (None, raw),

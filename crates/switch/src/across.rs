@@ -179,7 +179,7 @@ impl Across<'_> {
         from.down(progress).await?;
         progress.step(format!("starting {} on {}", to.env, to.engine.endpoint().name));
         let moved = async {
-            to.up(self.local, progress).await?;
+            to.up(self.local, progress).await.map_err(|e| e.to_string())?;
             if let Some(set) = &set {
                 progress.step(format!("restoring set {} into {}", set.id, to.env));
                 to.backups
@@ -190,13 +190,13 @@ impl Across<'_> {
                         progress,
                         &CancellationToken::new(),
                     )
-                    .await?;
+                    .await
+                    .map_err(|e| format!("restoring the data of {} (set {}): {e}", from.env, set.id))?;
             }
-            Ok::<(), SwitchError>(())
+            Ok::<(), String>(())
         }
         .await;
-        if let Err(e) = moved {
-            let reason = e.to_string();
+        if let Err(reason) = moved {
             if !opts.rollback {
                 return Err(SwitchError::Failed {
                     to: to.env.into(),

@@ -3,7 +3,11 @@
 //! networks, secrets and configs created, its services created or updated, and the deploy
 //! followed task by task until every service runs its desired replicas, healthy.
 
+mod logs;
 pub mod spec;
+mod watch;
+
+pub use watch::SwarmState;
 
 use crate::endpoint::Endpoint;
 use crate::event::{Event, FailureReport, Phase, ResourceAction, ResourceKind, Sink};
@@ -19,7 +23,7 @@ use std::time::{Duration, Instant};
 use ts_rs::TS;
 
 /// A node of the swarm, as its manager lists it.
-#[derive(Clone, Debug, Serialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
 #[ts(export)]
 pub struct SwarmNode {
     pub id: String,
@@ -36,7 +40,7 @@ pub struct SwarmNode {
 }
 
 /// One task of a stack's service.
-#[derive(Clone, Debug, Serialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
 #[ts(export)]
 pub struct SwarmTask {
     pub id: String,

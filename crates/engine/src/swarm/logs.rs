@@ -1,0 +1,69 @@
+//! A swarm stack's logs: each service's tasks merged by the manager (`docker service logs`),
+//! a task started later (after a reschedule) followed too.
+
+use super::spec;
+use crate::{Engine, EngineError, LogLine};
+use bollard::query_parameters::LogsOptions;
+use deck_compose::Project;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+impl Engine {
+    /// The logs of the stack's services on the swarm (all when `services` is empty), each
+    /// merged across its tasks by the manager; `follow` keeps them open. Dropping the receiver
+    /// stops every stream.
+    pub async fn swarm_logs(
+        &self,
+        project: &Project,
+        services: &[String],
+        follow: bool,
+        tail: Option<usize>,
+    ) -> Result<mpsc::Receiver<LogLine>, EngineError> {
+        // Refused as a deploy refuses it, when the engine is no manager.
+        self.swarm_nodes().await?;
+        let (tx, rx) = mpsc::channel(1024);
+        let names: Vec<String> = if services.is_empty() {
+            project.services.keys().cloned().collect()
+        } else {
+            services.to_vec()
+        };
+        for service in names {
+            let full = spec::service_name(project, &service);
+            let (docker, tx) = (self.docker.clone(), tx.clone());
+            let opts = LogsOptions {
+                follow,
+                stdout: true,
+                stderr: true,
+                timestamps: true,
+                tail: tail.map_or("all".to_string(), |n| n.to_string()),
+                ..Default::default()
+            };
+            tokio::spawn(async move {
+                let mut stream = docker.service_logs(&full, Some(opts));
+                loop {
+                    let chunk = tokio::select! {
+                        next = stream.next() => match next {
+                            Some(Ok(chunk)) => chunk,
+                            _ => return,
+                        },
+                        _ = tx.closed() => return,
+                    };
+                    let stderr = matches!(chunk, bollard::container::LogOutput::StdErr { .. });
+                    for raw in chunk.to_string().lines() {
+                        let (timestamp, text) = crate::logs::split_line(raw);
+                        let line = LogLine {
+                            service: service.clone(),
+                            timestamp,
+                            stderr,
+                            line: deck_error::redact::text(text).into_owned(),
+                        };
+                        if tx.send(line).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+        Ok(rx)
+    }
+}
