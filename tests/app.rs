@@ -386,6 +386,25 @@ async fn the_window_drives_the_lab_stack() {
         screenshot(&display, "03b-edges-reachable");
     });
 
+    // The engine picker: the docker CLI's contexts, each with its version (asked when the menu
+    // opens), the one the stack is watched on checked; closed again.
+    tokio::task::block_in_place(|| {
+        let name = r#"return document.querySelector("[data-testid='engine-picker']")?.textContent ?? "";"#;
+        assert_eq!(page(&s, name), "default", "watched on the docker CLI's engine");
+        click(&s, "[data-testid='engine-picker']");
+        wait_until("the default engine and its version", Duration::from_secs(10), || {
+            let row = r#"const r = document.querySelector("[data-testid='engine-row-default']");
+                return r ? `${r.getAttribute("aria-checked")} ${r.textContent}` : "";"#;
+            let row = page(&s, row);
+            row.starts_with("true ") && row.contains("Docker 20.10")
+        });
+        screenshot(&display, "03c-engine-picker");
+        click(&s, "[data-testid='engine-picker']");
+        wait_until("the engine menu closed", Duration::from_secs(5), || {
+            s.find("[data-testid='engine-menu']").is_none()
+        });
+    });
+
     // Idle: with the stack healthy and nothing changing, the page does no work. Over 10 s no
     // timer or animation-frame callback runs, and the window, the diagram and the nodes are
     // drawn no more often than the stack's state changed (a resource sample redraws only its

@@ -534,7 +534,17 @@ async fn watch_swarm(handle: AppHandle, stack: String, loaded: Stack) {
                 if visible {
                     emit(&state);
                 }
+                let incidents = last.as_ref().map(|l| deck_engine::swarm::swarm_incidents(l, &state));
                 last = Some(state);
+                for incident in incidents.unwrap_or_default() {
+                    tracing::info!(service = %incident.service, kind = ?incident.kind, "incident");
+                    if !shell.notifications(&handle, &stack) {
+                        continue;
+                    }
+                    if let Err(e) = deck_engine::notify_desktop(&stack, &incident, None).await {
+                        tracing::warn!(error = %e, "cannot raise a desktop notification");
+                    }
+                }
             }
             Ok(()) = screen.changed() => {
                 let now = screen.borrow_and_update().visible;

@@ -1,4 +1,5 @@
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import axe from "axe-core";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { activity } from "./activity";
 import { App, healthLine } from "./App";
@@ -79,6 +80,9 @@ const container = (extra: Partial<ContainerStatus> = {}): ContainerStatus => ({
 /** A snapshot's containers, from the first replica of each service. */
 const snap = (byService: Record<string, ContainerStatus>): Record<string, ContainerStatus> =>
   Object.fromEntries(Object.entries(byService).map(([service, c]) => [`lab-${service}-1`, { ...c, service, name: `lab-${service}-1` }]));
+
+// Node runs the tests; the app itself never sees `process`.
+declare const process: { cwd(): string };
 
 function fake() {
   return new FakeBackend(
@@ -182,6 +186,44 @@ describe("the window", () => {
     expect(screen.getByTestId("node-api").dataset.status).toBe("starting");
     act(() => backend.push({ kind: "container", stack: "lab", service: "db", container: "lab-db-1", id: "c0ffee", number: 1, action: "die", time_ns: null, exit_code: null, status: container({ service: "db", name: "lab-db-1", state: "exited", exit_code: 0 }) }));
     await waitFor(() => expect(screen.getByTestId("node-db").dataset.status).toBe("exited"));
+  });
+
+  it("a swarm stack: its tasks colour the nodes, its swarm nodes are shown, a lost node turns its tasks red", async () => {
+    const backend = fake();
+    render(<App backend={backend} />);
+    await screen.findByTestId("node-api");
+    const node = (hostname: string, state = "ready") => ({ id: hostname, hostname, addr: "10.0.0.1", manager: hostname === "n1", leader: hostname === "n1", state, availability: "active", engine_version: "20.10.24" });
+    const task = (service: string, slot: number, on: string, state = "running", desired = "running") => ({
+      id: `${service}-${slot}-${on}`,
+      service,
+      slot,
+      node: on,
+      state,
+      desired,
+      message: null,
+      error: null,
+      image: `lab/${service}:prod`,
+      container: "c",
+      current: true,
+    });
+    const tasks = [task("db", 1, "n1"), task("migrate", 1, "n1", "complete", "shutdown"), task("api", 1, "n2"), task("api", 2, "n3")];
+    act(() => backend.swarm({ stack: "lab", state: { nodes: [node("n1"), node("n2"), node("n3")], tasks, error: null } }));
+    await waitFor(() => expect(screen.getByTestId("node-api").dataset.status).toBe("running"));
+    expect(screen.getByTestId("node-db").dataset.status).toBe("running");
+    expect(screen.getByTestId("node-migrate").dataset.status).toBe("completed");
+    expect(screen.getByTestId("swarm-node-n2").dataset.state).toBe("ready");
+    expect(screen.getByTestId("swarm-node-n2").textContent).toContain("api.1");
+    expect(screen.getByTestId("swarm-node-n1").textContent).toContain("leader");
+    // n3 lost: its task of the API is red, and its replacement starts on n2.
+    const moved = [...tasks, task("api", 2, "n2", "starting")];
+    act(() => backend.swarm({ stack: "lab", state: { nodes: [node("n1"), node("n2"), node("n3", "down")], tasks: moved, error: null } }));
+    await waitFor(() => expect(screen.getByTestId("swarm-node-n3").dataset.state).toBe("down"));
+    expect(screen.getByTestId("swarm-node-n3").querySelector("[data-state='lost']")?.textContent).toContain("api.2");
+    expect(screen.getByTestId("node-api").dataset.status).toBe("exited");
+    expect(screen.getByTestId("swarm-node-n2").textContent).toContain("api.2 starting");
+    // Another stack's swarm is not this one's.
+    act(() => backend.swarm({ stack: "other", state: { nodes: [], tasks: [], error: null } }));
+    expect(screen.getByTestId("swarm-nodes").textContent).toContain("n3");
   });
 
   it("Up shows per-node progress and the failure report from the core", async () => {
@@ -524,5 +566,174 @@ describe("adding, renaming and removing stacks", () => {
     // A built-in stack offers neither.
     expect(screen.queryByText("Rename…")).toBeNull();
     expect(screen.queryByText("Remove…")).toBeNull();
+  });
+});
+
+describe("the engine picker", () => {
+  const open = (b: FakeBackend) => b.calls.filter((c) => c === "open lab dev").length;
+
+  it("shows the engine the stack is watched on, and asks no engine until its menu opens", async () => {
+    const b = fake();
+    b.stackEngines = { lab: "far" };
+    render(<App backend={b} />);
+    await screen.findByTestId("node-db");
+    await waitFor(() => expect(screen.getByTestId("engine-picker").textContent).toBe("far"));
+    expect(screen.getByTestId("engine-picker").getAttribute("aria-expanded")).toBe("false");
+    expect(screen.queryByTestId("engine-menu")).toBeNull();
+    expect(b.calls).not.toContain("engines");
+  });
+
+  it("asks the engines when its menu opens, says so while they answer, then lists each with its address, TLS and version or why not", async () => {
+    const b = fake();
+    let answer = () => {};
+    b.enginesGate = new Promise<void>((done) => (answer = done));
+    render(<App backend={b} />);
+    await screen.findByTestId("node-db");
+    expect(screen.getByTestId("engine-picker").textContent).toBe("default");
+    fireEvent.click(screen.getByTestId("engine-picker"));
+    expect(screen.getByTestId("engine-picker").getAttribute("aria-expanded")).toBe("true");
+    expect((await screen.findByTestId("engine-loading")).textContent).toBe("Asking the engines…");
+    expect(b.calls.filter((c) => c === "engines").length).toBe(1);
+    await act(async () => answer());
+    const local = await screen.findByTestId("engine-row-default");
+    expect(screen.queryByTestId("engine-loading")).toBeNull();
+    expect(screen.getByRole("menu").getAttribute("aria-label")).toBe("Docker engines");
+    expect(local.getAttribute("role")).toBe("menuitemradio");
+    expect(local.getAttribute("aria-checked")).toBe("true");
+    expect(local.textContent).toContain("unix:///var/run/docker.sock");
+    expect(local.textContent).toContain("Docker 27.3.1");
+    expect(local.querySelector(".badge-tls")).toBeNull();
+    expect(local.className).not.toContain("engine-down");
+    const far = screen.getByTestId("engine-row-far");
+    expect(far.getAttribute("aria-checked")).toBe("false");
+    expect(far.textContent).toContain("tcp://far.example.net:2376");
+    expect(far.querySelector(".badge-tls")?.getAttribute("title")).toContain("/home/u/.docker/contexts/tls/far");
+    expect(far.className).toContain("engine-down");
+    const why = far.querySelector(".engine-error") as HTMLElement;
+    expect(why.textContent).toMatch(/^unreachable: error during connect/);
+    expect(why.getAttribute("title")).toContain("connect: connection refused");
+    // The chosen engine has the focus; the arrows move it.
+    expect(document.activeElement).toBe(local);
+    fireEvent.keyDown(local, { key: "ArrowDown" });
+    expect(document.activeElement).toBe(far);
+    fireEvent.keyDown(far, { key: "ArrowDown" });
+    expect(document.activeElement).toBe(local);
+    fireEvent.keyDown(local, { key: "End" });
+    expect(document.activeElement).toBe(far);
+  });
+
+  it("choosing another engine remembers it for the stack, then opens the stack again on it", async () => {
+    const b = fake();
+    render(<App backend={b} />);
+    await screen.findByTestId("node-db");
+    act(() => b.push({ kind: "snapshot", stack: "lab", containers: snap({ db: container() }) }));
+    await waitFor(() => expect(screen.getByTestId("node-db").dataset.status).toBe("healthy"));
+    expect(open(b)).toBe(1);
+    fireEvent.click(screen.getByTestId("engine-picker"));
+    fireEvent.click(await screen.findByTestId("engine-row-far"));
+    await waitFor(() => expect(b.calls).toContain("engine lab far"));
+    await waitFor(() => expect(open(b)).toBe(2));
+    expect(b.calls.lastIndexOf("open lab dev")).toBeGreaterThan(b.calls.indexOf("engine lab far"));
+    expect(screen.queryByTestId("engine-menu")).toBeNull();
+    await waitFor(() => expect(screen.getByTestId("engine-picker").textContent).toBe("far"));
+    // What the engine before said is gone: the diagram is planned until the new engine's state comes.
+    expect((await screen.findByTestId("node-db")).dataset.status).toBe("planned");
+    expect(screen.getByTestId("notice").textContent).toContain("engine far");
+    // The menu says so when opened again.
+    fireEvent.click(screen.getByTestId("engine-picker"));
+    expect((await screen.findByTestId("engine-row-far")).getAttribute("aria-checked")).toBe("true");
+  });
+
+  it("choosing the engine already chosen only closes the menu; a refused choice is shown as an error", async () => {
+    const b = fake();
+    render(<App backend={b} />);
+    await screen.findByTestId("node-db");
+    fireEvent.click(screen.getByTestId("engine-picker"));
+    fireEvent.click(await screen.findByTestId("engine-row-default"));
+    expect(screen.queryByTestId("engine-menu")).toBeNull();
+    expect(document.activeElement).toBe(screen.getByTestId("engine-picker"));
+    expect(b.calls.some((c) => c.startsWith("engine "))).toBe(false);
+    expect(open(b)).toBe(1);
+    // Its context removed while the menu was open.
+    fireEvent.click(screen.getByTestId("engine-picker"));
+    const far = await screen.findByTestId("engine-row-far");
+    b.engines = b.engines.filter((e) => e.name !== "far");
+    fireEvent.click(far);
+    expect((await screen.findByTestId("error")).textContent).toContain("no Docker context named far");
+    expect(open(b)).toBe(1);
+    expect(screen.getByTestId("engine-picker").textContent).toBe("default");
+  });
+
+  it("Escape closes the menu (the selected service stays), and so does a click outside", async () => {
+    const b = fake();
+    render(<App backend={b} />);
+    fireEvent.click(await screen.findByTestId("node-api"));
+    await screen.findByTestId("panel");
+    fireEvent.click(screen.getByTestId("engine-picker"));
+    const row = await screen.findByTestId("engine-row-default");
+    fireEvent.keyDown(row, { key: "Escape" });
+    expect(screen.queryByTestId("engine-menu")).toBeNull();
+    expect(document.activeElement).toBe(screen.getByTestId("engine-picker"));
+    expect(screen.getByTestId("panel")).toBeTruthy();
+    fireEvent.click(screen.getByTestId("engine-picker"));
+    await screen.findByTestId("engine-row-default");
+    fireEvent.mouseDown(document.body);
+    expect(screen.queryByTestId("engine-menu")).toBeNull();
+    // Closed while the engines were still being asked: their late answer opens nothing.
+    let answer = () => {};
+    b.enginesGate = new Promise<void>((done) => (answer = done));
+    fireEvent.click(screen.getByTestId("engine-picker"));
+    await screen.findByTestId("engine-loading");
+    fireEvent.keyDown(screen.getByTestId("engine-picker"), { key: "Escape" });
+    await act(async () => answer());
+    expect(screen.queryByTestId("engine-menu")).toBeNull();
+  });
+
+  it("has no serious or critical axe violation, loading and listed", async () => {
+    const b = fake();
+    let answer = () => {};
+    b.enginesGate = new Promise<void>((done) => (answer = done));
+    render(<App backend={b} />);
+    await screen.findByTestId("node-db");
+    fireEvent.click(screen.getByTestId("engine-picker"));
+    await screen.findByTestId("engine-loading");
+    const toolbar = screen.getByRole("toolbar");
+    const serious = async () => {
+      // jsdom has no layout for colour contrast: the colours are checked below.
+      const r = await axe.run(toolbar, { rules: { "color-contrast": { enabled: false } } });
+      return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.nodes.map((n) => n.html).join(" ")}`);
+    };
+    expect(await serious()).toEqual([]);
+    await act(async () => answer());
+    await screen.findByTestId("engine-row-far");
+    expect(await serious()).toEqual([]);
+  });
+
+  it("writes its text 4.5:1 on its backgrounds in both themes", async () => {
+    // The stylesheet as written (vitest hands CSS imports over empty).
+    const fs = (await import(/* @vite-ignore */ ["node", "fs"].join(":"))) as { readFileSync(path: string, encoding: "utf8"): string };
+    const css = fs.readFileSync(`${process.cwd()}/src/styles.css`, "utf8");
+    const vars = (block: string) => Object.fromEntries([...block.matchAll(/(--[\w-]+):\s*(#[0-9a-f]{6})/gi)].map((m) => [m[1], m[2]]));
+    const blocks = [...css.matchAll(/:root(\[data-theme="dark"\])?\s*\{([^}]*)\}/g)];
+    const light = Object.assign({}, ...blocks.filter((m) => !m[1]).map((m) => vars(m[2])));
+    const dark = { ...light, ...Object.assign({}, ...blocks.filter((m) => m[1]).map((m) => vars(m[2]))) };
+    const lum = (h: string) => {
+      const [r, g, b] = [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16) / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const ratio = (a: string, b: string) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
+    // Every colour the menu's rules give its text, on every background they give it (and the
+    // menu's own, --card).
+    const rules = [...css.matchAll(/([^{}]*)\{([^}]*)\}/g)].filter((m) => /\.engine|\.badge-tls/.test(m[1]));
+    const used = (prop: string) => rules.flatMap((m) => [...m[2].matchAll(new RegExp(`(?:^|[;\\s])${prop}:\\s*var\\((--[\\w-]+)\\)`, "g"))].map((v) => v[1]));
+    const fgs = [...new Set(used("color"))];
+    const bgs = [...new Set(["--card", ...used("background")])];
+    expect(fgs).toEqual(expect.arrayContaining(["--fg", "--muted"]));
+    expect(bgs).toEqual(expect.arrayContaining(["--card", "--bg"]));
+    for (const theme of [light, dark]) {
+      for (const fg of fgs) for (const bg of bgs) expect(ratio(theme[fg], theme[bg]), `${fg} on ${bg}`).toBeGreaterThanOrEqual(4.5);
+    }
+    // Dimmed by colour, never by opacity (which would lower the contrast measured here).
+    expect(rules.some((m) => /opacity/.test(m[2]))).toBe(false);
   });
 });

@@ -9,7 +9,9 @@ import type { Reach } from "./bindings/Reach";
 import type { SwitchOptions } from "./bindings/SwitchOptions";
 import { Backups } from "./Backups";
 import { Diagram, edgeKey, reachText } from "./Diagram";
+import { EngineMenu } from "./EngineMenu";
 import { StackMenu, type StackChanged } from "./StackMenu";
+import { SwarmNodes } from "./Swarm";
 import { Inspect } from "./Inspect";
 import { LogView } from "./LogView";
 import { useOperation } from "./operation";
@@ -75,7 +77,7 @@ export function App({ backend }: { backend: Backend }) {
   const [switchOpts, setSwitchOpts] = useState<SwitchOptions>({ backup: null, no_cache: false, no_build: false, rollback: true, full_restart: false });
   // What the switch would do to each service, asked when its menu opens (changes nothing).
   const [switchPlan, setSwitchPlan] = useState<PlannedChange[] | null>(null);
-  const { stacks, stack, env, opened, containers, engineDown, drift, selected, notice, theme } = state;
+  const { stacks, stack, env, opened, opening, containers, engineDown, drift, selected, notice, theme } = state;
   const view = opened?.view ?? null;
   const busy = op.busy;
   const [backupBusy, setBackupBusy] = useState<string | null>(null);
@@ -96,15 +98,15 @@ export function App({ backend }: { backend: Backend }) {
   const [reach, setReach] = useState<Record<string, Reach>>({});
   // Checks in flight; and which stack they are for (a check of the stack open before is dropped).
   const [checking, setChecking] = useState(0);
-  const checksFor = useRef(`${stack}/${env}`);
+  const checksFor = useRef(`${stack}/${env}/${opening}`);
   useEffect(() => {
-    checksFor.current = `${stack}/${env}`;
+    checksFor.current = `${stack}/${env}/${opening}`;
     setReach({});
-  }, [stack, env]);
+  }, [stack, env, opening]);
   /** Checks the edges out of `service` (all when null); resolves to the dependents of the edges
    * that did not connect. */
   const checkConnections = async (service: string | null): Promise<string[]> => {
-    const of = `${stack}/${env}`;
+    const of = `${stack}/${env}/${opening}`;
     setChecking((n) => n + 1);
     try {
       const checks = await backend.call("stack_connectivity", { stack, env, service });
@@ -166,6 +168,18 @@ export function App({ backend }: { backend: Backend }) {
     try {
       dispatch({ type: "stacks", stacks: await backend.call("list_stacks", {}) });
       if (open) dispatch({ type: "open", stack: open.stack, env: open.env });
+    } catch (e) {
+      dispatch({ type: "error", text: apiError(e).message });
+    }
+  };
+
+  // Another engine for the stack: remembered by the app, then the stack is opened again on it
+  // (its live state, drift and checks from the engine before go, as when another stack opens).
+  const chooseEngine = async (engine: string) => {
+    try {
+      await backend.call("engine_choose", { stack, engine });
+      dispatch({ type: "open", stack, env, again: true });
+      dispatch({ type: "notice", text: `${stack} is now watched and run on engine ${engine}.` });
     } catch (e) {
       dispatch({ type: "error", text: apiError(e).message });
     }
@@ -240,7 +254,7 @@ export function App({ backend }: { backend: Backend }) {
     setProbed({});
     setBackupPhases({});
     pending.current.clear();
-  }, [stack, env]);
+  }, [stack, env, opening]);
   const operation = busy ?? backupBusy;
   // A banner belongs to what raised it: an operation that starts clears the one before.
   useEffect(() => {
@@ -327,9 +341,12 @@ export function App({ backend }: { backend: Backend }) {
         <button data-testid="backups" accessKey="b" title="Back up and restore the stack's data (Alt+B)" aria-pressed={showBackups} onClick={() => setShowBackups((v) => !v)} disabled={!ready}>
           Backups
         </button>
+        {/* The compose project's name, when it is not the stack's; then the engine, at the
+            right end (the toolbar keeps to one row in a 1024-pixel window). */}
         <span className="project" title={`Compose project ${view?.project ?? ""}`}>
-          {view?.project}
+          {view?.project !== stack ? view?.project : null}
         </span>
+        <EngineMenu backend={backend} engine={opened?.engine ?? null} disabled={operation !== null || !stack} onChoose={chooseEngine} />
         <details className="menu settings-menu">
           <summary title="Settings" aria-label="Settings">
             ⚙
@@ -417,6 +434,7 @@ export function App({ backend }: { backend: Backend }) {
         {view && ready && (
           <Diagram services={view.services} containers={containers} progress={phases} known={known} usage={usage} drift={drift} selected={selected} planned={planned && busy === null} onSelect={select} onDrawn={drawn} reach={reach} />
         )}
+        {view && ready && state.swarm && <SwarmNodes state={state.swarm} />}
         {showBackups && ready && <Backups backend={backend} stack={stack} env={env} onClose={() => setShowBackups(false)} onBusy={setBackupBusy} onPhases={setBackupPhases} />}
         {selectedSvc && !showBackups && (
           <aside className="panel" data-testid="panel" aria-label={`service ${selectedSvc.name}`}>

@@ -7,6 +7,7 @@ import type { Command, Commands } from "./bindings/commands";
 import type { FocusService } from "./bindings/FocusService";
 import type { Reloaded } from "./bindings/Reloaded";
 import type { StateEvent } from "./bindings/StateEvent";
+import type { SwarmEvent } from "./bindings/SwarmEvent";
 import type { UsageEvent } from "./bindings/UsageEvent";
 import { forWindow } from "./words";
 
@@ -24,6 +25,8 @@ export interface Backend {
   call<K extends Command>(cmd: K, args: Args<K>): Promise<Result<K>>;
   /** Live state of the open stack; returns the function that stops listening. */
   onState(listener: (e: StateEvent) => void): Promise<() => void>;
+  /** The nodes and tasks of the open stack when it runs on a swarm, as they change. */
+  onSwarm(listener: (e: SwarmEvent) => void): Promise<() => void>;
   /** CPU and memory samples of the open stack's services, as the engine streams them. */
   onUsage(listener: (e: UsageEvent) => void): Promise<() => void>;
   /** A notification was clicked: show that service. */

@@ -3,6 +3,7 @@
 import type { Args, Backend, Command, Result } from "./backend";
 import type { BackupList } from "./bindings/BackupList";
 import type { BackupSet } from "./bindings/BackupSet";
+import type { SwarmEvent } from "./bindings/SwarmEvent";
 import type { Detected } from "./bindings/Detected";
 import type { EdgeCheck } from "./bindings/EdgeCheck";
 import type { EngineInfo } from "./bindings/EngineInfo";
@@ -343,5 +344,16 @@ export class FakeBackend implements Backend {
   }
   push(e: StateEvent) {
     this.listeners.forEach((l) => l(e));
+  }
+  swarmListeners: ((e: SwarmEvent) => void)[] = [];
+  async onSwarm(listener: (e: SwarmEvent) => void) {
+    this.swarmListeners.push(listener);
+    return () => {
+      this.swarmListeners = this.swarmListeners.filter((l) => l !== listener);
+    };
+  }
+  /** A swarm stack's nodes and tasks changed (as the app reports it). */
+  swarm(e: SwarmEvent) {
+    this.swarmListeners.forEach((l) => l(e));
   }
 }

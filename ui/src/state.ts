@@ -4,7 +4,9 @@ import type { Condition } from "./bindings/Condition";
 import type { ContainerStatus } from "./bindings/ContainerStatus";
 import type { Phase } from "./bindings/Phase";
 import type { ServiceNode } from "./bindings/ServiceNode";
+import type { ContainerState } from "./bindings/ContainerState";
 import type { StateEvent } from "./bindings/StateEvent";
+import type { SwarmState } from "./bindings/SwarmState";
 import { PHASE_LABEL } from "./operation";
 
 export type NodeStatus =
@@ -129,6 +131,45 @@ export function applyState(current: Containers, e: StateEvent, stack: string): C
     case "engineDown":
       return current;
   }
+}
+
+/** A swarm stack's tasks as the diagram draws containers: one per task meant to run (a
+ * one-shot's completed one too), named `<service>.<slot>@<node>`. A task on a node that is down
+ * is dead (red) whatever the manager last heard from it, so that a lost node turns its tasks
+ * red while their replacements start elsewhere. */
+export function tasksAsContainers(state: SwarmState): Containers {
+  const down = new Set(state.nodes.filter((n) => n.state !== "ready").map((n) => n.hostname));
+  const out: Containers = {};
+  for (const t of state.tasks) {
+    const lost = t.node !== null && down.has(t.node);
+    const name = `${t.service}.${t.slot ?? "*"}@${t.node ?? "?"}#${t.id.slice(0, 6)}`;
+    const state: ContainerState = lost
+      ? "dead"
+      : t.state === "running"
+        ? "running"
+        : ["complete", "failed", "rejected", "shutdown", "orphaned"].includes(t.state)
+          ? "exited"
+          : "created";
+    out[name] = {
+      name,
+      id: t.id,
+      service: t.service,
+      number: t.slot ?? 0,
+      state,
+      health: null,
+      image: t.image ?? "",
+      image_id: "",
+      build_target: null,
+      env: null,
+      ports: [],
+      restart_count: 0,
+      exit_code: t.state === "complete" ? 0 : null,
+      oom_killed: false,
+      started_at: null,
+      stopped_outside: false,
+    };
+  }
+  return out;
 }
 
 /** The last samples of a service's resource use, newest last (bounded). */

@@ -9,8 +9,10 @@ import type { Reloaded } from "./bindings/Reloaded";
 import type { ServiceDrift } from "./bindings/ServiceDrift";
 import type { Stacks } from "./bindings/Stacks";
 import type { StateEvent } from "./bindings/StateEvent";
+import type { SwarmEvent } from "./bindings/SwarmEvent";
+import type { SwarmState } from "./bindings/SwarmState";
 import type { Theme } from "./bindings/Theme";
-import { applyState, type Containers } from "./state";
+import { applyState, tasksAsContainers, type Containers } from "./state";
 import { UsageStore } from "./usage";
 
 export interface StackState {
@@ -18,7 +20,12 @@ export interface StackState {
   stack: string;
   env: string;
   opened: OpenedStack | null;
+  /** How many times a stack was opened: the open path runs again when it changes, also for
+   * the same stack and environment (opened again on another engine). */
+  opening: number;
   containers: Containers;
+  /** The nodes and tasks, when the stack runs on a swarm (its tasks are `containers` too). */
+  swarm: SwarmState | null;
   engineDown: string | null;
   drift: Record<string, ServiceDrift>;
   selected: string | null;
@@ -31,10 +38,11 @@ export interface StackState {
 
 export type StackAction =
   | { type: "stacks"; stacks: Stacks }
-  | { type: "open"; stack?: string; env?: string }
+  | { type: "open"; stack?: string; env?: string; again?: boolean }
   | { type: "opened"; opened: OpenedStack }
   | { type: "reloaded"; event: Reloaded }
   | { type: "state"; event: StateEvent }
+  | { type: "swarm"; event: SwarmEvent }
   | { type: "drift"; drift: ServiceDrift[] }
   | { type: "select"; service: string | null }
   | { type: "focus"; stack: string; service: string }
@@ -48,7 +56,9 @@ export const INITIAL: StackState = {
   stack: "",
   env: "",
   opened: null,
+  opening: 0,
   containers: {},
+  swarm: null,
   engineDown: null,
   drift: {},
   selected: null,
@@ -64,9 +74,9 @@ export function reduce(s: StackState, a: StackAction): StackState {
     case "open": {
       const stack = a.stack ?? s.stack;
       const env = a.env ?? s.env;
-      if (stack === s.stack && env === s.env) return s;
+      if (stack === s.stack && env === s.env && !a.again) return s;
       // What belonged to the stack before (its state, banners, selection) goes with it.
-      return { ...INITIAL, stacks: s.stacks, theme: s.theme, stack, env, notice: stack === s.stack ? s.notice : null };
+      return { ...INITIAL, stacks: s.stacks, theme: s.theme, stack, env, opening: s.opening + 1, notice: stack === s.stack ? s.notice : null };
     }
     case "opened":
       return { ...s, opened: a.opened, error: null };
@@ -80,6 +90,9 @@ export function reduce(s: StackState, a: StackAction): StackState {
       if (a.event.stack !== s.stack) return s;
       if (a.event.kind === "engineDown") return { ...s, engineDown: a.event.reason };
       return { ...s, engineDown: null, containers: applyState(s.containers, a.event, s.stack) };
+    case "swarm":
+      if (a.event.stack !== s.stack) return s;
+      return { ...s, swarm: a.event.state, engineDown: a.event.state.error, containers: tasksAsContainers(a.event.state) };
     case "drift": {
       // A service's verdict that did not change keeps its object, and its node is not drawn again.
       const same = (d: ServiceDrift) => s.drift[d.service] && JSON.stringify(s.drift[d.service]) === JSON.stringify(d);
@@ -109,7 +122,7 @@ export function useStackStore(backend: Backend): [StackState, (a: StackAction) =
   useEffect(() => {
     stack.current = state.stack;
     usage.clear();
-  }, [usage, state.stack]);
+  }, [usage, state.stack, state.opening]);
 
   useEffect(() => {
     backend
@@ -120,15 +133,21 @@ export function useStackStore(backend: Backend): [StackState, (a: StackAction) =
 
   useEffect(() => {
     if (!state.stack || !state.env) return;
+    // What a stack opened before answers late is dropped.
+    let current = true;
     backend
       .call("open_stack", { stack: state.stack, env: state.env })
-      .then((opened) => dispatch({ type: "opened", opened }))
-      .catch((e) => dispatch({ type: "error", text: apiError(e).message }));
-  }, [backend, state.stack, state.env]);
+      .then((opened) => current && dispatch({ type: "opened", opened }))
+      .catch((e) => current && dispatch({ type: "error", text: apiError(e).message }));
+    return () => {
+      current = false;
+    };
+  }, [backend, state.stack, state.env, state.opening]);
 
   useEffect(() => {
     const stops: Promise<() => void>[] = [];
     stops.push(backend.onState((event) => dispatch({ type: "state", event })));
+    stops.push(backend.onSwarm((event) => dispatch({ type: "swarm", event })));
     stops.push(backend.onFocus((e) => dispatch({ type: "focus", stack: e.stack, service: e.service })));
     stops.push(backend.onReloaded((event) => dispatch({ type: "reloaded", event })));
     // The app sends a sample only when it moves a gauge visibly (each one for the service in

@@ -6,6 +6,7 @@ import type { Backend } from "./backend";
 import type { FocusService } from "./bindings/FocusService";
 import type { Reloaded } from "./bindings/Reloaded";
 import type { StateEvent } from "./bindings/StateEvent";
+import type { SwarmEvent } from "./bindings/SwarmEvent";
 import type { UsageEvent } from "./bindings/UsageEvent";
 
 /** Callbacks become channels that the app streams over. */
@@ -34,6 +35,7 @@ function on<T>(event: string, listener: (payload: T) => void) {
 export const tauriBackend: Backend = {
   call: (cmd, args) => invoke(cmd, withChannels(args)),
   onState: (listener) => on<StateEvent>("stack-state", listener),
+  onSwarm: (listener) => on<SwarmEvent>("stack-swarm", listener),
   onUsage: (listener) => on<UsageEvent>("stack-usage", listener),
   onFocus: (listener) => on<FocusService>("focus-service", listener),
   onReloaded: (listener) => on<Reloaded>("stack-reloaded", listener),

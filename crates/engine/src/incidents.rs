@@ -34,6 +34,10 @@ pub enum IncidentKind {
     Flapping { times: usize },
     /// It is healthy (or running) again.
     Recovered,
+    /// A swarm node went down (`service` names it); the tasks it ran, which the swarm moves.
+    NodeDown { tasks: Vec<String> },
+    /// A swarm task failed (`container` names it as `<service>.<slot>`), with the swarm's error.
+    TaskFailed { error: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
@@ -91,6 +95,15 @@ impl Incident {
                 ),
             ),
             IncidentKind::Recovered => (format!("{s} recovered ({stack})"), "It is back to normal.".into()),
+            IncidentKind::NodeDown { tasks } => (
+                format!("{s} is down ({stack})"),
+                if tasks.is_empty() {
+                    "It ran no task of the stack.".into()
+                } else {
+                    format!("It ran {}: the swarm starts them on the other nodes.", tasks.join(", "))
+                },
+            ),
+            IncidentKind::TaskFailed { error } => (format!("{s} failed ({stack})"), format!("The swarm says: {error}")),
         }
     }
 }

@@ -8,4 +8,4 @@ container: string | null,
 /**
  * When the engine reported the event that raised it (ns since the epoch), if known.
  */
-event_time_ns: number | null, } & ({ "kind": "unhealthy", output: string | null, } | { "kind": "exited", code: number | null, } | { "kind": "stopped_outside" } | { "kind": "out_of_memory" } | { "kind": "restart_loop", restarts: number, } | { "kind": "flapping", times: number, } | { "kind": "recovered" });
+event_time_ns: number | null, } & ({ "kind": "unhealthy", output: string | null, } | { "kind": "exited", code: number | null, } | { "kind": "stopped_outside" } | { "kind": "out_of_memory" } | { "kind": "restart_loop", restarts: number, } | { "kind": "flapping", times: number, } | { "kind": "recovered" } | { "kind": "node_down", tasks: Array<string>, } | { "kind": "task_failed", error: string, });

@@ -7,7 +7,7 @@ mod logs;
 pub mod spec;
 mod watch;
 
-pub use watch::SwarmState;
+pub use watch::{swarm_incidents, SwarmState};
 
 use crate::endpoint::Endpoint;
 use crate::event::{Event, FailureReport, Phase, ResourceAction, ResourceKind, Sink};

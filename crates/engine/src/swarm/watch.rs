@@ -3,7 +3,7 @@
 //! the stack's containers), never on a timer.
 
 use super::{label_filter, SwarmNode, SwarmTask};
-use crate::Engine;
+use crate::{Engine, Incident, IncidentKind};
 use bollard::query_parameters::EventsOptions;
 use deck_compose::Project;
 use futures_util::StreamExt;
@@ -22,6 +22,53 @@ pub struct SwarmState {
     pub tasks: Vec<SwarmTask>,
     /// Why the manager cannot be asked now (it is tried again), else `None`.
     pub error: Option<String>,
+}
+
+/// What a change of a swarm stack's state is worth a notification for: a node that went down
+/// (with the tasks it ran) or came back, and a task of the current spec that failed.
+pub fn swarm_incidents(before: &SwarmState, now: &SwarmState) -> Vec<Incident> {
+    let mut out = Vec::new();
+    let was_ready = |host: &str| before.nodes.iter().any(|n| n.hostname == host && n.state == "ready");
+    for n in &now.nodes {
+        let known = before.nodes.iter().any(|b| b.hostname == n.hostname);
+        let kind = match (known && was_ready(&n.hostname), n.state == "ready") {
+            (true, false) => IncidentKind::NodeDown {
+                tasks: now
+                    .tasks
+                    .iter()
+                    .filter(|t| t.node.as_deref() == Some(n.hostname.as_str()) && t.desired == "running")
+                    .map(|t| format!("{}.{}", t.service, t.slot.map_or_else(|| "*".into(), |s| s.to_string())))
+                    .collect(),
+            },
+            (false, true) if known => IncidentKind::Recovered,
+            _ => continue,
+        };
+        out.push(Incident {
+            service: format!("node {}", n.hostname),
+            container: None,
+            kind,
+            event_time_ns: None,
+        });
+    }
+    for t in &now.tasks {
+        let failed = |t: &SwarmTask| matches!(t.state.as_str(), "failed" | "rejected");
+        if !t.current || !failed(t) || before.tasks.iter().any(|b| b.id == t.id && failed(b)) {
+            continue;
+        }
+        out.push(Incident {
+            service: t.service.clone(),
+            container: Some(format!(
+                "{}.{}",
+                t.service,
+                t.slot.map_or_else(|| "*".into(), |s| s.to_string())
+            )),
+            kind: IncidentKind::TaskFailed {
+                error: t.error.clone().or(t.message.clone()).unwrap_or_default(),
+            },
+            event_time_ns: None,
+        });
+    }
+    out
 }
 
 /// Several events close together are one change: the state is asked once they settle.
@@ -129,4 +176,76 @@ fn stream(
         // Ended: the state is asked again (a node that went away shows as down).
         let _ = poke.send(()).await;
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(host: &str, state: &str) -> SwarmNode {
+        SwarmNode {
+            id: host.into(),
+            hostname: host.into(),
+            addr: "10.0.0.1".into(),
+            manager: false,
+            leader: false,
+            state: state.into(),
+            availability: "active".into(),
+            engine_version: None,
+        }
+    }
+
+    fn task(id: &str, node: &str, state: &str) -> SwarmTask {
+        SwarmTask {
+            id: id.into(),
+            service: "api".into(),
+            slot: Some(1),
+            node: Some(node.into()),
+            state: state.into(),
+            desired: "running".into(),
+            message: None,
+            error: Some("task: non-zero exit (1)".into()),
+            image: None,
+            container: None,
+            current: true,
+        }
+    }
+
+    fn state(nodes: Vec<SwarmNode>, tasks: Vec<SwarmTask>) -> SwarmState {
+        SwarmState {
+            nodes,
+            tasks,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_node_lost_and_back_and_a_failed_task_are_told_once() {
+        let up = state(
+            vec![node("n1", "ready"), node("n2", "ready")],
+            vec![task("t1", "n2", "running")],
+        );
+        let lost = state(
+            vec![node("n1", "ready"), node("n2", "down")],
+            vec![task("t1", "n2", "running")],
+        );
+        let said = swarm_incidents(&up, &lost);
+        assert_eq!(said.len(), 1);
+        assert_eq!(said[0].service, "node n2");
+        assert_eq!(
+            said[0].kind,
+            IncidentKind::NodeDown {
+                tasks: vec!["api.1".into()]
+            }
+        );
+        assert!(swarm_incidents(&lost, &lost).is_empty(), "said once");
+        let back = swarm_incidents(&lost, &up);
+        assert_eq!(back[0].kind, IncidentKind::Recovered);
+
+        let failed = state(up.nodes.clone(), vec![task("t1", "n2", "failed")]);
+        let said = swarm_incidents(&up, &failed);
+        assert_eq!(said.len(), 1);
+        assert_eq!(said[0].container.as_deref(), Some("api.1"));
+        assert!(swarm_incidents(&failed, &failed).is_empty(), "said once");
+    }
 }
