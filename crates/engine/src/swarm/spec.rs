@@ -405,6 +405,19 @@ fn file_refs<T>(
         .collect()
 }
 
+/// A JSON value with every object's keys in order.
+fn sorted(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut pairs: Vec<(String, Value)> = m.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(pairs.into_iter().collect())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
 /// The label with the hash of the task template a service was deployed with.
 pub const TEMPLATE_HASH: &str = "dev.siriusdeck.task-template";
 
@@ -559,7 +572,10 @@ pub fn service_spec(
     // that its tasks' copies lack, so the two cannot be compared whole).
     let hash = {
         use sha2::Digest;
-        let text = serde_json::to_string(&task).map_err(|e| e.to_string())?;
+        // Maps in key order: a hash map's own order changes from one process to the next, and
+        // a hash that changed with it would replace every task at each deploy.
+        let value = serde_json::to_value(&task).map_err(|e| e.to_string())?;
+        let text = sorted(value).to_string();
         sha2::Sha256::digest(text.as_bytes())
             .iter()
             .take(16)
@@ -764,6 +780,32 @@ services:
             .collect();
         assert_eq!(refused, ["deploy.endpoint_mode", "ports"]);
         assert!(findings(&p, true).is_empty());
+    }
+
+    #[test]
+    fn the_task_template_hash_is_the_same_however_its_maps_are_ordered() {
+        let p = project(
+            "hash",
+            r#"
+services:
+  api:
+    image: lab/api:1
+    environment: {A: "1", B: "2", C: "3", D: "4", E: "5", F: "6"}
+    labels: {a: "1", b: "2", c: "3", d: "4", e: "5", f: "6"}
+"#,
+        );
+        let hash = || {
+            let spec = service_spec(&p, "api", Some("sha256:1"), &Ids::new(), Some("prod")).expect("spec");
+            spec.task_template
+                .and_then(|t| t.container_spec)
+                .and_then(|c| c.labels)
+                .and_then(|l| l.get(TEMPLATE_HASH).cloned())
+                .expect("hash")
+        };
+        let first = hash();
+        for _ in 0..20 {
+            assert_eq!(hash(), first, "each new hash map orders its keys anew");
+        }
     }
 
     #[test]
