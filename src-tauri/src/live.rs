@@ -512,17 +512,22 @@ async fn watch_swarm(handle: AppHandle, stack: String, loaded: Stack) {
             },
         );
     };
-    let mut states = match deck_app::watch_swarm(&shell.app, &loaded).await {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = handle.emit(
-                "stack-state",
-                StateEvent {
-                    stack: stack.clone(),
-                    change: StackChange::EngineDown { reason: e.message },
-                },
-            );
-            return;
+    // Until the manager is first reached, this says so and tries again.
+    let mut states = loop {
+        match deck_app::watch_swarm(&shell.app, &loaded).await {
+            Ok(s) => break s,
+            Err(e) => {
+                if screen.borrow().visible {
+                    let _ = handle.emit(
+                        "stack-state",
+                        StateEvent {
+                            stack: stack.clone(),
+                            change: StackChange::EngineDown { reason: e.message },
+                        },
+                    );
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
         }
     };
     let mut last = None;

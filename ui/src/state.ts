@@ -133,14 +133,17 @@ export function applyState(current: Containers, e: StateEvent, stack: string): C
   }
 }
 
-/** A swarm stack's tasks as the diagram draws containers: one per task meant to run (a
- * one-shot's completed one too), named `<service>.<slot>@<node>`. A task on a node that is down
+/** A swarm stack's tasks as the diagram draws containers: one per task meant to run (for a
+ * service with none, such as a one-shot that completed, its newest), named `<service>.<slot>@<node>`. A task on a node that is down
  * is dead (red) whatever the manager last heard from it, so that a lost node turns its tasks
  * red while their replacements start elsewhere. */
 export function tasksAsContainers(state: SwarmState): Containers {
   const down = new Set(state.nodes.filter((n) => n.state !== "ready").map((n) => n.hostname));
+  const meant = new Set(state.tasks.filter((t) => t.desired === "running").map((t) => t.service));
   const out: Containers = {};
-  for (const t of state.tasks) {
+  // The tasks meant to run; a service with none (a one-shot that completed): its last one.
+  const shown = state.tasks.filter((t, i) => t.desired === "running" || (!meant.has(t.service) && state.tasks.findIndex((u) => u.service === t.service) === i));
+  for (const t of shown) {
     const lost = t.node !== null && down.has(t.node);
     const name = `${t.service}.${t.slot ?? "*"}@${t.node ?? "?"}#${t.id.slice(0, 6)}`;
     const state: ContainerState = lost

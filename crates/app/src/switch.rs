@@ -84,9 +84,13 @@ async fn across_from(app: &App, stack: &Stack, to: &str) -> Result<Option<String
     if here.is_some() {
         return Ok(None);
     }
+    // A swarm that cannot be asked now is not where the stack runs (a switch on this engine
+    // goes on).
     for (name, spec) in profile.envs.iter().filter(|(_, e)| e.swarm) {
-        let manager = app.engine_of_env(Some(spec)).await?;
-        if !manager.stack_tasks(&stack.project).await?.is_empty() {
+        let Ok(manager) = app.engine_of_env(Some(spec)).await else {
+            continue;
+        };
+        if manager.stack_tasks(&stack.project).await.is_ok_and(|t| !t.is_empty()) {
             return Ok(Some(name.clone()));
         }
     }

@@ -190,6 +190,11 @@ impl Backups {
                 }
                 _ => continue,
             };
+            if v.consistency == Consistency::Stop {
+                // Its services are scaled to 0 and back: on a swarm, they must come back on the
+                // node that has the volume.
+                self.site.check_pinned(project, v)?;
+            }
             let image = docker::helper_image(engine.docker(), project, &v.users).await.ok_or_else(|| {
                 BackupError::Refused(format!(
                     "no image of the services using volume {} ({}) is on this machine to read it with: build them first (`sirius-deck build`)",

@@ -157,6 +157,20 @@ impl Backups {
         Ok(self.site.containers(project).await?.iter().any(|c| c.running))
     }
 
+    /// Whether a service of the stack has a running container (on a swarm, task).
+    pub async fn service_runs(&self, project: &Project, service: &str) -> Result<bool, BackupError> {
+        Ok(self.site.running(project, service).await?.is_some())
+    }
+
+    /// Refuses, before anything changes, what a restore of `coverage` could not do here: on a
+    /// swarm, write a volume whose services are not pinned to one node.
+    pub fn check_restorable(&self, project: &Project, coverage: &Coverage) -> Result<(), BackupError> {
+        coverage
+            .volumes
+            .iter()
+            .try_for_each(|v| self.site.check_pinned(project, v))
+    }
+
     /// Stops services of the stack in the order given (their containers; on a swarm, each
     /// scaled to 0), so that nothing is written while their data is carried elsewhere.
     pub async fn stop_services(

@@ -246,7 +246,7 @@ impl Backups {
         }
         if journal.applied {
             // The data was replaced in full; only starting the stack was left.
-            if self.site.containers(st.project).await?.is_empty() {
+            if !self.site.deployed(st.project).await? {
                 progress.step(format!(
                     "a restore of set {set} was interrupted after it had replaced the data; the stack was taken down since, and stays down"
                 ));
@@ -304,13 +304,17 @@ impl Backups {
                     .collect()
             })
             .unwrap_or_default();
-        let containers = match self.site.containers(st.project).await {
-            Ok(c) => c,
+        let found = async {
+            Ok::<_, BackupError>((
+                self.site.deployed(st.project).await?,
+                self.site.containers(st.project).await?,
+            ))
+        };
+        let containers = match found.await {
+            Ok((true, c)) => c,
+            Ok((false, _)) => return Some("the stack was taken down since".into()),
             Err(e) => return Some(format!("the engine could not say what runs ({e})")),
         };
-        if containers.is_empty() {
-            return Some("the stack was taken down since".into());
-        }
         if journal.stopped.is_empty() {
             return Some("its journal does not say what it had stopped".into());
         }

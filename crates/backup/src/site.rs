@@ -147,7 +147,9 @@ impl Site {
     }
 
     /// The engine the volume lives on: this engine; on a swarm, the node of the newest task of
-    /// a service that mounts it (the one meant to run first). `None` when none has run.
+    /// a service that mounts it (the one meant to run first), else (its services scaled to 0:
+    /// the swarm forgets their tasks) the one ready node that has it. `None` when no node has
+    /// it; several nodes with their own copy and no task to choose are refused.
     pub async fn volume_engine(&self, project: &Project, v: &Volume) -> Result<Option<Engine>, BackupError> {
         let Site::Swarm { manager, .. } = self else {
             return Ok(Some(self.engine().clone()));
@@ -159,9 +161,40 @@ impl Site {
                 .filter(|t| v.users.contains(&t.service) && t.node.is_some())
         };
         let newest = users().find(|t| t.desired == "running").or_else(|| users().next());
-        match newest.and_then(|t| t.node.as_deref()) {
-            Some(node) => Ok(Some(self.node(manager, node).await?)),
-            None => Ok(None),
+        if let Some(node) = newest.and_then(|t| t.node.as_deref()) {
+            return Ok(Some(self.node(manager, node).await?));
+        }
+        let mut having = Vec::new();
+        for n in manager.swarm_nodes().await?.iter().filter(|n| n.state == "ready") {
+            let engine = self.node(manager, &n.hostname).await?;
+            if engine.docker().inspect_volume(&v.name).await.is_ok() {
+                having.push((n.hostname.clone(), engine));
+            }
+        }
+        match having.len() {
+            0 | 1 => Ok(having.pop().map(|(_, e)| e)),
+            _ => Err(BackupError::Refused(format!(
+                "volume {} exists on nodes {}, and no task of {} says which copy is the stack's: start the stack (`sirius-deck up`) first",
+                v.name,
+                having.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>().join(", "),
+                v.users.join(", ")
+            ))),
+        }
+    }
+
+    /// Whether the stack is there at all (not taken down): it has containers on this engine,
+    /// or services on the swarm (scaled to 0 or not).
+    pub async fn deployed(&self, project: &Project) -> Result<bool, BackupError> {
+        match self {
+            Site::Engine(engine) => Ok(!engine.containers(&project.name).await?.is_empty()),
+            Site::Swarm { manager, .. } => {
+                for s in project.services.keys() {
+                    if manager.service_replicas(project, s).await.is_ok() {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
         }
     }
 
@@ -176,7 +209,7 @@ impl Site {
             .find(|u| !deck_engine::swarm::spec::pinned(&project.services[u.as_str()]))
         {
             Some(u) => Err(BackupError::Refused(format!(
-                "volume {} would be written on the node where {u} ran last, and the swarm may start {u} on another node, with another copy of the volume: pin {u} to one node first (`deploy.placement.constraints`, e.g. `node.hostname == …`)",
+                "volume {} is on the node where {u} ran last, and once stopped (scaled to 0) {u} may start again on another node, with an empty copy of it: pin {u} to one node first (`deploy.placement.constraints`, e.g. `node.hostname == …`)",
                 v.name
             ))),
             None => Ok(()),

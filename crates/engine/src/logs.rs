@@ -50,11 +50,29 @@ fn epoch_seconds(ts: &str) -> Option<i32> {
 }
 
 /// Splits the engine's timestamp from a line of a stream asked with timestamps.
-pub(crate) fn split_line(raw: &str) -> (Option<String>, &str) {
+fn split_line(raw: &str) -> (Option<String>, &str) {
     match raw.split_once(' ') {
         Some((ts, rest)) if ts.len() > 20 && ts.as_bytes()[4] == b'-' => (Some(ts.to_string()), rest),
         _ => (None, raw),
     }
+}
+
+/// The lines of a chunk of a log stream asked with timestamps, of `service`, secrets masked.
+pub(crate) fn log_lines(chunk: &bollard::container::LogOutput, service: &str) -> Vec<LogLine> {
+    let stderr = matches!(chunk, bollard::container::LogOutput::StdErr { .. });
+    chunk
+        .to_string()
+        .lines()
+        .map(|raw| {
+            let (timestamp, line) = split_line(raw);
+            LogLine {
+                service: service.to_string(),
+                timestamp,
+                stderr,
+                line: deck_error::redact::text(line).into_owned(),
+            }
+        })
+        .collect()
 }
 
 /// One container's logs, to `tx`: its last `tail` lines and, when following, what it writes
@@ -93,21 +111,13 @@ async fn follow_container(
                 },
                 _ = tx.closed() => return,
             };
-            let stderr = matches!(chunk, bollard::container::LogOutput::StdErr { .. });
-            for raw in chunk.to_string().lines() {
-                let (timestamp, line) = split_line(raw);
-                if let Some(ts) = timestamp.as_deref().map(stamp) {
+            for line in log_lines(&chunk, &service) {
+                if let Some(ts) = line.timestamp.as_deref().map(stamp) {
                     if last.as_ref().is_some_and(|l| &ts <= l) {
                         continue;
                     }
                     last = Some(ts);
                 }
-                let line = LogLine {
-                    service: service.clone(),
-                    timestamp,
-                    stderr,
-                    line: deck_error::redact::text(line).into_owned(),
-                };
                 if tx.send(line).await.is_err() {
                     return;
                 }

@@ -7,7 +7,7 @@
 //! proof of what each container or task runs. When the target does not come up, or the
 //! restore fails, the target is taken down and the source started again on its own volumes.
 
-use crate::{build_needs, build_planned, SwitchError, SwitchOptions, SwitchSummary};
+use crate::{build_needs, build_planned, BuildNeed, SwitchError, SwitchOptions, SwitchSummary};
 use deck_backup::{Backups, RestoreOptions, Stack};
 use deck_compose::Project;
 use deck_engine::{Change, DownOptions, Engine, EngineError, PlannedChange, ServiceDrift, Sink, UpOptions, Verdict};
@@ -93,28 +93,47 @@ impl Across<'_> {
         let (from, to) = (&self.from, &self.to);
         let source = from.stack(self.profile)?;
         let target = to.stack(self.profile)?;
+
+        // Everything that can be known before anything changes.
+        let (from_at, to_at) = (&from.engine.endpoint().name, &to.engine.endpoint().name);
         if !from.backups.runs(from.project).await? {
             return Err(SwitchError::Invalid(format!(
-                "{} does not run on {}, so there is no data to carry to {}: start {} there with `sirius-deck -e {} up`",
-                from.env,
-                from.engine.endpoint().name,
-                to.env,
-                to.env,
-                to.env
+                "{} does not run on {from_at}, so there is no data to carry to {}: start {} there with `sirius-deck -e {} up`",
+                from.env, to.env, to.env, to.env
             )));
         }
-
-        // Checked, and built, while the source still runs.
-        progress.step(format!(
-            "checking {} on {} before anything changes",
-            to.env,
-            to.engine.endpoint().name
-        ));
+        if to.backups.runs(to.project).await? {
+            return Err(SwitchError::Invalid(format!(
+                "{} runs already on {to_at}, with data of its own that the switch would replace: take it down first (`sirius-deck -e {} down`), or restore a set into it",
+                to.env, to.env
+            )));
+        }
+        for db in &source.coverage.databases {
+            if !from.backups.service_runs(from.project, &db.service).await? {
+                return Err(SwitchError::Invalid(format!(
+                    "{} is not running in {}, and its database is dumped from its own container: start it first (`sirius-deck -e {} up`)",
+                    db.service, from.env, from.env
+                )));
+            }
+        }
+        to.backups.check_restorable(to.project, &target.coverage)?;
+        progress.step(format!("checking {} on {to_at} before anything changes", to.env));
         let up_opts = UpOptions {
             env: Some(to.env.to_string()),
             ..Default::default()
         };
         let plan = build_needs(self.local, to.project, opts.no_cache).await;
+        if opts.no_build {
+            let missing: Vec<String> = plan
+                .iter()
+                .filter(|(_, n)| **n != BuildNeed::Reuse)
+                .map(|(s, _)| format!("{s}: its image is not built here, or not proven to come from its target, and no build was asked for"))
+                .collect();
+            if !missing.is_empty() {
+                return Err(SwitchError::Preflight(missing));
+            }
+        }
+        // Built while the source still runs.
         let (built, rebuilt) = build_planned(self.local, to.project, &plan, &up_opts, progress).await?;
         if to.swarm {
             to.engine
@@ -129,7 +148,7 @@ impl Across<'_> {
         }
 
         // Nothing writes to the data once it is backed up: every service that holds none is
-        // stopped first (dependents first).
+        // stopped first (dependents first); they run again if the backup cannot be taken.
         let holders: BTreeSet<&String> = source
             .coverage
             .databases
@@ -144,14 +163,17 @@ impl Across<'_> {
             .rev()
             .filter(|s| !holders.contains(s))
             .collect();
-        progress.step(format!(
-            "stopping {} on {}, so that nothing is written after the backup",
-            quiet.join(", "),
-            from.engine.endpoint().name
-        ));
-        from.backups.stop_services(from.project, &quiet, progress).await?;
-        progress.step(format!("backing up {}'s data, to carry it to {}", from.env, to.env));
-        let set = match from.backups.safety(&source, progress).await {
+        let carried = async {
+            progress.step(format!(
+                "stopping {} on {from_at}, so that nothing is written after the backup",
+                quiet.join(", ")
+            ));
+            from.backups.stop_services(from.project, &quiet, progress).await?;
+            progress.step(format!("backing up {}'s data, to carry it to {}", from.env, to.env));
+            from.backups.safety(&source, progress).await
+        }
+        .await;
+        let set = match carried {
             Ok(set) => set,
             Err(e) => {
                 let again = from
@@ -159,7 +181,7 @@ impl Across<'_> {
                     .start_services(from.project, Some(from.env), &quiet, progress)
                     .await;
                 return Err(match again {
-                    Ok(()) => SwitchError::Invalid(format!("the backup of {} failed, and it runs again: {e}", from.env)),
+                    Ok(()) => SwitchError::Invalid(format!("the backup of {} failed, and it runs as before: {e}", from.env)),
                     Err(r) => SwitchError::Failed {
                         to: to.env.into(),
                         reason: format!(
@@ -171,14 +193,11 @@ impl Across<'_> {
             }
         };
 
-        progress.step(format!(
-            "taking {} down on {} (its volumes are kept)",
-            from.env,
-            from.engine.endpoint().name
-        ));
-        from.down(progress).await?;
-        progress.step(format!("starting {} on {}", to.env, to.engine.endpoint().name));
+        // The source goes (its volumes stay), the target comes, with the data.
         let moved = async {
+            progress.step(format!("taking {} down on {from_at} (its volumes are kept)", from.env));
+            from.down(progress).await.map_err(|e| e.to_string())?;
+            progress.step(format!("starting {} on {to_at}", to.env));
             to.up(self.local, progress).await.map_err(|e| e.to_string())?;
             if let Some(set) = &set {
                 progress.step(format!("restoring set {} into {}", set.id, to.env));
@@ -207,18 +226,24 @@ impl Across<'_> {
                 "{} did not come up with the data: rolling back to {}",
                 to.env, from.env
             ));
-            let back = async {
-                to.down(progress).await?;
-                from.up(self.local, progress).await
-            }
-            .await;
-            return Err(match back {
-                Ok(()) => SwitchError::RolledBack {
+            // The source starts again on its own volumes whatever became of the target.
+            let removed = to.down(progress).await;
+            let back = from.up(self.local, progress).await;
+            return Err(match (back, removed) {
+                (Ok(()), Ok(())) => SwitchError::RolledBack {
                     from: from.env.into(),
                     to: to.env.into(),
                     reason,
                 },
-                Err(r) => SwitchError::RollbackFailed {
+                (Ok(()), Err(r)) => SwitchError::RolledBack {
+                    from: from.env.into(),
+                    to: to.env.into(),
+                    reason: format!(
+                        "{reason} (and what came up of {} on {to_at} could not be taken down: {r})",
+                        to.env
+                    ),
+                },
+                (Err(r), _) => SwitchError::RollbackFailed {
                     from: from.env.into(),
                     to: to.env.into(),
                     reason,
@@ -227,7 +252,14 @@ impl Across<'_> {
             });
         }
 
-        let drift = to.drift(self.local).await?;
+        // The proof; the switch is done whether or not it can be made.
+        let drift = match to.drift(self.local).await {
+            Ok(d) => d,
+            Err(e) => {
+                progress.step(format!("the proof of what each container runs could not be made: {e}"));
+                Vec::new()
+            }
+        };
         for d in drift.iter().filter(|d| d.verdict == Verdict::Drift) {
             progress.step(format!("{}: DRIFT: {}", d.service, d.summary));
         }
@@ -244,7 +276,7 @@ impl Across<'_> {
                 .map(|service| PlannedChange {
                     service,
                     change: Change::Created,
-                    reason: Some(format!("moved to {}", to.engine.endpoint().name)),
+                    reason: Some(format!("moved to {to_at}")),
                 })
                 .collect(),
             drift,

@@ -48,15 +48,7 @@ impl Engine {
                         },
                         _ = tx.closed() => return,
                     };
-                    let stderr = matches!(chunk, bollard::container::LogOutput::StdErr { .. });
-                    for raw in chunk.to_string().lines() {
-                        let (timestamp, text) = crate::logs::split_line(raw);
-                        let line = LogLine {
-                            service: service.clone(),
-                            timestamp,
-                            stderr,
-                            line: deck_error::redact::text(text).into_owned(),
-                        };
+                    for line in crate::logs::log_lines(&chunk, &service) {
                         if tx.send(line).await.is_err() {
                             return;
                         }

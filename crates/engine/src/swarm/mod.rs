@@ -364,18 +364,7 @@ impl Engine {
             let full = spec::service_name(project, name);
             match existing.get(&full) {
                 Some(version) => {
-                    self.docker
-                        .update_service(
-                            &full,
-                            spec,
-                            bollard::query_parameters::UpdateServiceOptions {
-                                version: *version as i32,
-                                ..Default::default()
-                            },
-                            None,
-                        )
-                        .await
-                        .context(|| format!("updating service {full}"))?;
+                    self.update_service(&full, spec, *version).await?;
                     sink.service(name, Phase::Recreated, Some("updated".into()));
                     updated.push(name.clone());
                 }
@@ -790,6 +779,28 @@ impl Engine {
         }
     }
 
+    /// Replaces a service's spec (`version`: the one it was read at).
+    async fn update_service(
+        &self,
+        full: &str,
+        spec: bollard::models::ServiceSpec,
+        version: u64,
+    ) -> Result<(), EngineError> {
+        self.docker
+            .update_service(
+                full,
+                spec,
+                bollard::query_parameters::UpdateServiceOptions {
+                    version: version as i32,
+                    ..Default::default()
+                },
+                None,
+            )
+            .await
+            .context(|| format!("updating service {full}"))?;
+        Ok(())
+    }
+
     /// Sets replicated services of the stack to the given replicas and waits: a service set
     /// to 0 until none of its tasks runs, the others until they run as a deploy waits for them
     /// (healthy). A global service cannot be scaled, and fails before anything changes.
@@ -819,18 +830,7 @@ impl Engine {
             specs.push((name.clone(), full, spec, version, *replicas));
         }
         for (name, full, spec, version, replicas) in &specs {
-            self.docker
-                .update_service(
-                    full,
-                    spec.clone(),
-                    bollard::query_parameters::UpdateServiceOptions {
-                        version: *version as i32,
-                        ..Default::default()
-                    },
-                    None,
-                )
-                .await
-                .context(|| format!("scaling service {full}"))?;
+            self.update_service(full, spec.clone(), *version).await?;
             let phase = if *replicas == 0 {
                 Phase::Stopping
             } else {
@@ -841,11 +841,20 @@ impl Engine {
         let (stopped, started): (Vec<_>, Vec<_>) = specs.into_iter().partition(|s| s.4 == 0);
         let stopped: Vec<String> = stopped.into_iter().map(|s| s.0).collect();
         let deadline = Instant::now() + Duration::from_secs(120);
+        // A node that is down says nothing more of its tasks: they do not count.
+        let ready: Vec<String> = self
+            .swarm_nodes()
+            .await?
+            .into_iter()
+            .filter(|n| n.state == "ready")
+            .map(|n| n.hostname)
+            .collect();
         while !stopped.is_empty() {
             let tasks = self.stack_tasks(project).await?;
             let left: Vec<&SwarmTask> = tasks
                 .iter()
                 .filter(|t| stopped.contains(&t.service) && (t.state == "running" || t.desired == "running"))
+                .filter(|t| t.node.as_ref().is_none_or(|n| ready.contains(n)))
                 .collect();
             if left.is_empty() {
                 for s in &stopped {
