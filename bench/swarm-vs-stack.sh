@@ -18,7 +18,9 @@
 # (update-only) time in ms is appended to bench/results/swarm-<what>-<which>.txt. Time the whole
 # command with any benchmark tool (hyperfine, /usr/bin/time), one against the other.
 # Docker stack deploy reads the model `sirius-deck config` prints (what compose would run, the
-# stack's secrets shown), in the compose file format 3, made before the clock starts.
+# stack's secrets shown), in the compose file format 3, made before the clock starts. The
+# profile's prod environment names the test cluster's registry: both tools run the images from
+# it (sirius-deck pushed them there in setup; docker stack deploy resolves their digests there).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DECK="${DECK:-$ROOT/target/release/sirius-deck}"
@@ -31,11 +33,13 @@ mkdir -p "$ROOT/bench/results"
 V3='
 import json, sys
 m = json.load(sys.stdin)
+registry = sys.argv[1]
 m.pop("name", None)
 m["version"] = "3.9"
 for s in m.get("services", {}).values():
     for k in [k for k, v in s.items() if v is None]:
         del s[k]
+    s["image"] = registry + "/" + s["image"]
     if isinstance(s.get("depends_on"), dict):
         s["depends_on"] = list(s["depends_on"])
     for p in s.get("ports", []):
@@ -96,7 +100,8 @@ one() {
 prepare() {
     local which="$1" revision="$2" file="$3"
     if [ "$which" = theirs ]; then
-        DECK_REVISION="$revision" "$DECK" "${STACK[@]}" config --show-secrets --format json | python3 -c "$V3" >"$file"
+        DECK_REVISION="$revision" "$DECK" "${STACK[@]}" config --show-secrets --format json |
+            python3 -c "$V3" "$(sed -n 's/^registry = "\(.*\)"$/\1/p' "$ROOT/tests/fixtures/swarm/profile.toml")" >"$file"
     fi
 }
 

@@ -10,12 +10,18 @@
 # --privileged is refused on this machine: the capabilities are given one by one (all that
 # Docker 20.10 knows but SYS_RESOURCE, which is outside this machine's bounding set).
 # DIR/client holds ca.pem, cert.pem and key.pem for DOCKER_CERT_PATH; DIR/wrong the same client
-# certificate with another CA.
+# certificate with another CA. A registry (tests/fixtures/registry, Debian's docker-registry)
+# answers at 10.213.77.10:5000 with TLS; this machine's engine and the nodes trust its CA
+# (/etc/docker/certs.d/10.213.77.10:5000/ca.crt, removed by down).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NETWORK=deck-test-nodes
 SUBNET=10.213.77.0/24
 IMAGE=sirius-deck-test/node:latest
+REGISTRY_IMAGE=sirius-deck-test/registry:latest
+REGISTRY=deck-test-registry
+REGISTRY_ADDR=10.213.77.10
+REGISTRY_CERTS=/etc/docker/certs.d/$REGISTRY_ADDR:5000
 NODES=(deck-test-node-1 deck-test-node-2 deck-test-node-3)
 ADDRS=(10.213.77.11 10.213.77.12 10.213.77.13)
 CAPS=(CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP LINUX_IMMUTABLE
@@ -28,6 +34,8 @@ down() {
         docker rm -f -v "$n" >/dev/null 2>&1 || true
         docker volume rm "$n-data" >/dev/null 2>&1 || true
     done
+    docker rm -f -v "$REGISTRY" >/dev/null 2>&1 || true
+    rm -rf "$REGISTRY_CERTS"
     docker network rm "$NETWORK" >/dev/null 2>&1 || true
 }
 
@@ -45,7 +53,7 @@ certificates() {
             -extfile ext.cnf -out "$2" 2>/dev/null
     }
     sign node/server-key.pem node/server-cert.pem /CN=deck-node \
-        "subjectAltName=IP:${ADDRS[0]},IP:${ADDRS[1]},IP:${ADDRS[2]}\nextendedKeyUsage=serverAuth\n"
+        "subjectAltName=IP:${ADDRS[0]},IP:${ADDRS[1]},IP:${ADDRS[2]},IP:$REGISTRY_ADDR\nextendedKeyUsage=serverAuth\n"
     sign client/key.pem client/cert.pem /CN=deck-client "extendedKeyUsage=clientAuth\n"
     cp node/ca.pem client/ca.pem
     cp client/cert.pem client/key.pem wrong/
@@ -74,14 +82,20 @@ up() {
     certificates "$dir"
     ssh_keys "$dir"
     DOCKER_BUILDKIT=0 docker build -q -t "$IMAGE" "$ROOT/tests/fixtures/node" >/dev/null
+    DOCKER_BUILDKIT=0 docker build -q -t "$REGISTRY_IMAGE" "$ROOT/tests/fixtures/registry" >/dev/null
     docker network create --subnet "$SUBNET" "$NETWORK" >/dev/null
+    mkdir -p "$REGISTRY_CERTS"
+    cp "$dir/node/ca.pem" "$REGISTRY_CERTS/ca.crt"
+    docker run -d --name "$REGISTRY" --network "$NETWORK" --ip "$REGISTRY_ADDR" \
+        -v "$dir/node:/certs:ro" "$REGISTRY_IMAGE" >/dev/null
     local caps=() i
     for c in "${CAPS[@]}"; do caps+=(--cap-add "$c"); done
     for i in 0 1 2; do
         docker run -d --name "${NODES[$i]}" --hostname "${NODES[$i]}" --network "$NETWORK" --ip "${ADDRS[$i]}" \
             "${caps[@]}" --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
             --security-opt systempaths=unconfined --tmpfs /run -v /sys/fs/cgroup:/sys/fs/cgroup:rw --cgroupns host \
-            -v "${NODES[$i]}-data:/var/lib/docker" -v "$dir/node:/node:ro" "$IMAGE" >/dev/null
+            -v "${NODES[$i]}-data:/var/lib/docker" -v "$dir/node:/node:ro" \
+            -v "$REGISTRY_CERTS:$REGISTRY_CERTS:ro" "$IMAGE" >/dev/null
     done
     for i in 0 1 2; do
         local tries=0

@@ -7,65 +7,10 @@
 //! artifacts/app/.
 
 use deck_tests::webdriver::Session;
+use deck_tests::window::*;
 use deck_tests::*;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .expect("workspace root")
-}
-
-fn app_binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    let bin = target.join("debug").join("sirius-deck-app");
-    assert!(
-        bin.is_file(),
-        "{} is missing: the test command builds it (cargo build -p sirius-deck-app)",
-        bin.display()
-    );
-    bin
-}
-
-fn tool(name: &str) -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_default();
-    for dir in [format!("{home}/.cargo/bin"), "/usr/bin".into(), "/usr/local/bin".into()] {
-        let p = Path::new(&dir).join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("{name} is not installed: the test command installs it (scripts/test.sh)");
-}
-
-fn screenshot(display: &str, name: &str) {
-    let dir = root().join("artifacts/app");
-    std::fs::create_dir_all(&dir).expect("artifacts dir");
-    let out = dir.join(format!("{name}.png"));
-    let ok = Command::new("import")
-        .args(["-display", display, "-window", "root"])
-        .arg(&out)
-        .status()
-        .map(|s| s.success());
-    assert!(matches!(ok, Ok(true)), "screenshot {name} failed");
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(40));
-    }
-    start.elapsed()
-}
 
 /// What the page counted of its own work (`ui/src/activity.ts`).
 fn activity(s: &Session) -> serde_json::Value {
@@ -77,14 +22,6 @@ fn total_received(activity: &serde_json::Value) -> u64 {
     activity["received"]
         .as_object()
         .map_or(0, |kinds| kinds.values().filter_map(|v| v.as_u64()).sum())
-}
-
-/// What a script returns in the page, as text.
-fn page(s: &Session, script: &str) -> String {
-    s.execute(script)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// Runs xdotool on the test's display; returns what it prints.
@@ -222,7 +159,6 @@ async fn the_window_drives_the_lab_stack() {
     let _lock = exclusive().await;
     let engine = engine().await;
     reset(&engine).await;
-    let app = app_binary();
     let backups = std::env::temp_dir().join("sirius-deck-test-app-backups");
     let _ = std::fs::remove_dir_all(&backups);
     // The window's own data (its store and its debug log) in a folder of this test's.
@@ -251,55 +187,20 @@ async fn the_window_drives_the_lab_stack() {
     let opened = config.join("opened.txt");
     std::fs::write(&editor, format!("#!/bin/sh\necho \"$@\" > {}\n", opened.display())).expect("editor");
     Command::new("chmod").arg("+x").arg(&editor).status().expect("chmod");
-    let (_x, display) = xvfb();
-    let (_bus, bus) = dbus();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let native = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let _driver = Proc(
-        Command::new(tool("tauri-driver"))
-            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-            .env("DISPLAY", &display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
-            .env("SIRIUS_DECK_STACK", "sirius-lab")
-            .env("SIRIUS_DECK_ENV", "dev")
-            .env("SIRIUS_DECK_BACKUP_DIR", &backups)
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-            .env("NO_AT_BRIDGE", "1")
-            .env("XDG_DATA_HOME", &data)
-            .env("XDG_CONFIG_HOME", &config)
-            .env("SIRIUS_DECK_EDITOR", format!("{} {{file}} {{line}}", editor.display()))
-            .env("SIRIUS_DECK_LOG", "debug")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tauri-driver starts"),
-    );
-    let server = format!("http://127.0.0.1:{port}");
-    wait_until("tauri-driver to listen", Duration::from_secs(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    let w = tokio::task::block_in_place(|| {
+        Window::open(&[
+            ("SIRIUS_DECK_STACK", "sirius-lab".into()),
+            ("SIRIUS_DECK_ENV", "dev".into()),
+            ("SIRIUS_DECK_BACKUP_DIR", backups.clone().into()),
+            ("XDG_DATA_HOME", data.clone().into()),
+            ("XDG_CONFIG_HOME", config.clone().into()),
+            (
+                "SIRIUS_DECK_EDITOR",
+                format!("{} {{file}} {{line}}", editor.display()).into(),
+            ),
+        ])
     });
-
-    let launched = Instant::now();
-    // tauri-driver listens before WebKitWebDriver behind it is ready: retry for a while.
-    let s = tokio::task::block_in_place(|| {
-        let mut last = String::new();
-        for _ in 0..20 {
-            match Session::start(&server, app.to_str().expect("utf8")) {
-                Ok(s) => return s,
-                Err(e) => last = e,
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        panic!("no WebDriver session: {last}");
-    });
+    let (s, display, launched) = (&w.session, w.display.clone(), w.launched);
     let drawn = tokio::task::block_in_place(|| {
         wait_until("the planned diagram", Duration::from_secs(60), || {
             s.node_status("sirius-ui").as_deref() == Some("planned")
@@ -313,8 +214,8 @@ async fn the_window_drives_the_lab_stack() {
         format!("launch_to_first_diagram_ms={}\n", first_diagram.as_millis()),
     )
     .ok();
-    tokio::task::block_in_place(|| laid_out(&s, "launch"));
-    screenshot(&display, "01-planned");
+    tokio::task::block_in_place(|| laid_out(s, "launch"));
+    screenshot(&display, "app/01-planned");
 
     tokio::task::block_in_place(|| {
         let up = s
@@ -357,7 +258,7 @@ async fn the_window_drives_the_lab_stack() {
             );
         }
     });
-    screenshot(&display, "02-up-all-healthy");
+    screenshot(&display, "app/02-up-all-healthy");
 
     // Connectivity on the edges, checked after Up from inside each dependent (what did not
     // connect, again, up to three times): every edge reachable, those into the one-shot
@@ -375,7 +276,7 @@ async fn the_window_drives_the_lab_stack() {
         let mut all = String::new();
         let mut first = String::new();
         wait_until("every edge reachable", Duration::from_secs(30), || {
-            all = page(&s, edges);
+            all = page(s, edges);
             if first.is_empty() && !all.contains("=none") {
                 first = all.clone();
             }
@@ -383,23 +284,23 @@ async fn the_window_drives_the_lab_stack() {
         });
         eprintln!("edges after Up, first check: {first}");
         eprintln!("edges after Up, settled: {all}");
-        screenshot(&display, "03b-edges-reachable");
+        screenshot(&display, "app/03b-edges-reachable");
     });
 
     // The engine picker: the docker CLI's contexts, each with its version (asked when the menu
     // opens), the one the stack is watched on checked; closed again.
     tokio::task::block_in_place(|| {
         let name = r#"return document.querySelector("[data-testid='engine-picker']")?.textContent ?? "";"#;
-        assert_eq!(page(&s, name), "default", "watched on the docker CLI's engine");
-        click(&s, "[data-testid='engine-picker']");
+        assert_eq!(page(s, name), "default", "watched on the docker CLI's engine");
+        click(s, "[data-testid='engine-picker']");
         wait_until("the default engine and its version", Duration::from_secs(10), || {
             let row = r#"const r = document.querySelector("[data-testid='engine-row-default']");
                 return r ? `${r.getAttribute("aria-checked")} ${r.textContent}` : "";"#;
-            let row = page(&s, row);
+            let row = page(s, row);
             row.starts_with("true ") && row.contains("Docker 20.10")
         });
-        screenshot(&display, "03c-engine-picker");
-        click(&s, "[data-testid='engine-picker']");
+        screenshot(&display, "app/03c-engine-picker");
+        click(s, "[data-testid='engine-picker']");
         wait_until("the engine menu closed", Duration::from_secs(5), || {
             s.find("[data-testid='engine-menu']").is_none()
         });
@@ -413,11 +314,11 @@ async fn the_window_drives_the_lab_stack() {
         // Docker's own first health checks (every 30 s here) change the state: after them.
         let waiting = r#"return [...document.querySelectorAll("[data-testid^='node-']")].filter((e) => e.textContent.includes("Docker's check")).map((e) => e.dataset.testid).join(" ")"#;
         let started = Instant::now();
-        while !page(&s, waiting).is_empty() {
+        while !page(s, waiting).is_empty() {
             assert!(
                 started.elapsed() < Duration::from_secs(60),
                 "Docker's first health checks: still waiting for {}",
-                page(&s, waiting)
+                page(s, waiting)
             );
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -426,9 +327,9 @@ async fn the_window_drives_the_lab_stack() {
             started.elapsed()
         );
         std::thread::sleep(Duration::from_secs(3)); // the drift check after the state settles
-        let before = activity(&s);
+        let before = activity(s);
         std::thread::sleep(Duration::from_secs(10));
-        (before, activity(&s))
+        (before, activity(s))
     });
     let count = |a: &serde_json::Value, path: &str| a.pointer(path).and_then(|v| v.as_u64()).unwrap_or(0);
     let received = total_received(&after) - total_received(&before);
@@ -459,16 +360,16 @@ async fn the_window_drives_the_lab_stack() {
     xdotool(&display, &["windowunmap", "--sync", &window]);
     let received = tokio::task::block_in_place(|| {
         wait_until("the page to turn hidden", Duration::from_secs(5), || {
-            page(&s, "return document.visibilityState") == "hidden"
+            page(s, "return document.visibilityState") == "hidden"
         });
         std::thread::sleep(Duration::from_millis(500)); // what was in flight arrives
-        total_received(&activity(&s))
+        total_received(&activity(s))
     });
     docker(&["stop", "-t", "1", "sirius-valkey"]);
     tokio::task::block_in_place(|| {
         std::thread::sleep(Duration::from_secs(3));
         assert_eq!(
-            total_received(&activity(&s)),
+            total_received(&activity(s)),
             received,
             "the app sent nothing to the hidden window"
         );
@@ -493,27 +394,27 @@ async fn the_window_drives_the_lab_stack() {
     // The diagram stays inside the pane, clear of panels, its labels off the nodes, whatever
     // opens or closes; axe-core finds nothing serious in either theme, at either size.
     tokio::task::block_in_place(|| {
-        laid_out(&s, "Up");
-        click(&s, "[aria-label='close the progress log']");
-        laid_out(&s, "closing the progress log");
-        click(&s, "[data-testid='logs']");
-        laid_out(&s, "opening the stack's logs");
-        click(&s, "[data-testid='logs']");
-        laid_out(&s, "closing the stack's logs");
-        accessible(&s, "light theme, 1280x820");
-        choose_theme(&s, "dark");
-        accessible(&s, "dark theme, 1280x820");
+        laid_out(s, "Up");
+        click(s, "[aria-label='close the progress log']");
+        laid_out(s, "closing the progress log");
+        click(s, "[data-testid='logs']");
+        laid_out(s, "opening the stack's logs");
+        click(s, "[data-testid='logs']");
+        laid_out(s, "closing the stack's logs");
+        accessible(s, "light theme, 1280x820");
+        choose_theme(s, "dark");
+        accessible(s, "dark theme, 1280x820");
     });
-    screenshot(&display, "02b-dark-1280");
+    screenshot(&display, "app/02b-dark-1280");
     xdotool(&display, &["windowsize", "--sync", &window, "1024", "700"]);
     tokio::task::block_in_place(|| {
         wait_until("the window at 1024x700", Duration::from_secs(5), || {
-            page(&s, "return `${innerWidth}x${innerHeight}`") == "1024x700"
+            page(s, "return `${innerWidth}x${innerHeight}`") == "1024x700"
         });
-        laid_out(&s, "resizing to 1024x700");
-        accessible(&s, "dark theme, 1024x700");
+        laid_out(s, "resizing to 1024x700");
+        accessible(s, "dark theme, 1024x700");
         let toolbar = page(
-            &s,
+            s,
             "return String(document.querySelector('.toolbar').getBoundingClientRect().height)",
         );
         assert!(
@@ -521,12 +422,12 @@ async fn the_window_drives_the_lab_stack() {
             "the toolbar is on one line at 1024 px ({toolbar} px high)"
         );
     });
-    screenshot(&display, "02c-dark-1024");
+    screenshot(&display, "app/02c-dark-1024");
     tokio::task::block_in_place(|| {
-        choose_theme(&s, "light");
-        accessible(&s, "light theme, 1024x700");
+        choose_theme(s, "light");
+        accessible(s, "light theme, 1024x700");
     });
-    screenshot(&display, "02d-light-1024");
+    screenshot(&display, "app/02d-light-1024");
 
     // Stopped from outside: the node changes colour within two seconds, without polling.
     docker(&["stop", "-t", "1", "sirius-valkey"]);
@@ -544,7 +445,7 @@ async fn the_window_drives_the_lab_stack() {
             || s.node_status("sirius-valkey").as_deref() == Some("outside"),
         )
     });
-    screenshot(&display, "03-valkey-stopped-outside");
+    screenshot(&display, "app/03-valkey-stopped-outside");
 
     // Restart from the side panel, reached from the keyboard (Enter on the node).
     tokio::task::block_in_place(|| {
@@ -556,7 +457,7 @@ async fn the_window_drives_the_lab_stack() {
         wait_until("the side panel of sirius-valkey", Duration::from_secs(5), || {
             s.text(&panel).contains("sirius-valkey")
         });
-        laid_out(&s, "selecting a node");
+        laid_out(s, "selecting a node");
         let restart = s
             .wait_for("[data-testid='action-restart']", Duration::from_secs(5))
             .expect("restart button");
@@ -565,7 +466,7 @@ async fn the_window_drives_the_lab_stack() {
             s.node_status("sirius-valkey").as_deref() == Some("healthy")
         });
     });
-    screenshot(&display, "04-valkey-restarted-from-panel");
+    screenshot(&display, "app/04-valkey-restarted-from-panel");
 
     // PostgreSQL disconnected from the stack's network: one check from sirius-api's panel turns
     // its edge into PostgreSQL "no name"; connected again, reachable.
@@ -591,7 +492,7 @@ async fn the_window_drives_the_lab_stack() {
             .expect("the connections list");
         docker(&["network", "disconnect", &net, "sirius-postgres"]);
         let checked = Instant::now();
-        click(&s, "[data-testid='check-connections']");
+        click(s, "[data-testid='check-connections']");
         wait_until("the edge into PostgreSQL unreachable", Duration::from_secs(15), || {
             s.find(connection).and_then(|c| s.attr(&c, "data-reach")).as_deref() == Some("noName")
         });
@@ -600,7 +501,7 @@ async fn the_window_drives_the_lab_stack() {
             .find("[data-testid='edge-label-sirius-api-sirius-postgres']")
             .expect("label");
         assert_eq!(s.attr(&label, "data-reach").as_deref(), Some("noName"));
-        screenshot(&display, "03c-postgres-disconnected");
+        screenshot(&display, "app/03c-postgres-disconnected");
         docker(&[
             "network",
             "connect",
@@ -609,14 +510,14 @@ async fn the_window_drives_the_lab_stack() {
             &net,
             "sirius-postgres",
         ]);
-        click(&s, "[data-testid='check-connections']");
+        click(s, "[data-testid='check-connections']");
         wait_until(
             "the edge into PostgreSQL reachable again",
             Duration::from_secs(15),
             || s.find(connection).and_then(|c| s.attr(&c, "data-reach")).as_deref() == Some("reachable"),
         );
         eprintln!("PostgreSQL disconnected: one check from the panel said so {took:?} after the click");
-        click(&s, "[data-testid='panel'] [aria-label='close']");
+        click(s, "[data-testid='panel'] [aria-label='close']");
     });
 
     // Inspect sirius-api: its environment with the database password masked, shown only when
@@ -628,7 +529,7 @@ async fn the_window_drives_the_lab_stack() {
             s.find("[data-testid='panel'] h2")
                 .is_some_and(|h| s.text(&h) == "sirius-api")
         });
-        click(&s, "[data-testid='inspect-toggle']");
+        click(s, "[data-testid='inspect-toggle']");
         let row = s
             .wait_for("[data-testid='env-POSTGRES_PASSWORD']", Duration::from_secs(10))
             .expect("the password's row");
@@ -638,7 +539,7 @@ async fn the_window_drives_the_lab_stack() {
             "the password is masked: {masked}"
         );
         let address = page(
-            &s,
+            s,
             r#"const t = document.querySelector("[data-testid='inspect-sirius-api']")?.textContent ?? "";
             return (t.match(/sirius-lab: \d+\.\d+\.\d+\.\d+/) ?? [""])[0];"#,
         );
@@ -646,12 +547,12 @@ async fn the_window_drives_the_lab_stack() {
             !address.is_empty(),
             "the inspect view shows the address on the stack's network"
         );
-        screenshot(&display, "04b-inspect-sirius-api"); // masked: the screenshot shows no secret
-        click(&s, "[aria-label='Show POSTGRES_PASSWORD']");
+        screenshot(&display, "app/04b-inspect-sirius-api"); // masked: the screenshot shows no secret
+        click(s, "[aria-label='Show POSTGRES_PASSWORD']");
         wait_until("the password shown on demand", Duration::from_secs(5), || {
             s.text(&row).contains("lab-postgres-password")
         });
-        click(&s, "[aria-label='Hide POSTGRES_PASSWORD']");
+        click(s, "[aria-label='Hide POSTGRES_PASSWORD']");
         let row = s.find("[data-testid='env-POSTGRES_PASSWORD']").expect("row");
         wait_until("the password masked again", Duration::from_secs(5), || {
             !s.text(&row).contains("lab-postgres-password")
@@ -659,7 +560,7 @@ async fn the_window_drives_the_lab_stack() {
 
         // A shell in sirius-api: typed into through the terminal's own input, answered in its
         // buffer; the pane resized, the TTY with it; closed with its tab, nothing left running.
-        click(&s, "[data-testid='terminal-open']");
+        click(s, "[data-testid='terminal-open']");
         s.wait_for(
             "[data-testid='terminal-screen-1'] .xterm-helper-textarea",
             Duration::from_secs(20),
@@ -670,7 +571,7 @@ async fn the_window_drives_the_lab_stack() {
             const b = t.buffer.active;
             return Array.from({ length: b.length }, (_, i) => b.getLine(i)?.translateToString(true) ?? "").join("\n");"#;
         wait_until("the shell's prompt", Duration::from_secs(20), || {
-            page(&s, buffer).contains('#') || page(&s, buffer).contains('$')
+            page(s, buffer).contains('#') || page(s, buffer).contains('$')
         });
         let input = s
             .find("[data-testid='terminal-screen-1'] .xterm-helper-textarea")
@@ -678,18 +579,18 @@ async fn the_window_drives_the_lab_stack() {
         s.send_keys(&input, "cat /etc/sirius-lab/build-target\u{E007}")
             .expect("typed");
         let typed = Instant::now();
-        while !page(&s, buffer).lines().any(|l| l.trim() == "development") {
+        while !page(s, buffer).lines().any(|l| l.trim() == "development") {
             assert!(
                 typed.elapsed() < Duration::from_secs(10),
                 "no build target in the terminal; it shows:\n{}",
-                page(&s, buffer)
+                page(s, buffer)
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        screenshot(&display, "04c-terminal-sirius-api");
+        screenshot(&display, "app/04c-terminal-sirius-api");
         let size = || {
             page(
-                &s,
+                s,
                 r#"const t = document.querySelector("[data-testid='terminal-screen-1']").term; return `${t.rows} ${t.cols}`;"#,
             )
         };
@@ -703,11 +604,11 @@ async fn the_window_drives_the_lab_stack() {
         let after = size();
         s.send_keys(&input, "stty size\u{E007}").expect("typed");
         wait_until("the TTY at the terminal's size", Duration::from_secs(10), || {
-            page(&s, buffer).lines().any(|l| l.trim() == after)
+            page(s, buffer).lines().any(|l| l.trim() == after)
         });
         eprintln!("terminal rows and columns: {before} before the resize, {after} after (the TTY agrees)");
         xdotool(&display, &["windowsize", "--sync", &window, "1280", "820"]);
-        click(&s, "[data-testid='terminal-close-1']");
+        click(s, "[data-testid='terminal-close-1']");
         wait_until("the shell ended in sirius-api", Duration::from_secs(10), || {
             exec(
                 "sirius-api",
@@ -720,21 +621,21 @@ async fn the_window_drives_the_lab_stack() {
             .trim()
                 == "0"
         });
-        click(&s, "[data-testid='panel'] [aria-label='close']");
+        click(s, "[data-testid='panel'] [aria-label='close']");
     });
 
     // The stack's logs filtered to sirius-valkey (its chip) and to its start line (the search):
     // only its lines, and one more after `docker restart` (the stream follows the restart).
     tokio::task::block_in_place(|| {
-        click(&s, "[data-testid='logs']");
-        click(&s, "[data-testid='log-chip-sirius-valkey']");
+        click(s, "[data-testid='logs']");
+        click(s, "[data-testid='log-chip-sirius-valkey']");
         let search = s
             .wait_for("input[aria-label='search logs']", Duration::from_secs(5))
             .expect("search");
         s.send_keys(&search, "Ready to accept connections").expect("typed");
         let count = || {
             page(
-                &s,
+                s,
                 r#"return document.querySelector("[data-testid='log-count']").textContent"#,
             )
             .split(' ')
@@ -744,7 +645,7 @@ async fn the_window_drives_the_lab_stack() {
         };
         wait_until("valkey's start lines", Duration::from_secs(10), || count() >= 1);
         let others = page(
-            &s,
+            s,
             r#"return [...document.querySelectorAll(".logline .logsvc")].map((e) => e.textContent.trim()).filter((t) => t !== "sirius-valkey").join(",")"#,
         );
         assert!(others.is_empty(), "only sirius-valkey's lines are shown: {others}");
@@ -757,9 +658,9 @@ async fn the_window_drives_the_lab_stack() {
             "valkey's start lines in the filtered log: {before} before docker restart, {} after",
             count()
         );
-        screenshot(&display, "04d-logs-filtered-valkey");
-        click(&s, "[data-testid='log-all']");
-        click(&s, "[data-testid='logs']");
+        screenshot(&display, "app/04d-logs-filtered-valkey");
+        click(s, "[data-testid='log-all']");
+        click(s, "[data-testid='logs']");
         wait_until(
             "sirius-valkey healthy after the restart",
             Duration::from_secs(60),
@@ -771,13 +672,10 @@ async fn the_window_drives_the_lab_stack() {
     // (a service added: drawn), broken (its error with file:line, Open in editor at that line),
     // fixed (the error gone), each with no click.
     tokio::task::block_in_place(|| {
-        click(&s, "select[aria-label='stack'] option[value='lab-files']");
+        click(s, "select[aria-label='stack'] option[value='lab-files']");
         wait_until("the copy's diagram", Duration::from_secs(20), || {
             s.find("[data-testid='node-sirius-ui']").is_some()
-                && page(
-                    &s,
-                    "return document.querySelector(\"select[aria-label='stack']\").value",
-                ) == "lab-files"
+                && page(s, "return document.querySelector(\"select[aria-label='stack']\").value") == "lab-files"
         });
         let dev = copy.join("docker-compose.dev.yaml");
         let original = std::fs::read_to_string(&dev).expect("dev file");
@@ -802,8 +700,8 @@ async fn the_window_drives_the_lab_stack() {
             text.contains("docker-compose.dev.yaml:"),
             "the error names file:line: {text}"
         );
-        screenshot(&display, "04e-profile-file-broken");
-        click(&s, "[data-testid='open-file']");
+        screenshot(&display, "app/04e-profile-file-broken");
+        click(s, "[data-testid='open-file']");
         wait_until("the editor asked to open the file", Duration::from_secs(5), || {
             std::fs::read_to_string(&opened).is_ok_and(|o| o.contains("docker-compose.dev.yaml "))
         });
@@ -821,7 +719,7 @@ async fn the_window_drives_the_lab_stack() {
         let cleared = saved.elapsed();
         assert!(s.find("[data-testid='node-lab-extra']").is_none());
         eprintln!("file saved to window: service drawn {redrawn:?}, error shown {shown:?}, cleared {cleared:?}");
-        click(&s, "select[aria-label='stack'] option[value='sirius-lab']");
+        click(s, "select[aria-label='stack'] option[value='sirius-lab']");
         wait_until("the lab stack back, healthy", Duration::from_secs(20), || {
             s.node_status("sirius-ui").as_deref() == Some("healthy")
         });
@@ -838,8 +736,8 @@ async fn the_window_drives_the_lab_stack() {
     )
     .expect("compose file");
     tokio::task::block_in_place(|| {
-        click(&s, "[data-testid='stack-menu']");
-        click(&s, "[data-testid='add-stack-open']");
+        click(s, "[data-testid='stack-menu']");
+        click(s, "[data-testid='add-stack-open']");
         let dialog = xdotool(
             &display,
             &["search", "--sync", "--onlyvisible", "--name", "The folder of the stack"],
@@ -851,7 +749,7 @@ async fn the_window_drives_the_lab_stack() {
         // Return takes GTK's completion (the folder with its slash), goes into the folder, then
         // chooses it (Open): one at a time until the dialog has answered.
         for n in 0..4 {
-            screenshot(&display, &format!("04f{n}-folder-dialog"));
+            screenshot(&display, &format!("app/04f{n}-folder-dialog"));
             xdotool(&display, &["key", "Return"]);
             std::thread::sleep(Duration::from_millis(700));
             if s.find("[data-testid='add-stack']").is_some() {
@@ -862,24 +760,21 @@ async fn the_window_drives_the_lab_stack() {
             .wait_for("[data-testid='add-stack']", Duration::from_secs(10))
             .expect("the Add a stack form");
         assert!(s.text(&form).contains("compose.yaml"), "{}", s.text(&form));
-        screenshot(&display, "04f-add-a-stack");
-        click(&s, "[data-testid='add-confirm']");
+        screenshot(&display, "app/04f-add-a-stack");
+        click(s, "[data-testid='add-confirm']");
         wait_until("the added stack open", Duration::from_secs(20), || {
-            page(
-                &s,
-                "return document.querySelector(\"select[aria-label='stack']\").value",
-            ) == "plain-project"
+            page(s, "return document.querySelector(\"select[aria-label='stack']\").value") == "plain-project"
                 && s.find("[data-testid='node-web']").is_some()
         });
-        click(&s, "[data-testid='up']");
+        click(s, "[data-testid='up']");
         wait_until("its services running", Duration::from_secs(60), || {
             ["web", "store"]
                 .iter()
                 .all(|n| s.node_status(n).as_deref() == Some("running"))
         });
-        screenshot(&display, "04g-added-stack-up");
-        click(&s, "[aria-label='close the progress log']");
-        click(&s, "[data-testid='down']");
+        screenshot(&display, "app/04g-added-stack-up");
+        click(s, "[aria-label='close the progress log']");
+        click(s, "[data-testid='down']");
         wait_until("its services down", Duration::from_secs(60), || {
             ["web", "store"]
                 .iter()
@@ -889,7 +784,7 @@ async fn the_window_drives_the_lab_stack() {
             s.find("[data-testid='up']")
                 .is_some_and(|b| s.attr(&b, "disabled").is_none())
         });
-        click(&s, "select[aria-label='stack'] option[value='sirius-lab']");
+        click(s, "select[aria-label='stack'] option[value='sirius-lab']");
         wait_until("the lab stack back, healthy", Duration::from_secs(20), || {
             s.node_status("sirius-ui").as_deref() == Some("healthy")
         });
@@ -899,14 +794,14 @@ async fn the_window_drives_the_lab_stack() {
     tokio::task::block_in_place(|| {
         let open = s.find("[data-testid='backups']").expect("Backups button");
         s.click(&open).expect("open Backups");
-        laid_out(&s, "opening Backups");
+        laid_out(s, "opening Backups");
         let now = s
             .wait_for("[data-testid='backup-now']", Duration::from_secs(5))
             .expect("Back up now");
         s.click(&now).expect("click Back up now");
         let mut seen = String::new();
         wait_until("the backup", Duration::from_secs(180), || {
-            let c = crashed(&s);
+            let c = crashed(s);
             if !c.is_empty() {
                 seen = c;
             }
@@ -920,7 +815,7 @@ async fn the_window_drives_the_lab_stack() {
             s.text(&message)
         );
     });
-    screenshot(&display, "05-backed-up");
+    screenshot(&display, "app/05-backed-up");
     psql("delete from findings");
     tokio::task::block_in_place(|| {
         let restore = s
@@ -931,7 +826,7 @@ async fn the_window_drives_the_lab_stack() {
             .wait_for("[data-testid='restore-confirm']", Duration::from_secs(5))
             .expect("confirmation");
         assert!(s.text(&confirm).contains("database sirius of sirius-postgres"));
-        screenshot(&display, "06-restore-confirmation");
+        screenshot(&display, "app/06-restore-confirmation");
         let go = s.find("[data-testid='restore-go']").expect("Replace and restore");
         s.click(&go).expect("click Replace and restore");
         wait_until("the restore to finish", Duration::from_secs(300), || {
@@ -940,14 +835,14 @@ async fn the_window_drives_the_lab_stack() {
         });
         let close = s.find("[aria-label='close backups']").expect("close");
         s.click(&close).expect("close Backups");
-        laid_out(&s, "closing Backups");
+        laid_out(s, "closing Backups");
     });
     assert_eq!(
         psql("select count(*) from findings"),
         "3",
         "the restore brought the rows back"
     );
-    screenshot(&display, "07-restored");
+    screenshot(&display, "app/07-restored");
 
     // Switch to prod and back from the toolbar; the containers themselves say what runs.
     for (to, targets) in [
@@ -974,7 +869,7 @@ async fn the_window_drives_the_lab_stack() {
             s.click(&switch).expect("click Switch");
             let mut seen = String::new();
             wait_until(&format!("the switch to {to}"), Duration::from_secs(600), || {
-                let c = crashed(&s);
+                let c = crashed(s);
                 if !c.is_empty() {
                     seen = c;
                 }
@@ -992,7 +887,7 @@ async fn the_window_drives_the_lab_stack() {
                     .iter()
                     .all(|svc| matches!(s.node_status(svc).as_deref(), Some("healthy") | Some("completed")))
             });
-            laid_out(&s, &format!("the switch to {to}"));
+            laid_out(s, &format!("the switch to {to}"));
         });
         for (container, target) in targets {
             assert_eq!(exec(container, &["cat", "/etc/sirius-lab/build-target"]).trim(), target);
@@ -1002,7 +897,7 @@ async fn the_window_drives_the_lab_stack() {
             "3",
             "data kept across the switch"
         );
-        screenshot(&display, &format!("08-switched-to-{to}"));
+        screenshot(&display, &format!("app/08-switched-to-{to}"));
     }
 
     tokio::task::block_in_place(|| {
@@ -1013,10 +908,10 @@ async fn the_window_drives_the_lab_stack() {
                 .iter()
                 .all(|svc| s.node_status(svc).as_deref() == Some("planned"))
         });
-        laid_out(&s, "Down");
+        laid_out(s, "Down");
     });
-    screenshot(&display, "09-down");
-    tokio::task::block_in_place(|| s.close());
+    screenshot(&display, "app/09-down");
+    tokio::task::block_in_place(|| w.close());
     // The debug log of the whole session: private, and without the stack's secrets (the
     // database password of its .env and the API key of its secret file).
     let log = data.join("dev.siriusdeck.app/logs/sirius-deck.log");

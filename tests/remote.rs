@@ -6,15 +6,18 @@
 //! node from a context sent over the API; its bind mount warned), ps, logs, backup, restore,
 //! down; and refuses a wrong certificate and an unreachable host with a clear message.
 
+use deck_tests::window::{page, screenshot, wait_until, Window};
 use deck_tests::{cli, deck, failed, ok, Proc};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The cluster's nodes (`scripts/test-cluster.sh`: each node's engine answers at its address on
 /// 2376 with TLS, the first one also over SSH).
 const NODES: [&str; 3] = ["deck-test-node-1", "deck-test-node-2", "deck-test-node-3"];
 const MANAGER: &str = "10.213.77.11";
+/// The cluster's registry (scripts/test-cluster.sh), named by the swarm profile's prod.
+const REGISTRY: &str = "10.213.77.10:5000";
 /// The images the test stack runs, copied from the shared engine to the node.
 const IMAGES: [&str; 2] = ["sirius-lab/sirius-postgres:latest", "sirius-lab/sirius-valkey:latest"];
 fn fixtures() -> PathBuf {
@@ -410,9 +413,13 @@ fn swarm(r: &Remote) {
     let said = String::from_utf8_lossy(&up.stderr).into_owned() + &String::from_utf8_lossy(&up.stdout);
     assert!(up.status.success(), "deploy on the swarm: {said}");
     eprintln!(
-        "the lab stack's prod deployed on the swarm (images copied to the nodes): {} ms",
+        "the lab stack's prod deployed on the swarm (images pushed to the registry): {} ms",
         t.elapsed().as_millis()
     );
+    // The images went to the registry the environment names, and the nodes pulled them from
+    // it: each task runs the registry's image, pinned to the digest pushed.
+    assert!(said.contains(&format!("to {REGISTRY}")), "pushed: {said}");
+    assert!(!said.contains("copying"), "nothing loaded on the nodes: {said}");
     for key in [
         "services.sirius-postgres.container_name",
         "services.sirius-api.depends_on",
@@ -429,6 +436,25 @@ fn swarm(r: &Remote) {
     let nodes = ps["nodes"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 3, "{ps}");
     assert!(nodes.iter().all(|n| n["state"] == "ready"), "every node ready: {ps}");
+    for t in ps["tasks"].as_array().expect("tasks") {
+        let image = t["image"].as_str().unwrap_or_default();
+        assert!(
+            image.starts_with(&format!("{REGISTRY}/")) && image.contains("@sha256:"),
+            "{t}"
+        );
+    }
+    // Each running task with one CPU and memory sample, taken on its node.
+    for t in ps["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter(|t| t["state"] == "running")
+    {
+        assert!(
+            t["memory_bytes"].as_u64().unwrap_or(0) > 0 && t["cpu_percent"].is_number(),
+            "{t}"
+        );
+    }
     let running = running_tasks(r);
     for svc in ["sirius-api", "sirius-engine"] {
         let on: std::collections::BTreeSet<&String> = running
@@ -475,7 +501,9 @@ fn swarm(r: &Remote) {
     rolling_update(r);
     backup_and_restore(r);
     switch_to_local_and_back(r);
-    node_lost(r, &running_tasks(r));
+    let w = window(r);
+    node_lost(r, &w, &running_tasks(r));
+    w.close();
 
     let t = Instant::now();
     ok(r.swarm(&["-e", "prod", "down"]));
@@ -696,9 +724,85 @@ fn switch_to_local_and_back(r: &Remote) {
     );
 }
 
+/// Each swarm node drawn in the window, as `hostname=state`, in the order drawn.
+const DRAWN_NODES: &str = r#"return [...document.querySelectorAll("[data-testid^='swarm-node-']")]
+    .map((e) => `${e.dataset.testid.slice(11)}=${e.dataset.state}`).join(" ")"#;
+
+/// Each running task drawn on a swarm node, as `service-slot@node=memory gauge` (`none`: no
+/// sample of it has come).
+const DRAWN_TASKS: &str = r#"return [...document.querySelectorAll(".swarm-task-running")].map((t) =>
+    `${t.dataset.testid.slice(11)}@${t.closest("[data-testid^='swarm-node-']").dataset.testid.slice(11)}=${t.querySelector("[data-testid='gauge-mem']")?.dataset.value ?? "none"}`).join(" ")"#;
+
+/// The swarm stack in the real window: the swarm's three nodes drawn ready over the diagram,
+/// every service running (the migration completed), and a CPU and memory gauge on every
+/// running task, sampled on the node that runs it.
+fn window(r: &Remote) -> Window {
+    // The profile as the user's own, its folders absolute.
+    let config = r.dir.join("window-config");
+    let folder = config.join("sirius-deck/profiles/sirius-swarm");
+    std::fs::create_dir_all(&folder).expect("profiles folder");
+    let lab = fixtures()
+        .join("../../profiles/sirius-lab")
+        .canonicalize()
+        .expect("the lab stack");
+    let profile = std::fs::read_to_string(fixtures().join("swarm/profile.toml")).expect("profile");
+    let relative = "project_dir = \"../../../profiles/sirius-lab\"";
+    assert!(profile.contains(relative), "{profile}");
+    std::fs::write(
+        folder.join("profile.toml"),
+        profile.replace(relative, &format!("project_dir = {:?}", lab.display().to_string())),
+    )
+    .expect("profile");
+    let w = Window::open(&[
+        ("SIRIUS_DECK_STACK", "sirius-swarm".into()),
+        ("SIRIUS_DECK_ENV", "prod".into()),
+        ("SIRIUS_DECK_BACKUP_DIR", r.dir.join("backups").into()),
+        ("XDG_DATA_HOME", r.dir.join("window-data").into()),
+        ("XDG_CONFIG_HOME", config.into()),
+        ("DOCKER_CONFIG", r.config.clone().into()),
+        ("SSH_AUTH_SOCK", r.dir.join("agent.sock").into()),
+    ]);
+    let s = &w.session;
+    let ready = NODES.map(|n| format!("{n}=ready")).join(" ");
+    let t = wait_until("the three swarm nodes drawn ready", Duration::from_secs(60), || {
+        page(s, DRAWN_NODES) == ready
+    });
+    eprintln!("the window drew the swarm's nodes {t:?} after its session opened");
+    let statuses = r#"return [...document.querySelectorAll("[data-testid^='node-']")]
+        .map((e) => `${e.dataset.testid.slice(5)}=${e.dataset.status}`).join(" ")"#;
+    let mut drawn = String::new();
+    wait_until(
+        "every service running (the migration completed)",
+        Duration::from_secs(30),
+        || {
+            drawn = page(s, statuses);
+            drawn.split(' ').count() == 7
+                && drawn
+                    .split(' ')
+                    .all(|e| e.ends_with("=running") || e == "sirius-migrate=completed")
+        },
+    );
+    eprintln!("services drawn: {drawn}");
+    // Every running task has its gauges, from a sample taken on its own node.
+    let running = running_tasks(r).len();
+    let mut tasks = String::new();
+    let t = wait_until("a sample of every running task", Duration::from_secs(30), || {
+        tasks = page(s, DRAWN_TASKS);
+        tasks.split(' ').count() == running && !tasks.contains("=none")
+    });
+    eprintln!("gauges on every running task {t:?} after the services were drawn: {tasks}");
+    let sampled_on: std::collections::BTreeSet<&str> = tasks
+        .split(' ')
+        .filter_map(|t| t.split_once('@')?.1.split_once('=').map(|(n, _)| n))
+        .collect();
+    assert!(sampled_on.len() >= 2, "tasks sampled on several nodes: {tasks}");
+    screenshot(&w.display, "remote/01-swarm-stack");
+    w
+}
+
 /// A worker killed: its node goes down and its tasks of the API and the engine run again on
-/// the others, as `sirius-deck ps` shows.
-fn node_lost(r: &Remote, running: &[(String, String)]) {
+/// the others, as `sirius-deck ps` shows and the window draws (the node red, its tasks lost).
+fn node_lost(r: &Remote, w: &Window, running: &[(String, String)]) {
     let worker = running
         .iter()
         .filter(|(task, node)| node != NODES[0] && (task.contains("sirius-api.") || task.contains("sirius-engine.")))
@@ -735,7 +839,7 @@ fn node_lost(r: &Remote, running: &[(String, String)]) {
                 "{worker} killed: shown down, its tasks running on the other nodes after {} ms",
                 t.elapsed().as_millis()
             );
-            return;
+            break;
         }
         assert!(
             Instant::now() < deadline,
@@ -743,4 +847,35 @@ fn node_lost(r: &Remote, running: &[(String, String)]) {
         );
         std::thread::sleep(std::time::Duration::from_secs(1));
     }
+    // The window: the node red with its tasks lost, their replacements running elsewhere.
+    let s = &w.session;
+    let lost = format!(
+        r#"return [...document.querySelectorAll("[data-testid='swarm-node-{worker}'] .swarm-task")].map((t) => t.dataset.state).join(" ")"#
+    );
+    let mut drawn = (String::new(), String::new());
+    wait_until(
+        "the window to draw the node down and its tasks moved",
+        Duration::from_secs(30),
+        || {
+            drawn = (page(s, DRAWN_NODES), page(s, DRAWN_TASKS));
+            let elsewhere = |svc: &str| {
+                drawn
+                    .1
+                    .split(' ')
+                    .filter(|t| t.starts_with(&format!("{svc}-")) && !t.contains(&format!("@{worker}=")))
+                    .count()
+            };
+            drawn.0.contains(&format!("{worker}=down"))
+                && page(s, &lost).split(' ').all(|state| state == "lost")
+                && elsewhere("sirius-api") == 2
+                && elsewhere("sirius-engine") == 2
+        },
+    );
+    eprintln!(
+        "the window after {} ms: {} / {}",
+        t.elapsed().as_millis(),
+        drawn.0,
+        drawn.1
+    );
+    screenshot(&w.display, "remote/02-node-lost");
 }

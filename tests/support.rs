@@ -2,6 +2,7 @@
 //! run one at a time, and small helpers that ask the running services themselves.
 
 pub mod webdriver;
+pub mod window;
 
 use deck_compose::{load, LoadOptions, Project};
 use deck_engine::{DownOptions, Engine, Event, Phase, Sink};

@@ -460,16 +460,7 @@ async fn watch(handle: AppHandle, stack: String, loaded: Stack) {
                 }
                 None => break,
             },
-            Some(u) = samples.recv() => {
-                if !on_screen.visible {
-                    continue;
-                }
-                let detailed = on_screen.detailed.as_deref() == Some(u.service.as_str());
-                if let Some((usage, near_memory_limit)) = gauges.draws(&u, detailed) {
-                    tracing::debug!(container = %usage.container, "sent a resource sample");
-                    let _ = handle.emit("stack-usage", UsageEvent { stack: stack.clone(), usage, near_memory_limit });
-                }
-            }
+            Some(u) = samples.recv() => send_usage(&handle, &stack, &mut gauges, &on_screen, &u),
             Ok(()) = screen.changed() => {
                 let now = screen.borrow_and_update().clone();
                 let shown_again = now.visible && !on_screen.visible;
@@ -496,9 +487,27 @@ async fn watch(handle: AppHandle, stack: String, loaded: Stack) {
     }
 }
 
-/// Forwards a swarm stack's nodes and tasks to the window as the engine reports them changed;
-/// while the window is hidden nothing is sent, and when it is shown again it gets them as they
-/// are then.
+/// Sends a resource sample to the window when it is visible and the sample moves a gauge
+/// visibly (every one of the service shown in detail).
+fn send_usage(handle: &AppHandle, stack: &str, gauges: &mut Gauges, on_screen: &OnScreen, u: &Usage) {
+    if !on_screen.visible {
+        return;
+    }
+    let detailed = on_screen.detailed.as_deref() == Some(u.service.as_str());
+    if let Some((usage, near_memory_limit)) = gauges.draws(u, detailed) {
+        tracing::debug!(container = %usage.container, "sent a resource sample");
+        let event = UsageEvent {
+            stack: stack.to_string(),
+            usage,
+            near_memory_limit,
+        };
+        let _ = handle.emit("stack-usage", event);
+    }
+}
+
+/// Forwards a swarm stack's nodes and tasks to the window as the engine reports them changed,
+/// with each running task's resource use sampled on its node; while the window is hidden
+/// nothing is sampled or sent, and when it is shown again it gets them as they are then.
 async fn watch_swarm(handle: AppHandle, stack: String, loaded: Stack) {
     let shell = handle.state::<Shell>();
     let mut screen = shell.screen.0.subscribe();
@@ -530,14 +539,19 @@ async fn watch_swarm(handle: AppHandle, stack: String, loaded: Stack) {
             }
         }
     };
-    let mut last = None;
-    let mut visible = screen.borrow_and_update().visible;
+    let Ok((mut sampler, mut samples)) = deck_app::task_usage(&shell.app, &loaded).await else {
+        return;
+    };
+    let mut gauges = Gauges::new(&loaded);
+    let mut last: Option<deck_engine::swarm::SwarmState> = None;
+    let mut on_screen = screen.borrow_and_update().clone();
     loop {
         tokio::select! {
             state = states.recv() => {
                 let Some(state) = state else { break };
-                if visible {
+                if on_screen.visible {
                     emit(&state);
+                    sampler.follow(&state, on_screen.detailed.as_deref()).await;
                 }
                 let incidents = last.as_ref().map(|l| deck_engine::swarm::swarm_incidents(l, &state));
                 last = Some(state);
@@ -551,14 +565,24 @@ async fn watch_swarm(handle: AppHandle, stack: String, loaded: Stack) {
                     }
                 }
             }
+            Some(u) = samples.recv() => send_usage(&handle, &stack, &mut gauges, &on_screen, &u),
             Ok(()) = screen.changed() => {
-                let now = screen.borrow_and_update().visible;
-                if now && !visible {
+                let now = screen.borrow_and_update().clone();
+                let shown_again = now.visible && !on_screen.visible;
+                on_screen = now;
+                if !on_screen.visible {
+                    sampler.stop();
+                    continue;
+                }
+                if shown_again {
+                    gauges.forget();
                     if let Some(state) = &last {
                         emit(state);
                     }
                 }
-                visible = now;
+                if let Some(state) = &last {
+                    sampler.follow(state, on_screen.detailed.as_deref()).await;
+                }
             }
         }
     }

@@ -195,6 +195,7 @@ describe("the window", () => {
     const node = (hostname: string, state = "ready") => ({ id: hostname, hostname, addr: "10.0.0.1", manager: hostname === "n1", leader: hostname === "n1", state, availability: "active", engine_version: "20.10.24" });
     const task = (service: string, slot: number, on: string, state = "running", desired = "running") => ({
       id: `${service}-${slot}-${on}`,
+      name: `${service}.${slot}@${on}#${service}`,
       service,
       slot,
       node: on,
@@ -214,12 +215,18 @@ describe("the window", () => {
     expect(screen.getByTestId("swarm-node-n2").dataset.state).toBe("ready");
     expect(screen.getByTestId("swarm-node-n2").textContent).toContain("api.1");
     expect(screen.getByTestId("swarm-node-n1").textContent).toContain("leader");
+    // A sample of a task (taken on its node) moves that task's gauges, and no other's.
+    act(() => backend.usage({ stack: "lab", service: "api", container: "api.2@n3#api", cpu_percent: 25, memory_bytes: 128 * 1048576, near_memory_limit: false }));
+    const onN3 = screen.getByTestId("swarm-node-n3").querySelector("[data-testid='gauge-cpu']") as HTMLElement;
+    expect(onN3.dataset.value).toBe("0.50");
+    expect(screen.getByTestId("swarm-node-n2").querySelector("[data-testid='gauge-cpu']")).toBeNull();
     // n3 lost: its task of the API is red, and its replacement starts on n2.
-    const moved = [...tasks, task("api", 2, "n2", "starting")];
+    // The swarm no longer means the lost task to run once it is replaced: still drawn, as lost.
+    const moved = [...tasks.filter((t) => t.node !== "n3"), task("api", 2, "n3", "running", "shutdown"), task("api", 2, "n2", "starting")];
     act(() => backend.swarm({ stack: "lab", state: { nodes: [node("n1"), node("n2"), node("n3", "down")], tasks: moved, error: null } }));
     await waitFor(() => expect(screen.getByTestId("swarm-node-n3").dataset.state).toBe("down"));
     expect(screen.getByTestId("swarm-node-n3").querySelector("[data-state='lost']")?.textContent).toContain("api.2");
-    expect(screen.getByTestId("node-api").dataset.status).toBe("exited");
+    expect(screen.getByTestId("node-api").dataset.status).toBe("starting");
     expect(screen.getByTestId("swarm-node-n2").textContent).toContain("api.2 starting");
     // Another stack's swarm is not this one's.
     act(() => backend.swarm({ stack: "other", state: { nodes: [], tasks: [], error: null } }));

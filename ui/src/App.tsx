@@ -434,7 +434,7 @@ export function App({ backend }: { backend: Backend }) {
         {view && ready && (
           <Diagram services={view.services} containers={containers} progress={phases} known={known} usage={usage} drift={drift} selected={selected} planned={planned && busy === null} onSelect={select} onDrawn={drawn} reach={reach} />
         )}
-        {view && ready && state.swarm && <SwarmNodes state={state.swarm} />}
+        {view && ready && state.swarm && <SwarmNodes state={state.swarm} services={view.services} usage={usage} />}
         {showBackups && ready && <Backups backend={backend} stack={stack} env={env} onClose={() => setShowBackups(false)} onBusy={setBackupBusy} onPhases={setBackupPhases} />}
         {selectedSvc && !showBackups && (
           <aside className="panel" data-testid="panel" aria-label={`service ${selectedSvc.name}`}>

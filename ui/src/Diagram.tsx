@@ -69,7 +69,7 @@ const ServiceCard = memo(function ServiceCard({ data }: NodeProps<Node<ServiceDa
 
 /** A running container's CPU and memory against its service's limits: drawn again only when a
  * sample of it comes (the app sends one only when it moves a gauge visibly). */
-function Gauges({ svc, container, usage }: { svc: ServiceNode; container: string; usage: UsageStore }) {
+export function Gauges({ svc, container, usage }: { svc: ServiceNode; container: string; usage: UsageStore }) {
   rendered("Gauges");
   const u = useUsage(usage, container);
   if (!u) return null;

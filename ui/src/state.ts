@@ -145,7 +145,7 @@ export function tasksAsContainers(state: SwarmState): Containers {
   const shown = state.tasks.filter((t, i) => t.desired === "running" || (!meant.has(t.service) && state.tasks.findIndex((u) => u.service === t.service) === i));
   for (const t of shown) {
     const lost = t.node !== null && down.has(t.node);
-    const name = `${t.service}.${t.slot ?? "*"}@${t.node ?? "?"}#${t.id.slice(0, 6)}`;
+    const name = t.name;
     const state: ContainerState = lost
       ? "dead"
       : t.state === "running"

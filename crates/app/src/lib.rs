@@ -33,8 +33,8 @@ pub use files::{stack_files, watch_files, FileWatch};
 pub use gauges::Gauges;
 pub use interrupted::{interrupted, recover};
 pub use lifecycle::{
-    build, connectivity, control, create, down, drift, env_value, health, inspect, logs, near_memory_limit, nodes, ps,
-    repair, tasks, terminal, up, usage, watch, watch_swarm, DownSummary, PsRow, RepairResult,
+    build, connectivity, control, create, down, drift, env_value, health, inspect, logs, near_memory_limit, ps, repair,
+    task_usage, tasks, terminal, up, usage, watch, watch_swarm, DownSummary, PsRow, RepairResult, TaskRow,
 };
 pub use profiles::{add_stack, detect_stack, remove_stack, rename_stack};
 pub use switch::{switch, switch_plan};

@@ -23,6 +23,9 @@ pub async fn up(app: &App, stack: &Stack, opts: UpOptions, sink: &Sink) -> Resul
     let opts = UpOptions {
         env: opts.env.or_else(|| stack.env.clone()),
         build: opts.build || opts.no_cache,
+        registry: opts
+            .registry
+            .or_else(|| stack.env_spec().and_then(|e| e.registry.clone())),
         ..opts
     };
     let whole = opts.services.is_empty() && !opts.no_start;
@@ -259,9 +262,52 @@ pub struct PsRow {
     pub drift: Option<ServiceDrift>,
 }
 
-/// A swarm stack's tasks (each service's replicas, newest first per slot) with their nodes.
-pub async fn tasks(app: &App, stack: &Stack) -> Result<Vec<SwarmTask>> {
-    Ok(app.engine_for(stack).await?.stack_tasks(&stack.project).await?)
+/// A swarm stack's task as `ps` shows it: with one CPU and memory sample, taken on its node,
+/// against its service's limits.
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskRow {
+    #[serde(flatten)]
+    pub task: SwarmTask,
+    /// Percent of one core; none when the task does not run (or its node cannot be reached).
+    pub cpu_percent: Option<f64>,
+    pub cpu_limit: Option<f64>,
+    pub memory_bytes: Option<u64>,
+    pub memory_limit: Option<u64>,
+    pub near_memory_limit: bool,
+}
+
+/// A swarm stack's nodes, and its tasks (each service's replicas, newest first per slot) with
+/// their nodes and their resource use.
+pub async fn tasks(app: &App, stack: &Stack) -> Result<(Vec<SwarmNode>, Vec<TaskRow>)> {
+    let engine = app.engine_for(stack).await?;
+    let nodes = engine.swarm_nodes().await?;
+    let tasks = engine.stack_tasks(&stack.project).await?;
+    let mut usage = engine.tasks_usage(&nodes, &tasks).await;
+    let rows = tasks
+        .into_iter()
+        .map(|task| {
+            let sample = usage.remove(&task.id);
+            let service = stack.project.services.get(&task.service);
+            TaskRow {
+                cpu_percent: sample.map(|s| s.0),
+                cpu_limit: service.and_then(|s| s.cpu_limit()),
+                memory_bytes: sample.map(|s| s.1),
+                memory_limit: service.and_then(|s| s.memory_limit()),
+                near_memory_limit: sample.is_some_and(|s| near_memory_limit(stack, &task.service, s.1)),
+                task,
+            }
+        })
+        .collect();
+    Ok((nodes, rows))
+}
+
+/// A sampler of a swarm stack's tasks' resource use, each on its node: it samples the running
+/// tasks it is told to follow (nothing at first), until dropped.
+pub async fn task_usage(
+    app: &App,
+    stack: &Stack,
+) -> Result<(deck_engine::swarm::TaskSampler, tokio::sync::mpsc::Receiver<Usage>)> {
+    Ok(app.engine_for(stack).await?.task_sampler())
 }
 
 /// A swarm stack's nodes and tasks: as they are, then each time the engine says they changed,
@@ -271,11 +317,6 @@ pub async fn watch_swarm(
     stack: &Stack,
 ) -> Result<tokio::sync::mpsc::Receiver<deck_engine::swarm::SwarmState>> {
     Ok(app.engine_for(stack).await?.watch_swarm(&stack.project))
-}
-
-/// The nodes of the swarm a stack is deployed on.
-pub async fn nodes(app: &App, stack: &Stack) -> Result<Vec<SwarmNode>> {
-    Ok(app.engine_for(stack).await?.swarm_nodes().await?)
 }
 
 /// At this share of its memory limit a service is marked as near it.

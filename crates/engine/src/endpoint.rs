@@ -73,6 +73,30 @@ pub fn config_dir() -> PathBuf {
     }
 }
 
+/// The login the docker CLI keeps for `registry` (`docker login`: `auths` in its
+/// `config.json`, as `user:password` in base64); none (an empty one) when it has none. A
+/// credential helper's logins (`credsStore`) are not read.
+pub fn registry_credentials(registry: &str) -> bollard::auth::DockerCredentials {
+    use base64::Engine as _;
+    let host = registry.split('/').next().unwrap_or(registry);
+    let login = std::fs::read(config_dir().join("config.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|c| c["auths"][host]["auth"].as_str().map(str::to_string))
+        .and_then(|a| base64::engine::general_purpose::STANDARD.decode(a).ok())
+        .and_then(|a| String::from_utf8(a).ok());
+    let (username, password) = login
+        .as_deref()
+        .and_then(|l| l.split_once(':'))
+        .map_or((None, None), |(u, p)| (Some(u.to_string()), Some(p.to_string())));
+    bollard::auth::DockerCredentials {
+        username,
+        password,
+        serveraddress: Some(host.to_string()),
+        ..Default::default()
+    }
+}
+
 fn env(key: &str) -> Option<String> {
     std::env::var(key).ok().filter(|v| !v.is_empty())
 }

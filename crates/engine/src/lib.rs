@@ -41,7 +41,7 @@ pub use preflight::Problem;
 pub use reach::{EdgeCheck, Reach};
 pub use spec::image_ref;
 pub use status::{
-    by_name, by_service, Action, ContainerState, ContainerStatus, Health, HealthCheck, ServiceStatus, Usage,
+    by_name, by_service, Action, ContainerState, ContainerStatus, Health, HealthCheck, Sampled, ServiceStatus, Usage,
     UsageSampler,
 };
 pub use terminal::{TermSize, Terminal};

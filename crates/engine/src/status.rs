@@ -430,6 +430,16 @@ pub struct UsageSampler {
     tasks: std::collections::HashMap<String, (tokio::task::JoinHandle<()>, bool)>,
 }
 
+/// A running container to sample: the engine it runs on, and what its samples are called.
+#[derive(Clone)]
+pub struct Sampled {
+    pub docker: bollard::Docker,
+    pub id: String,
+    /// The name its samples carry (a container's name, a swarm task's).
+    pub name: String,
+    pub service: String,
+}
+
 impl Drop for UsageSampler {
     fn drop(&mut self) {
         self.follow([], None);
@@ -454,33 +464,51 @@ impl UsageSampler {
     /// `detailed`: sampling starts for those not sampled yet (or not at that pace) and stops
     /// for the rest (give none to stop sampling).
     pub fn follow<'a>(&mut self, containers: impl IntoIterator<Item = &'a ContainerStatus>, detailed: Option<&str>) {
-        let running: std::collections::HashMap<&str, (&ContainerStatus, bool)> = containers
+        let running = containers
             .into_iter()
             .filter(|c| c.state == ContainerState::Running)
-            .map(|c| (c.id.as_str(), (c, detailed == Some(c.service.as_str()))))
+            .map(|c| Sampled {
+                docker: self.docker.clone(),
+                id: c.id.clone(),
+                name: c.name.clone(),
+                service: c.service.clone(),
+            })
+            .collect::<Vec<_>>();
+        self.follow_sampled(running, detailed);
+    }
+
+    /// Samples exactly `running` (each on its own engine), every second those of the service
+    /// `detailed`.
+    pub fn follow_sampled(&mut self, running: Vec<Sampled>, detailed: Option<&str>) {
+        let running: std::collections::HashMap<String, (Sampled, bool)> = running
+            .into_iter()
+            .map(|c| {
+                let fast = detailed == Some(c.service.as_str());
+                (c.id.clone(), (c, fast))
+            })
             .collect();
         self.tasks.retain(|id, (task, fast)| {
-            let keep = running.get(id.as_str()).is_some_and(|(_, f)| f == fast) && !task.is_finished();
+            let keep = running.get(id).is_some_and(|(_, f)| f == fast) && !task.is_finished();
             if !keep {
                 task.abort();
             }
             keep
         });
         for (id, (c, fast)) in running {
-            if !self.tasks.contains_key(id) {
-                let (docker, c, tx) = (self.docker.clone(), c.clone(), self.tx.clone());
+            if !self.tasks.contains_key(&id) {
+                let tx = self.tx.clone();
                 let task = match fast {
-                    true => tokio::spawn(stream(docker, c, tx)),
-                    false => tokio::spawn(read_every(docker, c, tx, SLOW_SAMPLE)),
+                    true => tokio::spawn(stream(c, tx)),
+                    false => tokio::spawn(read_every(c, tx, SLOW_SAMPLE)),
                 };
-                self.tasks.insert(id.to_string(), (task, fast));
+                self.tasks.insert(id, (task, fast));
             }
         }
     }
 }
 
 /// Sends one sample; false when nobody listens any more.
-async fn send(tx: &tokio::sync::mpsc::Sender<Usage>, c: &ContainerStatus, cpu_percent: f64, memory_bytes: u64) -> bool {
+async fn send(tx: &tokio::sync::mpsc::Sender<Usage>, c: &Sampled, cpu_percent: f64, memory_bytes: u64) -> bool {
     let usage = Usage {
         service: c.service.clone(),
         container: c.name.clone(),
@@ -496,13 +524,13 @@ fn stopped(s: &bollard::models::ContainerStatsResponse) -> bool {
 }
 
 /// Streams one container's samples (one a second) until it stops or nobody listens.
-async fn stream(docker: bollard::Docker, c: ContainerStatus, tx: tokio::sync::mpsc::Sender<Usage>) {
+async fn stream(c: Sampled, tx: tokio::sync::mpsc::Sender<Usage>) {
     use futures_util::StreamExt;
     let opts = bollard::query_parameters::StatsOptions {
         stream: true,
         one_shot: false,
     };
-    let mut stats = docker.stats(&c.id, Some(opts));
+    let mut stats = c.docker.stats(&c.id, Some(opts));
     while let Some(Ok(s)) = stats.next().await {
         if stopped(&s) {
             return;
@@ -521,12 +549,7 @@ async fn stream(docker: bollard::Docker, c: ContainerStatus, tx: tokio::sync::mp
 
 /// Reads one container's counters every `every` (the first reading waits for the engine's
 /// second one, for a CPU figure at once) until it stops or nobody listens.
-async fn read_every(
-    docker: bollard::Docker,
-    c: ContainerStatus,
-    tx: tokio::sync::mpsc::Sender<Usage>,
-    every: std::time::Duration,
-) {
+async fn read_every(c: Sampled, tx: tokio::sync::mpsc::Sender<Usage>, every: std::time::Duration) {
     use futures_util::StreamExt;
     let mut before: Option<bollard::models::ContainerCpuStats> = None;
     loop {
@@ -534,7 +557,7 @@ async fn read_every(
             stream: false,
             one_shot: before.is_some(),
         };
-        let Some(Ok(s)) = docker.stats(&c.id, Some(opts)).next().await else {
+        let Some(Ok(s)) = c.docker.stats(&c.id, Some(opts)).next().await else {
             return;
         };
         if stopped(&s) {

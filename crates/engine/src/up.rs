@@ -37,6 +37,9 @@ pub struct UpOptions {
     /// Start the containers there are as they are, even when their configuration changed
     /// (`docker compose up --no-recreate`): what a backup stopped runs again unchanged.
     pub no_recreate: bool,
+    /// On a swarm: the registry (`host[:port]`) the images are pushed to and the nodes pull
+    /// from; none: they are loaded on each node.
+    pub registry: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, ts_rs::TS)]

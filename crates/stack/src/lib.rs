@@ -112,6 +112,9 @@ struct EnvFile {
     /// The Docker context of the engine (a swarm's manager for `swarm`).
     #[serde(default)]
     context: Option<String>,
+    /// For `swarm`: the registry the images are pushed to (`host[:port][/path]`).
+    #[serde(default)]
+    registry: Option<String>,
 }
 
 /// One environment of a stack: the compose files that make it, and where it runs.
@@ -124,6 +127,9 @@ pub struct EnvSpec {
     pub swarm: bool,
     /// The Docker context it runs on, when not the one chosen by the user.
     pub context: Option<String>,
+    /// On a swarm: the registry (`host[:port][/path]`) its images are pushed to and the nodes
+    /// pull from; none: they are loaded on each node.
+    pub registry: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, ts_rs::TS)]
@@ -349,9 +355,28 @@ pub fn parse(text: &str, path: &Path, builtin: bool) -> Result<Profile, StackErr
                 ))
             }
         };
+        let registry = e.registry.filter(|r| !r.is_empty());
+        if let Some(r) = &registry {
+            let why = if !swarm {
+                Some("only an environment with target = \"swarm\" pushes its images to a registry")
+            } else if r.contains("://") {
+                Some("write it without a scheme (host:port)")
+            } else if r.contains(char::is_whitespace) || r.starts_with('/') || r.contains('@') {
+                Some("write it as host[:port][/path]")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(invalid(
+                    line_of("registry"),
+                    format!("env.{name}.registry is '{r}': {why}"),
+                ));
+            }
+        }
         envs.insert(
             name,
             EnvSpec {
+                registry,
                 files: e.files.iter().map(PathBuf::from).collect(),
                 env_files: e.env_files.iter().map(PathBuf::from).collect(),
                 profiles: e.profiles,

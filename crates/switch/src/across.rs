@@ -45,10 +45,11 @@ impl Side<'_> {
         })
     }
 
-    async fn up(&self, local: &Engine, progress: &Sink) -> Result<(), EngineError> {
+    async fn up(&self, profile: &Profile, local: &Engine, progress: &Sink) -> Result<(), EngineError> {
         let opts = UpOptions {
             env: Some(self.env.to_string()),
             remove_orphans: true,
+            registry: profile.envs.get(self.env).and_then(|e| e.registry.clone()),
             ..Default::default()
         };
         if self.swarm {
@@ -198,7 +199,9 @@ impl Across<'_> {
             progress.step(format!("taking {} down on {from_at} (its volumes are kept)", from.env));
             from.down(progress).await.map_err(|e| e.to_string())?;
             progress.step(format!("starting {} on {to_at}", to.env));
-            to.up(self.local, progress).await.map_err(|e| e.to_string())?;
+            to.up(self.profile, self.local, progress)
+                .await
+                .map_err(|e| e.to_string())?;
             if let Some(set) = &set {
                 progress.step(format!("restoring set {} into {}", set.id, to.env));
                 to.backups
@@ -228,7 +231,7 @@ impl Across<'_> {
             ));
             // The source starts again on its own volumes whatever became of the target.
             let removed = to.down(progress).await;
-            let back = from.up(self.local, progress).await;
+            let back = from.up(self.profile, self.local, progress).await;
             return Err(match (back, removed) {
                 (Ok(()), Ok(())) => SwitchError::RolledBack {
                     from: from.env.into(),

@@ -5,6 +5,10 @@
  */
 export type SwarmTask = { id: string, 
 /**
+ * What it is called where its samples and its row are shown: `service.slot@node#id`.
+ */
+name: string, 
+/**
  * The compose service.
  */
 service: string, 

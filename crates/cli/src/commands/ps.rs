@@ -27,8 +27,7 @@ pub async fn run(app: &App, target: &Target, a: Args) -> Result<()> {
 /// A swarm stack: its nodes, then each service's tasks (current ones first per slot), as
 /// `docker node ls` and `docker stack ps` show them.
 async fn swarm(app: &App, stack: &deck_app::Stack, json: bool) -> Result<()> {
-    let nodes = deck_app::nodes(app, stack).await?;
-    let tasks = deck_app::tasks(app, stack).await?;
+    let (nodes, tasks) = deck_app::tasks(app, stack).await?;
     if json {
         output::json(&serde_json::json!({ "nodes": nodes, "tasks": tasks }));
         return Ok(());
@@ -51,14 +50,34 @@ async fn swarm(app: &App, stack: &deck_app::Stack, json: bool) -> Result<()> {
     }
     output::table(&rows);
     println!();
-    let mut rows = vec![["TASK", "NODE", "DESIRED", "STATE", "IMAGE", "ERROR"].map(String::from)];
-    for t in &tasks {
+    let mut rows = vec![[
+        "TASK",
+        "NODE",
+        "DESIRED",
+        "STATE",
+        "IMAGE",
+        "CPU / LIMIT",
+        "MEMORY / LIMIT",
+        "ERROR",
+    ]
+    .map(String::from)];
+    for r in &tasks {
+        let t = &r.task;
+        let (cpu, mem) = usage_cells(
+            r.cpu_percent,
+            r.cpu_limit,
+            r.memory_bytes,
+            r.memory_limit,
+            r.near_memory_limit,
+        );
         rows.push([
             format!("{}.{}", t.service, t.slot.map_or_else(|| "*".into(), |s| s.to_string())),
             t.node.clone().unwrap_or_else(|| "-".into()),
             t.desired.clone(),
             t.state.clone(),
             t.image.clone().unwrap_or_else(|| "-".into()),
+            cpu,
+            mem,
             t.error.clone().unwrap_or_else(|| "-".into()),
         ]);
     }
@@ -70,6 +89,27 @@ fn mib(b: u64) -> String {
     format!("{:.0}MiB", b as f64 / 1048576.0)
 }
 
+/// CPU and memory against their limits, `!` at or near the memory limit.
+fn usage_cells(
+    cpu: Option<f64>,
+    cpu_limit: Option<f64>,
+    memory: Option<u64>,
+    memory_limit: Option<u64>,
+    near_memory_limit: bool,
+) -> (String, String) {
+    let cpu = match (cpu, cpu_limit) {
+        (Some(c), Some(l)) => format!("{c:.1}% / {:.0}%", l * 100.0),
+        (Some(c), None) => format!("{c:.1}%"),
+        _ => "-".into(),
+    };
+    let mem = match (memory, memory_limit) {
+        (Some(m), Some(l)) => format!("{} / {}{}", mib(m), mib(l), if near_memory_limit { " !" } else { "" }),
+        (Some(m), None) => mib(m),
+        _ => "-".into(),
+    };
+    (cpu, mem)
+}
+
 fn cells(r: &PsRow) -> [String; 11] {
     let Some(c) = &r.container else {
         let mut row: [String; 11] = std::array::from_fn(|_| "-".to_string());
@@ -77,16 +117,13 @@ fn cells(r: &PsRow) -> [String; 11] {
         row[1] = "not created".into();
         return row;
     };
-    let cpu = match (r.cpu_percent, r.cpu_limit) {
-        (Some(c), Some(l)) => format!("{c:.1}% / {:.0}%", l * 100.0),
-        (Some(c), None) => format!("{c:.1}%"),
-        _ => "-".into(),
-    };
-    let mem = match (r.memory_bytes, r.memory_limit) {
-        (Some(m), Some(l)) => format!("{} / {}{}", mib(m), mib(l), if r.near_memory_limit { " !" } else { "" }),
-        (Some(m), None) => mib(m),
-        _ => "-".into(),
-    };
+    let (cpu, mem) = usage_cells(
+        r.cpu_percent,
+        r.cpu_limit,
+        r.memory_bytes,
+        r.memory_limit,
+        r.near_memory_limit,
+    );
     [
         // A replica other than the first is named by its number, as compose names it.
         if c.number > 1 {

@@ -5,8 +5,10 @@
 
 mod logs;
 pub mod spec;
+mod usage;
 mod watch;
 
+pub use usage::TaskSampler;
 pub use watch::{swarm_incidents, SwarmState};
 
 use crate::endpoint::Endpoint;
@@ -44,6 +46,8 @@ pub struct SwarmNode {
 #[ts(export)]
 pub struct SwarmTask {
     pub id: String,
+    /// What it is called where its samples and its row are shown: `service.slot@node#id`.
+    pub name: String,
     /// The compose service.
     pub service: String,
     /// The replica's slot (none for a global service's task).
@@ -260,7 +264,13 @@ impl Engine {
             .collect();
         images.sort();
         images.dedup();
-        for node in &ready_nodes {
+        // Pushed to the registry the environment names, whence the nodes pull them; else
+        // loaded on each node that lacks them.
+        let pulled = match &opts.registry {
+            Some(registry) => push_images(local, registry, &images, sink).await?,
+            None => HashMap::new(),
+        };
+        for node in ready_nodes.iter().filter(|_| opts.registry.is_none()) {
             let engine = self.node_engine(node).await?;
             let mut missing = Vec::new();
             for (image, id) in &images {
@@ -295,7 +305,7 @@ impl Engine {
             .filter(|f| f.refused && !found.contains(f))
             .collect();
         if let (false, Some((image, _))) = (needs_ipvs.is_empty(), images.first()) {
-            if !self.swarm_has_ipvs(image).await {
+            if !self.swarm_has_ipvs(pulled.get(image).unwrap_or(image)).await {
                 return Err(EngineError::Preflight(
                     needs_ipvs.iter().map(|f| f.problem(project)).collect(),
                 ));
@@ -354,13 +364,16 @@ impl Engine {
         let from = Instant::now();
         for name in &names {
             let image_id = ids.get(name).map(String::as_str);
-            let spec =
-                spec::service_spec(project, name, image_id, &objects, opts.env.as_deref()).map_err(|message| {
+            let image = crate::spec::image_ref(project, name, &project.services[name]);
+            let pulled = pulled.get(&image).map(String::as_str);
+            let spec = spec::service_spec(project, name, image_id, pulled, &objects, opts.env.as_deref()).map_err(
+                |message| {
                     EngineError::Preflight(vec![crate::preflight::Problem {
                         service: Some(name.clone()),
                         message,
                     }])
-                })?;
+                },
+            )?;
             let full = spec::service_name(project, name);
             match existing.get(&full) {
                 Some(version) => {
@@ -407,7 +420,8 @@ impl Engine {
             })
         };
         for name in names {
-            if let Err(message) = spec::service_spec(project, name, ids.get(name).map(String::as_str), &Ids::new(), env)
+            if let Err(message) =
+                spec::service_spec(project, name, ids.get(name).map(String::as_str), None, &Ids::new(), env)
             {
                 problem(Some(name), message);
             }
@@ -1056,16 +1070,19 @@ impl Engine {
                 let current = template_hash(t.spec.as_ref()) == wanted;
                 let runs = t.spec.and_then(|s| s.container_spec);
                 let stamp = t.updated_at.map(|d| d.to_string()).unwrap_or_default();
+                let id = t.id.unwrap_or_default();
+                let node = t
+                    .node_id
+                    .as_ref()
+                    .map(|n| nodes.get(n).cloned().unwrap_or_else(|| n.clone()));
                 Some((
                     stamp,
                     SwarmTask {
-                        id: t.id.unwrap_or_default(),
+                        name: usage::task_name(&service, t.slot, node.as_deref(), &id),
+                        id,
                         service,
                         slot: t.slot,
-                        node: t
-                            .node_id
-                            .as_ref()
-                            .map(|n| nodes.get(n).cloned().unwrap_or_else(|| n.clone())),
+                        node,
                         state: state_word(status.state),
                         desired: state_word(t.desired_state),
                         message: status.message,
@@ -1200,6 +1217,68 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Pushes each of `images` from the engine that built it to `registry` (tagged there under the
+/// registry's name, with the credentials the docker CLI keeps for it), and returns by image
+/// the reference the nodes pull it by: the registry's, pinned to the digest pushed.
+async fn push_images(
+    local: &Engine,
+    registry: &str,
+    images: &[(String, String)],
+    sink: &Sink,
+) -> Result<HashMap<String, String>, EngineError> {
+    let credentials = crate::endpoint::registry_credentials(registry);
+    let mut out = HashMap::new();
+    for (image, _) in images {
+        let target = spec::registry_ref(registry, image);
+        let (repo, tag) = target.rsplit_once(':').expect("registry_ref names a tag");
+        local
+            .docker
+            .tag_image(
+                image,
+                Some(bollard::query_parameters::TagImageOptions {
+                    repo: Some(repo.to_string()),
+                    tag: Some(tag.to_string()),
+                }),
+            )
+            .await
+            .context(|| format!("tagging {image} as {target}"))?;
+        sink.send(Event::Step {
+            message: format!("pushing {image} to {registry}"),
+        });
+        let refused = |e: String| {
+            EngineError::Swarm(format!(
+                "pushing {image} to the registry {registry}: {e}. The swarm's nodes pull the stack's images from it: check that this machine's engine reaches it and trusts it (for a registry with its own CA: /etc/docker/certs.d/{registry}/ca.crt), and that the docker CLI is logged in to it when it asks for a login (docker login {registry})"
+            ))
+        };
+        let mut push = local.docker.push_image(
+            repo,
+            Some(bollard::query_parameters::PushImageOptions {
+                tag: Some(tag.to_string()),
+                ..Default::default()
+            }),
+            Some(credentials.clone()),
+        );
+        while let Some(step) = push.next().await {
+            let step = step.map_err(|e| refused(e.to_string()))?;
+            if let Some(e) = step.error_detail.and_then(|d| d.message) {
+                return Err(refused(e));
+            }
+        }
+        let digest = local
+            .docker
+            .inspect_image(&target)
+            .await
+            .context(|| format!("inspecting {target}"))?
+            .repo_digests
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|d| Some(d.strip_prefix(repo)?.strip_prefix('@')?.to_string()))
+            .ok_or_else(|| refused("the registry gave no digest".into()))?;
+        out.insert(image.clone(), format!("{target}@{digest}"));
+    }
+    Ok(out)
 }
 
 /// Copies images from one engine to another (`docker save | docker load`, streamed).

@@ -421,17 +421,37 @@ fn sorted(v: Value) -> Value {
 /// The label with the hash of the task template a service was deployed with.
 pub const TEMPLATE_HASH: &str = "dev.siriusdeck.task-template";
 
+/// Where image `image` (as written: `name[:tag]`, maybe with a registry) is pushed to in
+/// `registry` (`host[:port]`, maybe with a path): the same path and tag under that registry.
+pub fn registry_ref(registry: &str, image: &str) -> String {
+    let path = match image.split_once('/') {
+        Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => rest,
+        _ => image,
+    };
+    let path = path.strip_prefix("library/").unwrap_or(path);
+    let last = path.rsplit('/').next().unwrap_or(path);
+    let tagged = if last.contains(':') || last.contains('@') {
+        path.to_string()
+    } else {
+        format!("{path}:latest")
+    };
+    format!("{}/{tagged}", registry.trim_end_matches('/'))
+}
+
 /// The label with the id of the image a service was deployed with: a rebuilt image under the
 /// same tag changes the spec, so the swarm rolls it out.
 pub const IMAGE_ID: &str = "dev.siriusdeck.image-id";
 
-/// The swarm service of compose service `name` (its image `image_id`), its secrets and configs
-/// referred to by the ids in `ids` (none yet: left out, for a check before anything changes);
-/// `env` is the profile environment it belongs to (a label, as on containers).
+/// The swarm service of compose service `name` (its image `image_id`, which the nodes pull by
+/// `pulled` when it was pushed to a registry, else by its name as written, loaded on each
+/// node), its secrets and configs referred to by the ids in `ids` (none yet: left out, for a
+/// check before anything changes); `env` is the profile environment it belongs to (a label,
+/// as on containers).
 pub fn service_spec(
     project: &Project,
     name: &str,
     image_id: Option<&str>,
+    pulled: Option<&str>,
     ids: &Ids,
     env: Option<&str>,
 ) -> Result<ServiceSpec, String> {
@@ -510,7 +530,7 @@ pub fn service_spec(
     .collect();
     let host = body.host_config.unwrap_or_default();
     let container_spec = TaskSpecContainerSpec {
-        image: Some(image.clone()),
+        image: Some(pulled.map_or_else(|| image.clone(), str::to_string)),
         labels: Some(container_labels),
         command: body.entrypoint,
         args: body.cmd,
@@ -641,6 +661,22 @@ pub fn service_spec(
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_image_goes_to_the_registry_under_its_own_path_and_tag() {
+        let r = "10.0.0.5:5000";
+        assert_eq!(
+            registry_ref(r, "sirius-lab/api:prod"),
+            "10.0.0.5:5000/sirius-lab/api:prod"
+        );
+        assert_eq!(registry_ref(r, "postgres"), "10.0.0.5:5000/postgres:latest");
+        assert_eq!(
+            registry_ref(r, "docker.io/library/postgres:16"),
+            "10.0.0.5:5000/postgres:16"
+        );
+        assert_eq!(registry_ref(r, "localhost:5000/x/y"), "10.0.0.5:5000/x/y:latest");
+        assert_eq!(registry_ref("reg.example/team/", "api:1"), "reg.example/team/api:1");
+    }
+
     fn project(test: &str, yaml: &str) -> Project {
         let dir = std::env::temp_dir().join(format!("deck-swarm-spec-{test}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("folder");
@@ -680,7 +716,7 @@ services:
     deploy: {endpoint_mode: dnsrr}
 "#,
         );
-        let spec = service_spec(&p, "api", Some("sha256:1"), &Ids::new(), Some("prod")).expect("converts");
+        let spec = service_spec(&p, "api", Some("sha256:1"), None, &Ids::new(), Some("prod")).expect("converts");
         assert_eq!(spec.name.as_deref(), Some("st_api"));
         let labels = spec.labels.expect("labels");
         assert_eq!(labels.get(NAMESPACE).map(String::as_str), Some("st"));
@@ -743,13 +779,13 @@ services:
             "services:\n  api:\n    image: x\n    secrets: [ext]\n    configs: [conf]\nsecrets:\n  ext:\n    external: true\nconfigs:\n  conf:\n    content: hello\n",
         );
         // Before anything exists (the check before changes), they are left out.
-        assert!(service_spec(&p, "api", None, &Ids::new(), None).is_ok());
+        assert!(service_spec(&p, "api", None, None, &Ids::new(), None).is_ok());
         let mut ids = Ids::new();
         for (k, o) in &p.secrets {
             ids.insert(object_key(true, &o.name), format!("secret-{k}"));
         }
         ids.insert(object_key(false, &p.configs["conf"].name), "config-conf".into());
-        let c = service_spec(&p, "api", None, &ids, None)
+        let c = service_spec(&p, "api", None, None, &ids, None)
             .expect("converts")
             .task_template
             .and_then(|t| t.container_spec)
@@ -795,7 +831,7 @@ services:
 "#,
         );
         let hash = || {
-            let spec = service_spec(&p, "api", Some("sha256:1"), &Ids::new(), Some("prod")).expect("spec");
+            let spec = service_spec(&p, "api", Some("sha256:1"), None, &Ids::new(), Some("prod")).expect("spec");
             spec.task_template
                 .and_then(|t| t.container_spec)
                 .and_then(|c| c.labels)

@@ -198,6 +198,7 @@ mod tests {
     fn task(id: &str, node: &str, state: &str) -> SwarmTask {
         SwarmTask {
             id: id.into(),
+            name: format!("api.1@{node}#{id}"),
             service: "api".into(),
             slot: Some(1),
             node: Some(node.into()),
