@@ -95,7 +95,7 @@ up() {
             "${caps[@]}" --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
             --security-opt systempaths=unconfined --tmpfs /run -v /sys/fs/cgroup:/sys/fs/cgroup:rw --cgroupns host \
             -v "${NODES[$i]}-data:/var/lib/docker" -v "$dir/node:/node:ro" \
-            -v "$REGISTRY_CERTS:$REGISTRY_CERTS:ro" "$IMAGE" >/dev/null
+            --mount "type=bind,source=$REGISTRY_CERTS,target=$REGISTRY_CERTS,readonly" "$IMAGE" >/dev/null
     done
     for i in 0 1 2; do
         local tries=0
