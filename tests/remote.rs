@@ -797,6 +797,36 @@ fn window(r: &Remote) -> Window {
         .collect();
     assert!(sampled_on.len() >= 2, "tasks sampled on several nodes: {tasks}");
     screenshot(&w.display, "remote/01-swarm-stack");
+
+    // A shell in the API's first task, on its node: the prod build's target answers.
+    let click = |css: &str| {
+        let e = s
+            .wait_for(css, Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("{e}"));
+        s.click(&e).unwrap_or_else(|e| panic!("click {css}: {e}"));
+    };
+    click("[data-testid='node-sirius-api']");
+    click("[data-testid='terminal-open']");
+    let screen = "[data-testid='terminal-screen-1'] .xterm-helper-textarea";
+    let input = s.wait_for(screen, Duration::from_secs(20)).expect("the terminal");
+    let buffer = r#"const t = document.querySelector("[data-testid='terminal-screen-1']")?.term;
+        if (!t) return "";
+        const b = t.buffer.active;
+        return Array.from({ length: b.length }, (_, i) => b.getLine(i)?.translateToString(true) ?? "").join("\n");"#;
+    wait_until("the shell's prompt", Duration::from_secs(20), || {
+        let b = page(s, buffer);
+        b.contains('#') || b.contains('$')
+    });
+    s.send_keys(&input, "cat /etc/sirius-lab/build-target\u{E007}")
+        .expect("typed");
+    wait_until(
+        "the task's build target in the terminal",
+        Duration::from_secs(10),
+        || page(s, buffer).lines().any(|l| l.trim() == "production"),
+    );
+    screenshot(&w.display, "remote/01b-shell-in-a-task");
+    click("[data-testid='terminal-close-1']");
+    click("[aria-label='close']");
     w
 }
 

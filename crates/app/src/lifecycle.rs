@@ -146,24 +146,41 @@ pub async fn inspect(app: &App, stack: &Stack, service: &str) -> Result<Vec<Insp
     Ok(out)
 }
 
-/// A shell in the service's first running container, with a TTY of `size`; its output comes
-/// from the receiver until the shell ends or the receiver is dropped.
+/// A shell in the service's first running container (on a swarm: its first running task, on
+/// the node that runs it), with a TTY of `size`; its output comes from the receiver until the
+/// shell ends or the receiver is dropped.
 pub async fn terminal(
     app: &App,
     stack: &Stack,
     service: &str,
     size: TermSize,
 ) -> Result<(Terminal, tokio::sync::mpsc::Receiver<String>)> {
-    stack.require_local("a shell")?;
     stack.require_service(service)?;
     let engine = app.engine_for(stack).await?;
-    let replicas = engine.replicas(&stack.project.name, service).await?;
-    let Some(running) = replicas.iter().find(|r| r.running) else {
-        return Err(Error::new(
+    let not_running = || {
+        Error::new(
             Code::Refused,
             format!("{service} is not running, so it has no shell to open: start it first (`sirius-deck up`)"),
-        ));
+        )
     };
+    if stack.swarm() {
+        let tasks = engine.stack_tasks(&stack.project).await?;
+        let nodes = engine.swarm_nodes().await?;
+        let (node, container) = tasks
+            .iter()
+            .filter(|t| t.service == service && t.state == "running" && t.desired == "running")
+            .find_map(|t| {
+                let node = nodes
+                    .iter()
+                    .find(|n| Some(&n.hostname) == t.node.as_ref() && n.state == "ready")?;
+                Some((node, t.container.clone()?))
+            })
+            .ok_or_else(not_running)?;
+        let on = engine.node_engine(node).await?;
+        return Ok(on.open_terminal(&container, size).await?);
+    }
+    let replicas = engine.replicas(&stack.project.name, service).await?;
+    let running = replicas.iter().find(|r| r.running).ok_or_else(not_running)?;
     Ok(engine.open_terminal(&running.name, size).await?)
 }
 

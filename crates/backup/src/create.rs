@@ -195,9 +195,10 @@ impl Backups {
                 // node that has the volume.
                 self.site.check_pinned(project, v)?;
             }
-            let image = docker::helper_image(engine.docker(), project, &v.users).await.ok_or_else(|| {
+            let images = self.site.images(project, &v.users).await;
+            let image = docker::helper_image(engine.docker(), &images).await.ok_or_else(|| {
                 BackupError::Refused(format!(
-                    "no image of the services using volume {} ({}) is on this machine to read it with: build them first (`sirius-deck build`)",
+                    "no image of the services using volume {} ({}) is on the engine the volume lives on to read it with: build them first (`sirius-deck build`)",
                     v.name,
                     v.users.join(", ")
                 ))

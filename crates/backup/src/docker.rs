@@ -10,7 +10,6 @@ use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{CreateContainerOptions, ListContainersOptions};
 use bollard::Docker;
 use bytes::Bytes;
-use deck_compose::Project;
 use futures_util::{Stream, StreamExt};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -312,13 +311,11 @@ pub async fn empty_volume(docker: &Docker, helper: &str, volume: &str) -> Result
     Ok(())
 }
 
-/// The image to make a volume's helper from: the first image of its users that is here.
-pub async fn helper_image(docker: &Docker, project: &Project, users: &[String]) -> Option<String> {
-    for u in users {
-        let svc = &project.services[u];
-        let image = deck_engine::image_ref(project, u, svc);
-        if docker.inspect_image(&image).await.is_ok() {
-            return Some(image);
+/// The image to make a volume's helper from: the first of `images` (its users') that is here.
+pub async fn helper_image(docker: &Docker, images: &[String]) -> Option<String> {
+    for image in images {
+        if docker.inspect_image(image).await.is_ok() {
+            return Some(image.clone());
         }
     }
     None

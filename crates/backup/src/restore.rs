@@ -424,10 +424,8 @@ impl Backups {
                 let v = self.volume(&st.coverage, &i.name)?;
                 self.site.check_pinned(st.project, v)?;
                 let engine = self.volume_engine(st, v).await?;
-                if docker::helper_image(engine.docker(), st.project, &v.users)
-                    .await
-                    .is_none()
-                {
+                let images = self.site.images(st.project, &v.users).await;
+                if docker::helper_image(engine.docker(), &images).await.is_none() {
                     return Err(BackupError::Refused(format!(
                         "no image of the services using volume {} is on the engine it lives on to write it with: build them first (`sirius-deck build`)",
                         v.name
@@ -442,10 +440,32 @@ impl Backups {
             },
             ..set.clone()
         };
+        self.site.check_stoppable(st.project, &self.stopped_for(st, &items)?)?;
         verify_set(&selected, Op::Verify, progress)
             .await
             .map_err(|p| BackupError::Refused(format!("set {} failed verification: {p}", set.id)))?;
         Ok(items)
+    }
+
+    /// What a restore of `items` stops, dependents first: what uses what is replaced, and what
+    /// depends on it.
+    fn stopped_for(&self, st: &Stack<'_>, items: &[Item]) -> Result<Vec<String>, BackupError> {
+        let project = st.project;
+        let mut roots = BTreeSet::new();
+        for i in items {
+            match i.kind {
+                ItemKind::Volume => roots.extend(self.volume(&st.coverage, &i.name)?.users.iter().cloned()),
+                ItemKind::Database => roots.extend(plan::dependents(project, &BTreeSet::from([i.name.clone()]))),
+            }
+        }
+        let mut affected = plan::dependents(project, &roots);
+        affected.extend(roots);
+        Ok(project
+            .startup_order()
+            .into_iter()
+            .rev()
+            .filter(|s| affected.contains(s))
+            .collect())
     }
 
     fn volume<'c>(&self, coverage: &'c Coverage, key: &str) -> Result<&'c plan::Volume, BackupError> {
@@ -510,16 +530,7 @@ impl Backups {
                 })
                 .collect(),
         });
-        // Stop what uses what is replaced, and what depends on it, dependents first.
-        let mut roots = BTreeSet::new();
-        for i in items {
-            match i.kind {
-                ItemKind::Volume => roots.extend(self.volume(&st.coverage, &i.name)?.users.iter().cloned()),
-                ItemKind::Database => roots.extend(plan::dependents(project, &BTreeSet::from([i.name.clone()]))),
-            }
-        }
-        let mut affected = plan::dependents(project, &roots);
-        affected.extend(roots);
+        let order = self.stopped_for(st, items)?;
         // Where each volume lives, found while its services run (a swarm forgets the tasks of
         // a service scaled to 0).
         let mut engines = std::collections::HashMap::new();
@@ -527,12 +538,6 @@ impl Backups {
             let v = self.volume(&st.coverage, &i.name)?;
             engines.insert(i.name.clone(), self.volume_engine(st, v).await?);
         }
-        let order: Vec<String> = project
-            .startup_order()
-            .into_iter()
-            .rev()
-            .filter(|s| affected.contains(s))
-            .collect();
         // From here on the data changes: a run killed now leaves this journal, with what it
         // stopped, so that the next run knows whether anyone has used the stack since.
         if let Some((j, _)) = journal {
@@ -562,7 +567,8 @@ impl Backups {
             let engine = &engines[&i.name];
             let docker = engine.docker();
             engine.create_volumes(project, &v.users).await?;
-            let image = docker::helper_image(docker, project, &v.users)
+            let images = self.site.images(project, &v.users).await;
+            let image = docker::helper_image(docker, &images)
                 .await
                 .ok_or_else(|| BackupError::Failed(format!("no image to write volume {} with", v.name)))?;
             let helper = docker::create_helper(docker, &image, &v.name).await?;

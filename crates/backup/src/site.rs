@@ -198,6 +198,19 @@ impl Site {
         }
     }
 
+    /// The images of `users` as they run here: on a swarm, as each service's tasks were given
+    /// it (a registry's, pinned to a digest), then as the files name them.
+    pub async fn images(&self, project: &Project, users: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        for u in users {
+            if let Site::Swarm { manager, .. } = self {
+                out.extend(manager.service_image(project, u).await);
+            }
+            out.push(deck_engine::image_ref(project, u, &project.services[u.as_str()]));
+        }
+        out
+    }
+
     /// Before a volume is written on a swarm: its users must stay on the node it is written on.
     pub fn check_pinned(&self, project: &Project, v: &Volume) -> Result<(), BackupError> {
         if !self.is_swarm() {
@@ -211,6 +224,23 @@ impl Site {
             Some(u) => Err(BackupError::Refused(format!(
                 "volume {} is on the node where {u} ran last, and once stopped (scaled to 0) {u} may start again on another node, with an empty copy of it: pin {u} to one node first (`deploy.placement.constraints`, e.g. `node.hostname == …`)",
                 v.name
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Before services are stopped on a swarm: scaling to 0 must stop each (a global service
+    /// has a task on every node, and cannot be scaled).
+    pub fn check_stoppable(&self, project: &Project, services: &[String]) -> Result<(), BackupError> {
+        if !self.is_swarm() {
+            return Ok(());
+        }
+        match services
+            .iter()
+            .find(|s| deck_engine::swarm::spec::global(&project.services[s.as_str()]))
+        {
+            Some(s) => Err(BackupError::Refused(format!(
+                "{s} is a global service (a task on every node): it cannot be stopped by scaling it to 0, and it uses or depends on what is replaced. Make it a replicated service (`deploy.mode: replicated`) to restore this set"
             ))),
             None => Ok(()),
         }

@@ -511,6 +511,37 @@ mod tests {
     }
 
     #[test]
+    fn a_registry_is_for_a_swarm_environment_and_written_host_port() {
+        let profile = |env: &str| {
+            format!(
+                "name = \"x\"\nproject_dir = \".\"\ndefault_env = \"prod\"\n[env.prod]\nfiles = [\"a.yaml\"]\n{env}"
+            )
+        };
+        let ok = parse(
+            &profile("target = \"swarm\"\nregistry = \"10.0.0.5:5000\"\n"),
+            Path::new("/p/profile.toml"),
+            false,
+        )
+        .expect("parses");
+        assert_eq!(ok.envs["prod"].registry.as_deref(), Some("10.0.0.5:5000"));
+        for (env, said) in [
+            ("registry = \"r:5000\"\n", "only an environment with target = \"swarm\""),
+            (
+                "target = \"swarm\"\nregistry = \"https://r:5000\"\n",
+                "without a scheme",
+            ),
+        ] {
+            match parse(&profile(env), Path::new("/p/profile.toml"), false) {
+                Err(StackError::Invalid { message, line, .. }) => {
+                    assert!(message.contains(said), "{message}");
+                    assert_eq!(line, 6 + usize::from(env.starts_with("target")), "{message}");
+                }
+                other => panic!("expected an error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn errors_name_the_line() {
         let text =
             "name = \"x\"\nproject_dir = \".\"\ndefault_env = \"dev\"\n[env.dev]\nfiles = [\"a.yaml\"]\nbogus = 1\n";

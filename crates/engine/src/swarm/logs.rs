@@ -44,7 +44,19 @@ impl Engine {
                     let chunk = tokio::select! {
                         next = stream.next() => match next {
                             Some(Ok(chunk)) => chunk,
-                            _ => return,
+                            // Why the stream ended, as the service's last line (a service not
+                            // deployed, a manager gone).
+                            Some(Err(e)) => {
+                                let line = LogLine {
+                                    service: service.clone(),
+                                    timestamp: None,
+                                    stderr: true,
+                                    line: format!("sirius-deck: the logs of {full} cannot be read: {e}"),
+                                };
+                                let _ = tx.send(line).await;
+                                return;
+                            }
+                            None => return,
                         },
                         _ = tx.closed() => return,
                     };

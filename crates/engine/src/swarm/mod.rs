@@ -793,6 +793,20 @@ impl Engine {
         }
     }
 
+    /// The image a service of the stack runs on the swarm, as its tasks were given it (a
+    /// registry's, pinned to a digest, when pushed to one); none when it is not deployed.
+    pub async fn service_image(&self, project: &Project, service: &str) -> Option<String> {
+        let full = spec::service_name(project, service);
+        self.docker
+            .inspect_service(&full, None)
+            .await
+            .ok()?
+            .spec?
+            .task_template?
+            .container_spec?
+            .image
+    }
+
     /// Replaces a service's spec (`version`: the one it was read at).
     async fn update_service(
         &self,
