@@ -798,7 +798,7 @@ fn window(r: &Remote) -> Window {
     assert!(sampled_on.len() >= 2, "tasks sampled on several nodes: {tasks}");
     screenshot(&w.display, "remote/01-swarm-stack");
 
-    // A shell in the API's first task, on its node: the prod build's target answers.
+    // A shell in the API's first task, on its node: its prod build target (runner) answers.
     let click = |css: &str| {
         let e = s
             .wait_for(css, Duration::from_secs(10))
@@ -822,7 +822,7 @@ fn window(r: &Remote) -> Window {
     wait_until(
         "the task's build target in the terminal",
         Duration::from_secs(10),
-        || page(s, buffer).lines().any(|l| l.trim() == "production"),
+        || page(s, buffer).lines().any(|l| l.trim() == "runner"),
     );
     screenshot(&w.display, "remote/01b-shell-in-a-task");
     click("[data-testid='terminal-close-1']");

@@ -522,7 +522,11 @@ async fn watch_swarm(handle: AppHandle, stack: String, loaded: Stack) {
         );
     };
     // Until the manager is first reached, this says so and tries again.
-    let mut states = loop {
+    let deck_app::SwarmWatch {
+        mut states,
+        mut sampler,
+        mut samples,
+    } = loop {
         match deck_app::watch_swarm(&shell.app, &loaded).await {
             Ok(s) => break s,
             Err(e) => {
@@ -538,9 +542,6 @@ async fn watch_swarm(handle: AppHandle, stack: String, loaded: Stack) {
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
         }
-    };
-    let Ok((mut sampler, mut samples)) = deck_app::task_usage(&shell.app, &loaded).await else {
-        return;
     };
     let mut gauges = Gauges::new(&loaded);
     let mut last: Option<deck_engine::swarm::SwarmState> = None;

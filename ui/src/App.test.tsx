@@ -138,6 +138,7 @@ describe("node status", () => {
     expect(envBadge(services[0], undefined)).toBe("dev");
     expect(imageTag("registry:5000/lab/api:v1.2")).toBe("v1.2");
     expect(imageTag("lab/api")).toBe("latest");
+    expect(imageTag("registry:5000/lab/api:v1.2@sha256:0a41")).toBe("v1.2");
   });
 
   it("ready by our probe before Docker's check; stopped by our operation, not crashed", () => {

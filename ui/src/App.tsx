@@ -432,9 +432,11 @@ export function App({ backend }: { backend: Backend }) {
 
       <main className="main">
         {view && ready && (
-          <Diagram services={view.services} containers={containers} progress={phases} known={known} usage={usage} drift={drift} selected={selected} planned={planned && busy === null} onSelect={select} onDrawn={drawn} reach={reach} />
+          <div className="diagram-column">
+            <Diagram services={view.services} containers={containers} progress={phases} known={known} usage={usage} drift={drift} selected={selected} planned={planned && busy === null} onSelect={select} onDrawn={drawn} reach={reach} />
+            {state.swarm && <SwarmNodes state={state.swarm} services={view.services} usage={usage} />}
+          </div>
         )}
-        {view && ready && state.swarm && <SwarmNodes state={state.swarm} services={view.services} usage={usage} />}
         {showBackups && ready && <Backups backend={backend} stack={stack} env={env} onClose={() => setShowBackups(false)} onBusy={setBackupBusy} onPhases={setBackupPhases} />}
         {selectedSvc && !showBackups && (
           <aside className="panel" data-testid="panel" aria-label={`service ${selectedSvc.name}`}>

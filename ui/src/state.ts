@@ -78,6 +78,8 @@ export function envBadge(svc: ServiceNode, c: ContainerStatus | undefined): stri
 
 export function imageTag(image: string | null | undefined): string {
   if (!image) return "";
+  // A reference pinned to a digest (a swarm task's, from a registry): the tag before it.
+  image = image.split("@")[0];
   const slash = image.lastIndexOf("/");
   const colon = image.lastIndexOf(":");
   return colon > slash ? image.slice(colon + 1) : "latest";

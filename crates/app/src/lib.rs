@@ -34,7 +34,7 @@ pub use gauges::Gauges;
 pub use interrupted::{interrupted, recover};
 pub use lifecycle::{
     build, connectivity, control, create, down, drift, env_value, health, inspect, logs, near_memory_limit, ps, repair,
-    task_usage, tasks, terminal, up, usage, watch, watch_swarm, DownSummary, PsRow, RepairResult, TaskRow,
+    tasks, terminal, up, usage, watch, watch_swarm, DownSummary, PsRow, RepairResult, SwarmWatch, TaskRow,
 };
 pub use profiles::{add_stack, detect_stack, remove_stack, rename_stack};
 pub use switch::{switch, switch_plan};

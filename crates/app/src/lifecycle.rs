@@ -164,19 +164,10 @@ pub async fn terminal(
         )
     };
     if stack.swarm() {
-        let tasks = engine.stack_tasks(&stack.project).await?;
-        let nodes = engine.swarm_nodes().await?;
-        let (node, container) = tasks
-            .iter()
-            .filter(|t| t.service == service && t.state == "running" && t.desired == "running")
-            .find_map(|t| {
-                let node = nodes
-                    .iter()
-                    .find(|n| Some(&n.hostname) == t.node.as_ref() && n.state == "ready")?;
-                Some((node, t.container.clone()?))
-            })
+        let (on, container) = engine
+            .task_container(&stack.project, service)
+            .await?
             .ok_or_else(not_running)?;
-        let on = engine.node_engine(node).await?;
         return Ok(on.open_terminal(&container, size).await?);
     }
     let replicas = engine.replicas(&stack.project.name, service).await?;
@@ -318,22 +309,25 @@ pub async fn tasks(app: &App, stack: &Stack) -> Result<(Vec<SwarmNode>, Vec<Task
     Ok((nodes, rows))
 }
 
-/// A sampler of a swarm stack's tasks' resource use, each on its node: it samples the running
-/// tasks it is told to follow (nothing at first), until dropped.
-pub async fn task_usage(
-    app: &App,
-    stack: &Stack,
-) -> Result<(deck_engine::swarm::TaskSampler, tokio::sync::mpsc::Receiver<Usage>)> {
-    Ok(app.engine_for(stack).await?.task_sampler())
+/// A swarm stack watched live, until dropped.
+pub struct SwarmWatch {
+    /// Its nodes and tasks: as they are, then each time the engine says they changed.
+    pub states: tokio::sync::mpsc::Receiver<deck_engine::swarm::SwarmState>,
+    /// Samples the resource use of the running tasks it is told to follow (nothing at
+    /// first), each on its node, into `samples`.
+    pub sampler: deck_engine::swarm::TaskSampler,
+    pub samples: tokio::sync::mpsc::Receiver<Usage>,
 }
 
-/// A swarm stack's nodes and tasks: as they are, then each time the engine says they changed,
-/// until the receiver is dropped.
-pub async fn watch_swarm(
-    app: &App,
-    stack: &Stack,
-) -> Result<tokio::sync::mpsc::Receiver<deck_engine::swarm::SwarmState>> {
-    Ok(app.engine_for(stack).await?.watch_swarm(&stack.project))
+/// A swarm stack's nodes and tasks, and a sampler of its tasks' resource use.
+pub async fn watch_swarm(app: &App, stack: &Stack) -> Result<SwarmWatch> {
+    let manager = app.engine_for(stack).await?;
+    let (sampler, samples) = manager.task_sampler();
+    Ok(SwarmWatch {
+        states: manager.watch_swarm(&stack.project),
+        sampler,
+        samples,
+    })
 }
 
 /// At this share of its memory limit a service is marked as near it.

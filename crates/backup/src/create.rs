@@ -434,6 +434,7 @@ impl Backups {
                     running.push(s);
                 }
             }
+            self.site.check_stoppable(st.project, &running)?;
             journal.stopped = running.clone();
             journal.save(partial)?;
             self.stop_services(st.project, &running, progress).await?;

@@ -94,6 +94,31 @@ pub(crate) struct RestoreJournal {
     /// the user was told, and it waits for the user's choice (never finished on its own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
+    /// The environment it ran in (its engine, or its swarm): only that one finishes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+}
+
+impl RestoreJournal {
+    /// Where it ran, to begin a sentence: `in the prod environment: `.
+    fn ran_in(&self) -> String {
+        self.env
+            .as_deref()
+            .map(|e| format!("in the {e} environment: "))
+            .unwrap_or_default()
+    }
+
+    /// Why this restore is not for `env` to finish (it ran in another environment, on other
+    /// volumes), else `None`.
+    pub fn elsewhere(&self, env: Option<&str>) -> Option<String> {
+        let ran = self.env.as_deref()?;
+        (Some(ran) != env).then(|| {
+            format!(
+                "the interrupted restore of set {} ran in the {ran} environment, on its engine and volumes: open that one to finish it (`-e {ran}`)",
+                self.set
+            )
+        })
+    }
 }
 
 /// A switch in progress: written once its checks, safety set and builds are done, before the
@@ -243,7 +268,10 @@ pub fn list(dir: &Path) -> Vec<Interrupted> {
             op: InterruptedOp::Restore,
             what: j.set.clone(),
             began_unix: j.started_unix,
-            state: "it had replaced the data in full; only starting the stack again was left, which the next backup or restore does".into(),
+            state: format!(
+                "{}it had replaced the data in full; only starting the stack again was left, which the next backup or restore does",
+                j.ran_in()
+            ),
             choices: vec![
                 choice(Resolution::Resume, "start the stack again".into()),
                 choice(Resolution::Discard, "leave every service as it is now".into()),
@@ -282,10 +310,12 @@ pub fn list(dir: &Path) -> Vec<Interrupted> {
         ));
         let state = match &j.failed {
             Some(why) => format!(
-                "it failed and could not be undone ({why}): {what} may be half replaced. It waits for your choice"
+                "{}it failed and could not be undone ({why}): {what} may be half replaced. It waits for your choice",
+                j.ran_in()
             ),
             None => format!(
-                "{what} may be half replaced. The next backup or restore finishes it on its own only while nobody has started or taken down the stack since; otherwise it waits for your choice"
+                "{}{what} may be half replaced. The next backup or restore finishes it on its own only while nobody has started or taken down the stack since; otherwise it waits for your choice",
+                j.ran_in()
             ),
         };
         found.push(Interrupted {
@@ -400,5 +430,34 @@ impl crate::Backups {
                 Ok("left every container as it is".into())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restore_is_finished_only_in_the_environment_it_ran_in() {
+        let j = |env: Option<&str>| RestoreJournal {
+            set: "s1".into(),
+            safety: None,
+            started_unix: 0,
+            items: Vec::new(),
+            applied: false,
+            stopped: Vec::new(),
+            started: Default::default(),
+            failed: None,
+            env: env.map(str::to_string),
+        };
+        assert_eq!(j(Some("prod")).elsewhere(Some("prod")), None);
+        let why = j(Some("prod")).elsewhere(Some("dev")).expect("elsewhere");
+        assert!(
+            why.contains("ran in the prod environment") && why.contains("-e prod"),
+            "{why}"
+        );
+        assert!(j(Some("prod")).elsewhere(None).is_some());
+        // A journal written before the field: any environment may finish it, as before.
+        assert_eq!(j(None).elsewhere(Some("dev")), None);
     }
 }

@@ -173,6 +173,12 @@ impl Backups {
 
     /// Stops services of the stack in the order given (their containers; on a swarm, each
     /// scaled to 0), so that nothing is written while their data is carried elsewhere.
+    /// Refuses services that stopping them cannot stop (on a swarm: a global service, which
+    /// cannot be scaled to 0).
+    pub fn check_stoppable(&self, project: &Project, services: &[String]) -> Result<(), BackupError> {
+        self.site.check_stoppable(project, services)
+    }
+
     pub async fn stop_services(
         &self,
         project: &Project,

@@ -104,6 +104,10 @@ impl Backups {
             }
         }
 
+        // A restore left half done in another environment keeps its journal: finished there.
+        if let Some(why) = interrupted::restore_journal(&root).and_then(|j| j.elsewhere(st.env)) {
+            return Err(BackupError::Refused(format!("nothing was changed: {why}")));
+        }
         let safety = if opts.safety {
             progress.step("taking a safety set of the current data first");
             let covered = Coverage {
@@ -164,6 +168,7 @@ impl Backups {
             stopped: Vec::new(),
             started: Default::default(),
             failed: None,
+            env: st.env.map(str::to_string),
         };
         let outcome = self
             .apply_or_roll_back(st, &set, &items, &journal, cancel, progress)
@@ -236,6 +241,10 @@ impl Backups {
         let Some(journal) = interrupted::restore_journal(&root) else {
             return Ok(());
         };
+        if let Some(why) = journal.elsewhere(st.env) {
+            progress.step(why);
+            return Ok(());
+        }
         let set = &journal.set;
         let ask = "nothing is done about it on its own, so nothing written since is replaced. Choose with `sirius-deck recover restore --resume`, `--roll-back` or `--discard` (or in the window)";
         if let Some(why) = &journal.failed {
@@ -335,6 +344,9 @@ impl Backups {
         let root = self.dir(&st.project.name);
         let journal = interrupted::restore_journal(&root)
             .ok_or_else(|| BackupError::Invalid("no restore of this stack was interrupted".into()))?;
+        if let Some(why) = journal.elsewhere(st.env) {
+            return Err(BackupError::Refused(why));
+        }
         let chosen = async {
             Ok(match resolution {
                 Resolution::Resume if journal.applied => {

@@ -5,7 +5,6 @@
 
 use crate::{Context, Engine, EngineError};
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use bollard::Docker;
 use futures_util::StreamExt;
 use std::pin::Pin;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -18,7 +17,9 @@ const SHELL: &str =
 
 /// An open shell in a container. Its output comes from the receiver returned with it.
 pub struct Terminal {
-    docker: Docker,
+    /// The engine the shell runs on, kept for as long as the shell (an SSH engine's tunnel
+    /// closes when its last clone is dropped).
+    engine: crate::Engine,
     exec: String,
     /// The value of `SIRIUS_DECK_SHELL` in the environment of the shell and what it starts.
     mark: String,
@@ -80,7 +81,7 @@ impl Engine {
             )));
         };
         let terminal = Terminal {
-            docker: self.docker.clone(),
+            engine: self.clone(),
             exec: created.id,
             mark,
             input: Mutex::new(input),
@@ -125,8 +126,8 @@ impl Terminal {
             r#"for e in /proc/[0-9]*/environ; do if tr '\0' '\n' < "$e" 2>/dev/null | grep -qx "{MARK}={}"; then p="${{e%/environ}}"; kill -HUP "${{p#/proc/}}" 2>/dev/null; fi; done; true"#,
             self.mark
         );
-        let Ok(created) = self
-            .docker
+        let docker = &self.engine.docker;
+        let Ok(created) = docker
             .create_exec(
                 &self.container,
                 CreateExecOptions {
@@ -142,7 +143,7 @@ impl Terminal {
             detach: true,
             ..Default::default()
         };
-        let _ = self.docker.start_exec(&created.id, Some(detached)).await;
+        let _ = docker.start_exec(&created.id, Some(detached)).await;
     }
 
     /// Types `data` into the shell.
@@ -162,7 +163,8 @@ impl Terminal {
             w: i32::from(size.cols),
             h: i32::from(size.rows),
         };
-        self.docker
+        self.engine
+            .docker
             .resize_exec(&self.exec, opts)
             .await
             .context(|| format!("resizing the shell in {}", self.container))

@@ -118,6 +118,23 @@ impl Across<'_> {
             }
         }
         to.backups.check_restorable(to.project, &target.coverage)?;
+        // Nothing writes to the data once it is backed up: every service that holds none is
+        // stopped first (dependents first); they run again if the backup cannot be taken.
+        let holders: BTreeSet<&String> = source
+            .coverage
+            .databases
+            .iter()
+            .map(|d| &d.service)
+            .chain(source.coverage.volumes.iter().flat_map(|v| &v.users))
+            .collect();
+        let quiet: Vec<String> = from
+            .project
+            .startup_order()
+            .into_iter()
+            .rev()
+            .filter(|s| !holders.contains(s))
+            .collect();
+        from.backups.check_stoppable(from.project, &quiet)?;
         progress.step(format!("checking {} on {to_at} before anything changes", to.env));
         let up_opts = UpOptions {
             env: Some(to.env.to_string()),
@@ -148,22 +165,6 @@ impl Across<'_> {
             }
         }
 
-        // Nothing writes to the data once it is backed up: every service that holds none is
-        // stopped first (dependents first); they run again if the backup cannot be taken.
-        let holders: BTreeSet<&String> = source
-            .coverage
-            .databases
-            .iter()
-            .map(|d| &d.service)
-            .chain(source.coverage.volumes.iter().flat_map(|v| &v.users))
-            .collect();
-        let quiet: Vec<String> = from
-            .project
-            .startup_order()
-            .into_iter()
-            .rev()
-            .filter(|s| !holders.contains(s))
-            .collect();
         let carried = async {
             progress.step(format!(
                 "stopping {} on {from_at}, so that nothing is written after the backup",

@@ -8,7 +8,7 @@ pub mod spec;
 mod usage;
 mod watch;
 
-pub use usage::TaskSampler;
+pub use usage::{placed, TaskSampler};
 pub use watch::{swarm_incidents, SwarmState};
 
 use crate::endpoint::Endpoint;
@@ -270,6 +270,8 @@ impl Engine {
             Some(registry) => push_images(local, registry, &images, sink).await?,
             None => HashMap::new(),
         };
+        // The login the nodes pull with, as `docker stack deploy --with-registry-auth` gives it.
+        let auth = opts.registry.as_deref().map(crate::endpoint::registry_credentials);
         for node in ready_nodes.iter().filter(|_| opts.registry.is_none()) {
             let engine = self.node_engine(node).await?;
             let mut missing = Vec::new();
@@ -305,7 +307,23 @@ impl Engine {
             .filter(|f| f.refused && !found.contains(f))
             .collect();
         if let (false, Some((image, _))) = (needs_ipvs.is_empty(), images.first()) {
-            if !self.swarm_has_ipvs(pulled.get(image).unwrap_or(image)).await {
+            // From the registry, the manager has the image only once it has pulled it.
+            let image = match pulled.get(image) {
+                Some(from_registry) => {
+                    let mut pull = self.docker.create_image(
+                        Some(bollard::query_parameters::CreateImageOptions {
+                            from_image: Some(from_registry.clone()),
+                            ..Default::default()
+                        }),
+                        None,
+                        auth.clone(),
+                    );
+                    while let Some(Ok(_)) = pull.next().await {}
+                    from_registry
+                }
+                None => image,
+            };
+            if !self.swarm_has_ipvs(image).await {
                 return Err(EngineError::Preflight(
                     needs_ipvs.iter().map(|f| f.problem(project)).collect(),
                 ));
@@ -377,13 +395,13 @@ impl Engine {
             let full = spec::service_name(project, name);
             match existing.get(&full) {
                 Some(version) => {
-                    self.update_service(&full, spec, *version).await?;
+                    self.update_service(&full, spec, *version, auth.clone()).await?;
                     sink.service(name, Phase::Recreated, Some("updated".into()));
                     updated.push(name.clone());
                 }
                 None => {
                     self.docker
-                        .create_service(spec, None)
+                        .create_service(spec, auth.clone())
                         .await
                         .context(|| format!("creating service {full}"))?;
                     sink.service(name, Phase::Created, None);
@@ -808,11 +826,14 @@ impl Engine {
     }
 
     /// Replaces a service's spec (`version`: the one it was read at).
+    /// `auth`: the registry login the nodes pull with (the swarm keeps the one given before
+    /// when none is).
     async fn update_service(
         &self,
         full: &str,
         spec: bollard::models::ServiceSpec,
         version: u64,
+        auth: Option<bollard::auth::DockerCredentials>,
     ) -> Result<(), EngineError> {
         self.docker
             .update_service(
@@ -822,7 +843,7 @@ impl Engine {
                     version: version as i32,
                     ..Default::default()
                 },
-                None,
+                auth,
             )
             .await
             .context(|| format!("updating service {full}"))?;
@@ -858,7 +879,7 @@ impl Engine {
             specs.push((name.clone(), full, spec, version, *replicas));
         }
         for (name, full, spec, version, replicas) in &specs {
-            self.update_service(full, spec.clone(), *version).await?;
+            self.update_service(full, spec.clone(), *version, None).await?;
             let phase = if *replicas == 0 {
                 Phase::Stopping
             } else {
@@ -1243,17 +1264,18 @@ async fn push_images(
     sink: &Sink,
 ) -> Result<HashMap<String, String>, EngineError> {
     let credentials = crate::endpoint::registry_credentials(registry);
+    let host = registry.split('/').next().unwrap_or(registry);
     let mut out = HashMap::new();
     for (image, _) in images {
-        let target = spec::registry_ref(registry, image);
-        let (repo, tag) = target.rsplit_once(':').expect("registry_ref names a tag");
+        let (repo, tag) = spec::registry_ref(registry, image);
+        let target = format!("{repo}:{tag}");
         local
             .docker
             .tag_image(
                 image,
                 Some(bollard::query_parameters::TagImageOptions {
-                    repo: Some(repo.to_string()),
-                    tag: Some(tag.to_string()),
+                    repo: Some(repo.clone()),
+                    tag: Some(tag.clone()),
                 }),
             )
             .await
@@ -1263,33 +1285,30 @@ async fn push_images(
         });
         let refused = |e: String| {
             EngineError::Swarm(format!(
-                "pushing {image} to the registry {registry}: {e}. The swarm's nodes pull the stack's images from it: check that this machine's engine reaches it and trusts it (for a registry with its own CA: /etc/docker/certs.d/{registry}/ca.crt), and that the docker CLI is logged in to it when it asks for a login (docker login {registry})"
+                "pushing {image} to the registry {registry}: {e}. The swarm's nodes pull the stack's images from it: check that this machine's engine reaches it and trusts it (for a registry with its own CA: /etc/docker/certs.d/{host}/ca.crt), and that the docker CLI is logged in to it when it asks for a login (docker login {host})"
             ))
         };
         let mut push = local.docker.push_image(
-            repo,
+            &repo,
             Some(bollard::query_parameters::PushImageOptions {
-                tag: Some(tag.to_string()),
+                tag: Some(tag.clone()),
                 ..Default::default()
             }),
             Some(credentials.clone()),
         );
+        // The registry's digest of what was pushed, from the push's last status
+        // (`TAG: digest: sha256:… size: N`).
+        let mut digest = None;
         while let Some(step) = push.next().await {
             let step = step.map_err(|e| refused(e.to_string()))?;
             if let Some(e) = step.error_detail.and_then(|d| d.message) {
                 return Err(refused(e));
             }
+            if let Some(d) = step.status.as_deref().and_then(|s| s.split_once("digest: ")) {
+                digest = d.1.split_whitespace().next().map(str::to_string);
+            }
         }
-        let digest = local
-            .docker
-            .inspect_image(&target)
-            .await
-            .context(|| format!("inspecting {target}"))?
-            .repo_digests
-            .unwrap_or_default()
-            .into_iter()
-            .find_map(|d| Some(d.strip_prefix(repo)?.strip_prefix('@')?.to_string()))
-            .ok_or_else(|| refused("the registry gave no digest".into()))?;
+        let digest = digest.ok_or_else(|| refused("the registry gave no digest".into()))?;
         out.insert(image.clone(), format!("{target}@{digest}"));
     }
     Ok(out)

@@ -421,21 +421,25 @@ fn sorted(v: Value) -> Value {
 /// The label with the hash of the task template a service was deployed with.
 pub const TEMPLATE_HASH: &str = "dev.siriusdeck.task-template";
 
-/// Where image `image` (as written: `name[:tag]`, maybe with a registry) is pushed to in
-/// `registry` (`host[:port]`, maybe with a path): the same path and tag under that registry.
-pub fn registry_ref(registry: &str, image: &str) -> String {
+/// Where image `image` (as written: `name[:tag][@digest]`, maybe with a registry) is pushed
+/// to in `registry` (`host[:port]`, maybe with a path): the repository (its path under that
+/// registry) and the tag (`latest` when it has none; a digest is the source's, not kept).
+pub fn registry_ref(registry: &str, image: &str) -> (String, String) {
+    let image = image.split_once('@').map_or(image, |(name, _)| name);
     let path = match image.split_once('/') {
         Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => rest,
         _ => image,
     };
     let path = path.strip_prefix("library/").unwrap_or(path);
-    let last = path.rsplit('/').next().unwrap_or(path);
-    let tagged = if last.contains(':') || last.contains('@') {
-        path.to_string()
+    // A tag follows the last `/` (a registry's port comes before it).
+    let (dir, last) = path.rsplit_once('/').map_or(("", path), |(d, l)| (d, l));
+    let (name, tag) = last.split_once(':').unwrap_or((last, "latest"));
+    let repo = if dir.is_empty() {
+        name.to_string()
     } else {
-        format!("{path}:latest")
+        format!("{dir}/{name}")
     };
-    format!("{}/{tagged}", registry.trim_end_matches('/'))
+    (format!("{}/{repo}", registry.trim_end_matches('/')), tag.to_string())
 }
 
 /// The label with the id of the image a service was deployed with: a rebuilt image under the
@@ -664,17 +668,17 @@ mod tests {
     #[test]
     fn an_image_goes_to_the_registry_under_its_own_path_and_tag() {
         let r = "10.0.0.5:5000";
-        assert_eq!(
-            registry_ref(r, "sirius-lab/api:prod"),
-            "10.0.0.5:5000/sirius-lab/api:prod"
-        );
-        assert_eq!(registry_ref(r, "postgres"), "10.0.0.5:5000/postgres:latest");
-        assert_eq!(
-            registry_ref(r, "docker.io/library/postgres:16"),
-            "10.0.0.5:5000/postgres:16"
-        );
-        assert_eq!(registry_ref(r, "localhost:5000/x/y"), "10.0.0.5:5000/x/y:latest");
-        assert_eq!(registry_ref("reg.example/team/", "api:1"), "reg.example/team/api:1");
+        let at = |registry: &str, image: &str| {
+            let (repo, tag) = registry_ref(registry, image);
+            format!("{repo} {tag}")
+        };
+        assert_eq!(at(r, "sirius-lab/api:prod"), "10.0.0.5:5000/sirius-lab/api prod");
+        assert_eq!(at(r, "postgres"), "10.0.0.5:5000/postgres latest");
+        assert_eq!(at(r, "docker.io/library/postgres:16"), "10.0.0.5:5000/postgres 16");
+        assert_eq!(at(r, "localhost:5000/x/y"), "10.0.0.5:5000/x/y latest");
+        assert_eq!(at("reg.example/team/", "api:1"), "reg.example/team/api 1");
+        assert_eq!(at(r, "x@sha256:abc"), "10.0.0.5:5000/x latest");
+        assert_eq!(at(r, "reg:5000/x:1@sha256:abc"), "10.0.0.5:5000/x 1");
     }
 
     fn project(test: &str, yaml: &str) -> Project {

@@ -3,32 +3,41 @@
 //! are on the one engine.
 
 use super::{SwarmNode, SwarmState, SwarmTask};
-use crate::{Engine, Sampled, Usage, UsageSampler};
+use crate::{Engine, EngineError, Sampled, Usage, UsageSampler};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
-/// Samples the running tasks it is told to follow, on their nodes. Dropping it stops it all.
-pub struct TaskSampler {
-    manager: Engine,
-    sampler: UsageSampler,
-    /// The ready nodes' engines, by hostname.
-    engines: HashMap<String, Engine>,
+/// The running tasks of `tasks` that have a container on a ready node of `nodes`: each with
+/// its node and its container.
+pub fn placed<'a>(
+    nodes: &'a [SwarmNode],
+    tasks: &'a [SwarmTask],
+) -> impl Iterator<Item = (&'a SwarmNode, &'a SwarmTask, &'a str)> {
+    tasks
+        .iter()
+        .filter(|t| t.state == "running" && t.desired == "running")
+        .filter_map(move |t| {
+            let node = nodes
+                .iter()
+                .find(|n| Some(&n.hostname) == t.node.as_ref() && n.state == "ready")?;
+            Some((node, t, t.container.as_deref()?))
+        })
 }
 
 impl Engine {
-    /// A sampler of this manager's swarm that follows nothing yet, and the receiver of its
-    /// samples (each named as its task is: `SwarmTask::name`).
-    pub fn task_sampler(&self) -> (TaskSampler, tokio::sync::mpsc::Receiver<Usage>) {
-        let (sampler, rx) = self.usage_sampler();
-        let sampler = TaskSampler {
-            manager: self.clone(),
-            sampler,
-            engines: HashMap::new(),
+    /// The engine of the node that runs a running task of `service`, and its container.
+    pub async fn task_container(
+        &self,
+        project: &deck_compose::Project,
+        service: &str,
+    ) -> Result<Option<(Engine, String)>, EngineError> {
+        let (nodes, tasks) = (self.swarm_nodes().await?, self.stack_tasks(project).await?);
+        let Some((node, _, container)) = placed(&nodes, &tasks).find(|(_, t, _)| t.service == service) else {
+            return Ok(None);
         };
-        (sampler, rx)
+        Ok(Some((self.node_engine(node).await?, container.to_string())))
     }
-}
 
-impl Engine {
     /// One CPU and memory sample of each running task of `tasks`, by task id, taken on its
     /// node (the nodes asked at once); a task on a node that cannot be reached has none.
     pub async fn tasks_usage(&self, nodes: &[SwarmNode], tasks: &[SwarmTask]) -> HashMap<String, (f64, u64)> {
@@ -40,9 +49,8 @@ impl Engine {
         )
         .await;
         let engines: HashMap<&str, Engine> = engines.into_iter().filter_map(|(h, e)| Some((h, e?))).collect();
-        let samples = tasks.iter().filter(|t| t.state == "running").filter_map(|t| {
-            let engine = engines.get(t.node.as_deref()?)?;
-            let container = t.container.as_deref()?;
+        let samples = placed(nodes, tasks).filter_map(|(node, t, container)| {
+            let engine = engines.get(node.hostname.as_str())?;
             Some(async move { (t.id.clone(), engine.usage(container).await) })
         });
         futures_util::future::join_all(samples)
@@ -51,49 +59,80 @@ impl Engine {
             .filter_map(|(id, u)| Some((id, u?)))
             .collect()
     }
+
+    /// A sampler of this manager's swarm that follows nothing yet, and the receiver of its
+    /// samples (each named as its task is: `SwarmTask::name`).
+    pub fn task_sampler(&self) -> (TaskSampler, tokio::sync::mpsc::Receiver<Usage>) {
+        let (sampler, rx) = self.usage_sampler();
+        let sampler = TaskSampler {
+            manager: self.clone(),
+            sampler,
+            engines: HashMap::new(),
+            failed: HashMap::new(),
+        };
+        (sampler, rx)
+    }
+}
+
+/// How long a node whose engine could not be reached is left out of sampling.
+const NODE_BACK_OFF: Duration = Duration::from_secs(30);
+
+/// Samples the running tasks it is told to follow, on their nodes. Dropping it stops it all.
+pub struct TaskSampler {
+    manager: Engine,
+    sampler: UsageSampler,
+    /// The ready nodes' engines, by hostname.
+    engines: HashMap<String, Engine>,
+    /// When each node whose engine could not be reached was tried last, by hostname.
+    failed: HashMap<String, Instant>,
 }
 
 impl TaskSampler {
     /// Samples exactly the running tasks of `state` on ready nodes, every second those of the
-    /// service `detailed` (give none, or an empty state, to stop sampling). A node whose engine
-    /// cannot be reached is left out until the next call.
+    /// service `detailed`. The nodes not reached yet are connected to at once; one that cannot
+    /// be is left out, and tried again after a while.
     pub async fn follow(&mut self, state: &SwarmState, detailed: Option<&str>) {
-        let ready: HashMap<&str, &SwarmNode> = state
-            .nodes
-            .iter()
-            .filter(|n| n.state == "ready")
-            .map(|n| (n.hostname.as_str(), n))
-            .collect();
-        self.engines.retain(|host, _| ready.contains_key(host.as_str()));
-        let mut running = Vec::new();
-        for t in state
-            .tasks
-            .iter()
-            .filter(|t| t.state == "running" && t.desired == "running")
-        {
-            let (Some(host), Some(container)) = (t.node.as_deref(), t.container.as_ref()) else {
-                continue;
-            };
-            let Some(node) = ready.get(host) else { continue };
-            if !self.engines.contains_key(host) {
-                match self.manager.node_engine(node).await {
-                    Ok(e) => {
-                        self.engines.insert(host.to_string(), e);
-                    }
-                    Err(e) => {
-                        tracing::debug!(node = host, error = %e, "cannot sample the node's tasks");
-                        continue;
-                    }
+        self.engines
+            .retain(|host, _| state.nodes.iter().any(|n| &n.hostname == host && n.state == "ready"));
+        let running: Vec<_> = placed(&state.nodes, &state.tasks).collect();
+        let mut missing: Vec<&SwarmNode> = Vec::new();
+        for (node, _, _) in &running {
+            let tried = self
+                .failed
+                .get(&node.hostname)
+                .is_some_and(|at| at.elapsed() < NODE_BACK_OFF);
+            if !self.engines.contains_key(&node.hostname) && !tried && !missing.contains(node) {
+                missing.push(*node);
+            }
+        }
+        let manager = &self.manager;
+        let reached =
+            futures_util::future::join_all(missing.iter().map(|n| async move { (n, manager.node_engine(n).await) }))
+                .await;
+        for (node, engine) in reached {
+            match engine {
+                Ok(e) => {
+                    self.failed.remove(&node.hostname);
+                    self.engines.insert(node.hostname.clone(), e);
+                }
+                Err(e) => {
+                    tracing::debug!(node = %node.hostname, error = %e, "cannot sample the node's tasks");
+                    self.failed.insert(node.hostname.clone(), Instant::now());
                 }
             }
-            running.push(Sampled {
-                docker: self.engines[host].docker.clone(),
-                id: container.clone(),
-                name: t.name.clone(),
-                service: t.service.clone(),
-            });
         }
-        self.sampler.follow_sampled(running, detailed);
+        let sampled = running
+            .into_iter()
+            .filter_map(|(node, t, container)| {
+                Some(Sampled {
+                    docker: self.engines.get(&node.hostname)?.docker.clone(),
+                    id: container.to_string(),
+                    name: t.name.clone(),
+                    service: t.service.clone(),
+                })
+            })
+            .collect();
+        self.sampler.follow_sampled(sampled, detailed);
     }
 
     /// Samples nothing (the window is hidden).
