@@ -124,12 +124,14 @@ export function App({ backend }: { backend: Backend }) {
   const up = async () => {
     const r = await op.run("up", (onEvent) => backend.call("stack_up", { stack, env, onEvent }));
     if (!r) return;
-    // A service is ready by its health check, and may open a port a moment later (RabbitMQ
-    // answers its ping before it listens for AMQP): what did not connect is checked again,
-    // three times at most, two seconds apart.
+    // A service is ready by its health check, and may open a port a while later (RabbitMQ
+    // answers its ping before it listens for AMQP, up to some 20 s later on a cold machine):
+    // what did not connect is checked again, five times at most, 1 s apart then doubling up
+    // to 8 s (about 23 s in all).
     let failing = await checkConnections(null);
-    for (let i = 0; i < 3 && failing.length > 0; i++) {
-      await new Promise((done) => setTimeout(done, 2000));
+    for (const wait of [1000, 2000, 4000, 8000, 8000]) {
+      if (failing.length === 0) break;
+      await new Promise((done) => setTimeout(done, wait));
       const again = await Promise.all(failing.map((f) => checkConnections(f)));
       failing = again.flat();
     }
