@@ -106,7 +106,7 @@ pub fn findings(project: &Project, ipvs: bool) -> Vec<Finding> {
             add(
                 "build",
                 false,
-                "a swarm does not build: the image is built on this machine and copied to each node that lacks it"
+                "a swarm does not build: the image is built on this machine, then pushed to the environment's registry (or, with none, copied to each node that lacks it)"
                     .into(),
             );
         }
