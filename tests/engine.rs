@@ -228,13 +228,15 @@ async fn a_taken_host_port_is_refused_before_anything_changes() {
     let project = load(&lab_options("dev", &[], &[("UI_PORT", &port)]))
         .expect("loads")
         .project;
+    // (Its own project's: other tests' containers come and go on the same engine meanwhile.)
+    let label = format!("label=com.docker.compose.project={}", project.name);
     let before = std::process::Command::new("docker")
-        .args(["ps", "-aq"])
+        .args(["ps", "-aq", "--filter", &label])
         .output()
         .expect("docker ps")
         .stdout;
     let nets_before = std::process::Command::new("docker")
-        .args(["network", "ls", "-q"])
+        .args(["network", "ls", "-q", "--filter", &label])
         .output()
         .expect("ls")
         .stdout;
@@ -253,12 +255,12 @@ async fn a_taken_host_port_is_refused_before_anything_changes() {
         "{problems:?}"
     );
     let after = std::process::Command::new("docker")
-        .args(["ps", "-aq"])
+        .args(["ps", "-aq", "--filter", &label])
         .output()
         .expect("docker ps")
         .stdout;
     let nets_after = std::process::Command::new("docker")
-        .args(["network", "ls", "-q"])
+        .args(["network", "ls", "-q", "--filter", &label])
         .output()
         .expect("ls")
         .stdout;
