@@ -93,6 +93,13 @@ fn main() {
     if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
         std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
     }
+    // The page's JavaScript is a few renders between long idle spells: the interpreter runs it
+    // about as fast as the JIT tiers warm up (a warm launch: 0.85-1.06 s without them against
+    // 0.86-1.96 s with), and the page process keeps none of their compiled code and profiles
+    // (its PSS 127 -> 113 MiB in bench/idle.sh's conditions). Set JSC_useJIT=1 to JIT anyway.
+    if std::env::var_os("JSC_useJIT").is_none() {
+        std::env::set_var("JSC_useJIT", "0");
+    }
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_store::Builder::default().build())
         .plugin(tauri_plugin_dialog::init())
