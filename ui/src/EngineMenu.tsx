@@ -15,11 +15,23 @@ export function EngineMenu({ backend, engine, disabled, onChoose }: { backend: B
   // The menu opened last: what an earlier opening answers late is dropped.
   const asked = useRef(0);
 
+  // Whether the focus goes back to the button once the menu is gone.
+  const refocus = useRef(false);
+
   const close = (focusButton: boolean) => {
     asked.current++;
+    refocus.current = focusButton;
     setOpen(false);
-    if (focusButton) button.current?.focus();
   };
+
+  // Once the menu is closed, not before: a click right after the engines came could run before
+  // the effect that focuses the chosen row, which then took the focus into the closing menu (and,
+  // with the menu gone, to the page's body).
+  useEffect(() => {
+    if (open || !refocus.current) return;
+    refocus.current = false;
+    button.current?.focus();
+  }, [open]);
 
   const show = async () => {
     const n = ++asked.current;
