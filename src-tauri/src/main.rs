@@ -96,7 +96,7 @@ fn main() {
     // The page's JavaScript is a few renders between long idle spells: the interpreter runs it
     // about as fast as the JIT tiers warm up (a warm launch: 0.85-1.06 s without them against
     // 0.86-1.96 s with), and the page process keeps none of their compiled code and profiles
-    // (its PSS 127 -> 113 MiB in bench/idle.sh's conditions). Set JSC_useJIT=1 to JIT anyway.
+    // (its PSS 127 -> 113 MiB, measured alone under Xvfb). Set JSC_useJIT=1 to JIT anyway.
     if std::env::var_os("JSC_useJIT").is_none() {
         std::env::set_var("JSC_useJIT", "0");
     }
