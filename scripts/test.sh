@@ -42,9 +42,10 @@ app_bin="$(test_bin app)"
 mkdir -p "$ROOT/artifacts"
 crash_log="$ROOT/artifacts/crash-tests.log"
 log "the crash matrix (tests/crash.rs), beside the other tests: its output goes to $crash_log"
-(cd "$ROOT/tests" && exec "$crash_bin" --test-threads=10) >"$crash_log" 2>&1 &
+# (In a process group of its own: when the other tests fail, it ends with its engines.)
+(cd "$ROOT/tests" && exec setsid -w "$crash_bin" --test-threads=10) >"$crash_log" 2>&1 &
 crash_pid=$!
-trap 'kill $crash_pid 2>/dev/null || true' EXIT
+trap 'kill -- -$crash_pid 2>/dev/null || true' EXIT
 log "cargo test"
 cargo test --locked --workspace
 log "waiting for the crash matrix"

@@ -69,13 +69,30 @@ impl<R: Read> Read for CountReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count += n as u64;
-        let read = &buf[..n];
-        match read.iter().rposition(|b| *b != 0) {
+        match last_nonzero(&buf[..n]) {
             Some(last) => self.trailing_zeros = (n - 1 - last) as u64,
             None => self.trailing_zeros += n as u64,
         }
         Ok(n)
     }
+}
+
+/// Where the last byte that is not zero is. An archive ends in zero blocks and a database's
+/// files hold long runs of them: whole blocks are compared at once (a `memcmp`), then the last
+/// block with data byte by byte (a byte loop over megabytes of zeros was an eighth of a
+/// restore's CPU time in the test builds).
+fn last_nonzero(bytes: &[u8]) -> Option<usize> {
+    const ZEROS: [u8; 512] = [0; 512];
+    let mut end = bytes.len();
+    while end > 0 {
+        let start = end.saturating_sub(ZEROS.len());
+        let block = &bytes[start..end];
+        if block != &ZEROS[..block.len()] {
+            return block.iter().rposition(|b| *b != 0).map(|i| start + i);
+        }
+        end = start;
+    }
+    None
 }
 
 /// The top folder of a volume's archive: the engine names members after the folder the helper
@@ -295,6 +312,19 @@ fn check_content<R: Read>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn last_nonzero_finds_the_last_byte_with_data() {
+        use super::last_nonzero;
+        assert_eq!(last_nonzero(&[]), None);
+        assert_eq!(last_nonzero(&[0; 2000]), None);
+        for at in [0, 1, 511, 512, 513, 1487, 1999] {
+            let mut b = vec![0u8; 2000];
+            b[at] = 7;
+            b[at / 2] = 1;
+            assert_eq!(last_nonzero(&b), Some(at), "data at {at}");
+        }
+    }
+
     use super::*;
 
     fn tar_of(paths: &[&str]) -> Vec<u8> {

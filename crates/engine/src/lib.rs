@@ -183,14 +183,36 @@ pub(crate) async fn stop_marked(docker: &Docker, container: &str) -> Result<(), 
         .await
 }
 
-/// Removes a container, stopped or not.
+/// Removes a container, stopped or not. One the engine is removing already (a container that
+/// removes itself when it ends, or another client's removal) counts as removed once it is gone.
 pub(crate) async fn remove_container(docker: &Docker, id: &str) -> Result<(), bollard::errors::Error> {
     ours::mark(id);
     let opts = bollard::query_parameters::RemoveContainerOptions {
         force: true,
         ..Default::default()
     };
-    docker.remove_container(id, Some(opts)).await
+    match docker.remove_container(id, Some(opts)).await {
+        Err(e) if removal_in_progress(&e) => {
+            use futures_util::StreamExt;
+            let removed = bollard::query_parameters::WaitContainerOptions {
+                condition: "removed".into(),
+            };
+            let mut wait = docker.wait_container(id, Some(removed));
+            // (An error here is the container gone before the wait began, or its exit status.)
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(60), wait.next()).await;
+            Ok(())
+        }
+        r => r,
+    }
+}
+
+/// Whether the engine refused a removal because the container is being removed already.
+fn removal_in_progress(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError { status_code: 409, message }
+            if message.contains("already in progress")
+    )
 }
 
 /// Whether a bollard error is a 404 from the engine.
