@@ -38,7 +38,8 @@ test_bin() {
 crash_bin="$(test_bin crash)"
 app_bin="$(test_bin app)"
 # The crash matrix (its ten tests at once, each on a project or engine of its own) runs beside
-# the other tests, which mostly wait on health checks and take the lab stack one at a time.
+# the other tests, which take the lab stack one at a time and leave the cores idle while they
+# wait on it.
 mkdir -p "$ROOT/artifacts"
 crash_log="$ROOT/artifacts/crash-tests.log"
 log "the crash matrix (tests/crash.rs), beside the other tests: its output goes to $crash_log"

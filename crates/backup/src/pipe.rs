@@ -312,9 +312,10 @@ fn check_content<R: Read>(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn last_nonzero_finds_the_last_byte_with_data() {
-        use super::last_nonzero;
         assert_eq!(last_nonzero(&[]), None);
         assert_eq!(last_nonzero(&[0; 2000]), None);
         for at in [0, 1, 511, 512, 513, 1487, 1999] {
@@ -324,8 +325,6 @@ mod tests {
             assert_eq!(last_nonzero(&b), Some(at), "data at {at}");
         }
     }
-
-    use super::*;
 
     fn tar_of(paths: &[&str]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
