@@ -2,15 +2,20 @@
 # Launch time of the window: from the process's start to its first drawn diagram (the page
 # reports it once the frame that shows the diagram is drawn; the app prints the moment), under
 # Xvfb on the lab stack, RUNS times cold (the page cache dropped first: needs root) and RUNS
-# times warm; prints each and the medians. Before them, the first start on the stack (in a fresh
-# data folder: no window size and no layout remembered), timed once.
+# times warm; prints each and the medians. Beside each run, the same for the floor: the empty
+# Tauri window of bench/idle.sh (one static page on the same WebKitGTK), to its first frame.
+# Before them, the app's first start on the stack (in a fresh data folder: no window size and no
+# layout remembered), timed once.
 #
-#   bench/launch.sh [RUNS]        (default 5; build first: cargo build --release -p sirius-deck-app)
+#   bench/launch.sh [RUNS]   (default 5; build first: cargo build --release -p sirius-deck-app -p empty-window)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 APP="${APP:-${CARGO_TARGET_DIR:-$ROOT/target}/release/sirius-deck-app}"
+FLOOR="${CARGO_TARGET_DIR:-$ROOT/target}/release/empty-window"
 runs="${1:-5}"
-[ -x "$APP" ] || { echo "build it first: cargo build --release -p sirius-deck-app" >&2; exit 1; }
+for b in "$APP" "$FLOOR"; do
+    [ -x "$b" ] || { echo "build it first: cargo build --release -p sirius-deck-app -p empty-window" >&2; exit 1; }
+done
 [ -w /proc/sys/vm/drop_caches ] || { echo "the cold runs drop the page cache: run this as root" >&2; exit 1; }
 n=97; while [ -e "/tmp/.X11-unix/X$n" ]; do n=$((n + 1)); done
 Xvfb ":$n" -screen 0 1280x860x24 -nolisten tcp >/dev/null 2>&1 & xvfb=$!
@@ -19,13 +24,13 @@ for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.1; done
 data="$(mktemp -d)"
 out="$(mktemp)"
 
-once() { # cold|warm [S]: prints the milliseconds from exec to the first drawn diagram (and lets
-    # the window live S seconds more, so that what it remembers is written)
+once() { # cold|warm [S] [BINARY]: prints the milliseconds from exec to the first drawn diagram
+    # (and lets the window live S seconds more, so that what it remembers is written)
     [ "$1" = cold ] && { sync; echo 3 > /proc/sys/vm/drop_caches; }
     local start line
     start=$(date +%s%3N)
     DISPLAY=":$n" XDG_DATA_HOME="$data" SIRIUS_DECK_STACK=sirius-lab SIRIUS_DECK_ENV=dev NO_AT_BRIDGE=1 \
-        setsid "$APP" >"$out" 2>&1 & local pid=$!
+        setsid "${3:-$APP}" >"$out" 2>&1 & local pid=$!
     trap "kill -- -$pid 2>/dev/null || true" EXIT # this runs in a subshell of its own
     for _ in $(seq 300); do
         line=$(grep -o 'unix ms [0-9]*' "$out" || true)
@@ -44,7 +49,11 @@ median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 # and the page keeps the layout for the next starts (localStorage, written within a second or so).
 printf 'first start: %s ms\n' "$(once warm 3)"
 for mode in cold warm; do
-    times=()
-    for _ in $(seq "$runs"); do times+=("$(once $mode)"); done
-    printf '%s: %s ms; median %s ms\n' "$mode" "${times[*]}" "$(printf '%s\n' "${times[@]}" | median)"
+    app=() floor=()
+    for _ in $(seq "$runs"); do
+        app+=("$(once $mode)")
+        floor+=("$(once $mode 0 "$FLOOR")")
+    done
+    printf '%s: app %s ms, median %s ms; empty window %s ms, median %s ms\n' "$mode" \
+        "${app[*]}" "$(printf '%s\n' "${app[@]}" | median)" "${floor[*]}" "$(printf '%s\n' "${floor[@]}" | median)"
 done
