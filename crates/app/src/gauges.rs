@@ -1,11 +1,13 @@
 //! Which resource samples a view needs: the engine streams one per container each second,
 //! most of them the same as the one before to the eye. A gauge shows use against the
 //! service's limit, so a sample is worth drawing only when it moves the gauge visibly, or
-//! when the service is shown in detail (its chart moves with every sample). A node's memory
-//! gauge shows the least of the last three samples: a spike shorter than the time between two
-//! readings (a RabbitMQ health check starts a whole Erlang node for a second, every ten) is not
-//! what the service holds, and would flip the gauge at every reading; a lasting rise shows at
-//! the third reading, a fall at once.
+//! when the service is shown in detail (its chart moves with every sample). A node's gauges
+//! show its last three samples (30 s of readings): memory the least of them, CPU their mean. A
+//! spike shorter than the time between two readings (a RabbitMQ health check starts a whole
+//! Erlang node for a second or two, every 30 s) is not what the service holds or uses, and
+//! would flip the gauges at every other reading: the mean of 30 s holds one such spike at every
+//! reading, and stays. A lasting rise of memory shows at the third reading, a fall at once; a
+//! lasting change of CPU shows a third of it at the next reading, all of it at the third.
 
 use crate::lifecycle::NEAR_MEMORY_LIMIT;
 use crate::target::Stack;
@@ -17,8 +19,8 @@ const STEP: f64 = 1.0 / 50.0;
 /// What a gauge measures against when its service has no limit: one core, and this much memory.
 const CPU_SCALE_WITHOUT_LIMIT: f64 = 100.0;
 const MEMORY_SCALE_WITHOUT_LIMIT: f64 = 256.0 * 1048576.0;
-/// A node's memory is the least of this many samples.
-const MEMORY_SAMPLES: usize = 3;
+/// A node's gauges show this many samples: memory the least of them, CPU their mean.
+const SAMPLES: usize = 3;
 
 /// What a view last drew of each container, and the scale of each service's gauges.
 pub struct Gauges {
@@ -26,8 +28,8 @@ pub struct Gauges {
     scales: HashMap<String, Scale>,
     /// By container name.
     drawn: HashMap<String, Drawn>,
-    /// The last memory samples of each container, by container name.
-    memory: HashMap<String, VecDeque<u64>>,
+    /// The last samples of each container (percent of one core, bytes), by container name.
+    recent: HashMap<String, VecDeque<(f64, u64)>>,
 }
 
 #[derive(Clone, Copy)]
@@ -63,26 +65,29 @@ impl Gauges {
         Gauges {
             scales,
             drawn: HashMap::new(),
-            memory: HashMap::new(),
+            recent: HashMap::new(),
         }
     }
 
     /// What a view draws of `u`, if anything, and whether that is at or near the memory limit:
-    /// every sample as it is when `detailed`; else, with the least memory of the last
-    /// samples, only when it moves a gauge of its container visibly (or the newest sample
-    /// crosses the near-the-memory-limit mark). What is drawn becomes the mark the next sample is measured
-    /// from.
+    /// every sample as it is when `detailed`; else, with the mean CPU and the least memory of
+    /// the last samples, only when it moves a gauge of its container visibly (or the newest
+    /// sample crosses the near-the-memory-limit mark). What is drawn becomes the mark the next
+    /// sample is measured from.
     pub fn draws(&mut self, u: &Usage, detailed: bool) -> Option<(Usage, bool)> {
         let newest = u.memory_bytes as f64;
-        let recent = self.memory.entry(u.container.clone()).or_default();
-        if recent.len() == MEMORY_SAMPLES {
+        let recent = self.recent.entry(u.container.clone()).or_default();
+        if recent.len() == SAMPLES {
             recent.pop_front();
         }
-        recent.push_back(u.memory_bytes);
-        let least = recent.iter().copied().min().unwrap_or(u.memory_bytes);
-        let u = Usage {
-            memory_bytes: if detailed { u.memory_bytes } else { least },
-            ..u.clone()
+        recent.push_back((u.cpu_percent, u.memory_bytes));
+        let u = match detailed {
+            true => u.clone(),
+            false => Usage {
+                cpu_percent: recent.iter().map(|s| s.0).sum::<f64>() / recent.len() as f64,
+                memory_bytes: recent.iter().map(|s| s.1).min().unwrap_or(u.memory_bytes),
+                ..u.clone()
+            },
         };
         let scale = self.scales.get(&u.service).copied().unwrap_or(Scale {
             cpu: CPU_SCALE_WITHOUT_LIMIT,
@@ -116,7 +121,7 @@ impl Gauges {
     /// view was away, and sampling stopped).
     pub fn forget(&mut self) {
         self.drawn.clear();
-        self.memory.clear();
+        self.recent.clear();
     }
 }
 
@@ -164,26 +169,51 @@ mod tests {
         assert_eq!(draws(&mut g, sample("db", 1.0, 40.0), false), Some(false));
         assert_eq!(draws(&mut g, sample("db", 1.9, 41.9), false), None);
         // Measured from what was drawn, not from the last sample: a slow drift is drawn once it
-        // adds up to a visible move (1% of half a core).
+        // adds up to a visible move (1% of half a core; CPU the mean of the last three).
         assert_eq!(draws(&mut g, sample("db", 1.9, 41.5), false), None);
-        assert_eq!(draws(&mut g, sample("db", 2.1, 41.5), false), Some(false));
-        // A lasting rise is drawn once the last three samples show it.
-        assert_eq!(draws(&mut g, sample("db", 2.1, 89.9), false), None);
-        assert_eq!(draws(&mut g, sample("db", 2.1, 89.9), false), None);
-        assert_eq!(draws(&mut g, sample("db", 2.1, 89.9), false), Some(false));
+        assert_eq!(draws(&mut g, sample("db", 2.3, 41.5), false), Some(false));
+        // A lasting rise of memory is drawn once the last three samples show it.
+        assert_eq!(draws(&mut g, sample("db", 2.3, 89.9), false), None);
+        assert_eq!(draws(&mut g, sample("db", 2.3, 89.9), false), None);
+        assert_eq!(draws(&mut g, sample("db", 2.3, 89.9), false), Some(false));
         // Crossing 90% of the memory limit is drawn at once, whatever the step.
-        assert_eq!(draws(&mut g, sample("db", 2.1, 90.0), false), Some(true));
-        assert_eq!(draws(&mut g, sample("db", 2.1, 90.0), false), None);
+        assert_eq!(draws(&mut g, sample("db", 2.3, 90.0), false), Some(true));
+        assert_eq!(draws(&mut g, sample("db", 2.3, 90.0), false), None);
         // Shown in detail, every sample is drawn as it is.
         let (shown, _) = g.draws(&sample("db", 2.1, 20.0), true).expect("drawn");
         assert_eq!(shown.memory_bytes, 20 * 1048576);
-        // Without a limit, the scale is one core and 256 MiB.
+        // Without a limit, the scale is one core and 256 MiB: a step is 2% of a core.
         assert_eq!(draws(&mut g, sample("free", 0.0, 10.0), false), Some(false));
-        assert_eq!(draws(&mut g, sample("free", 1.9, 10.0), false), None);
-        assert_eq!(draws(&mut g, sample("free", 2.1, 10.0), false), Some(false));
+        assert_eq!(draws(&mut g, sample("free", 3.3, 10.0), false), None);
+        assert_eq!(draws(&mut g, sample("free", 3.3, 10.0), false), Some(false));
         // After the view was away, the next sample of each is drawn.
         g.forget();
         assert_eq!(draws(&mut g, sample("db", 2.1, 90.0), false), Some(true));
+    }
+
+    #[test]
+    fn a_cpu_spike_every_third_reading_is_not_a_change() {
+        let mut g = Gauges::new(&stack());
+        let cpu =
+            |g: &mut Gauges, percent: f64| g.draws(&sample("db", percent, 40.0), false).map(|(u, _)| u.cpu_percent);
+        assert_eq!(cpu(&mut g, 1.0), Some(1.0));
+        // A health check every 30 s, read every 10 s: one reading in three holds it. The gauge
+        // takes it in once, then stays, whichever reading holds the spike.
+        assert_eq!(cpu(&mut g, 6.0), Some(3.5));
+        for percent in [1.0, 1.0, 6.0, 1.0, 1.0, 6.0, 1.0, 1.0, 6.0] {
+            assert_eq!(cpu(&mut g, percent), None);
+        }
+        // A lasting change shows a third of it at the next reading, all of it at the third.
+        let mut g = Gauges::new(&stack());
+        assert_eq!(cpu(&mut g, 1.0), Some(1.0));
+        assert_eq!(cpu(&mut g, 1.0), None);
+        assert_eq!(cpu(&mut g, 1.0), None);
+        assert_eq!(cpu(&mut g, 10.0), Some(4.0));
+        assert_eq!(cpu(&mut g, 10.0), Some(7.0));
+        assert_eq!(cpu(&mut g, 10.0), Some(10.0));
+        // Shown in detail, a reading is drawn as it is.
+        let (shown, _) = g.draws(&sample("db", 1.0, 40.0), true).expect("drawn");
+        assert_eq!(shown.cpu_percent, 1.0);
     }
 
     #[test]
