@@ -129,8 +129,12 @@ impl Gauges {
 mod tests {
     use super::*;
 
+    /// A stack of two services, one with limits, from a folder of its own (the tests run at
+    /// once, and each removes its folder).
     fn stack() -> Stack {
-        let dir = std::env::temp_dir().join(format!("deck-gauges-{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("deck-gauges-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("mkdir");
         let file = dir.join("compose.yaml");
         std::fs::write(
