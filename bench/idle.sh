@@ -5,7 +5,9 @@
 #
 #   bench/idle.sh [--minutes M] [--sample S]
 #
-# Both start together and settle for 15 s; then, for each, over S seconds (default 30):
+# First each window alone, one after the other: its PSS after 15 s (what it costs as the only
+# WebKit window, which the 1.1x aim compares). Then both start together and settle for 15 s;
+# then, for each, over S seconds (default 30):
 #   visible  the window mapped;
 #   hidden   the window unmapped (as when minimised: WebKit's page turns hidden);
 #   later    visible again M minutes after the start (default 0: skipped), where a leak shows.
@@ -99,9 +101,27 @@ measure() { # label: samples both windows over the same $sample seconds
     done
 }
 
-# The empty window paints as the app does (the app turns WebKit's GL compositing off for itself,
-# see src-tauri/src/main.rs), so that the two differ only in what they show.
-start empty "$TARGET/empty-window" "Empty Window" WEBKIT_DISABLE_COMPOSITING_MODE=1
+# Each window alone first, for its memory: side by side, the two trees share WebKit's and GTK's
+# pages, and PSS splits those between them, so that each looks smaller and the ratio larger than
+# what either costs where it is the only WebKit window (the issue's floor, 199 MiB, is the empty
+# window alone).
+alone() { # name binary title [VAR=value...]
+    local tree
+    start "$@"
+    sleep $SETTLE
+    eval "alone_$1=$(kib ${pid[$1]} smaps_rollup Pss:)"
+    tree=$(pids ${pid[$1]})
+    kill $tree 2>/dev/null || true
+    for p in $tree; do while kill -0 "$p" 2>/dev/null; do sleep 0.2; done; done
+}
+# The empty window runs WebKit as the app does (the app turns GL compositing and the memory
+# pressure monitor off for itself, see src-tauri/src/main.rs), so that the two differ only in
+# what they show.
+empty=("$TARGET/empty-window" "Empty Window" WEBKIT_DISABLE_COMPOSITING_MODE=1 WEBKIT_DISABLE_MEMORY_PRESSURE_MONITOR=1)
+alone empty "${empty[@]}"
+alone app "$APP" "Sirius Deck"
+echo "PSS alone, after ${SETTLE} s: the app $(mib "$alone_app") MiB, the empty window $(mib "$alone_empty") MiB"
+start empty "${empty[@]}"
 start app "$APP" "Sirius Deck"
 began=$(date +%s)
 sleep $SETTLE
@@ -118,9 +138,10 @@ if [ "$minutes" -gt 0 ]; then
     [ $left -gt 0 ] && sleep $left
     measure "visible, after ${minutes} min" later
 fi
-awk -v pa="$pss_app_visible" -v pe="$pss_empty_visible" -v ca="$cpu_app_visible" -v ce="$cpu_empty_visible" \
-    -v ha="$cpu_app_hidden" -v he="$cpu_empty_hidden" 'BEGIN {
-    printf "PSS: the app %.2fx the empty window (aim: at most 1.1x)\n", pa / pe
+awk -v la="$alone_app" -v le="$alone_empty" -v pa="$pss_app_visible" -v pe="$pss_empty_visible" \
+    -v ca="$cpu_app_visible" -v ce="$cpu_empty_visible" -v ha="$cpu_app_hidden" -v he="$cpu_empty_hidden" 'BEGIN {
+    printf "PSS, each alone: the app %.2fx the empty window (aim: at most 1.1x)\n", la / le
+    printf "PSS, side by side: the app %.2fx the empty window\n", pa / pe
     printf "CPU visible: the app %+.2f points against the empty window (aim: at most +0.10)\n", ca - ce
     printf "CPU hidden: the app %+.2f points against the empty window (aim: 0)\n", ha - he
 }'

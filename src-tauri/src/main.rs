@@ -100,6 +100,17 @@ fn main() {
     if std::env::var_os("JSC_useJIT").is_none() {
         std::env::set_var("JSC_useJIT", "0");
     }
+    // WebKit's memory pressure monitor: a thread of this process reads the system's free memory,
+    // and the page process reads the whole of its /proc/self/smaps every 30 s, to free caches
+    // past thresholds (a third of 3 GB, or of the RAM when less, at the lowest) that this page
+    // (about 110 MiB) never nears. Those reads were 86% of the idle page process's CPU (perf),
+    // and cost more the more mappings it has (1765 after a layout in the ELK worker, 1155 for
+    // an empty page). Set it to 0 to keep the monitor (WebKit takes any value as "disable").
+    match std::env::var_os("WEBKIT_DISABLE_MEMORY_PRESSURE_MONITOR") {
+        None => std::env::set_var("WEBKIT_DISABLE_MEMORY_PRESSURE_MONITOR", "1"),
+        Some(v) if v == "0" => std::env::remove_var("WEBKIT_DISABLE_MEMORY_PRESSURE_MONITOR"),
+        Some(_) => {}
+    }
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_store::Builder::default().build())
         .plugin(tauri_plugin_dialog::init())

@@ -235,12 +235,9 @@ impl Engine {
                             break;
                         }
                     },
-                    _ = reconcile.tick() => match self.containers(&project).await {
-                        Ok(containers) => {
-                            let containers = by_name(containers);
-                            if containers == known {
-                                continue;
-                            }
+                    _ = reconcile.tick() => match self.reconcile(&project, &known).await {
+                        Ok(None) => {}
+                        Ok(Some(containers)) => {
                             tracing::debug!("the reconcile found a change the events did not report");
                             known.clone_from(&containers);
                             if tx.send(StackChange::Snapshot { containers }).await.is_err() {
@@ -256,6 +253,20 @@ impl Engine {
             }
             tokio::time::sleep(RETRY).await;
         }
+    }
+
+    /// The containers as they are, when they differ from `known`: one listing first, and the
+    /// containers read in full (an inspection each) only when the listing disagrees.
+    async fn reconcile(
+        &self,
+        project: &str,
+        known: &BTreeMap<String, ContainerStatus>,
+    ) -> Result<Option<BTreeMap<String, ContainerStatus>>, crate::EngineError> {
+        if self.listing_agrees(project, known).await? {
+            return Ok(None);
+        }
+        let containers = by_name(self.containers(project).await?);
+        Ok((containers != *known).then_some(containers))
     }
 }
 

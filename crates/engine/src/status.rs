@@ -45,6 +45,17 @@ impl std::fmt::Display for ContainerState {
     }
 }
 
+/// The health a container's status text names, as `docker ps` shows it: `Up 3 minutes
+/// (healthy)`, `Up 2 seconds (health: starting)`; none without a health check, or paused.
+fn health_in_status(status: &str) -> Option<Health> {
+    match status.rsplit_once('(')?.1.strip_suffix(')')? {
+        "healthy" => Some(Health::Healthy),
+        "unhealthy" => Some(Health::Unhealthy),
+        "health: starting" => Some(Health::Starting),
+        _ => None,
+    }
+}
+
 /// The result of a container's own health check, as the engine reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
@@ -177,6 +188,45 @@ impl Engine {
         }
         out.sort_by(|a, b| a.service.cmp(&b.service).then(a.number.cmp(&b.number)));
         Ok(out)
+    }
+
+    /// Whether one listing of the project's containers (a single request, nothing inspected)
+    /// agrees with `known`: the same containers, each with the same id and state, and the
+    /// same health where the engine's status text names one.
+    pub(crate) async fn listing_agrees(
+        &self,
+        project_name: &str,
+        known: &BTreeMap<String, ContainerStatus>,
+    ) -> Result<bool, EngineError> {
+        let list = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(labels::project_filter(project_name)),
+                ..Default::default()
+            }))
+            .await
+            .context(|| "listing containers".into())?;
+        let ours = list
+            .iter()
+            .filter(|c| c.labels.as_ref().is_some_and(|l| l.contains_key(SERVICE)))
+            .collect::<Vec<_>>();
+        Ok(ours.len() == known.len()
+            && ours.iter().all(|c| {
+                let name = c
+                    .names
+                    .as_ref()
+                    .and_then(|n| n.first())
+                    .map(|n| n.trim_start_matches('/'));
+                name.and_then(|n| known.get(n)).is_some_and(|k| {
+                    c.id.as_deref() == Some(k.id.as_str())
+                        && c.state.map(|s| s.to_string()) == Some(k.state.to_string())
+                        && c.status
+                            .as_deref()
+                            .and_then(health_in_status)
+                            .is_none_or(|h| k.health == Some(h))
+                })
+            }))
     }
 
     /// One container's status, or `None` when it is gone or not a service's.
@@ -428,6 +478,9 @@ pub struct UsageSampler {
     tx: tokio::sync::mpsc::Sender<Usage>,
     /// By container id: the task, and whether it samples every second.
     tasks: std::collections::HashMap<String, (tokio::task::JoinHandle<()>, bool)>,
+    /// Slow readings fall on this instant plus a multiple of [`SLOW_SAMPLE`]: all containers
+    /// are read at once, in one wake-up of the process rather than one each.
+    epoch: tokio::time::Instant,
 }
 
 /// A running container to sample: the engine it runs on, and what its samples are called.
@@ -454,6 +507,7 @@ impl Engine {
             docker: self.docker.clone(),
             tx,
             tasks: Default::default(),
+            epoch: tokio::time::Instant::now(),
         };
         (sampler, rx)
     }
@@ -499,7 +553,7 @@ impl UsageSampler {
                 let tx = self.tx.clone();
                 let task = match fast {
                     true => tokio::spawn(stream(c, tx)),
-                    false => tokio::spawn(read_every(c, tx, SLOW_SAMPLE)),
+                    false => tokio::spawn(read_every(c, tx, self.epoch)),
                 };
                 self.tasks.insert(id, (task, fast));
             }
@@ -547,11 +601,17 @@ async fn stream(c: Sampled, tx: tokio::sync::mpsc::Sender<Usage>) {
     }
 }
 
-/// Reads one container's counters every `every` (the first reading waits for the engine's
-/// second one, for a CPU figure at once) until it stops or nobody listens.
-async fn read_every(c: Sampled, tx: tokio::sync::mpsc::Sender<Usage>, every: std::time::Duration) {
+/// Reads one container's counters at once (waiting for the engine's second reading, for a CPU
+/// figure at once), then at `epoch` plus each multiple of [`SLOW_SAMPLE`], until it stops or
+/// nobody listens.
+async fn read_every(c: Sampled, tx: tokio::sync::mpsc::Sender<Usage>, epoch: tokio::time::Instant) {
     use futures_util::StreamExt;
     let mut before: Option<bollard::models::ContainerCpuStats> = None;
+    let mut ticks = tokio::time::interval_at(
+        next_multiple(epoch, tokio::time::Instant::now(), SLOW_SAMPLE),
+        SLOW_SAMPLE,
+    );
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         let opts = bollard::query_parameters::StatsOptions {
             stream: false,
@@ -574,6 +634,51 @@ async fn read_every(c: Sampled, tx: tokio::sync::mpsc::Sender<Usage>, every: std
             return;
         }
         before = Some(cpu.clone());
-        tokio::time::sleep(every).await;
+        ticks.tick().await;
+    }
+}
+
+/// The first instant that is `epoch` plus a multiple of `every`, and at least half of `every`
+/// after `now` (a reading over a shorter time would say little).
+fn next_multiple(
+    epoch: tokio::time::Instant,
+    now: tokio::time::Instant,
+    every: std::time::Duration,
+) -> tokio::time::Instant {
+    let n = (now.saturating_duration_since(epoch) + every / 2).as_nanos() / every.as_nanos() + 1;
+    epoch + every * u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{health_in_status, next_multiple, Health};
+    use std::time::Duration;
+
+    #[test]
+    fn slow_readings_fall_on_the_same_instants() {
+        let epoch = tokio::time::Instant::now();
+        let every = Duration::from_secs(10);
+        let at = |s: u64| epoch + Duration::from_secs(s);
+        assert_eq!(next_multiple(epoch, at(0), every), at(10));
+        assert_eq!(next_multiple(epoch, at(3), every), at(10));
+        // Less than half a period before the next instant: the one after it.
+        assert_eq!(next_multiple(epoch, at(7), every), at(20));
+        assert_eq!(next_multiple(epoch, at(10), every), at(20));
+        assert_eq!(next_multiple(epoch, at(1234), every), at(1240));
+    }
+
+    #[test]
+    fn the_health_a_status_text_names() {
+        assert_eq!(health_in_status("Up 3 minutes (healthy)"), Some(Health::Healthy));
+        assert_eq!(health_in_status("Up 40 seconds (unhealthy)"), Some(Health::Unhealthy));
+        assert_eq!(
+            health_in_status("Up 2 seconds (health: starting)"),
+            Some(Health::Starting)
+        );
+        // No health check, paused, restarting, exited: the text names no health.
+        assert_eq!(health_in_status("Up 3 minutes"), None);
+        assert_eq!(health_in_status("Up 3 minutes (Paused)"), None);
+        assert_eq!(health_in_status("Restarting (1) 5 seconds ago"), None);
+        assert_eq!(health_in_status("Exited (0) 2 hours ago"), None);
     }
 }
