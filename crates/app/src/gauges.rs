@@ -14,8 +14,14 @@ use crate::target::Stack;
 use deck_engine::Usage;
 use std::collections::{HashMap, VecDeque};
 
-/// A visible move: a fiftieth of the gauge (a pixel or more of a node's gauge).
-const STEP: f64 = 1.0 / 50.0;
+/// A visible move of the memory gauge: a fiftieth of it (a pixel or more of a node's gauge).
+const MEMORY_STEP: f64 = 1.0 / 50.0;
+/// A visible move of the CPU gauge: a 25th of it (3 pixels of a node's gauge). CPU readings
+/// of an idle service are noisier than a fiftieth: RabbitMQ's health check costs 0.4 to 1.1 s
+/// of CPU each time, which moves the mean of its last three readings by 1 to 2.6% of a core
+/// from one reading to the next with no change of load, one to two fiftieths of its gauge at a
+/// limit of half a core (that redrew it at most readings).
+const CPU_STEP: f64 = 1.0 / 25.0;
 /// What a gauge measures against when its service has no limit: one core, and this much memory.
 const CPU_SCALE_WITHOUT_LIMIT: f64 = 100.0;
 const MEMORY_SCALE_WITHOUT_LIMIT: f64 = 256.0 * 1048576.0;
@@ -105,8 +111,8 @@ impl Gauges {
         let moved = match self.drawn.get(&u.container) {
             None => true,
             Some(was) => {
-                (now.cpu - was.cpu).abs() >= STEP * scale.cpu
-                    || (now.memory - was.memory).abs() >= STEP * scale.memory
+                (now.cpu - was.cpu).abs() >= CPU_STEP * scale.cpu
+                    || (now.memory - was.memory).abs() >= MEMORY_STEP * scale.memory
                     || now.near_limit != was.near_limit
             }
         };
@@ -169,13 +175,14 @@ mod tests {
     #[test]
     fn only_visible_moves_are_drawn() {
         let mut g = Gauges::new(&stack());
-        // The first sample of a container is drawn; jitter below a fiftieth of the limit is not.
+        // The first sample of a container is drawn; jitter below a visible move is not (a 25th
+        // of the CPU limit, a fiftieth of the memory limit).
         assert_eq!(draws(&mut g, sample("db", 1.0, 40.0), false), Some(false));
-        assert_eq!(draws(&mut g, sample("db", 1.9, 41.9), false), None);
+        assert_eq!(draws(&mut g, sample("db", 2.9, 41.9), false), None);
         // Measured from what was drawn, not from the last sample: a slow drift is drawn once it
-        // adds up to a visible move (1% of half a core; CPU the mean of the last three).
-        assert_eq!(draws(&mut g, sample("db", 1.9, 41.5), false), None);
-        assert_eq!(draws(&mut g, sample("db", 2.3, 41.5), false), Some(false));
+        // adds up to a visible move (2% of half a core; CPU the mean of the last three).
+        assert_eq!(draws(&mut g, sample("db", 2.9, 41.5), false), None);
+        assert_eq!(draws(&mut g, sample("db", 3.3, 41.5), false), Some(false));
         // A lasting rise of memory is drawn once the last three samples show it.
         assert_eq!(draws(&mut g, sample("db", 2.3, 89.9), false), None);
         assert_eq!(draws(&mut g, sample("db", 2.3, 89.9), false), None);
@@ -186,10 +193,10 @@ mod tests {
         // Shown in detail, every sample is drawn as it is.
         let (shown, _) = g.draws(&sample("db", 2.1, 20.0), true).expect("drawn");
         assert_eq!(shown.memory_bytes, 20 * 1048576);
-        // Without a limit, the scale is one core and 256 MiB: a step is 2% of a core.
+        // Without a limit, the scale is one core and 256 MiB: a step of CPU is 4% of a core.
         assert_eq!(draws(&mut g, sample("free", 0.0, 10.0), false), Some(false));
-        assert_eq!(draws(&mut g, sample("free", 3.3, 10.0), false), None);
-        assert_eq!(draws(&mut g, sample("free", 3.3, 10.0), false), Some(false));
+        assert_eq!(draws(&mut g, sample("free", 6.3, 10.0), false), None);
+        assert_eq!(draws(&mut g, sample("free", 6.3, 10.0), false), Some(false));
         // After the view was away, the next sample of each is drawn.
         g.forget();
         assert_eq!(draws(&mut g, sample("db", 2.1, 90.0), false), Some(true));
