@@ -171,17 +171,21 @@ impl Engine {
         Ok(out)
     }
 
-    /// The containers of the project's services, by service, then replica number.
-    pub async fn containers(&self, project_name: &str) -> Result<Vec<ContainerStatus>, EngineError> {
-        let list = self
-            .docker
+    /// The project's containers, stopped ones too, as the engine lists them.
+    async fn list(&self, project_name: &str) -> Result<Vec<bollard::models::ContainerSummary>, EngineError> {
+        self.docker
             .list_containers(Some(ListContainersOptions {
                 all: true,
                 filters: Some(labels::project_filter(project_name)),
                 ..Default::default()
             }))
             .await
-            .context(|| "listing containers".into())?;
+            .context(|| "listing containers".into())
+    }
+
+    /// The containers of the project's services, by service, then replica number.
+    pub async fn containers(&self, project_name: &str) -> Result<Vec<ContainerStatus>, EngineError> {
+        let list = self.list(project_name).await?;
         let mut out = Vec::new();
         for c in list {
             out.extend(self.container_status(&c.id.unwrap_or_default()).await);
@@ -198,15 +202,7 @@ impl Engine {
         project_name: &str,
         known: &BTreeMap<String, ContainerStatus>,
     ) -> Result<bool, EngineError> {
-        let list = self
-            .docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(labels::project_filter(project_name)),
-                ..Default::default()
-            }))
-            .await
-            .context(|| "listing containers".into())?;
+        let list = self.list(project_name).await?;
         let ours = list
             .iter()
             .filter(|c| c.labels.as_ref().is_some_and(|l| l.contains_key(SERVICE)))
