@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Writes src-tauri/hot-code.txt: the functions of the window's binary that run while it starts on
 # a stack and then sits idle, one (mangled) symbol a line. The release link places them first and
-# together (src-tauri/build.rs, lld's --symbol-ordering-file), so the code an open window keeps
+# together (src-tauri/build.rs writes the linker script), so the code an open window keeps
 # resident is those pages, not the whole binary: the kernel maps code in 64-KiB windows around
 # each page it runs, and with the hot functions spread over 13 MB of code, 10 MiB of it stayed
 # resident for 3 MB that ran.

@@ -135,8 +135,24 @@ pub fn drawn() {
             .map_or(0, |d| d.as_millis());
         tracing::info!(ms, "the first diagram is drawn");
         eprintln!("sirius-deck-app: first diagram drawn {ms} ms after start (unix ms {at})");
+        release_freed_memory();
     });
 }
+
+/// Gives the system back the memory the start freed (the compose schema compiled, the page's
+/// scripts unpacked and served, the first readings parsed). glibc's allocator keeps freed pages
+/// inside its heaps, so without this they stay resident while the window idles: 3.7 MiB of the
+/// main process, measured after the first diagram on the lab stack.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[expect(unsafe_code, reason = "glibc's malloc_trim has no safe binding")]
+fn release_freed_memory() {
+    // SAFETY: malloc_trim takes no pointers; glibc locks each arena while it walks it.
+    let released = unsafe { libc::malloc_trim(0) } == 1;
+    tracing::debug!(released, "freed memory given back to the system");
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_freed_memory() {}
 
 /// Lines of a log stream held while the window is hidden (the oldest go first).
 const HELD_LOG_LINES: usize = 1000;
