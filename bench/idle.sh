@@ -110,6 +110,12 @@ alone() { # name binary title [VAR=value...]
     start "$@"
     sleep $SETTLE
     eval "alone_$1=$(kib ${pid[$1]} smaps_rollup Pss:)"
+    # The resident part of the binary's own code (its executable mapping; the process is the child
+    # of dbus-run-session that runs it).
+    local own
+    own=$(pgrep -P "${pid[$1]}" -x "$(basename "$2" | cut -c1-15)" | head -1)
+    eval "code_$1=$(awk -v b="$(readlink -f "$2")" '/^[0-9a-f]+-/ { x = ($2 ~ /x/ && $6 == b) }
+        x && /^Rss:/ { k += $2 } END { print k + 0 }' "/proc/$own/smaps")"
     tree=$(pids ${pid[$1]})
     kill $tree 2>/dev/null || true
     for p in $tree; do while kill -0 "$p" 2>/dev/null; do sleep 0.2; done; done
@@ -121,6 +127,11 @@ empty=("$TARGET/empty-window" "Empty Window" WEBKIT_DISABLE_COMPOSITING_MODE=1 W
 alone empty "${empty[@]}"
 alone app "$APP" "Sirius Deck"
 echo "PSS alone, after ${SETTLE} s: the app $(mib "$alone_app") MiB, the empty window $(mib "$alone_empty") MiB"
+# The app's code that starts and idles is linked first (src-tauri/hot-code.txt, src-tauri/build.rs);
+# the list goes stale as the code changes, and this is where it shows.
+hot="$ROOT/src-tauri/hot-code.txt"
+found=$(nm --defined-only "$APP" 2>/dev/null | awk '{ print $3 }' | sort -u | comm -12 - <(sort -u "$hot") | wc -l)
+echo "the app's own code resident: $(mib "$code_app") MiB; hot-code.txt: $found of $(wc -l <"$hot") functions found by exact name in this build (when that falls, or the code resident grows, rerun scripts/hot-code.sh)"
 start empty "${empty[@]}"
 start app "$APP" "Sirius Deck"
 began=$(date +%s)
