@@ -13,6 +13,7 @@
 # the layout is computed, then remembered). Rerun it when the start or the idle path changes much:
 # a function missing from the list still works, it is only placed with the cold code.
 set -euo pipefail
+export LC_ALL=C # one sort order for comm, and the same list on every machine
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/lib.sh"
 APP="${CARGO_TARGET_DIR:-$ROOT/target}/release/sirius-deck-app"
