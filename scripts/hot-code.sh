@@ -19,7 +19,7 @@ source "$ROOT/scripts/lib.sh"
 APP="${CARGO_TARGET_DIR:-$ROOT/target}/release/sirius-deck-app"
 idle="${1:-60}"
 [ -x "$APP" ] || { echo "build it first: cargo build --release -p sirius-deck-app" >&2; exit 1; }
-command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
+ensure_apt valgrind
 work="$(mktemp -d)"
 n=97; while [ -e "/tmp/.X11-unix/X$n" ]; do n=$((n + 1)); done
 Xvfb ":$n" -screen 0 1280x860x24 -nolisten tcp >/dev/null 2>&1 & xvfb=$!
