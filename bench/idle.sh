@@ -131,7 +131,7 @@ echo "PSS alone, after ${SETTLE} s: the app $(mib "$alone_app") MiB, the empty w
 # the list goes stale as the code changes, and this is where it shows.
 hot="$ROOT/src-tauri/hot-code.txt"
 found=$(nm --defined-only "$APP" 2>/dev/null | awk '{ print $3 }' | sort -u | comm -12 - <(sort -u "$hot") | wc -l)
-echo "the app's own code resident: $(mib "$code_app") MiB; hot-code.txt: $found of $(wc -l <"$hot") functions found by exact name in this build (when that falls, or the code resident grows, rerun scripts/hot-code.sh)"
+echo "own code resident: the app $(mib "$code_app") MiB, the empty window $(mib "$code_empty") MiB; hot-code.txt: $found of $(wc -l <"$hot") functions found by exact name in this build (when that falls, or the code resident grows, rerun scripts/hot-code.sh)"
 start empty "${empty[@]}"
 start app "$APP" "Sirius Deck"
 began=$(date +%s)
