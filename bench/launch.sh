@@ -5,7 +5,9 @@
 # times warm; prints each and the medians. Beside each run, the same for the floor: the empty
 # Tauri window of bench/idle.sh (one static page on the same WebKitGTK), to its first frame.
 # Before them, the app's first start on the stack (in a fresh data folder: no window size and no
-# layout remembered), timed once.
+# layout remembered), timed once. After each mode, the median of each step of the app's page
+# (as the app prints them: its HTML received, its scripts run, the stacks listed, the first one
+# opened, the diagram laid out; milliseconds after the process started).
 #
 #   bench/launch.sh [RUNS]   (default 5; build first: cargo build --release -p sirius-deck-app -p empty-window)
 set -euo pipefail
@@ -23,6 +25,7 @@ trap 'kill $xvfb 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$n" ] && break; sleep 0.1; done
 data="$(mktemp -d)"
 out="$(mktemp)"
+steps="$(mktemp)"
 
 once() { # cold|warm [S] [BINARY]: prints the milliseconds from exec to the first drawn diagram
     # (and lets the window live S seconds more, so that what it remembers is written)
@@ -41,6 +44,7 @@ once() { # cold|warm [S] [BINARY]: prints the milliseconds from exec to the firs
     kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     [ -n "$line" ] || { echo "no diagram drawn within 30 s:" >&2; cat "$out" >&2; exit 1; }
+    sed -n "s/.*the page's start (ms): //p" "$out" >>"$steps"
     echo $(( ${line#unix ms } - start ))
 }
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
@@ -56,4 +60,10 @@ for mode in cold warm; do
     done
     printf '%s: app %s ms, median %s ms; empty window %s ms, median %s ms\n' "$mode" \
         "${app[*]}" "$(printf '%s\n' "${app[@]}" | median)" "${floor[*]}" "$(printf '%s\n' "${floor[@]}" | median)"
+    # The steps of these runs (the file also holds the first start's, which is left out).
+    tail -n "$runs" "$steps" | python3 -c '
+import statistics, sys
+runs = [dict(s.rsplit(" ", 1) for s in l.strip().split(", ")) for l in sys.stdin if l.strip()]
+names = [n for n in runs[0] if all(n in r for r in runs)] if runs else []
+print("  the app'"'"'s page, median ms after start: " + ", ".join(f"{n} {statistics.median(int(r[n]) for r in runs):.0f}" for n in names))'
 done

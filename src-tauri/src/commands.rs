@@ -381,8 +381,8 @@ commands! {
     }
 
     /// The page drew its first diagram: the launch time is logged and printed, once.
-    async fn window_drawn(;;) -> () {
-        live::drawn();
+    async fn window_drawn(; page: live::PageStart;) -> () {
+        live::drawn(&page);
         Ok(())
     }
 

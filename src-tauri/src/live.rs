@@ -124,17 +124,46 @@ impl Default for Screen {
 /// When the process started (the first line of `main`): launches are measured from here.
 pub static STARTED: std::sync::LazyLock<std::time::Instant> = std::sync::LazyLock::new(std::time::Instant::now);
 
+/// The page's own account of its start, sent with its first diagram.
+#[derive(Clone, Debug, Deserialize, TS)]
+#[ts(export)]
+pub struct PageStart {
+    /// When the page's clock started (its `performance.timeOrigin`), in Unix milliseconds.
+    pub origin: f64,
+    /// Moments of its start, in the order they came.
+    pub marks: Vec<PageMark>,
+}
+
+#[derive(Clone, Debug, Deserialize, TS)]
+#[ts(export)]
+pub struct PageMark {
+    pub name: String,
+    /// Milliseconds on the page's clock.
+    pub at: f64,
+}
+
 /// The page drew its first diagram: says how long the launch took (once), on stderr and in
-/// the log, with the wall-clock time for a benchmark that started the process.
-pub fn drawn() {
+/// the log, with the wall-clock time for a benchmark that started the process, and when each
+/// step of the page's start came (milliseconds after the process started).
+pub fn drawn(page: &PageStart) {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let ms = STARTED.elapsed().as_millis();
-        let at = std::time::SystemTime::now()
+        let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        tracing::info!(ms, "the first diagram is drawn");
-        eprintln!("sirius-deck-app: first diagram drawn {ms} ms after start (unix ms {at})");
+            .unwrap_or_default();
+        let at = now.as_millis();
+        let started = (now.saturating_sub(STARTED.elapsed())).as_secs_f64() * 1000.0;
+        let steps = page
+            .marks
+            .iter()
+            .map(|m| format!("{} {:.0}", m.name, page.origin + m.at - started))
+            .collect::<Vec<_>>()
+            .join(", ");
+        tracing::info!(ms, page = steps, "the first diagram is drawn");
+        eprintln!(
+            "sirius-deck-app: first diagram drawn {ms} ms after start (unix ms {at}); the page's start (ms): {steps}"
+        );
         release_freed_memory();
     });
 }

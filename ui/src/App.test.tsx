@@ -3,6 +3,7 @@ import axe from "axe-core";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { activity } from "./activity";
 import { App, healthLine } from "./App";
+import { listenFromNow, startBoot } from "./boot";
 import type { ContainerStatus } from "./bindings/ContainerStatus";
 import type { Layer } from "./bindings/Layer";
 import type { ServiceNode } from "./bindings/ServiceNode";
@@ -746,5 +747,52 @@ describe("the engine picker", () => {
     }
     // Dimmed by colour, never by opacity (which would lower the contrast measured here).
     expect(rules.some((m) => /opacity/.test(m[2]))).toBe(false);
+  });
+});
+
+describe("the page's start", () => {
+  it("opens the first stack once, before React renders, and shows the state the app sent before the window listened", async () => {
+    const backend = fake();
+    const [early, listening] = listenFromNow(backend);
+    const boot = startBoot(early, listening);
+    expect(await boot.opened).toMatchObject({ stack: "lab", env: "dev" });
+    // The live state the app sends as the stack opens, before the store listens.
+    backend.push({ kind: "snapshot", stack: "lab", containers: snap({ db: container() }) });
+    render(<App backend={early} boot={boot} />);
+    await waitFor(() => expect(screen.getByTestId("node-db").dataset.status).toBe("healthy"));
+    expect(backend.calls.filter((c) => c.startsWith("open "))).toEqual(["open lab dev"]);
+    // Another environment, then back: asked for each time.
+    fireEvent.change(screen.getByLabelText("environment"), { target: { value: "prod" } });
+    await waitFor(() => expect(backend.calls).toContain("open lab prod"));
+    fireEvent.change(screen.getByLabelText("environment"), { target: { value: "dev" } });
+    await waitFor(() => expect(backend.calls.filter((c) => c.startsWith("open "))).toEqual(["open lab dev", "open lab prod", "open lab dev"]));
+  });
+
+  it("asks to open the stack only once the page hears the app's events", async () => {
+    const backend = fake();
+    let heard = () => {};
+    const onState = backend.onState.bind(backend);
+    backend.onState = (l) => new Promise((done) => (heard = () => done(onState(l))));
+    const [early, listening] = listenFromNow(backend);
+    const boot = startBoot(early, listening);
+    await boot.stacks;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(backend.calls.filter((c) => c.startsWith("open "))).toEqual([]);
+    heard();
+    await boot.opened;
+    expect(backend.calls.filter((c) => c.startsWith("open "))).toEqual(["open lab dev"]);
+  });
+
+  it("holds at most 256 events of a kind for the first listener, the newest", async () => {
+    const backend = fake();
+    const [early, listening] = listenFromNow(backend);
+    await listening;
+    for (let i = 0; i < 300; i++) backend.usage({ stack: "lab", container: `c${i}`, service: "db", cpu_percent: 0, memory_bytes: 0, near_memory_limit: false });
+    const got: string[] = [];
+    await early.onUsage((e) => got.push(e.container));
+    expect(got.length).toBe(256);
+    expect(got[0]).toBe("c44");
+    backend.usage({ stack: "lab", container: "live", service: "db", cpu_percent: 0, memory_bytes: 0, near_memory_limit: false });
+    expect(got.at(-1)).toBe("live");
   });
 });

@@ -17,6 +17,7 @@ import { LogView } from "./LogView";
 import { useOperation } from "./operation";
 import { CONDITION_LABEL, nodeStatus, replicasOf, serviceStatus, type Known } from "./state";
 import type { Theme } from "./bindings/Theme";
+import { pageStart, type Boot } from "./boot";
 import { useDrift, useScreen, useStackStore, useTheme } from "./store";
 import { engineDownText, forWindow } from "./words";
 import { useUsage } from "./usage";
@@ -64,9 +65,9 @@ const OPERATION_NAME: Record<string, string> = {
   recover: "the recovery",
 };
 
-export function App({ backend }: { backend: Backend }) {
+export function App({ backend, boot }: { backend: Backend; boot?: Boot }) {
   rendered("App");
-  const [state, dispatch, usage] = useStackStore(backend);
+  const [state, dispatch, usage] = useStackStore(backend, boot);
   const op = useOperation();
   const [showLogs, setShowLogs] = useState(false);
   const [showBackups, setShowBackups] = useState(false);
@@ -215,7 +216,7 @@ export function App({ backend }: { backend: Backend }) {
   }, [backend, selected, stack, env, containers]);
 
   const select = useCallback((service: string | null) => dispatch({ type: "select", service }), [dispatch]);
-  const drawn = useCallback(() => void backend.call("window_drawn", {}).catch(() => {}), [backend]);
+  const drawn = useCallback(() => void backend.call("window_drawn", { page: pageStart() }).catch(() => {}), [backend]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {

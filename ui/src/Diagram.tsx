@@ -6,7 +6,7 @@ import type { Reach } from "./bindings/Reach";
 import type { ServiceDrift } from "./bindings/ServiceDrift";
 import type { ServiceNode } from "./bindings/ServiceNode";
 import { elkRun } from "./elk";
-import { computeLayout, fitViewport, GUTTER, NODE_HEIGHT, NODE_WIDTH, roundedPath, type EdgeRoute, type Layout } from "./layout";
+import { computeLayout, fitViewport, storedLayout, GUTTER, NODE_HEIGHT, NODE_WIDTH, roundedPath, type EdgeRoute, type Layout } from "./layout";
 import { envBadge, fraction, imageTag, serviceStatus, type Containers, type Known } from "./state";
 import { useUsage, type UsageStore } from "./usage";
 
@@ -161,10 +161,13 @@ const nodeTypes = { service: ServiceCard, layer: LayerLabel };
 const edgeTypes = { route: RouteEdge };
 const ARROW = { type: MarkerType.ArrowClosed, width: 14, height: 14 };
 
-/** The stack's layout, computed again when its services change (none while it is computed). */
+/** The stack's layout, computed again when its services change (none while it is computed);
+ * one computed before is used in the same render. */
 function useLayout(services: ServiceNode[]): Layout | null {
+  const stored = useMemo(() => storedLayout(services, window.localStorage), [services]);
   const [done, setDone] = useState<{ services: ServiceNode[]; layout: Layout } | null>(null);
   useEffect(() => {
+    if (stored) return;
     let live = true;
     computeLayout(services, elkRun, window.localStorage)
       .then((layout) => live && setDone({ services, layout }))
@@ -172,8 +175,8 @@ function useLayout(services: ServiceNode[]): Layout | null {
     return () => {
       live = false;
     };
-  }, [services]);
-  return done?.services === services ? done.layout : null;
+  }, [services, stored]);
+  return stored ?? (done?.services === services ? done.layout : null);
 }
 
 /** The pane's size in pixels, followed as it changes (a panel opens, the window resizes). */
@@ -183,6 +186,10 @@ function usePaneSize(): [React.RefObject<HTMLDivElement | null>, { width: number
   useLayoutEffect(() => {
     const el = ref.current;
     if (!el) return;
+    // Measured now, before the first frame is painted (the observer reports it a frame later);
+    // the pane has no border or padding, so this is the box the observer reports.
+    const { width, height } = el.getBoundingClientRect();
+    setSize({ width, height });
     const observer = new ResizeObserver(([entry]) => {
       const { width, height } = entry.contentRect;
       setSize((s) => (s && s.width === width && s.height === height ? s : { width, height }));
@@ -230,6 +237,7 @@ export function Diagram(props: {
   const laidOut = layout !== null && size !== null;
   useEffect(() => {
     if (!laidOut) return;
+    performance.mark("deck:laid-out");
     // The first frame lays the diagram out, the next one shows it.
     let frame = requestAnimationFrame(() => {
       frame = requestAnimationFrame(() => onDrawn?.());

@@ -153,18 +153,30 @@ const LAYOUT_VERSION = 2;
 const CACHE_PREFIX = "deck-layout:";
 const CACHE_KEEP = 16;
 
+function cacheKey(graph: ElkNode): string {
+  return `${CACHE_PREFIX}${LAYOUT_VERSION}:${JSON.stringify(graph)}`;
+}
+
+/** The layout of a stack's services when it was computed before (kept in the page's storage),
+ * at once: the diagram of a known stack is drawn in the render that first has its services. */
+export function storedLayout(services: ServiceNode[], storage?: Storage): Layout | null {
+  const key = cacheKey(elkGraph(services));
+  const cached = storage?.getItem(key);
+  if (!cached) return null;
+  try {
+    return JSON.parse(cached) as Layout;
+  } catch {
+    storage?.removeItem(key);
+    return null;
+  }
+}
+
 /** The layout of a stack's services, from the page's storage when it was computed before. */
 export async function computeLayout(services: ServiceNode[], run: ElkRun, storage?: Storage): Promise<Layout> {
+  const stored = storedLayout(services, storage);
+  if (stored) return stored;
   const graph = elkGraph(services);
-  const key = `${CACHE_PREFIX}${LAYOUT_VERSION}:${JSON.stringify(graph)}`;
-  const cached = storage?.getItem(key);
-  if (cached) {
-    try {
-      return JSON.parse(cached) as Layout;
-    } catch {
-      storage?.removeItem(key);
-    }
-  }
+  const key = cacheKey(graph);
   const layout = fromElk(services, await run(graph));
   if (storage) {
     try {

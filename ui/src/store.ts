@@ -4,6 +4,7 @@
 // sample redraws its gauges only.
 import { useEffect, useReducer, useRef, useState } from "react";
 import { apiError, errorText, type Backend } from "./backend";
+import type { Boot } from "./boot";
 import type { OpenedStack } from "./bindings/OpenedStack";
 import type { Reloaded } from "./bindings/Reloaded";
 import type { ServiceDrift } from "./bindings/ServiceDrift";
@@ -113,8 +114,9 @@ export function reduce(s: StackState, a: StackAction): StackState {
   }
 }
 
-/** The store of the open stack, fed by the app's live events, and its resource use. */
-export function useStackStore(backend: Backend): [StackState, (a: StackAction) => void, UsageStore] {
+/** The store of the open stack, fed by the app's live events, and its resource use (what the
+ * page asked for as it started first, when given). */
+export function useStackStore(backend: Backend, boot?: Boot): [StackState, (a: StackAction) => void, UsageStore] {
   // The theme the page was painted in (main.tsx), until the app's store says.
   const [state, dispatch] = useReducer(reduce, INITIAL, (s) => ({ ...s, theme: storedTheme() }));
   const [usage] = useState(() => new UsageStore());
@@ -125,24 +127,26 @@ export function useStackStore(backend: Backend): [StackState, (a: StackAction) =
   }, [usage, state.stack, state.opening]);
 
   useEffect(() => {
-    backend
-      .call("list_stacks", {})
+    (boot?.stacks ?? backend.call("list_stacks", {}))
       .then((stacks) => dispatch({ type: "stacks", stacks }))
       .catch((e) => dispatch({ type: "error", text: apiError(e).message }));
-  }, [backend]);
+  }, [backend, boot]);
 
   useEffect(() => {
-    if (!state.stack || !state.env) return;
+    const { stack, env } = state;
+    if (!stack || !env) return;
     // What a stack opened before answers late is dropped.
     let current = true;
-    backend
-      .call("open_stack", { stack: state.stack, env: state.env })
+    const open = () => backend.call("open_stack", { stack, env });
+    // The first stack shown is the one the page opened as it started.
+    const first = state.opening === 0 ? boot?.opened : undefined;
+    (first ? first.then((b) => (b && b.stack === stack && b.env === env ? b.opened : open())) : open())
       .then((opened) => current && dispatch({ type: "opened", opened }))
       .catch((e) => current && dispatch({ type: "error", text: apiError(e).message }));
     return () => {
       current = false;
     };
-  }, [backend, state.stack, state.env, state.opening]);
+  }, [backend, boot, state.stack, state.env, state.opening]);
 
   useEffect(() => {
     const stops: Promise<() => void>[] = [];

@@ -14,6 +14,7 @@ import type { Inspection } from "./Inspection";
 import type { InterruptedOp } from "./InterruptedOp";
 import type { LogLine } from "./LogLine";
 import type { OpenedStack } from "./OpenedStack";
+import type { PageStart } from "./PageStart";
 import type { PlannedChange } from "./PlannedChange";
 import type { RepairResult } from "./RepairResult";
 import type { Resolution } from "./Resolution";
@@ -69,7 +70,7 @@ export interface Commands {
   stack_switch_plan: { args: { stack: string; to: string; options: SwitchOptions }; result: Array<PlannedChange> };
   stack_drift: { args: { stack: string; env: string }; result: Array<ServiceDrift> };
   window_shows: { args: { visible: boolean; detailed: string | null }; result: null };
-  window_drawn: { args: {}; result: null };
+  window_drawn: { args: { page: PageStart }; result: null };
   service_repair: { args: { stack: string; env: string; service: string; onEvent: Channel<Event> }; result: RepairResult };
 }
 
