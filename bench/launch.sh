@@ -7,7 +7,8 @@
 # Before them, the app's first start on the stack (in a fresh data folder: no window size and no
 # layout remembered), timed once. After each mode, the median of each step of the app's page
 # (as the app prints them: its HTML received, its scripts run, the stacks listed, the first one
-# opened, the diagram laid out; milliseconds after the process started).
+# opened, the diagram laid out; milliseconds after the app's main() started, which the app
+# measures from, while the totals here run from before the exec).
 #
 #   bench/launch.sh [RUNS]   (default 5; build first: cargo build --release -p sirius-deck-app -p empty-window)
 set -euo pipefail
@@ -54,16 +55,16 @@ median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 printf 'first start: %s ms\n' "$(once warm 3)"
 for mode in cold warm; do
     app=() floor=()
+    : >"$steps"
     for _ in $(seq "$runs"); do
         app+=("$(once $mode)")
         floor+=("$(once $mode 0 "$FLOOR")")
     done
     printf '%s: app %s ms, median %s ms; empty window %s ms, median %s ms\n' "$mode" \
         "${app[*]}" "$(printf '%s\n' "${app[@]}" | median)" "${floor[*]}" "$(printf '%s\n' "${floor[@]}" | median)"
-    # The steps of these runs (the file also holds the first start's, which is left out).
-    tail -n "$runs" "$steps" | python3 -c '
+    python3 -c '
 import statistics, sys
 runs = [dict(s.rsplit(" ", 1) for s in l.strip().split(", ")) for l in sys.stdin if l.strip()]
 names = [n for n in runs[0] if all(n in r for r in runs)] if runs else []
-print("  the app'"'"'s page, median ms after start: " + ", ".join(f"{n} {statistics.median(int(r[n]) for r in runs):.0f}" for n in names))'
+print("  the app'"'"'s page, median ms after start: " + ", ".join(f"{n} {statistics.median(int(r[n]) for r in runs):.0f}" for n in names))' <"$steps"
 done

@@ -1,9 +1,10 @@
-import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { act, cleanup, fireEvent, render, renderHook, screen, waitFor } from "@testing-library/react";
 import axe from "axe-core";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { activity } from "./activity";
 import { App, healthLine } from "./App";
 import { listenFromNow, startBoot } from "./boot";
+import { useStackStore } from "./store";
 import type { ContainerStatus } from "./bindings/ContainerStatus";
 import type { Layer } from "./bindings/Layer";
 import type { ServiceNode } from "./bindings/ServiceNode";
@@ -755,7 +756,9 @@ describe("the page's start", () => {
     const backend = fake();
     const [early, listening] = listenFromNow(backend);
     const boot = startBoot(early, listening);
-    expect(await boot.opened).toMatchObject({ stack: "lab", env: "dev" });
+    const first = await boot.opened;
+    expect(first).toMatchObject({ stack: "lab", env: "dev" });
+    await first?.opened;
     // The live state the app sends as the stack opens, before the store listens.
     backend.push({ kind: "snapshot", stack: "lab", containers: snap({ db: container() }) });
     render(<App backend={early} boot={boot} />);
@@ -766,6 +769,19 @@ describe("the page's start", () => {
     await waitFor(() => expect(backend.calls).toContain("open lab prod"));
     fireEvent.change(screen.getByLabelText("environment"), { target: { value: "dev" } });
     await waitFor(() => expect(backend.calls.filter((c) => c.startsWith("open "))).toEqual(["open lab dev", "open lab prod", "open lab dev"]));
+  });
+
+  it("a first stack that failed to open does not keep the next one from opening", async () => {
+    const backend = fake();
+    backend.stacks = { ...backend.stacks, open_stack: "gone", open_env: "dev" };
+    const [early, listening] = listenFromNow(backend);
+    const boot = startBoot(early, listening);
+    const { result } = renderHook(() => useStackStore(early, boot));
+    await waitFor(() => expect(result.current[0].error).toContain("no stack gone/dev"));
+    // The stack removed: the list names another one to show, with no opening of the page's own.
+    act(() => result.current[1]({ type: "stacks", stacks: { ...backend.stacks, open_stack: "lab" } }));
+    await waitFor(() => expect(result.current[0].opened?.view.services.length).toBeGreaterThan(0));
+    expect(backend.calls.filter((c) => c.startsWith("open "))).toEqual(["open gone dev", "open lab dev"]);
   });
 
   it("asks to open the stack only once the page hears the app's events", async () => {
@@ -779,7 +795,7 @@ describe("the page's start", () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(backend.calls.filter((c) => c.startsWith("open "))).toEqual([]);
     heard();
-    await boot.opened;
+    await (await boot.opened)?.opened;
     expect(backend.calls.filter((c) => c.startsWith("open "))).toEqual(["open lab dev"]);
   });
 
@@ -787,12 +803,12 @@ describe("the page's start", () => {
     const backend = fake();
     const [early, listening] = listenFromNow(backend);
     await listening;
-    for (let i = 0; i < 300; i++) backend.usage({ stack: "lab", container: `c${i}`, service: "db", cpu_percent: 0, memory_bytes: 0, near_memory_limit: false });
+    for (let i = 0; i < 300; i++) backend.reload({ stack: "lab", env: `e${i}`, view: null, error: null });
     const got: string[] = [];
-    await early.onUsage((e) => got.push(e.container));
+    await early.onReloaded((e) => got.push(e.env));
     expect(got.length).toBe(256);
-    expect(got[0]).toBe("c44");
-    backend.usage({ stack: "lab", container: "live", service: "db", cpu_percent: 0, memory_bytes: 0, near_memory_limit: false });
+    expect(got[0]).toBe("e44");
+    backend.reload({ stack: "lab", env: "live", view: null, error: null });
     expect(got.at(-1)).toBe("live");
   });
 });

@@ -8,8 +8,8 @@ import type { Stacks } from "./bindings/Stacks";
 
 export interface Boot {
   stacks: Promise<Stacks>;
-  /** The stack opened, with its name and environment (null when there is none to open). */
-  opened: Promise<{ stack: string; env: string; opened: OpenedStack } | null>;
+  /** The stack asked for, once asked for (null when there is none to open), and the answer. */
+  opened: Promise<{ stack: string; env: string; opened: Promise<OpenedStack> } | null>;
 }
 
 type Listen<T> = (listener: (e: T) => void) => Promise<() => void>;
@@ -38,15 +38,16 @@ function fromNow<T>(listen: Listen<T>): [Listen<T>, Promise<unknown>] {
   return [on, ready];
 }
 
-/** The backend with every event listened to from now on; and when the app sends them. */
+/** The backend with the events that opening a stack brings listened to from now on; and when
+ * the app sends them. (Resource samples are not held: the store takes only those of the stack
+ * it shows, and the stack's first state brings the next ones.) */
 export function listenFromNow(backend: Backend): [Backend, Promise<unknown>] {
   const [onState, state] = fromNow(backend.onState.bind(backend));
   const [onSwarm, swarm] = fromNow(backend.onSwarm.bind(backend));
-  const [onUsage, usage] = fromNow(backend.onUsage.bind(backend));
   const [onFocus, focus] = fromNow(backend.onFocus.bind(backend));
   const [onReloaded, reloaded] = fromNow(backend.onReloaded.bind(backend));
-  const listening = Promise.all([state, swarm, usage, focus, reloaded]);
-  return [{ call: backend.call.bind(backend), onState, onSwarm, onUsage, onFocus, onReloaded }, listening];
+  const listening = Promise.all([state, swarm, focus, reloaded]);
+  return [{ call: backend.call.bind(backend), onState, onSwarm, onUsage: backend.onUsage.bind(backend), onFocus, onReloaded }, listening];
 }
 
 /** Lists the stacks and opens the one to show first, once the page hears the app's events
@@ -56,13 +57,17 @@ export function startBoot(backend: Backend, listening: Promise<unknown>): Boot {
     performance.mark("deck:stacks");
     return s;
   });
-  const opened = Promise.all([stacks, listening]).then(async ([{ open_stack: stack, open_env: env }]) => {
+  const opened = Promise.all([stacks, listening]).then(([{ open_stack: stack, open_env: env }]) => {
     if (!stack || !env) return null;
-    const opened = await backend.call("open_stack", { stack, env });
-    performance.mark("deck:opened");
+    const opened = backend.call("open_stack", { stack, env }).then((o) => {
+      performance.mark("deck:opened");
+      return o;
+    });
+    // A failure is the store's to show when it takes the answer.
+    opened.catch(() => {});
     return { stack, env, opened };
   });
-  // Its failure is the store's to show when it takes it (a failed list is shown as that).
+  // (A failed list is shown as that.)
   opened.catch(() => {});
   return { stacks, opened };
 }
@@ -71,10 +76,8 @@ export function startBoot(backend: Backend, listening: Promise<unknown>): Boot {
  * and `bench/launch.sh`; the marks are cleared. */
 export function pageStart(): PageStart {
   const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming | undefined;
-  const marks = performance
-    .getEntriesByType("mark")
-    .filter((m) => m.name.startsWith("deck:"))
-    .map((m) => ({ name: m.name.slice("deck:".length), at: m.startTime }));
-  performance.clearMarks();
+  const ours = performance.getEntriesByType("mark").filter((m) => m.name.startsWith("deck:"));
+  const marks = ours.map((m) => ({ name: m.name.slice("deck:".length), at: m.startTime }));
+  for (const name of new Set(ours.map((m) => m.name))) performance.clearMarks(name);
   return { origin: performance.timeOrigin, marks: nav ? [{ name: "page", at: nav.responseEnd }, ...marks] : marks };
 }

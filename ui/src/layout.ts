@@ -161,12 +161,16 @@ function cacheKey(graph: ElkNode): string {
  * at once: the diagram of a known stack is drawn in the render that first has its services. */
 export function storedLayout(services: ServiceNode[], storage?: Storage): Layout | null {
   const key = cacheKey(elkGraph(services));
-  const cached = storage?.getItem(key);
-  if (!cached) return null;
   try {
-    return JSON.parse(cached) as Layout;
+    const cached = storage?.getItem(key);
+    return cached ? (JSON.parse(cached) as Layout) : null;
   } catch {
-    storage?.removeItem(key);
+    // Unreadable (the storage refused, or what it held is not JSON): computed again.
+    try {
+      storage?.removeItem(key);
+    } catch {
+      // The storage refuses altogether: nothing is kept.
+    }
     return null;
   }
 }

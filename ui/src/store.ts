@@ -126,27 +126,35 @@ export function useStackStore(backend: Backend, boot?: Boot): [StackState, (a: S
     usage.clear();
   }, [usage, state.stack, state.opening]);
 
+  // (Declared before the events' effect: when the page's start held a state event, the stacks
+  // it belongs to are dispatched first, both answers being there when the store mounts.)
   useEffect(() => {
     (boot?.stacks ?? backend.call("list_stacks", {}))
       .then((stacks) => dispatch({ type: "stacks", stacks }))
       .catch((e) => dispatch({ type: "error", text: apiError(e).message }));
   }, [backend, boot]);
 
+  // The opening the page started, until an open of the store's has answered: its answer (or
+  // failure) is used for the stack it asked for; any other stack is opened here.
+  const started = useRef(boot?.opened);
   useEffect(() => {
     const { stack, env } = state;
     if (!stack || !env) return;
     // What a stack opened before answers late is dropped.
     let current = true;
     const open = () => backend.call("open_stack", { stack, env });
-    // The first stack shown is the one the page opened as it started.
-    const first = state.opening === 0 ? boot?.opened : undefined;
-    (first ? first.then((b) => (b && b.stack === stack && b.env === env ? b.opened : open())) : open())
-      .then((opened) => current && dispatch({ type: "opened", opened }))
-      .catch((e) => current && dispatch({ type: "error", text: apiError(e).message }));
+    const first = started.current;
+    const answered = () => {
+      if (current) started.current = undefined;
+      return current;
+    };
+    (first ? first.then((b) => (b && b.stack === stack && b.env === env ? b.opened : open()), open) : open())
+      .then((opened) => answered() && dispatch({ type: "opened", opened }))
+      .catch((e) => answered() && dispatch({ type: "error", text: apiError(e).message }));
     return () => {
       current = false;
     };
-  }, [backend, boot, state.stack, state.env, state.opening]);
+  }, [backend, state.stack, state.env, state.opening]);
 
   useEffect(() => {
     const stops: Promise<() => void>[] = [];
