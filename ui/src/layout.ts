@@ -160,7 +160,10 @@ function cacheKey(graph: ElkNode): string {
 /** The layout of a stack's services when it was computed before (kept in the page's storage),
  * at once: the diagram of a known stack is drawn in the render that first has its services. */
 export function storedLayout(services: ServiceNode[], storage?: Storage): Layout | null {
-  const key = cacheKey(elkGraph(services));
+  return readStored(cacheKey(elkGraph(services)), storage);
+}
+
+function readStored(key: string, storage?: Storage): Layout | null {
   try {
     const cached = storage?.getItem(key);
     return cached ? (JSON.parse(cached) as Layout) : null;
@@ -177,10 +180,10 @@ export function storedLayout(services: ServiceNode[], storage?: Storage): Layout
 
 /** The layout of a stack's services, from the page's storage when it was computed before. */
 export async function computeLayout(services: ServiceNode[], run: ElkRun, storage?: Storage): Promise<Layout> {
-  const stored = storedLayout(services, storage);
-  if (stored) return stored;
   const graph = elkGraph(services);
   const key = cacheKey(graph);
+  const stored = readStored(key, storage);
+  if (stored) return stored;
   const layout = fromElk(services, await run(graph));
   if (storage) {
     try {
