@@ -146,7 +146,8 @@ fn spawn(dir: &Path, n: u8) -> Child {
     // In a network namespace of its own: its bridges, addresses and firewall rules stay out of
     // the shared engine's way (a dockerd that finds a stale default bridge on start deletes the
     // interface docker0, whoever it belongs to).
-    Command::new("nsenter")
+    let mut dockerd = Command::new("nsenter");
+    dockerd
         .arg(format!("--net=/var/run/netns/{}", netns(n)))
         .arg("--")
         .arg("dockerd")
@@ -160,7 +161,14 @@ fn spawn(dir: &Path, n: u8) -> Child {
         .arg(format!("unix://{}", dir.join("sock").display()))
         // Its own namespaces in containerd, should it find a system containerd to share.
         .args(["--containerd-namespace", &netns(n)])
-        .args(["--containerd-plugins-namespace", &format!("{}-plugins", netns(n))])
+        .args(["--containerd-plugins-namespace", &format!("{}-plugins", netns(n))]);
+    // Its containers in the cgroup the test runs in, when the test command gave it one (the
+    // crash matrix's lower share of the CPU, scripts/test.sh); by default, beside the shared
+    // engine's.
+    if let Some(cgroup) = std::env::var_os("SIRIUS_DECK_TEST_CGROUP") {
+        dockerd.arg("--cgroup-parent").arg(cgroup);
+    }
+    dockerd
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
         .spawn()
