@@ -247,21 +247,18 @@ pub async fn wait_healthy(
                 .await)
             }
         }
-        let mut took = Duration::ZERO;
         if let Some(cmd) = &cmd {
             let remaining = deadline
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(100));
             let timeout = probe_timeout.min(remaining);
             let argv = if shell { bounded(cmd, timeout) } else { cmd.clone() };
-            let probing = Instant::now();
             let mut run = exec(docker, container, argv, timeout).await;
             if shell && matches!(&run, Ok((code, out)) if no_shell(*code, out)) {
                 // An image without a shell: the probe runs as it is, from now on.
                 shell = false;
                 run = exec(docker, container, cmd.clone(), timeout).await;
             }
-            took = probing.elapsed();
             match run {
                 Ok((0, _)) => return Ok(Via::Probe),
                 Ok((code, out)) => outputs.push(if out.is_empty() {
@@ -281,11 +278,7 @@ pub async fn wait_healthy(
             let reason = format!("its health check did not pass within {}s", started.elapsed().as_secs());
             return Err(report(docker, service, container, reason, outputs).await);
         }
-        // Never shorter than the probe took: a probe shares the container's CPU with the
-        // service it waits for (RabbitMQ's starts a whole Erlang VM, seconds of CPU on a slow
-        // machine), and back to back the probes would slow down the very start they wait for.
-        let pause = gap.max(took);
-        tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+        tokio::time::sleep(gap.min(deadline.saturating_duration_since(Instant::now()))).await;
         gap = (gap * 3 / 2).min(MAX_PROBE_GAP);
     }
 }
