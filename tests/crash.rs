@@ -9,7 +9,8 @@
 //! The same matrix with the Docker engine killed instead of the command (`SIRIUS_DECK_KILL_PID`),
 //! for `up` too: each on a dockerd of the test's own (`own_engine.rs`), started again after each
 //! kill. And `watch` across an engine kill; a full disk at each stage of a backup and of a
-//! restore's safety set; a canary secret through every command.
+//! restore's safety set; a restore and its roll-back failing on a volume they had emptied
+//! (nothing starts on it); a canary secret through every command.
 
 mod own_engine;
 
@@ -182,6 +183,11 @@ impl Crash {
             .collect()
     }
 
+    /// Whether an interrupted restore left data half written.
+    fn half_written(&self) -> bool {
+        self.run(&["recover", "--json"]).contains("is half written")
+    }
+
     /// Kills `op` at each crash point in turn until it runs to its end; after each kill, the
     /// user's action, then `next`, then the checks. One line per point.
     fn every_point(&mut self, op: &[&str], next: &[&str], reset: &[&str], report: &mut Vec<String>) -> usize {
@@ -236,16 +242,31 @@ impl Crash {
                 engine.restart();
             } else {
                 assert_eq!(out.status.signal(), Some(9), "{op:?} at crash point {point}: {stderr}");
+                // A step that failed before the kill (a restore rolling back): in the report.
+                said = String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .filter(|e| e["event"] == "step")
+                    .filter_map(|e| e["message"].as_str().map(str::to_string))
+                    .filter(|m| m.contains("failed"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
             }
             let action = ACTIONS[(point - 1) % ACTIONS.len()];
             let marker = 10_000 + point;
+            // Where the kill left data half written (a restore that failed, killed while it
+            // rolled back), nothing that uses it starts: `up` says why and what to choose.
+            let up_refused = matches!(action, Action::Up | Action::WritesRows) && {
+                let out = self.command(&["up"], None);
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    out.status.success() || (err.contains("is half written") && self.half_written()),
+                    "point {point}: up failed: {err}"
+                );
+                !out.status.success()
+            };
             match action {
-                Action::Nothing => {}
-                Action::Up => {
-                    self.run(&["up"]);
-                }
-                Action::WritesRows => {
-                    self.run(&["up"]);
+                Action::WritesRows if !up_refused => {
                     self.psql(&format!(
                         "insert into kept values ({marker}, 'after crash point {point}')"
                     ));
@@ -259,6 +280,7 @@ impl Crash {
                 Action::Down => {
                     self.run(&["down"]);
                 }
+                _ => {}
             }
             let waiting = self.interrupted();
             if said.contains("undoing it failed too") {
@@ -301,7 +323,7 @@ impl Crash {
                 // label of the environment that created it.)
                 assert_eq!(self.env_of("cache"), env, "point {point}: cache runs {env}");
             }
-            if matches!(action, Action::WritesRows) {
+            if matches!(action, Action::WritesRows) && !up_refused {
                 assert_eq!(
                     self.psql(&format!("select v from kept where id = {marker}")),
                     format!("after crash point {point}"),
@@ -326,18 +348,25 @@ impl Crash {
                 // Nothing changed since the kill: the next command finished or undid it all.
                 assert_eq!(left, Vec::<String>::new(), "point {point}: settled on its own");
             }
-            report.push(format!(
-                "{} {} at {point} ({}){}; then {action:?}; interrupted {waiting:?}; {}: {}; {running} running; {sets} sets verified; left {left:?}",
+            note(report, format!(
+                "{} {} at {point} ({}){}; then {action:?}{}; interrupted {waiting:?}; {}: {}; {running} running; {sets} sets verified; left {left:?}",
                 op[0],
                 if self.engine.is_some() { "lost its engine" } else { "killed" },
                 at.trim(),
                 if said.is_empty() { String::new() } else { format!(", said \"{said}\"") },
+                if up_refused { " (up refused: half written)" } else { "" },
                 next.join(" "),
                 if next_ok { "ok" } else { "refused: stack down" }
             ));
-            // Back to the starting point for the next crash point.
+            // Back to the starting point for the next crash point (data left half written is
+            // written again: kept as it is, it would be a new empty database).
             for op in left {
-                self.run(&["recover", &op, "--discard"]);
+                let how = if op == "restore" && self.half_written() {
+                    "--resume"
+                } else {
+                    "--discard"
+                };
+                self.run(&["recover", &op, how]);
             }
             self.run(reset);
             point += 1;
@@ -357,8 +386,14 @@ impl Crash {
         let _ = std::fs::remove_dir_all(&self.backups);
         let path = std::env::temp_dir().join(format!("{}-report.txt", self.project));
         std::fs::write(&path, report.join("\n")).expect("report");
-        println!("{}", report.join("\n"));
+        println!("the report is in {}", path.display());
     }
+}
+
+/// A line of a test's report, printed as it comes (the lines before a failure show with it).
+fn note(report: &mut Vec<String>, line: String) {
+    println!("{line}");
+    report.push(line);
 }
 
 /// The lab images the crash stack runs (built once, shared by the three tests).
@@ -511,6 +546,59 @@ fn a_backup_killed_at_every_step() {
 #[test]
 fn a_restore_killed_at_every_step() {
     every_step_of_a_restore(on_shared_engine("restore"));
+}
+
+/// A restore whose set turns out unreadable once it has emptied a volume, and whose roll-back
+/// cannot read its safety set either: the volume is left half written (here, empty). Nothing
+/// that uses it starts until the user chooses (the database would start on it as a new, empty
+/// one), and resuming once the set reads again brings every row back.
+#[test]
+fn nothing_starts_on_a_volume_a_restore_left_half_written() {
+    let c = on_shared_engine("half");
+    let mut run = c.deck(&["restore", "latest", "--yes"]);
+    // Stopped once its safety set is written and the sets are verified, before it stops anything.
+    run.env("SIRIUS_DECK_STOP_AT", r#""event":"plan","op":"restore""#);
+    let mut run = Captured::spawn(run);
+    assert!(run.wait_stopped(), "the restore stopped before it changed anything");
+    // Both sets' copies of the database's volume cut short: the set and the safety set.
+    let mut cut = Vec::new();
+    for set in std::fs::read_dir(c.backups.join(&c.project)).expect("sets").flatten() {
+        let file = set.path().join("volume-db_data.tar.zst");
+        if let Ok(whole) = std::fs::read(&file) {
+            std::fs::write(&file, &whole[..whole.len() / 2]).expect("cut short");
+            cut.push((file, whole));
+        }
+    }
+    assert_eq!(cut.len(), 2, "the set and its safety set");
+    run.resume();
+    let out = run.wait(Duration::from_secs(300));
+    let failed = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && failed.contains("undoing it failed too"),
+        "{failed}"
+    );
+    let up = c.command(&["up"], None);
+    let refused = String::from_utf8_lossy(&up.stderr);
+    assert!(
+        !up.status.success()
+            && refused.contains("the volume deck-crash-half_db_data, which is half written")
+            && refused.contains("recover restore --resume"),
+        "up starts nothing on the half-written volume: {refused}"
+    );
+    assert_eq!(
+        c.containers().iter().filter(|(_, running)| *running).count(),
+        0,
+        "nothing was started"
+    );
+    assert!(c.half_written(), "recover says what is half written");
+    for (file, whole) in cut {
+        std::fs::write(file, whole).expect("the sets read again");
+    }
+    c.run(&["recover", "restore", "--resume"]);
+    assert_eq!(c.psql("select count(*) from kept"), "1000", "every row is back");
+    assert_eq!(c.interrupted(), Vec::<String>::new());
+    c.run(&["up"]);
+    c.finish(&[format!("up refused: {}", refused.trim())]);
 }
 
 #[test]
@@ -869,11 +957,14 @@ fn a_full_disk_at_each_stage() {
                     format!("filled up at crash point {at}")
                 }
             };
-            report.push(format!(
-                "{} with the disk full in {file} ({filled}): {}",
-                args[0],
-                text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or_default()
-            ));
+            note(
+                &mut report,
+                format!(
+                    "{} with the disk full in {file} ({filled}): {}",
+                    args[0],
+                    text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or_default()
+                ),
+            );
             c.backups = original.clone();
         }
     }

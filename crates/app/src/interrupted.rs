@@ -69,6 +69,15 @@ pub async fn recover(
     Ok(backups.resolve(&st, op, resolution, sink).await?)
 }
 
+/// Before services start (`services` empty: all of them) in environment `env`: refused while
+/// an interrupted restore has left what they use half written, saying what to choose.
+pub(crate) fn check_start(app: &App, stack: &Stack, env: Option<&str>, services: &[String]) -> Result<()> {
+    match deck_backup::start_refused(&app.stack_dir(stack)?, env, services) {
+        Some(why) => Err(Error::new(deck_error::Code::Refused, why)),
+        None => Ok(()),
+    }
+}
+
 /// After an `up` of the whole stack or a `down`, an interrupted switch is settled: the user
 /// said what should run.
 pub(crate) fn settle_switch(app: &App, stack: &Stack, sink: &Sink, by: &str) -> Result<()> {

@@ -29,6 +29,9 @@ pub async fn up(app: &App, stack: &Stack, opts: UpOptions, sink: &Sink) -> Resul
         ..opts
     };
     let whole = opts.services.is_empty() && !opts.no_start;
+    if !opts.no_start {
+        crate::interrupted::check_start(app, stack, opts.env.as_deref(), &opts.services)?;
+    }
     if stack.swarm() {
         if !opts.services.is_empty() || opts.no_start {
             return Err(Error::invalid(
@@ -126,6 +129,9 @@ pub async fn build(app: &App, stack: &Stack, services: &[String], no_cache: bool
 pub async fn control(app: &App, stack: &Stack, service: &str, action: Action) -> Result<()> {
     stack.require_local("starting, stopping or restarting one service")?;
     stack.require_service(service)?;
+    if action != Action::Stop {
+        crate::interrupted::check_start(app, stack, stack.env.as_deref(), &[service.to_string()])?;
+    }
     Ok(app
         .engine_for(stack)
         .await?

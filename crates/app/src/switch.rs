@@ -14,6 +14,10 @@ use deck_switch::{SwitchOptions, SwitchSummary, Switcher};
 /// old environment down and the new one up), rolled back when it does not come up; then the
 /// proof of what each container runs (`SwitchSummary::drifted`).
 pub async fn switch(app: &App, stack: &Stack, to: &str, opts: &SwitchOptions, sink: &Sink) -> Result<SwitchSummary> {
+    // (Both environments run on the volumes of this engine.)
+    for env in [stack.env.as_deref(), Some(to)] {
+        crate::interrupted::check_start(app, stack, env, &[])?;
+    }
     if let Some(from) = across_from(app, stack, to).await? {
         return switch_across(app, stack, &from, to, opts, sink).await;
     }

@@ -97,6 +97,11 @@ pub(crate) struct RestoreJournal {
     /// The environment it ran in (its engine, or its swarm): only that one finishes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
+    /// What it (or its roll-back) was overwriting when it stopped, in words: a volume emptied
+    /// and not yet written in full, or a database being restored. That stays half written
+    /// until a restore or roll-back writes it again, so nothing it stopped may start before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writing: Option<String>,
 }
 
 impl RestoreJournal {
@@ -141,6 +146,50 @@ pub(crate) fn restore_journal(dir: &Path) -> Option<RestoreJournal> {
 pub(crate) fn write_restore_journal(dir: &Path, j: &RestoreJournal) -> Result<(), BackupError> {
     store::create_private_dir(dir)?;
     store::write_atomic(&dir.join(RESTORE_JOURNAL), &serde_json::to_vec(j).unwrap_or_default())
+}
+
+/// Records what a restore or roll-back is about to overwrite (`Some`, before the first byte
+/// of it changes), or that it was written in full (`None`). Outside a restore (no journal),
+/// there is nothing to record.
+pub(crate) fn mark_writing(dir: &Path, what: Option<String>) -> Result<(), BackupError> {
+    match restore_journal(dir) {
+        Some(mut j) => {
+            j.writing = what;
+            write_restore_journal(dir, &j)
+        }
+        None => Ok(()),
+    }
+}
+
+/// Why services of the stack must not start now (`services` empty: all of them): a restore
+/// in `env` was interrupted while it overwrote something they use, which is half written.
+/// A database would start on a half-emptied volume as on a new one and initialise itself
+/// empty. `None` when nothing is half written or none of them is one the restore stopped.
+pub fn start_refused(dir: &Path, env: Option<&str>, services: &[String]) -> Option<String> {
+    let j = restore_journal(dir)?;
+    let what = j.writing.as_deref()?;
+    if j.elsewhere(env).is_some() {
+        return None;
+    }
+    let held: Vec<&str> = j
+        .stopped
+        .iter()
+        .filter(|s| services.is_empty() || services.contains(s))
+        .map(String::as_str)
+        .collect();
+    if held.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "nothing was started: a restore of set {} was interrupted while it wrote the {what}, which is half written, and {} would run on it. Choose first: `sirius-deck recover restore --resume` writes set {} again{}; `--discard` keeps the half-written data (or choose in the window)",
+        j.set,
+        held.join(", "),
+        j.set,
+        j.safety
+            .as_deref()
+            .map(|s| format!(", `--roll-back` writes safety set {s} (the data from before the restore)"))
+            .unwrap_or_default()
+    ))
 }
 
 /// Records that a restore has replaced every item (best effort: without it, a later run
@@ -301,20 +350,33 @@ pub fn list(dir: &Path) -> Vec<Interrupted> {
         choices.push(choice(
             Resolution::Discard,
             format!(
-                "keep the data as it is now, possibly half restored{}",
+                "keep the data as it is now, possibly half restored{}{}",
+                j.writing
+                    .as_ref()
+                    .map(|w| format!(" (the {w} stays half written: a database on it may start as a new, empty one)"))
+                    .unwrap_or_default(),
                 j.safety
                     .as_ref()
                     .map(|s| format!("; safety set {s} stays listed"))
                     .unwrap_or_default()
             ),
         ));
+        let half = j
+            .writing
+            .as_ref()
+            .map(|w| {
+                format!(
+                    " (the {w} is half written: it was being overwritten when the restore stopped, and nothing the restore stopped starts until it is written again)"
+                )
+            })
+            .unwrap_or_default();
         let state = match &j.failed {
             Some(why) => format!(
-                "{}it failed and could not be undone ({why}): {what} may be half replaced. It waits for your choice",
+                "{}it failed and could not be undone ({why}): {what} may be half replaced{half}. It waits for your choice",
                 j.ran_in()
             ),
             None => format!(
-                "{}{what} may be half replaced. The next backup or restore finishes it on its own only while nobody has started or taken down the stack since; otherwise it waits for your choice",
+                "{}{what} may be half replaced{half}. The next backup or restore finishes it on its own only while nobody has started or taken down the stack since; otherwise it waits for your choice",
                 j.ran_in()
             ),
         };
@@ -449,6 +511,7 @@ mod tests {
             started: Default::default(),
             failed: None,
             env: env.map(str::to_string),
+            writing: None,
         };
         assert_eq!(j(Some("prod")).elsewhere(Some("prod")), None);
         let why = j(Some("prod")).elsewhere(Some("dev")).expect("elsewhere");
@@ -459,5 +522,53 @@ mod tests {
         assert!(j(Some("prod")).elsewhere(None).is_some());
         // A journal written before the field: any environment may finish it, as before.
         assert_eq!(j(None).elsewhere(Some("dev")), None);
+    }
+
+    #[test]
+    fn nothing_a_restore_stopped_starts_on_what_it_left_half_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let services = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let refused = |env: Option<&str>, names: &[&str]| start_refused(dir.path(), env, &services(names));
+        // No journal, and a journal with nothing half written: anything starts.
+        assert_eq!(refused(Some("dev"), &[]), None);
+        let mut j = RestoreJournal {
+            set: "s1".into(),
+            safety: Some("s0-safety".into()),
+            started_unix: 0,
+            items: Vec::new(),
+            applied: false,
+            stopped: services(&["cache", "db"]),
+            started: Default::default(),
+            failed: None,
+            env: Some("dev".into()),
+            writing: None,
+        };
+        write_restore_journal(dir.path(), &j).expect("journal");
+        assert_eq!(refused(Some("dev"), &[]), None);
+        mark_writing(dir.path(), Some("volume crash_db_data".into())).expect("marked");
+        let why = refused(Some("dev"), &[]).expect("refused");
+        assert!(
+            why.contains("the volume crash_db_data, which is half written")
+                && why.contains("cache, db would run on it")
+                && why.contains("--resume")
+                && why.contains("--roll-back` writes safety set s0-safety"),
+            "{why}"
+        );
+        assert!(refused(Some("dev"), &["db"]).is_some_and(|w| w.contains(" db would run")));
+        // What it did not stop, and another environment's volumes, start as before.
+        assert_eq!(refused(Some("dev"), &["ui"]), None);
+        assert_eq!(refused(Some("prod"), &[]), None);
+        let listed = list(dir.path());
+        assert!(
+            listed[0].state.contains("the volume crash_db_data is half written"),
+            "{}",
+            listed[0].state
+        );
+        // Written in full: it starts again.
+        mark_writing(dir.path(), None).expect("cleared");
+        assert_eq!(refused(Some("dev"), &[]), None);
+        j.writing = Some("database crash of db".into());
+        write_restore_journal(dir.path(), &j).expect("journal");
+        assert!(refused(Some("dev"), &["db"]).is_some_and(|w| w.contains("database crash of db")));
     }
 }

@@ -16,7 +16,8 @@ mod site;
 mod store;
 
 pub use interrupted::{
-    begin_switch, end_switch, op_name, switch_journal, Choice, Interrupted, InterruptedOp, Resolution, SwitchJournal,
+    begin_switch, end_switch, op_name, start_refused, switch_journal, Choice, Interrupted, InterruptedOp, Resolution,
+    SwitchJournal,
 };
 pub use manifest::{Item, ItemKind, Kind, Manifest};
 pub use plan::{coverage, Coverage, Database, Volume};

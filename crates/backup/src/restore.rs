@@ -14,6 +14,7 @@ use crate::store::{self, SetInfo};
 use crate::{verify_set, BackupError, Backups, Stack};
 use bytes::Bytes;
 use deck_engine::{Event, Op, Planned, Sink};
+use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -169,6 +170,7 @@ impl Backups {
             started: Default::default(),
             failed: None,
             env: st.env.map(str::to_string),
+            writing: None,
         };
         let outcome = self
             .apply_or_roll_back(st, &set, &items, &journal, cancel, progress)
@@ -552,6 +554,7 @@ impl Backups {
         }
         // From here on the data changes: a run killed now leaves this journal, with what it
         // stopped, so that the next run knows whether anyone has used the stack since.
+        let root = self.dir(&project.name);
         if let Some((j, _)) = journal {
             let started = self
                 .site
@@ -565,9 +568,11 @@ impl Backups {
                 stopped: order.clone(),
                 started,
                 applied: false,
+                // What an interrupted restore left half written stays so until written again.
+                writing: interrupted::restore_journal(&root).and_then(|o| o.writing),
                 ..j.clone()
             };
-            interrupted::write_restore_journal(&self.dir(&project.name), &j)?;
+            interrupted::write_restore_journal(&root, &j)?;
         }
         if let Some((_, begun)) = journal {
             begun.store(true, Ordering::SeqCst);
@@ -587,8 +592,16 @@ impl Backups {
             let count = progress.bytes(op, &i.id(), Some(i.size));
             count(0);
             let written = async {
+                interrupted::mark_writing(&root, Some(i.describe()))?;
                 docker::empty_volume(docker, &helper, &v.name).await?;
-                let stream = crate::pipe::read_zstd(set.path.join(&i.file), count);
+                // The engine only says that the upload broke off: why the file did, from here.
+                let unreadable = std::sync::Arc::new(std::sync::Mutex::new(None));
+                let seen = unreadable.clone();
+                let stream = crate::pipe::read_zstd(set.path.join(&i.file), count).inspect_err(move |e| {
+                    if let Ok(mut first) = seen.lock() {
+                        first.get_or_insert_with(|| e.to_string());
+                    }
+                });
                 docker
                     .upload_to_container(
                         &helper,
@@ -600,12 +613,17 @@ impl Backups {
                     )
                     .await
                     .map_err(|e| {
-                        BackupError::Failed(format!("writing volume {}: {}", v.name, deck_engine::describe(&e)))
+                        let why = match unreadable.lock().ok().and_then(|mut r| r.take()) {
+                            Some(r) => format!("reading {} of set {}: {r}", i.file, set.id),
+                            None => deck_engine::describe(&e),
+                        };
+                        BackupError::Failed(format!("writing volume {}: {why}", v.name))
                     })
             }
             .await;
             docker::remove_helper(docker, &helper).await;
             written?;
+            interrupted::mark_writing(&root, None)?;
             progress.send(Event::Bytes {
                 op,
                 item: i.id(),
@@ -634,6 +652,7 @@ impl Backups {
                 } else {
                     "postgres"
                 };
+                interrupted::mark_writing(&root, Some(i.describe()))?;
                 // `--clean --create` drops the database, which PostgreSQL refuses while any
                 // client is connected to it: the stack's own are stopped, others (a psql left
                 // open, an admin tool) are disconnected, as the restore replaces their data.
@@ -687,6 +706,7 @@ impl Backups {
                 )
                 .await
                 .map_err(|e| BackupError::Failed(format!("pg_restore of {}: {e}", i.describe())))?;
+                interrupted::mark_writing(&root, None)?;
                 progress.send(Event::ItemDone {
                     op,
                     item: i.id(),
@@ -697,7 +717,7 @@ impl Backups {
         }
         if op == Op::Restore {
             // Every item is in place: a run killed from here on has only the start left.
-            interrupted::mark_applied(&self.dir(&project.name));
+            interrupted::mark_applied(&root);
         }
         self.start_all(st, progress).await
     }
