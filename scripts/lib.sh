@@ -49,7 +49,8 @@ ensure_docker() {
     if docker info >/dev/null 2>&1; then return 0; fi
     log "starting dockerd"
     as_root mkdir -p /var/log
-    (as_root nohup dockerd >/var/log/sirius-deck-dockerd.log 2>&1 &)
+    # (Appended to: what an engine said before it was started again stays to read.)
+    (as_root nohup dockerd >>/var/log/sirius-deck-dockerd.log 2>&1 &)
     for _ in $(seq 1 60); do
         docker info >/dev/null 2>&1 && return 0
         sleep 1
