@@ -771,6 +771,19 @@ describe("the page's start", () => {
     await waitFor(() => expect(backend.calls.filter((c) => c.startsWith("open "))).toEqual(["open lab dev", "open lab prod", "open lab dev"]));
   });
 
+  it("draws the diagram's first frame without React Flow, which takes over once that is on screen", async () => {
+    render(<App backend={fake()} />);
+    const first = await screen.findByTestId("first-frame");
+    // The cards, layer names and edges, placed as React Flow places them; no test ids twice.
+    expect([...first.querySelectorAll(".svc-name")].map((n) => n.textContent).sort()).toEqual(["api", "db", "migrate"]);
+    expect([...first.querySelectorAll(".layer-label")].map((n) => n.textContent).sort()).toEqual(["data", "frontend", "processing"]);
+    expect(first.querySelectorAll(".react-flow__edge-path")).toHaveLength(3);
+    expect(first.querySelector(".react-flow__viewport")?.getAttribute("style")).toMatch(/translate\(.*\) scale\(/);
+    expect(screen.queryByTestId("node-db")).toBeNull();
+    await screen.findByTestId("node-db");
+    expect(screen.queryByTestId("first-frame")).toBeNull();
+  });
+
   it("a first stack that failed to open does not keep the next one from opening", async () => {
     const backend = fake();
     backend.stacks = { ...backend.stacks, open_stack: "gone", open_env: "dev" };

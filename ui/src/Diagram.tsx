@@ -28,10 +28,16 @@ type ServiceData = {
 /** A service's node; drawn again only when what it shows changed (see `Diagram`). */
 const ServiceCard = memo(function ServiceCard({ data }: NodeProps<Node<ServiceData>>) {
   rendered("ServiceCard");
+  return <Card data={data} live />;
+});
+
+/** A service's card: in React Flow's node, with the handles its edges end on; or in the first
+ * frame, without them and without test ids (those are the live diagram's). */
+function Card({ data, live }: { data: ServiceData; live?: boolean }) {
   return (
     <div
       className={`svc svc-${data.status}${data.selected ? " svc-selected" : ""}${data.drift?.verdict === "drift" ? " svc-drift" : ""}`}
-      data-testid={`node-${data.svc.name}`}
+      data-testid={live ? `node-${data.svc.name}` : undefined}
       data-status={data.status}
       data-drift={data.drift?.verdict ?? "unknown"}
       role="button"
@@ -42,12 +48,12 @@ const ServiceCard = memo(function ServiceCard({ data }: NodeProps<Node<ServiceDa
       }}
     >
       {/* Edges run from a dependency (below) up to what depends on it. */}
-      <Handle type="target" position={Position.Bottom} />
+      {live && <Handle type="target" position={Position.Bottom} />}
       <div className="svc-head">
         <span className="svc-name" title={data.svc.name}>{data.svc.name}</span>
         <span>
           {data.drift?.verdict === "drift" && (
-            <span className="badge badge-drift" data-testid={`drift-${data.svc.name}`} title={`Not what the environment asks for: ${data.drift.summary}`}>
+            <span className="badge badge-drift" data-testid={live ? `drift-${data.svc.name}` : undefined} title={`Not what the environment asks for: ${data.drift.summary}`}>
               drift
             </span>
           )}{" "}
@@ -62,10 +68,10 @@ const ServiceCard = memo(function ServiceCard({ data }: NodeProps<Node<ServiceDa
         {data.ports.length > 0 && <span title="ports">{data.ports.join(" ")}</span>}
       </div>
       {data.running && <Gauges svc={data.svc} container={data.running} usage={data.usage} />}
-      <Handle type="source" position={Position.Top} />
+      {live && <Handle type="source" position={Position.Top} />}
     </div>
   );
-});
+}
 
 /** A running container's CPU and memory against its service's limits: drawn again only when a
  * sample of it comes (the app sends one only when it moves a gauge visibly). */
@@ -99,7 +105,7 @@ function Gauge({ label, value, warn, title }: { label: string; value: number; wa
   );
 }
 
-function LayerLabel({ data }: NodeProps<Node<{ label: string }>>) {
+function LayerLabel({ data }: { data: { label: string } }) {
   return <div className="layer-label">{data.label}</div>;
 }
 
@@ -131,22 +137,70 @@ const CONDITION_MEANING: Record<string, string> = { started: "started", healthy:
  * for it (and said in full on hover). */
 function RouteEdge({ id, data, markerEnd }: EdgeProps<Edge<RouteData>>) {
   if (!data) return null;
-  const { route, reach } = data;
-  const l = route.label;
-  const checked = reach ? `. From inside ${route.target}: ${reachText(reach)}` : "";
   return (
     <>
-      <BaseEdge id={id} path={roundedPath(route.points)} markerEnd={markerEnd} />
-      {l && (
-        <g className="edge-label" data-testid={`edge-label-${route.target}-${route.source}`} data-reach={reach?.kind} transform={`translate(${l.x},${l.y})`}>
-          <title>{`${route.target} starts once ${route.source} is ${CONDITION_MEANING[route.condition] ?? route.condition}${checked}`}</title>
-          <rect width={l.width} height={l.height} rx={4} />
-          <text x={l.width / 2} y={l.height / 2} dominantBaseline="central" textAnchor="middle">
-            {route.condition}
-          </text>
-        </g>
-      )}
+      <BaseEdge id={id} path={roundedPath(data.route.points)} markerEnd={markerEnd} />
+      <EdgeLabel {...data} live />
     </>
+  );
+}
+
+/** An edge's condition in the place ELK kept free for it, said in full on hover. */
+function EdgeLabel({ route, reach, live }: RouteData & { live?: boolean }) {
+  const l = route.label;
+  if (!l) return null;
+  const checked = reach ? `. From inside ${route.target}: ${reachText(reach)}` : "";
+  return (
+    <g className="edge-label" data-testid={live ? `edge-label-${route.target}-${route.source}` : undefined} data-reach={reach?.kind} transform={`translate(${l.x},${l.y})`}>
+      <title>{`${route.target} starts once ${route.source} is ${CONDITION_MEANING[route.condition] ?? route.condition}${checked}`}</title>
+      <rect width={l.width} height={l.height} rx={4} />
+      <text x={l.width / 2} y={l.height / 2} dominantBaseline="central" textAnchor="middle">
+        {route.condition}
+      </text>
+    </g>
+  );
+}
+
+/** The diagram's first frame, drawn without React Flow, whose first render is the longest
+ * step of a launch: the same cards, layer names, edges and background in the same places, with
+ * the classes React Flow gives them (so they look the same). React Flow takes over once it is
+ * on screen. */
+function FirstFrame({ viewport, nodes, edges }: { viewport: Viewport; nodes: Node[]; edges: Edge<RouteData>[] }) {
+  const gap = 24 * viewport.zoom;
+  const dot = viewport.zoom / 2;
+  const fill = { position: "absolute", width: "100%", height: "100%", top: 0, left: 0 } as const;
+  return (
+    <div className="react-flow" data-testid="first-frame" style={{ ...fill, overflow: "hidden", zIndex: 0 }}>
+      {/* (Background's dots: its pattern, its place.) */}
+      <svg className="react-flow__background" style={fill}>
+        <pattern id="first-frame-dots" x={viewport.x % gap} y={viewport.y % gap} width={gap} height={gap} patternUnits="userSpaceOnUse" patternTransform={`translate(-${gap / 2},-${gap / 2})`}>
+          <circle cx={dot} cy={dot} r={dot} className="react-flow__background-pattern dots" />
+        </pattern>
+        <rect x="0" y="0" width="100%" height="100%" fill="url(#first-frame-dots)" />
+      </svg>
+      <div className="react-flow__viewport react-flow__container" style={{ transform: `translate(${viewport.x}px,${viewport.y}px) scale(${viewport.zoom})` }}>
+        <div className="react-flow__edges">
+          <svg>
+            <defs>
+              <marker id="first-frame-arrow" className="react-flow__arrowhead" markerWidth="14" markerHeight="14" viewBox="-10 -10 20 20" markerUnits="strokeWidth" orient="auto-start-reverse" refX="0" refY="0">
+                <polyline className="arrowclosed" style={{ strokeWidth: 1, stroke: "#b1b1b7", fill: "#b1b1b7" }} strokeLinecap="round" strokeLinejoin="round" points="-5,-4 0,0 -5,4 -5,-4" />
+              </marker>
+            </defs>
+            {edges.map((e) => (
+              <g key={e.id} className={`react-flow__edge ${e.className ?? ""}`}>
+                {e.data && <path className="react-flow__edge-path" d={roundedPath(e.data.route.points)} markerEnd="url(#first-frame-arrow)" />}
+                {e.data && <EdgeLabel {...e.data} />}
+              </g>
+            ))}
+          </svg>
+        </div>
+        {nodes.map((n) => (
+          <div key={n.id} className={`react-flow__node react-flow__node-${n.type}`} style={{ transform: `translate(${n.position.x}px,${n.position.y}px)`, width: n.width, height: n.height }}>
+            {n.type === "service" ? <Card data={n.data as ServiceData} /> : <LayerLabel data={n.data as { label: string }} />}
+          </div>
+        ))}
+      </div>
+    </div>
   );
 }
 
@@ -235,12 +289,17 @@ export function Diagram(props: {
   const layout = useLayout(services);
   const [pane, size] = usePaneSize();
   const laidOut = layout !== null && size !== null;
+  // Drawn first without React Flow (`FirstFrame`), which takes over once that is on screen.
+  const [live, setLive] = useState(false);
   useEffect(() => {
     if (!laidOut) return;
     performance.mark("deck:laid-out");
     // The first frame lays the diagram out, the next one shows it.
     let frame = requestAnimationFrame(() => {
-      frame = requestAnimationFrame(() => onDrawn?.());
+      frame = requestAnimationFrame(() => {
+        onDrawn?.();
+        setLive(true);
+      });
     });
     return () => cancelAnimationFrame(frame);
   }, [onDrawn, laidOut]);
@@ -332,7 +391,8 @@ export function Diagram(props: {
   const clearSelection = useCallback(() => onSelect(null), [onSelect]);
   return (
     <div className={`diagram${planned ? " diagram-planned" : ""}`} data-testid="diagram" ref={pane} aria-busy={!laidOut}>
-      {viewport && (
+      {viewport && !live && <FirstFrame viewport={viewport} nodes={list.current} edges={edges} />}
+      {viewport && live && (
         <ReactFlow
           nodes={list.current}
           edges={edges}
