@@ -591,6 +591,16 @@ fn nothing_starts_on_a_volume_a_restore_left_half_written() {
         "nothing was started"
     );
     assert!(c.half_written(), "recover says what is half written");
+    // A restore that leaves it as it is would end the interrupted one's journal, and the hold.
+    let partial = c.command(&["restore", "latest", "--only", "volume:cache_data", "--yes"], None);
+    let said = String::from_utf8_lossy(&partial.stderr);
+    assert!(
+        !partial.status.success()
+            && said
+                .contains("left the volume deck-crash-half_db_data half written, and this restore does not write it"),
+        "a restore of the cache alone is refused: {said}"
+    );
+    assert!(c.half_written(), "still held");
     for (file, whole) in cut {
         std::fs::write(file, whole).expect("the sets read again");
     }

@@ -109,6 +109,16 @@ impl Backups {
         if let Some(why) = interrupted::restore_journal(&root).and_then(|j| j.elsewhere(st.env)) {
             return Err(BackupError::Refused(format!("nothing was changed: {why}")));
         }
+        // What an interrupted restore left half written must be written again by this one: once
+        // this one succeeds, nothing holds back the services that would run on it.
+        if let Some(j) = interrupted::restore_journal(&root) {
+            if let Some(half) = j.writing.filter(|w| !items.iter().any(|i| i.describe() == *w)) {
+                return Err(BackupError::Refused(format!(
+                    "nothing was changed: the interrupted restore of set {} left the {half} half written, and this restore does not write it. Restore it too (the whole set, or `--only` with it), or choose first: `sirius-deck recover restore` (`--resume`, `--roll-back` or `--discard`)",
+                    j.set
+                )));
+            }
+        }
         let safety = if opts.safety {
             progress.step("taking a safety set of the current data first");
             let covered = Coverage {
@@ -555,6 +565,8 @@ impl Backups {
         // From here on the data changes: a run killed now leaves this journal, with what it
         // stopped, so that the next run knows whether anyone has used the stack since.
         let root = self.dir(&project.name);
+        // What an interrupted run left half written stays so until this one has written it.
+        let mut left = interrupted::restore_journal(&root).and_then(|o| o.writing);
         if let Some((j, _)) = journal {
             let started = self
                 .site
@@ -568,8 +580,7 @@ impl Backups {
                 stopped: order.clone(),
                 started,
                 applied: false,
-                // What an interrupted restore left half written stays so until written again.
-                writing: interrupted::restore_journal(&root).and_then(|o| o.writing),
+                writing: left.clone(),
                 ..j.clone()
             };
             interrupted::write_restore_journal(&root, &j)?;
@@ -623,7 +634,8 @@ impl Backups {
             .await;
             docker::remove_helper(docker, &helper).await;
             written?;
-            interrupted::mark_writing(&root, None)?;
+            left = left.filter(|w| *w != i.describe());
+            interrupted::mark_writing(&root, left.clone())?;
             progress.send(Event::Bytes {
                 op,
                 item: i.id(),
@@ -706,7 +718,8 @@ impl Backups {
                 )
                 .await
                 .map_err(|e| BackupError::Failed(format!("pg_restore of {}: {e}", i.describe())))?;
-                interrupted::mark_writing(&root, None)?;
+                left = left.filter(|w| *w != i.describe());
+                interrupted::mark_writing(&root, left.clone())?;
                 progress.send(Event::ItemDone {
                     op,
                     item: i.id(),
