@@ -227,7 +227,7 @@ pub async fn create_helper(docker: &Docker, image: &str, volume: &str) -> Result
         ]),
         cmd: Some(vec![]),
         user: Some("0:0".into()),
-        labels: Some(HashMap::from([
+        labels: Some(deck_engine::helper_labels([
             (HELPER_LABEL.to_string(), volume.to_string()),
             (HELPER_PID_LABEL.to_string(), pid.to_string()),
         ])),

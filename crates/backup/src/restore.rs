@@ -105,14 +105,19 @@ impl Backups {
             }
         }
 
-        // A restore left half done in another environment keeps its journal: finished there.
-        if let Some(why) = interrupted::restore_journal(&root).and_then(|j| j.elsewhere(st.env)) {
-            return Err(BackupError::Refused(format!("nothing was changed: {why}")));
-        }
-        // What an interrupted restore left half written must be written again by this one: once
-        // this one succeeds, nothing holds back the services that would run on it.
-        if let Some(j) = interrupted::restore_journal(&root) {
-            if let Some(half) = j.writing.filter(|w| !items.iter().any(|i| i.describe() == *w)) {
+        let old = interrupted::restore_journal(&root);
+        if let Some(j) = &old {
+            // A restore left half done in another environment keeps its journal: finished there.
+            if let Some(why) = j.elsewhere(st.env) {
+                return Err(BackupError::Refused(format!("nothing was changed: {why}")));
+            }
+            // What it left half written must be written again by this one: once this one
+            // succeeds, nothing holds back the services that would run on it.
+            if let Some(half) = j
+                .writing
+                .as_ref()
+                .filter(|w| !items.iter().any(|i| i.describe() == **w))
+            {
                 return Err(BackupError::Refused(format!(
                     "nothing was changed: the interrupted restore of set {} left the {half} half written, and this restore does not write it. Restore it too (the whole set, or `--only` with it), or choose first: `sirius-deck recover restore` (`--resume`, `--roll-back` or `--discard`)",
                     j.set
@@ -157,7 +162,7 @@ impl Backups {
         } else {
             None
         };
-        if let Some(old) = interrupted::restore_journal(&root) {
+        if let Some(old) = old {
             progress.step(format!(
                 "this restore replaces the interrupted restore of set {}{}",
                 old.set,

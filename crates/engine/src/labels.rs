@@ -26,6 +26,19 @@ pub const EXPECTED_IMAGE_LABEL: &str = "dev.siriusdeck.expected-image";
 /// On the short-lived helper container of a connectivity check, with where it checks from
 /// (the backups' helpers have their own label).
 pub const CHECK: &str = "dev.siriusdeck.check";
+
+/// The labels of a helper container the app runs for a moment (a connectivity check, a volume
+/// written or read): `own`, plus the stack labels set empty. A container inherits its image's
+/// labels, and an image built for a stack carries the stack's project label (Compose labels it
+/// so): a helper made from it would otherwise pass for a container of that stack (listed with
+/// it, an orphan to `docker compose`).
+pub fn helper(own: impl IntoIterator<Item = (String, String)>) -> HashMap<String, String> {
+    let mut labels: HashMap<String, String> = own.into_iter().collect();
+    for key in [PROJECT, SERVICE] {
+        labels.entry(key.to_string()).or_default();
+    }
+    labels
+}
 pub const COMPOSE_VERSION: &str = concat!("sirius-deck-", env!("CARGO_PKG_VERSION"));
 
 /// The hash of everything in the service's configuration that shapes its container: the same
@@ -96,4 +109,15 @@ pub fn resource_labels(
 
 pub fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
     HashMap::from([("label".to_string(), vec![format!("{PROJECT}={project}")])])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_helper_belongs_to_no_stack_whatever_its_image_says() {
+        let l = super::helper([(super::CHECK.to_string(), "net".to_string())]);
+        assert_eq!(l.get(super::CHECK).map(String::as_str), Some("net"));
+        assert_eq!(l.get(super::PROJECT).map(String::as_str), Some(""));
+        assert_eq!(l.get(super::SERVICE).map(String::as_str), Some(""));
+    }
 }

@@ -33,7 +33,7 @@ pub use endpoint::Endpoint;
 pub use event::{Event, FailureReport, Op, Phase, Planned, ResourceAction, ResourceKind, Sink};
 pub use incidents::{notify_desktop, Incident, IncidentKind, IncidentTracker, IncidentWatch, Observed, TrackerConfig};
 pub use inspect::{EnvVar, Inspection, MountInfo, NetworkInfo};
-pub use labels::{ENV_LABEL, EXPECTED_IMAGE_LABEL, TARGET_LABEL};
+pub use labels::{helper as helper_labels, ENV_LABEL, EXPECTED_IMAGE_LABEL, TARGET_LABEL};
 pub use logs::LogLine;
 pub use observe::{ContainerAction, StackChange, Watch};
 pub use plan::{Change, PlannedChange};

@@ -146,7 +146,7 @@ impl Engine {
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             entrypoint: Some(cmd),
-            labels: Some([(labels::CHECK.to_string(), network.to_string())].into()),
+            labels: Some(labels::helper([(labels::CHECK.to_string(), network.to_string())])),
             host_config: Some(HostConfig {
                 network_mode: Some(network.to_string()),
                 ..Default::default()
